@@ -1,0 +1,36 @@
+# argyro-run developer/user entry points. `make demo` and `make test` are the two commands
+# a fresh machine needs; both create the virtual environment on first use.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.argyro-installed
+
+# First Python >= 3.12 found: python3.13, python3.12 on PATH, then pyenv's.
+PYTHON ?= $(shell for p in python3.13 python3.12; do command -v $$p >/dev/null 2>&1 && { echo $$p; exit 0; }; done; \
+	root=$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv); \
+	for p in $$(ls -d $$root/versions/3.1[2-9]* 2>/dev/null | sort -rV); do [ -x $$p/bin/python3 ] && { echo $$p/bin/python3; exit 0; }; done)
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then echo "error: need Python >= 3.12 (python3.12, python3.13 or pyenv's)"; exit 2; fi
+	@echo "Using $(PYTHON)"
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,bench]'
+	$(VENV)/bin/argyro-run mtp lammps-plugin >/dev/null 2>&1 || true
+	@touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/mpiexec -n 2 $(VENV)/bin/argyro-run inputs/quickstart.toml
+
+test: setup
+	$(PY) -m pytest -q tests
+
+bench: setup
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info

