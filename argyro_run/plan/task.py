@@ -1,0 +1,37 @@
+"""``Task``: one node of the execution plan (a DAG).
+
+The planner (``argyro_run.plan``) builds tasks from the validated configuration; the runtime
+(``argyro_run.runtime``) executes them with ``TASK_KINDS[kind]`` on a sub-communicator of
+``ranks`` ranks and writes the returned ``Result`` below ``archive_group``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def content_hash(obj: Any) -> str:
+    """Stable hash of JSON-serialisable data (sorted keys), 16 hex digits."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Task:
+    id: str                      # unique, human readable, e.g. "md/LPSCl/ordered/T600"
+    kind: str                    # key into the runtime's task registry, e.g. "md_run"
+    params: dict[str, Any]       # JSON-serialisable inputs of the task function
+    deps: list[str] = field(default_factory=list)   # ids of tasks whose results it needs
+    ranks: int = 1               # size of the sub-communicator it runs on
+    cost_s: float = 1.0          # rough estimate, for scheduling and the plan display
+    archive_group: str = ""      # where its Result goes in the archive, e.g. "/md/LPSCl/ordered/T600"
+    stage: str = ""              # structures | learning | md | analysis | microstructure | fe
+    dynamic: bool = False        # True when the task's work is decided at run time (active learning)
+    description: str = ""
+    hash: str = ""               # content hash of (kind, params, deps' hashes); set by the planner
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
