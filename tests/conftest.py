@@ -1,0 +1,33 @@
+"""Shared test helpers: repository paths and the venv's MPI launcher."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+FIXTURES = SHARED / "mlip-fixtures"
+BIN = Path(sys.executable).parent
+MPIEXEC = BIN / "mpiexec"
+
+
+def run_mpi(n: int, args: list[str], timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    """Run ``mpiexec -n n <python> args`` with the venv's MPI; returns the completed process."""
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return subprocess.run(
+        [str(MPIEXEC), "-n", str(n), sys.executable, *args],
+        capture_output=True, text=True, timeout=timeout, env=env, **kw,
+    )
+
+
+@pytest.fixture
+def mlip_fixtures() -> Path:
+    if not FIXTURES.is_dir():
+        pytest.skip(f"MLIP reference fixtures not found at {FIXTURES}")
+    return FIXTURES
