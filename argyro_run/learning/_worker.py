@@ -1,0 +1,63 @@
+"""Reference worker: ``python -m argyro_run.learning._worker JOBDIR``.
+
+Reads ``job.json`` (spec, indices) and ``in.extxyz``; for structure number ``p`` writes
+``out_p.npz`` (energy, forces, stress) then ``out_p.json`` (status, last, atomically), so the
+parent can tell finished, failed and in-progress calculations apart and enforce timeouts.
+Does not import MPI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+
+def _write_json(path: Path, rec: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(rec))
+    os.replace(tmp, path)
+
+
+def main(jobdir: str) -> int:
+    from ase.io import read
+
+    from argyro_run.learning.reference import ReferenceSpec, make_calculator
+
+    job = Path(jobdir)
+    meta = json.loads((job / "job.json").read_text())
+    spec = ReferenceSpec(**meta["spec"])
+    frames = read(job / "in.extxyz", index=":", format="extxyz")
+    for p, atoms in enumerate(frames):
+        atoms.calc = None
+        for k in ("energy", "forces", "stress", "free_energy"):
+            atoms.info.pop(k, None)
+        calc_dir = job / f"calc_{p}"
+        calc_dir.mkdir(exist_ok=True)
+        t0 = time.perf_counter()
+        try:
+            atoms.calc = make_calculator(spec, calc_dir)
+            energy = float(atoms.get_potential_energy())
+            forces = np.asarray(atoms.get_forces(), dtype=float)
+            stress = None
+            if atoms.pbc.all():
+                stress = np.asarray(atoms.get_stress(voigt=True), dtype=float)
+            if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
+                raise RuntimeError("reference returned non-finite energy or forces")
+            np.savez(job / f"out_{p}.npz", energy=energy, forces=forces,
+                     stress=np.zeros(6) if stress is None else stress, has_stress=stress is not None)
+            _write_json(job / f"out_{p}.json", {"ok": True, "wall_s": time.perf_counter() - t0})
+        except Exception as exc:  # recorded; the parent decides about retries
+            _write_json(job / f"out_{p}.json", {"ok": False, "wall_s": time.perf_counter() - t0,
+                                                "error": f"{type(exc).__name__}: {exc}",
+                                                "traceback": traceback.format_exc()[-2000:]})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,308 @@
+"""Reference calculations (the "DFT" side of active learning) through any ASE calculator.
+
+Every calculation runs in a worker subprocess (``python -m argyro_run.learning._worker``) with
+its own work directory, so a crash, a hang (timeout) or a segfault of a quantum code never
+takes the run down. Failures are retried with the ``fallback`` settings, then recorded and
+skipped. Results are cached on disk by a hash of the structure and the calculator settings, so
+reruns never recompute.
+
+Built-in calculator names: ``tblite`` (GFN1-xTB by default, embedded), ``vasp``, ``espresso``,
+``gpaw``, ``cp2k``; or ``"package.module:Class"`` with keyword arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+BUILTIN = ("tblite", "vasp", "espresso", "gpaw", "cp2k")
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    """Settings of the reference calculator (mirrors the ``[reference]`` TOML section)."""
+
+    calculator: str = "tblite"
+    method: str = "GFN1-xTB"                 # tblite only
+    electronic_temperature_K: float = 300.0  # tblite Fermi smearing; small, for metallic snapshots
+    kwargs: dict[str, Any] = field(default_factory=dict)     # passed to the ASE calculator
+    command: str | None = None               # launch command of a DFT code, e.g. "mpirun -n 16 vasp_std"
+    timeout_s: float = 1800.0
+    max_retries: int = 1                     # attempts after the first, each with `fallback` applied
+    fallback: dict[str, Any] = field(default_factory=dict)   # overrides for retries (e.g. electronic_temperature_K)
+
+    def with_overrides(self, overrides: dict[str, Any]) -> "ReferenceSpec":
+        d = asdict(self)
+        kw = dict(d["kwargs"])
+        for k, v in overrides.items():
+            if k in d and k not in ("kwargs", "fallback"):
+                d[k] = v
+            else:
+                kw[k] = v
+        d["kwargs"] = kw
+        return ReferenceSpec(**d)
+
+    def key(self) -> str:
+        """Hash of what determines the result (not timeouts or retry policy)."""
+        d = {"calculator": self.calculator, "method": self.method,
+             "electronic_temperature_K": self.electronic_temperature_K, "kwargs": self.kwargs}
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class LabelOutcome:
+    """Result of one reference calculation."""
+
+    ok: bool
+    energy_eV: float | None = None
+    forces_eV_per_A: np.ndarray | None = None
+    stress_eV_per_A3: np.ndarray | None = None   # Voigt (xx, yy, zz, yz, xz, xy), ASE sign convention
+    error: str = ""
+    attempts: int = 0
+    wall_s: float = 0.0
+    cached: bool = False
+
+
+def make_calculator(spec: ReferenceSpec, directory: str | os.PathLike):
+    """Instantiate the ASE calculator described by ``spec`` working in ``directory``."""
+    directory = str(directory)
+    name = spec.calculator
+    kw = dict(spec.kwargs)
+    if name == "tblite":
+        from tblite.ase import TBLite
+
+        kw.setdefault("verbosity", 0)
+        return TBLite(method=spec.method, electronic_temperature=float(spec.electronic_temperature_K), **kw)
+    if name == "vasp":
+        from ase.calculators.vasp import Vasp
+
+        if spec.command:
+            kw["command"] = spec.command
+        return Vasp(directory=directory, **kw)
+    if name == "espresso":
+        from ase.calculators.espresso import Espresso, EspressoProfile
+
+        pseudo_dir = kw.pop("pseudo_dir", None)
+        if spec.command or pseudo_dir:
+            kw["profile"] = EspressoProfile(command=spec.command or "pw.x", pseudo_dir=pseudo_dir or ".")
+        return Espresso(directory=directory, **kw)
+    if name == "gpaw":
+        from gpaw import GPAW
+
+        kw.setdefault("txt", os.path.join(directory, "gpaw.txt"))
+        return GPAW(**kw)
+    if name == "cp2k":
+        from ase.calculators.cp2k import CP2K
+
+        if spec.command:
+            kw["command"] = spec.command
+        return CP2K(directory=directory, **kw)
+    if ":" in name:
+        import importlib
+
+        mod, cls = name.split(":", 1)
+        return getattr(importlib.import_module(mod), cls)(**kw)
+    raise ValueError(f"unknown reference calculator {name!r}; allowed: {', '.join(BUILTIN)} or 'module:Class'")
+
+
+def check_spec(spec: ReferenceSpec) -> list[str]:
+    """Problems with a spec that can be seen without running it (for the config validator)."""
+    name = spec.calculator
+    if name in BUILTIN:
+        mod = {"tblite": "tblite.ase", "gpaw": "gpaw"}.get(name)
+        if mod:
+            import importlib.util
+
+            if importlib.util.find_spec(mod.split(".")[0]) is None:
+                return [f"reference.calculator = {name!r} needs the Python package {mod.split('.')[0]!r}, which is not installed"]
+        return []
+    if ":" not in name:
+        return [f"reference.calculator = {name!r} is not allowed; use one of {', '.join(BUILTIN)} or 'package.module:Class'"]
+    return []
+
+
+def structure_key(atoms, spec: ReferenceSpec) -> str:
+    """Cache key: structure (numbers, positions to 1e-8 A, cell, pbc) + calculator settings."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(atoms.numbers, dtype=np.int64).tobytes())
+    h.update(np.round(np.asarray(atoms.positions, dtype=float), 8).tobytes())
+    h.update(np.round(np.asarray(atoms.cell[:], dtype=float), 8).tobytes())
+    h.update(np.asarray(atoms.pbc, dtype=bool).tobytes())
+    h.update(spec.key().encode())
+    return h.hexdigest()[:24]
+
+
+def _clean_env() -> dict[str, str]:
+    """Environment for the worker without the MPI launcher's variables of this rank, so a DFT
+    code's own ``mpirun`` starts a fresh job and tblite does not join ours."""
+    drop = ("PMI_", "PMIX_", "MPIR_", "HYDRA_", "HYDI_", "MPICH_", "OMPI_", "I_MPI_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
+def _cache_load(path: Path) -> LabelOutcome | None:
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as z:
+            stress = z["stress"] if z["has_stress"] else None
+            return LabelOutcome(ok=True, energy_eV=float(z["energy"]), forces_eV_per_A=z["forces"].copy(),
+                                stress_eV_per_A3=None if stress is None else stress.copy(),
+                                attempts=0, wall_s=float(z["wall_s"]), cached=True)
+    except Exception:  # a corrupt cache entry is recomputed, never trusted
+        return None
+
+
+def _cache_store(path: Path, out: LabelOutcome) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
+    np.savez(tmp, energy=out.energy_eV, forces=out.forces_eV_per_A,
+             stress=np.zeros(6) if out.stress_eV_per_A3 is None else out.stress_eV_per_A3,
+             has_stress=out.stress_eV_per_A3 is not None, wall_s=out.wall_s)
+    os.replace(tmp, path)
+
+
+def _run_worker(batch: list, spec: ReferenceSpec, jobdir: Path, timeout_s: float) -> dict[int, dict]:
+    """Run the worker on ``batch`` (list of (index, Atoms)); per-structure timeout.
+
+    Returns {index: {"ok": bool, ...}} for every structure the worker finished or that timed
+    out / crashed (the one in progress when the worker died). Structures never started are
+    absent and must be resubmitted.
+    """
+    from ase.io import write
+
+    jobdir.mkdir(parents=True, exist_ok=True)
+    for f in jobdir.glob("out_*"):
+        f.unlink()
+    write(jobdir / "in.extxyz", [a for _, a in batch], format="extxyz")
+    (jobdir / "job.json").write_text(json.dumps({"spec": asdict(spec), "indices": [i for i, _ in batch]}))
+    log_f = open(jobdir / "worker.log", "a")
+    proc = subprocess.Popen([sys.executable, "-m", "argyro_run.learning._worker", str(jobdir)],
+                            stdout=log_f, stderr=subprocess.STDOUT, env=_clean_env(), cwd=jobdir)
+    results: dict[int, dict] = {}
+    last = time.monotonic()
+    done_positions: set[int] = set()
+    try:
+        while True:
+            finished = proc.poll() is not None
+            for f in sorted(jobdir.glob("out_*.json")):
+                pos = int(f.stem.split("_")[1])
+                if pos in done_positions:
+                    continue
+                rec = json.loads(f.read_text())
+                if rec["ok"]:
+                    with np.load(jobdir / f"out_{pos}.npz") as z:
+                        rec["energy"] = float(z["energy"])
+                        rec["forces"] = z["forces"].copy()
+                        rec["stress"] = z["stress"].copy() if z["has_stress"] else None
+                results[batch[pos][0]] = rec
+                done_positions.add(pos)
+                last = time.monotonic()
+            if finished:
+                break
+            if time.monotonic() - last > timeout_s:
+                proc.kill()
+                proc.wait()
+                pos = len(done_positions)
+                if pos < len(batch):
+                    results[batch[pos][0]] = {"ok": False, "error": f"timeout after {timeout_s:g} s", "wall_s": timeout_s}
+                return results
+            time.sleep(0.05)
+        if proc.returncode != 0 and len(done_positions) < len(batch):
+            pos = len(done_positions)
+            tail = (jobdir / "worker.log").read_text()[-800:]
+            results[batch[pos][0]] = {"ok": False, "error": f"worker exited with code {proc.returncode}: {tail.strip()}",
+                                      "wall_s": 0.0}
+    finally:
+        log_f.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return results
+
+
+def label_structures(structures: list, spec: ReferenceSpec, workdir: str | os.PathLike,
+                     cache_dir: str | os.PathLike | None = None, keep_workdirs: bool = False) -> list[LabelOutcome]:
+    """Label ``structures`` (ASE Atoms) with the reference; never raises for a failed calculation.
+
+    Cached results are reused; each failure is retried up to ``spec.max_retries`` times with
+    ``spec.fallback`` applied; outcomes are in input order.
+    """
+    workdir = Path(workdir)
+    cache = Path(cache_dir) if cache_dir else workdir / "cache"
+    outcomes: list[LabelOutcome | None] = [None] * len(structures)
+    keys = [structure_key(a, spec) for a in structures]
+    todo = []
+    for i, (a, k) in enumerate(zip(structures, keys)):
+        hit = _cache_load(cache / f"{k}.npz")
+        if hit is not None:
+            outcomes[i] = hit
+        else:
+            todo.append(i)
+    attempt_spec = spec
+    errors: dict[int, list[str]] = {i: [] for i in todo}
+    for attempt in range(spec.max_retries + 1):
+        if not todo:
+            break
+        if attempt > 0:
+            attempt_spec = spec.with_overrides(spec.fallback)
+            log.info("retrying %d failed reference calculation(s) with fallback %s", len(todo), spec.fallback)
+        pending = list(todo)
+        failed = []
+        while pending:
+            jobdir = workdir / f"job_{keys[pending[0]]}_a{attempt}"
+            res = _run_worker([(i, structures[i]) for i in pending], attempt_spec, jobdir, spec.timeout_s)
+            for i in list(pending):
+                if i not in res:
+                    continue
+                rec = res[i]
+                pending.remove(i)
+                if rec["ok"]:
+                    out = LabelOutcome(ok=True, energy_eV=rec["energy"], forces_eV_per_A=rec["forces"],
+                                       stress_eV_per_A3=rec["stress"], attempts=attempt + 1, wall_s=rec["wall_s"])
+                    _cache_store(cache / f"{keys[i]}.npz", out)
+                    outcomes[i] = out
+                else:
+                    errors[i].append(rec["error"])
+                    failed.append(i)
+            if not keep_workdirs:
+                shutil.rmtree(jobdir, ignore_errors=True)
+            if not res:  # worker died before finishing anything and left no record: give up on all
+                for i in pending:
+                    errors[i].append("reference worker produced no result")
+                failed.extend(pending)
+                pending = []
+        todo = failed
+    for i in todo:
+        msg = " | ".join(errors[i])
+        log.warning("reference calculation %d failed after %d attempt(s): %s", i, spec.max_retries + 1, msg)
+        outcomes[i] = LabelOutcome(ok=False, error=msg, attempts=spec.max_retries + 1)
+    return outcomes  # type: ignore[return-value]
+
+
+def label_distributed(structures: list, spec: ReferenceSpec, workdir: str | os.PathLike, comm,
+                      cache_dir: str | os.PathLike | None = None) -> list[LabelOutcome]:
+    """Label over the ranks of ``comm`` (round robin); every rank returns the full list."""
+    mine = list(range(comm.rank, len(structures), comm.size))
+    outs = label_structures([structures[i] for i in mine], spec, Path(workdir) / f"rank{comm.rank}",
+                            cache_dir=cache_dir or Path(workdir) / "cache")
+    gathered = comm.allgather(list(zip(mine, outs)))
+    result: list[LabelOutcome | None] = [None] * len(structures)
+    for part in gathered:
+        for i, o in part:
+            result[i] = o
+    return result  # type: ignore[return-value]
