@@ -1,4 +1,30 @@
-from argyro_run.cli._common import not_built
+"""``argyro-run init NAME [-o FILE]`` / ``init --list``: write an input template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from argyro_run.errors import UserError
+
+
+def _init(args) -> int:
+    from argyro_run.templates import template_names, template_text
+
+    if args.list or not args.name:
+        for n in template_names():
+            print(n)
+        return 0 if args.list else 2
+    text = template_text(args.name)
+    out = Path(args.output or f"{args.name}.toml")
+    if out.exists():
+        raise UserError(f"{str(out)!r} already exists; not overwriting (choose another name with -o)")
+    try:
+        with open(out, "x", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise UserError(f"cannot write {str(out)!r}: {exc}") from None
+    print(f"wrote {out}")
+    return 0
 
 
 def register(sub):
@@ -6,4 +32,4 @@ def register(sub):
     p.add_argument("name", nargs="?", help="template name")
     p.add_argument("-o", "--output", help="output file")
     p.add_argument("--list", action="store_true", help="list templates")
-    p.set_defaults(func=not_built("init", "templates, issue 3"))
+    p.set_defaults(func=_init)

@@ -1,6 +1,17 @@
-from argyro_run.cli._common import not_built
+"""``argyro-run schema``: print the JSON Schema of the input file."""
+
+from __future__ import annotations
+
+import sys
+
+
+def _schema(args) -> int:
+    from argyro_run.config import json_schema_text
+
+    sys.stdout.write(json_schema_text())
+    return 0
 
 
 def register(sub):
     p = sub.add_parser("schema", help="print the JSON Schema of the input file")
-    p.set_defaults(func=not_built("schema", "input language, issue 3"))
+    p.set_defaults(func=_schema)

@@ -1,0 +1,45 @@
+"""``[active_learning]``: MaxVol active learning with a ladder of MTP levels."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from argyro_run.config.base import Section
+
+
+class LevelStep(Section):
+    level: int = Field(..., ge=2, le=28, description="MTP level of this rung of the ladder.")
+    gamma_select: float = Field(2.0, gt=1, le=1e6, description="Extrapolation grade above which a configuration is selected.")
+    gamma_break: float = Field(10.0, gt=1, le=1e6, description="Grade at which an exploration MD run is stopped.")
+    exploration_ps: float = Field(10.0, gt=0, le=1e6, description="Length of each exploration MD run.")
+    temperatures_K: list[Annotated[float, Field(gt=0, le=1e5)]] = Field(default_factory=lambda: [600.0], min_length=1, description="Exploration temperatures.")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.gamma_break <= self.gamma_select:
+            raise ValueError(f"gamma_break ({self.gamma_break}) must be larger than gamma_select ({self.gamma_select})")
+        return self
+
+
+class ActiveLearningSection(Section):
+    enabled: bool = Field(True, description="Run active learning (false: needs potential.file).")
+    n_rattled: int = Field(20, ge=0, le=100000, description="Rattled/strained copies of each structure in the initial data.")
+    rattle_amplitude_A: float = Field(0.05, ge=0, le=2, description="Standard deviation of random atomic displacements.")
+    strain_amplitude: float = Field(0.02, ge=0, le=0.5, description="Largest random strain component (dimensionless).")
+    levels: list[LevelStep] = Field(default_factory=lambda: [LevelStep(level=10)], min_length=1, description="Ladder of MTP levels, trained in order.")
+    local_radius_A: float = Field(6.0, gt=0, le=50, description="Radius of the neighbourhood cut out around an extrapolating atom.")
+    max_reference_atoms: int = Field(200, ge=1, le=100000, description="Largest structure sent to the reference calculator.")
+    local_mode: Literal["periodic", "cluster"] = Field("periodic", description="Cut-outs as small periodic cells or as clusters in vacuum.")
+    vacuum_A: float = Field(8.0, ge=0, le=100, description="Vacuum around clusters (local_mode = 'cluster').")
+    max_iterations: int = Field(20, ge=1, le=10000, description="Largest number of select-label-retrain iterations per level.")
+    max_selected_per_iteration: int = Field(20, ge=1, le=100000, description="Largest number of configurations labelled per iteration.")
+    converged_fraction: float = Field(0.0, ge=0, le=1, description="Converged when at most this fraction of exploration runs needs selection.")
+
+    @model_validator(mode="after")
+    def _check(self):
+        lv = [s.level for s in self.levels]
+        if lv != sorted(lv) or len(set(lv)) != len(lv):
+            raise ValueError(f"levels must be strictly increasing, got {lv}")
+        return self

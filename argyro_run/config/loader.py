@@ -1,0 +1,208 @@
+"""Read, parse and validate an input file; every problem becomes one line of a ``UserError``.
+
+Validation never creates or modifies a file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from argyro_run.config.root import Config, cross_field_problems
+from argyro_run.errors import UserError
+
+MAX_BYTES = 10 * 1024 * 1024
+
+
+def load_config(path: str | Path) -> Config:
+    """Load and validate ``path``; raise ``UserError`` (with ``problems``) if anything is wrong."""
+    p = Path(path)
+    text = read_text(p)
+    cfg = config_from_text(text, source=str(p))
+    cfg._base_dir = p.resolve().parent
+    return cfg
+
+
+def read_text(p: Path) -> str:
+    try:
+        if not p.exists():
+            raise UserError(f"input file {str(p)!r} does not exist")
+        if p.is_dir():
+            raise UserError(f"{str(p)!r} is a directory, not an input file")
+        data = p.read_bytes()[: MAX_BYTES + 1]
+    except UserError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {str(p)!r}: {exc}") from None
+    if len(data) > MAX_BYTES:
+        raise UserError(f"{str(p)!r} is larger than {MAX_BYTES // 2**20} MiB; not an input file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UserError(f"{str(p)!r} is not UTF-8 text (byte {exc.start}, line {line}); TOML files must be UTF-8") from None
+
+
+def parse_toml(text: str, source: str = "<input>") -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{source} is not valid TOML", [f"{exc}"]) from None
+    except RecursionError:
+        raise UserError(f"{source} is nested too deeply to be an input file") from None
+
+
+def config_from_text(text: str, source: str = "<input>") -> Config:
+    return config_from_dict(parse_toml(text, source), source=source, text=text)
+
+
+def config_from_dict(data: Any, source: str = "<input>", text: str | None = None) -> Config:
+    """Validate a parsed document (dict) into a ``Config``, collecting every problem."""
+    lines = key_lines(text) if text else {}
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        problems = [_format(err, lines) for err in exc.errors(include_url=False)]
+        raise UserError(f"{source}: {len(problems)} problem(s) in the input", problems) from None
+    except (RecursionError, OverflowError, ValueError, TypeError) as exc:
+        raise UserError(f"{source}: the input cannot be validated ({type(exc).__name__}: {exc})") from None
+    problems = cross_field_problems(cfg)
+    if problems:
+        raise UserError(f"{source}: {len(problems)} problem(s) in the input", problems)
+    return cfg
+
+
+# ---------------------------------------------------------------------------------------------
+def key_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+_TAG = re.compile(r"^(?:[A-Za-z]\w*)\[.*\]$|^function-")
+
+
+def _clean_loc(loc: tuple) -> tuple:
+    """Drop pydantic's union/type tags (e.g. 'MDSection', 'function-after[...]') from a location."""
+    out = []
+    for part in loc:
+        if isinstance(part, str) and (_TAG.match(part) or part[:1].isupper() and part.endswith(("Section", "Model")) or part in {"Arrhenius", "GrainBoundary", "Material", "LevelStep", "FallbackSection"}):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model that holds the key at ``loc`` (its last part)."""
+    model: Any = Config
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return None
+        model = _inner_model(model.model_fields[part].annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _inner_model(ann: Any) -> Any:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    origin = typing.get_origin(ann)
+    if origin in (list, typing.Union, types.UnionType):
+        for a in typing.get_args(ann):
+            m = _inner_model(a)
+            if m is not None:
+                return m
+    return None
+
+
+def _format(err: dict, lines: dict[str, int]) -> str:
+    loc = _clean_loc(tuple(err.get("loc", ())))
+    path = key_path(loc)
+    where = _line_of(path, lines)
+    at = f" (line {where})" if where else ""
+    if err.get("type") == "extra_forbidden":
+        model = _model_at(loc)
+        allowed = sorted(model.model_fields) if model else []
+        key = str(loc[-1]) if loc else ""
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"{path}{at}: unknown key; {hint}allowed: {', '.join(allowed)}"
+    found = err.get("input")
+    shown = repr(found)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    if err.get("type") == "missing":
+        return f"{path}{at}: required key is missing"
+    return f"{path}{at}: {msg} (found {shown})"
+
+
+def _line_of(path: str, lines: dict[str, int]) -> int | None:
+    p = path
+    while p:
+        if p in lines:
+            return lines[p]
+        cut = max(p.rfind("."), p.rfind("["))
+        if cut <= 0:
+            break
+        p = p[:cut]
+    return None
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\s\"']+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"'.]+)\s*=")
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """Map key paths like ``materials[0].grain_boundaries[1]`` to 1-based TOML line numbers."""
+    out: dict[str, int] = {}
+    counters: dict[str, int] = {}
+    prefix = ""
+    depth = 0  # bracket depth of multi-line arrays/inline tables
+    for i, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0] if '"' not in raw and "'" not in raw else raw
+        if depth == 0:
+            m = _HEADER.match(line)
+            if m:
+                parts = [s.strip().strip("\"'") for s in m.group(2).split(".")]
+                base = _indexed(parts[:-1], counters)
+                name = (base + "." if base else "") + parts[-1]
+                if m.group(1) == "[[":
+                    idx = counters.get(name, -1) + 1
+                    counters[name] = idx
+                    # sub-arrays restart when their parent element changes
+                    for k in [k for k in counters if k.startswith(name + "[") or k.startswith(name + ".")]:
+                        del counters[k]
+                    counters[name] = idx
+                    name = f"{name}[{idx}]"
+                prefix = name
+                out.setdefault(prefix, i)
+                continue
+            k = _KEY.match(line)
+            if k:
+                key = k.group(1).strip("\"'")
+                out.setdefault((prefix + "." if prefix else "") + key, i)
+        depth += line.count("[") + line.count("{") - line.count("]") - line.count("}")
+        depth = max(depth, 0)
+    return out
+
+
+def _indexed(parts: list[str], counters: dict[str, int]) -> str:
+    name = ""
+    for part in parts:
+        name = (name + "." if name else "") + part
+        if name in counters:
+            name = f"{name}[{counters[name]}]"
+    return name
