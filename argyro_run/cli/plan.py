@@ -1,8 +1,39 @@
-from argyro_run.cli._common import not_built
+"""``argyro-run plan FILE [--json]``: print the task DAG (done tasks marked if the archive exists)."""
+
+from __future__ import annotations
+
+
+def _fmt_s(s: float) -> str:
+    return f"{s:.0f} s" if s < 120 else (f"{s / 60:.0f} min" if s < 7200 else f"{s / 3600:.1f} h")
+
+
+def _plan(args) -> int:
+    from argyro_run.config import load_config
+    from argyro_run.plan import build_plan
+    from argyro_run.plan.done import done_task_ids
+
+    cfg = load_config(args.input)
+    plan = build_plan(cfg)
+    done = done_task_ids(plan, cfg.resolve(cfg.run.archive))
+    if args.json:
+        print(plan.to_json(done))
+        return 0
+    print(f"plan of {args.input}: {len(plan)} tasks, about {_fmt_s(plan.total_cost_s())} of work")
+    if done is None:
+        print("(archive exists but cannot be read for done tasks yet)")
+    stage = None
+    for t in plan.tasks:
+        if t.stage != stage:
+            stage = t.stage
+            print(f"{stage}:")
+        mark = "[done]" if done and t.id in done else ("[dyn] " if t.dynamic else "      ")
+        deps = f"  <- {', '.join(t.deps)}" if t.deps else ""
+        print(f"  {mark} {t.id:<36} {t.kind:<16} ranks={t.ranks:<3} ~{_fmt_s(t.cost_s):>7}  {t.hash}{deps}")
+    return 0
 
 
 def register(sub):
     p = sub.add_parser("plan", help="print the execution plan (task DAG) of an input file")
     p.add_argument("input", help="input TOML file")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=not_built("plan", "planner, issue 3"))
+    p.set_defaults(func=_plan)

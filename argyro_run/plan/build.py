@@ -1,0 +1,189 @@
+"""``build_plan(config) -> Plan``: the deterministic task DAG of a validated input."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from argyro_run.plan.kinds import STAGE_OF_KIND, TASK_KINDS
+from argyro_run.plan.task import Task, content_hash
+
+ATOMS_PER_CELL = 52           # Li6PS5X conventional cubic cell
+SECONDS_PER_ATOM_STEP = 2e-5  # rough MTP/LAMMPS cost on one core
+SECONDS_PER_REFERENCE_ATOM = 0.5
+
+
+@dataclass
+class Plan:
+    """Tasks in topological order (each after all its dependencies)."""
+
+    tasks: list[Task] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.by_id = {t.id: t for t in self.tasks}
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def __getitem__(self, task_id: str) -> Task:
+        return self.by_id[task_id]
+
+    def dependants(self, task_id: str) -> set[str]:
+        """Ids of every task that depends on ``task_id``, directly or not."""
+        out: set[str] = set()
+        for t in self.tasks:
+            if task_id in t.deps or out.intersection(t.deps):
+                out.add(t.id)
+        return out
+
+    def total_cost_s(self) -> float:
+        return sum(t.cost_s for t in self.tasks)
+
+    def to_json(self, done: set[str] | None = None) -> str:
+        rows = []
+        for t in self.tasks:
+            d = t.to_dict()
+            d["function"] = TASK_KINDS[t.kind]
+            if done is not None:
+                d["done"] = t.id in done
+            rows.append(d)
+        return json.dumps({"tasks": rows, "total_cost_s": self.total_cost_s()}, indent=2, sort_keys=True)
+
+
+def task_seed(master_seed: int, task_id: str) -> int:
+    """Deterministic per-task seed derived from ``[run].seed`` and the task id."""
+    return int(content_hash([master_seed, task_id]), 16) % (2**31 - 1)
+
+
+class _Builder:
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.tasks: list[Task] = []
+        self.by_id: dict[str, Task] = {}
+
+    def add(self, id: str, kind: str, params: dict[str, Any], deps: list[str], *, ranks: int = 1,
+            cost_s: float = 1.0, dynamic: bool = False, description: str = "") -> str:
+        assert id not in self.by_id, id
+        params = json.loads(json.dumps(params, default=str))  # JSON-serialisable, as hashed
+        deps = sorted(set(deps))
+        h = content_hash({"kind": kind, "params": params, "deps": {d: self.by_id[d].hash for d in deps}})
+        t = Task(id=id, kind=kind, params=params, deps=deps, ranks=int(ranks), cost_s=float(cost_s),
+                 archive_group="/" + id, stage=STAGE_OF_KIND[kind], dynamic=dynamic,
+                 description=description, hash=h)
+        self.tasks.append(t)
+        self.by_id[id] = t
+        return id
+
+
+def _structure_names(m) -> list[str]:
+    if hasattr(m, "structure_names"):
+        return list(m.structure_names())
+    return list(getattr(m, "variants", ["bulk"]))
+
+
+def _n_atoms(m, structure: str) -> int:
+    sc = getattr(m, "supercell", [1, 1, 1]) or [1, 1, 1]
+    n = ATOMS_PER_CELL * math.prod(sc)
+    return 2 * n if structure.startswith("gb") else n
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def build_plan(cfg) -> Plan:
+    """Compile a validated ``Config`` into a ``Plan`` (same input -> same tasks and hashes)."""
+    b = _Builder(cfg)
+    seed = cfg.run.seed
+    par = cfg.parallel
+    ref = cfg.reference.model_dump(mode="json")
+    pot = cfg.potential.model_dump(mode="json")
+
+    struct_ids: dict[str, str] = {}
+    for m in cfg.materials:
+        sid = f"structures/{m.name}"
+        names = _structure_names(m)
+        b.add(sid, "build_structures", {"material": m.model_dump(mode="json"), "structures": names,
+                                        "seed": task_seed(seed, sid)}, [],
+              cost_s=5.0 * len(names), description=f"build {', '.join(names)} of {m.name}")
+        struct_ids[m.name] = sid
+
+    potential_id = None
+    needs_potential = bool(cfg.materials) and cfg.md is not None
+    if cfg.potential.file is not None and (needs_potential or not cfg.active_learning.enabled):
+        potential_id = b.add("potential/file", "load_potential", {"potential": pot}, [],
+                             description=f"read {cfg.potential.file}")
+    elif cfg.active_learning.enabled and cfg.materials:
+        al = cfg.active_learning
+        n_struct = sum(len(_structure_names(m)) for m in cfg.materials)
+        mean_atoms = sum(_n_atoms(m, s) for m in cfg.materials for s in _structure_names(m)) / max(n_struct, 1)
+        init = b.add("learning/initial_data", "initial_data",
+                     {"reference": ref, "n_rattled": al.n_rattled, "rattle_amplitude_A": al.rattle_amplitude_A,
+                      "strain_amplitude": al.strain_amplitude, "training_set": cfg.potential.training_set,
+                      "seed": task_seed(seed, "learning/initial_data")},
+                     list(struct_ids.values()), ranks=par.ranks_per_reference,
+                     cost_s=n_struct * al.n_rattled * mean_atoms * SECONDS_PER_REFERENCE_ATOM / par.ranks_per_reference,
+                     description=f"{al.n_rattled} rattled/strained copies of {n_struct} structure(s), labelled")
+        prev = init
+        common = al.model_dump(mode="json", exclude={"levels", "enabled", "n_rattled", "rattle_amplitude_A", "strain_amplitude"})
+        for step in al.levels:
+            tid = f"learning/level{step.level}"
+            n_eval = al.max_iterations * al.max_selected_per_iteration
+            prev = b.add(tid, "active_learning",
+                         {"step": step.model_dump(mode="json"), **common, "reference": ref,
+                          "potential": {**pot, "level": step.level}, "seed": task_seed(seed, tid)},
+                         [prev, *struct_ids.values()], ranks=max(par.ranks_per_reference, par.ranks_per_md),
+                         cost_s=n_eval * al.max_reference_atoms * SECONDS_PER_REFERENCE_ATOM / par.ranks_per_reference,
+                         dynamic=True,
+                         description=f"MTP level {step.level}: up to {al.max_iterations} iterations, decided at run time")
+        potential_id = prev
+
+    arrhenius_ids: list[str] = []
+    if cfg.md is not None and cfg.materials and potential_id is not None:
+        md = cfg.md.model_dump(mode="json")
+        steps = (getattr(cfg.md, "equilibration_ps", 0.0) + getattr(cfg.md, "production_ps", 0.0)) * 1000.0 / getattr(cfg.md, "timestep_fs", 1.0)
+        analysis = cfg.analysis.model_dump(mode="json")
+        for m in cfg.materials:
+            analysis_ids = []
+            for s in _structure_names(m):
+                md_ids = []
+                for T in cfg.md.temperatures_K:
+                    tid = f"md/{m.name}/{s}/T{_fmt(T)}"
+                    md_params = {k: v for k, v in md.items() if k != "temperatures_K"}
+                    md_ids.append(b.add(tid, "md_run", {"md": md_params, "temperature_K": T, "structure": s,
+                                                        "seed": task_seed(seed, tid)},
+                                        [struct_ids[m.name], potential_id], ranks=par.ranks_per_md,
+                                        cost_s=_n_atoms(m, s) * steps * SECONDS_PER_ATOM_STEP / par.ranks_per_md,
+                                        description=f"{s} of {m.name} at {_fmt(T)} K"))
+                aid = f"analysis/{m.name}/{s}"
+                analysis_ids.append(b.add(aid, "diffusion", {"analysis": analysis, "structure": s}, md_ids,
+                                          cost_s=2.0 * len(md_ids), description=f"MSD and diffusivity of {s}"))
+            arrhenius_ids.append(b.add(f"arrhenius/{m.name}", "arrhenius", {"material": m.name}, analysis_ids,
+                                       description=f"Arrhenius fits of {m.name}"))
+
+    fe_ids: list[str] = []
+    if cfg.microstructure is not None:
+        micro = cfg.microstructure.model_dump(mode="json")
+        sizes = micro.pop("grain_sizes_nm", None) or [None]
+        for g in sizes:
+            label = f"d{_fmt(g)}nm" if g is not None else "default"
+            mid = b.add(f"microstructure/{label}", "mesh",
+                        {"microstructure": micro, "grain_size_nm": g, "seed": task_seed(seed, f"microstructure/{label}")},
+                        [], cost_s=20.0, description=f"polycrystal mesh, grain size {label}")
+            if cfg.fe is not None:
+                fe = cfg.fe.model_dump(mode="json")
+                explicit = getattr(cfg.fe, "bulk", None) is not None
+                temps = fe.get("temperatures_K", [])
+                fe_ids.append(b.add(f"fe/{label}", "fe_sweep", {"fe": fe, "grain_size_nm": g},
+                                    [mid] + ([] if explicit else arrhenius_ids), ranks=par.ranks_per_fe,
+                                    cost_s=30.0 * max(len(temps), 1) / par.ranks_per_fe,
+                                    description=f"FE transport at {', '.join(map(_fmt, temps))} K, grain size {label}"))
+
+    terminal = arrhenius_ids + fe_ids
+    if terminal or b.tasks:
+        b.add("summary", "summary", {"run": cfg.run.model_dump(mode="json")},
+              terminal or [t.id for t in b.tasks if not any(t.id in o.deps for o in b.tasks)],
+              description="tables and figures of the whole run")
+    return Plan(b.tasks)
