@@ -6,6 +6,7 @@ Validation never creates or modifies a file.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import tomllib
 import types
@@ -69,7 +70,7 @@ def config_from_dict(data: Any, source: str = "<input>", text: str | None = None
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:
-        problems = [_format(err, lines) for err in exc.errors(include_url=False)]
+        problems = [_format(err, lines).replace("\n", "\\n") for err in exc.errors(include_url=False)]
         raise UserError(f"{source}: {len(problems)} problem(s) in the input", problems) from None
     except (RecursionError, OverflowError, ValueError, TypeError) as exc:
         raise UserError(f"{source}: the input cannot be validated ({type(exc).__name__}: {exc})") from None
@@ -86,10 +87,14 @@ def key_path(loc: tuple) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            part = str(part)
+            if not _BARE.fullmatch(part):
+                part = json.dumps(part)
+            out += ("." if out else "") + part
     return out or "(top level)"
 
 
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
 _TAG = re.compile(r"^(?:[A-Za-z]\w*)\[.*\]$|^function-")
 
 
