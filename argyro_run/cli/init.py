@@ -14,7 +14,7 @@ def _init(args) -> int:
         for n in template_names():
             print(n)
         return 0 if args.list else 2
-    text = template_text(args.name)
+    text = for_user(template_text(args.name))
     out = Path(args.output or f"{args.name}.toml")
     if out.exists():
         raise UserError(f"{str(out)!r} already exists; not overwriting (choose another name with -o)")
@@ -25,6 +25,16 @@ def _init(args) -> int:
         raise UserError(f"cannot write {str(out)!r}: {exc}") from None
     print(f"wrote {out}")
     return 0
+
+
+SCHEMA_HINT = ("# Editor completion/checks: `argyro-run schema > argyro-run.schema.json`, then make the\n"
+               "# first line `#:schema ./argyro-run.schema.json` (see docs/input.md).\n")
+
+
+def for_user(text: str) -> str:
+    """The template as written for a user: the repo-relative ``#:schema`` line becomes a hint."""
+    first, _, rest = text.partition("\n")
+    return SCHEMA_HINT + rest if first.startswith("#:schema") else text
 
 
 def register(sub):

@@ -95,17 +95,9 @@ def key_path(loc: tuple) -> str:
 
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
-_TAG = re.compile(r"^(?:[A-Za-z]\w*)\[.*\]$|^function-")
-
-
 def _clean_loc(loc: tuple) -> tuple:
-    """Drop pydantic's union/type tags (e.g. 'MDSection', 'function-after[...]') from a location."""
-    out = []
-    for part in loc:
-        if isinstance(part, str) and (_TAG.match(part) or part[:1].isupper() and part.endswith(("Section", "Model")) or part in {"Arrhenius", "GrainBoundary", "Material", "LevelStep", "FallbackSection"}):
-            continue
-        out.append(part)
-    return tuple(out)
+    """Drop pydantic's validator tags (``function-after[...]``) from an error location."""
+    return tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
 
 
 def _model_at(loc: tuple) -> type[BaseModel] | None:

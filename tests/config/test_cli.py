@@ -42,7 +42,10 @@ def test_validate_exit_codes(tmp_path, capsys):
 def test_init_writes_lists_and_refuses_overwrite(tmp_path, capsys):
     out = tmp_path / "q.toml"
     assert main(["init", "quickstart", "-o", str(out)]) == 0
-    assert out.read_text() == template_text("quickstart")
+    written = out.read_text()
+    assert written.startswith("# Editor completion") and "#:schema" not in written.splitlines()[0]
+    assert written.splitlines()[2:] == template_text("quickstart").splitlines()[1:]
+    assert main(["validate", str(out)]) == 0
     out.write_text("mine")
     assert main(["init", "quickstart", "-o", str(out)]) == 2
     assert out.read_text() == "mine"

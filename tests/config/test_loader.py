@@ -48,6 +48,11 @@ def test_unknown_key_did_you_mean_with_line():
     assert "potentail (line 1)" in p and "did you mean 'potential'?" in p
 
 
+def test_unknown_key_looking_like_a_model_name():
+    (p,) = problems_of('[run]\nMaterial = 1\n')
+    assert p.startswith("run.Material (line 2): unknown key")
+
+
 def test_nested_key_path_and_line():
     text = ('[[materials]]\nname = "a"\n[[materials]]\nname = "b"\n'
             '[[materials.grain_boundaries]]\nsigma = 5\n[[materials.grain_boundaries]]\nsigma = 4\n')
