@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -89,6 +90,17 @@ def _n_atoms(m, structure: str) -> int:
     return 2 * n if structure.startswith("gb") else n
 
 
+def file_digest(cfg, path: str | None) -> str | None:
+    """SHA-256 (16 hex) of an input file named in the config, so editing it changes the hashes."""
+    if not path:
+        return None
+    p = cfg.resolve(path)
+    try:
+        return hashlib.sha256(p.read_bytes()).hexdigest()[:16] if p.is_file() else None
+    except OSError:
+        return None
+
+
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
@@ -100,12 +112,15 @@ def build_plan(cfg) -> Plan:
     par = cfg.parallel
     ref = cfg.reference.model_dump(mode="json")
     pot = cfg.potential.model_dump(mode="json")
+    pot["file_sha256"] = file_digest(cfg, cfg.potential.file)
+    pot["training_set_sha256"] = file_digest(cfg, cfg.potential.training_set)
 
     struct_ids: dict[str, str] = {}
     for m in cfg.materials:
         sid = f"structures/{m.name}"
         names = _structure_names(m)
         b.add(sid, "build_structures", {"material": m.model_dump(mode="json"), "structures": names,
+                                        "structure_file_sha256": file_digest(cfg, getattr(m, "structure_file", None)),
                                         "seed": task_seed(seed, sid)}, [],
               cost_s=5.0 * len(names), description=f"build {', '.join(names)} of {m.name}")
         struct_ids[m.name] = sid

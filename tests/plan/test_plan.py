@@ -104,3 +104,26 @@ def test_task_kind_functions_are_named_per_convention():
         except ModuleNotFoundError:
             continue  # stage not written yet
         assert hasattr(mod, func), f"{module} lacks {func}"
+
+
+def test_editing_a_structure_file_changes_its_branch(tmp_path):
+    from argyro_run.config import load_config
+
+    (tmp_path / "s.cif").write_text("one")
+    (tmp_path / "in.toml").write_text('[[materials]]\nname = "L"\nstructure_file = "s.cif"\n'
+                                      '[[materials]]\nname = "M"\n[active_learning]\nenabled = false\n')
+    a = hashes(build_plan(load_config(tmp_path / "in.toml")))
+    (tmp_path / "s.cif").write_text("two")
+    b = hashes(build_plan(load_config(tmp_path / "in.toml")))
+    assert {k for k in a if a[k] != b[k]} == {"structures/L", "summary"}
+
+
+def test_done_tasks_without_archive(tmp_path):
+    from argyro_run.plan.done import done_task_ids
+
+    plan = plan_of()
+    assert done_task_ids(plan, tmp_path / "none.h5") == set()
+    (tmp_path / "a.h5").write_bytes(b"")
+    got = done_task_ids(plan, tmp_path / "a.h5")
+    if importlib.util.find_spec("argyro_run.archive") is None:
+        assert got is None  # honest "unknown" until the archive package exists
