@@ -22,13 +22,41 @@ from argyro_run.errors import UserError
 MAX_BYTES = 10 * 1024 * 1024
 
 
-def load_config(path: str | Path) -> Config:
-    """Load and validate ``path``; raise ``UserError`` (with ``problems``) if anything is wrong."""
+def load_config(path: str | Path, check_files: bool = True) -> Config:
+    """Load and validate ``path``; raise ``UserError`` (with ``problems``) if anything is wrong.
+
+    ``check_files``: also require the input files it names (structure files, .mtp, training
+    set) to exist, relative to the input file's directory.
+    """
     p = Path(path)
     text = read_text(p)
     cfg = config_from_text(text, source=str(p))
     cfg._base_dir = p.resolve().parent
+    if check_files:
+        lines = key_lines(text)
+        problems = []
+        for key, name in named_files(cfg):
+            if not cfg.resolve(name).is_file():
+                where = _line_of(key, lines)
+                at = f" (line {where})" if where else ""
+                problems.append(f"{key}{at}: file {name!r} not found (relative paths start at {cfg.base_dir})")
+        if problems:
+            raise UserError(f"{p}: {len(problems)} problem(s) in the input", problems)
     return cfg
+
+
+def named_files(cfg: Config) -> list[tuple[str, str]]:
+    """(key path, file name) of every existing input file the configuration refers to."""
+    out = []
+    for i, m in enumerate(cfg.materials):
+        f = getattr(m, "structure_file", None)
+        if f:
+            out.append((f"materials[{i}].structure_file", f))
+    if cfg.potential.file and (cfg.md is not None or not cfg.active_learning.enabled):
+        out.append(("potential.file", cfg.potential.file))
+    if cfg.potential.training_set and cfg.active_learning.enabled:
+        out.append(("potential.training_set", cfg.potential.training_set))
+    return out
 
 
 def read_text(p: Path) -> str:

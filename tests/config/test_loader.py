@@ -32,7 +32,7 @@ def test_empty_document_is_valid_with_defaults():
 @pytest.mark.parametrize("name", ["quickstart", "Li6PS5Cl", "Li6PS5Br", "Li6PS5I", "new-material"])
 def test_templates_validate_and_inputs_are_identical(name):
     assert name in template_names()
-    cfg = load_config(TEMPLATES / f"{name}.toml")
+    cfg = load_config(TEMPLATES / f"{name}.toml", check_files=name != "new-material")
     assert cfg.base_dir == TEMPLATES.resolve()
     assert filecmp.cmp(TEMPLATES / f"{name}.toml", REPO / "inputs" / f"{name}.toml", shallow=False)
 
@@ -146,3 +146,13 @@ def test_key_lines_array_tables():
     lines = key_lines('[[a]]\nx = 1\n[[a.b]]\ny = 2\n[[a]]\n[[a.b]]\ny = [\n 1,\n]\nz = 3\n')
     assert lines["a[0].x"] == 2 and lines["a[0].b[0].y"] == 4
     assert lines["a[1].b[0].y"] == 7 and lines["a[1].b[0].z"] == 10
+
+
+def test_named_files_must_exist(tmp_path):
+    f = tmp_path / "in.toml"
+    f.write_text('[[materials]]\nname = "L"\nstructure_file = "s.cif"\n')
+    with pytest.raises(UserError) as exc:
+        load_config(f)
+    assert exc.value.problems[0].startswith("materials[0].structure_file (line 3): file 's.cif' not found")
+    (tmp_path / "s.cif").write_text("x")
+    assert load_config(f).resolve("s.cif") == tmp_path.resolve() / "s.cif"
