@@ -108,6 +108,12 @@ def cross_field_problems(cfg: Config) -> list[str]:
             out.append(f"analysis.fit_start_ps ({start}) must be inside md.production_ps ({prod})")
         if prod is not None and end is not None and end > prod:
             out.append(f"analysis.fit_end_ps ({end}) must not exceed md.production_ps ({prod})")
+    if cfg.microstructure is not None:
+        sizes = getattr(cfg.microstructure, "grain_sizes_nm", None) or []
+        gb = getattr(cfg.microstructure, "gb_thickness_nm", None)
+        small = [g for g in sizes if gb is not None and not g > gb]
+        if small:
+            out.append(f"microstructure.grain_sizes_nm {small} must be larger than gb_thickness_nm ({gb})")
     if cfg.fe is not None:
         if cfg.microstructure is None:
             out.append("[fe] needs a [microstructure] section")
