@@ -5,10 +5,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.argyro-installed
 
-# First Python >= 3.12 found: python3.13, python3.12 on PATH, then pyenv's.
-PYTHON ?= $(shell for p in python3.13 python3.12; do command -v $$p >/dev/null 2>&1 && { echo $$p; exit 0; }; done; \
-	root=$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv); \
-	for p in $$(ls -d $$root/versions/3.1[2-9]* 2>/dev/null | sort -rV); do [ -x $$p/bin/python3 ] && { echo $$p/bin/python3; exit 0; }; done)
+# First Python >= 3.12 that actually runs (pyenv shims exist for versions that are not
+# selected, so `command -v` is not enough): python3.12, python3.13, then pyenv's installs.
+PYTHON ?= $(shell root=$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv); \
+	for p in python3.12 python3.13 $$(ls -d $$root/versions/3.1[2-9]* 2>/dev/null | sort -V | sed 's|$$|/bin/python3|'); do \
+	  $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { echo $$p; exit 0; }; done)
 
 .PHONY: setup demo test bench clean
 
