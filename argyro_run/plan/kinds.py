@@ -12,11 +12,11 @@ TASK_KINDS: dict[str, str] = {
     "arrhenius": "argyro_run.analysis.tasks:run_arrhenius",
     "mesh": "argyro_run.microstructure.tasks:run_mesh",
     "fe_sweep": "argyro_run.fe.tasks:run_fe_sweep",
-    "summary": "argyro_run.analysis.tasks:run_summary",
+    "summary": "argyro_run.runtime.tasks:run_summary",
 }
 
 STAGE_OF_KIND: dict[str, str] = {
     "build_structures": "structures", "load_potential": "learning", "initial_data": "learning",
     "active_learning": "learning", "md_run": "md", "diffusion": "analysis", "arrhenius": "analysis",
-    "mesh": "microstructure", "fe_sweep": "fe", "summary": "analysis",
+    "mesh": "microstructure", "fe_sweep": "fe", "summary": "runtime",
 }
