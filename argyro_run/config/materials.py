@@ -1,0 +1,139 @@
+"""``[[materials]]``: an argyrodite Li6PS5X, its bulk variants and its grain-boundary models.
+
+Built by :mod:`argyro_run.structures` (``docs/structures.md``). Every structure a material
+defines has a name (:meth:`Material.structure_names`) that becomes part of task ids:
+``ordered``, ``disordered`` (``disordered_1``, ... for further disorder copies) and one name
+per grain boundary (``gb_sigma5_310`` or its ``label``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from argyro_run.config.base import Section
+
+HALIDES = ("Cl", "Br", "I")
+
+
+class GrainBoundary(Section):
+    sigma: int = Field(..., ge=3, le=999, description="CSL Sigma value (odd).")
+    plane: list[int] = Field(default_factory=lambda: [1, 1, 0], min_length=3, max_length=3,
+                             description="GB plane Miller indices in grain 1's crystal frame (e.g. [3, 1, 0]).")
+    axis: list[int] = Field(default_factory=lambda: [0, 0, 1], min_length=3, max_length=3,
+                            description="Misorientation (rotation) axis [uvw]; tilt GB if it lies in the plane, twist if it is the plane normal.")
+    label: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                              description="Structure name (default gb_sigma<S>_<hkl>, e.g. gb_sigma5_310).")
+    translations: list[list[float]] = Field(
+        default_factory=lambda: [[0.0, 0.0]], min_length=1, max_length=100,
+        description="Rigid-body shifts of grain 2 in the GB plane, fractions of the planar CSL cell vectors; "
+                    "every one is built (<name>/t<k>), the first is the structure <name> used downstream.")
+    grain_thickness_cells: float = Field(1.0, gt=0, le=20,
+                                         description="Minimum thickness of each grain in lattice constants (rounded up to whole lattice planes).")
+    repeats_in_plane: list[int] = Field(default_factory=lambda: [1, 1], min_length=2, max_length=2,
+                                        description="Repetitions of the planar CSL cell along a1, a2.")
+    min_distance_A: float = Field(1.8, gt=0, le=5,
+                                  description="Atoms of different grains closer than this are resolved by removing whole ions/units.")
+    min_anion_distance_A: float = Field(2.8, gt=0, le=6,
+                                        description="Anion units (PS4, S2-, X-) of different grains closer than this are resolved the same way.")
+
+    @field_validator("sigma")
+    @classmethod
+    def _odd(cls, v: int) -> int:
+        if v % 2 == 0:
+            raise ValueError("sigma must be odd (3, 5, 7, ...)")
+        return v
+
+    @field_validator("plane", "axis")
+    @classmethod
+    def _nonzero(cls, v: list[int]) -> list[int]:
+        if not any(v):
+            raise ValueError("must not be [0, 0, 0]")
+        return v
+
+    @field_validator("repeats_in_plane")
+    @classmethod
+    def _reps(cls, v: list[int]) -> list[int]:
+        if any(r < 1 or r > 20 for r in v):
+            raise ValueError("repetitions must be between 1 and 20")
+        return v
+
+    @field_validator("translations")
+    @classmethod
+    def _translations(cls, v: list[list[float]]) -> list[list[float]]:
+        for t in v:
+            if len(t) != 2:
+                raise ValueError(f"each translation is 2 numbers (fractions of a1, a2), found {t}")
+            if any(not (-1.0 <= x <= 1.0) for x in t):
+                raise ValueError(f"translation fractions must be in [-1, 1], found {t}")
+        return v
+
+    @model_validator(mode="after")
+    def _csl_exists(self):
+        from argyro_run.errors import UserError
+        from argyro_run.structures.gb import csl_rotation
+
+        try:
+            csl_rotation(self.axis, self.sigma)
+        except UserError as exc:
+            raise ValueError(str(exc).split(": ", 1)[-1]) from None
+        return self
+
+    def name(self) -> str:
+        return self.label or f"gb_sigma{self.sigma}_{''.join(map(str, self.plane))}"
+
+
+class Material(Section):
+    name: str = Field(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="Short name used in task ids.")
+    formula: str | None = Field(None, description="Argyrodite formula Li6PS5X (optional; must agree with halide).")
+    halide: Literal["Cl", "Br", "I"] = Field("Cl", description="Halide X.")
+    structure_file: str | None = Field(None, description="Start from this structure file (any ASE format, fully ordered) instead of the builder.")
+    lattice_constant_A: float | None = Field(None, gt=1, le=100,
+                                             description="Cubic lattice constant (default: literature value, Cl 9.86, Br 9.99, I 10.14).")
+    li_seed: int | None = Field(None, ge=0, description="Seed for choosing one Li per 48h pair at random (default: deterministic ordering).")
+    supercell: list[int] = Field(default_factory=lambda: [1, 1, 1], min_length=3, max_length=3, description="Supercell repetitions of bulk variants.")
+    variants: list[Literal["ordered", "disordered"]] = Field(default_factory=lambda: ["ordered"], min_length=1, description="Bulk variants: ordered and/or anion-disordered.")
+    site_disorder: float = Field(0.5, ge=0, le=1, description="Fraction of 4a halides exchanged with free S2- (0.5 = fully mixed) in the disordered variant.")
+    disorder_copies: int = Field(1, ge=1, le=50, description="Number of independently seeded disordered copies (disordered, disordered_1, ...).")
+    disorder_seed: int | None = Field(None, ge=0, description="Seed of the first disordered copy (copy k uses seed + k); default: derived from run.seed.")
+    grain_boundaries: list[GrainBoundary] = Field(default_factory=list, description="Bicrystal GB models (built from the ordered unit cell).")
+
+    @field_validator("supercell")
+    @classmethod
+    def _supercell(cls, v: list[int]) -> list[int]:
+        if any(r < 1 or r > 20 for r in v):
+            raise ValueError("repetitions must be between 1 and 20")
+        return v
+
+    @field_validator("variants")
+    @classmethod
+    def _unique_variants(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"variants {v} contains duplicates")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.formula is not None and self.formula != f"Li6PS5{self.halide}":
+            raise ValueError(f"formula {self.formula!r} does not match halide {self.halide!r} (expected 'Li6PS5{self.halide}')")
+        names = self.structure_names()
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"structure names must be unique, repeated: {dup}; give grain_boundaries a distinct label")
+        return self
+
+    def elements(self) -> set[str]:
+        return {"Li", "P", "S", self.halide}
+
+    def disordered_names(self) -> list[str]:
+        if "disordered" not in self.variants:
+            return []
+        return ["disordered"] + [f"disordered_{k}" for k in range(1, self.disorder_copies)]
+
+    def structure_names(self) -> list[str]:
+        names: list[str] = []
+        for v in self.variants:
+            names += ["ordered"] if v == "ordered" else self.disordered_names()
+        names += [g.name() for g in self.grain_boundaries]
+        return names

@@ -1,0 +1,420 @@
+"""Coincidence-site-lattice (CSL) grain-boundary bicrystals of cubic crystals.
+
+Construction (``docs/structures.md`` has the full description):
+
+1. :func:`csl_rotation` finds the rotation about ``axis`` with the requested Sigma
+   (Ranganathan: theta = 2 atan(n sqrt(N) / m), Sigma = m^2 + N n^2 with factors of 2
+   removed, N = u^2 + v^2 + w^2; the smallest such angle is used).
+2. The translation lattice L of the bulk cell is detected (F-centred if the structure is
+   invariant under the face-centring translations, else simple cubic). Grain 1 is the bulk
+   crystal, grain 2 the bulk rotated by R (plus the rigid-body translation). The 2D cell of
+   the GB plane is the primitive cell of the planar CSL, L ∩ R L ∩ plane (vectors a1, a2).
+3. Grain 1 fills the slab spanned by (a1, a2, n1 w1), w1 the lattice vector of L with the
+   smallest positive component along the plane normal; grain 2 the slab (a1, a2, n2 w2)
+   above it with w2 from R L. The periodic cell is (a1, a2, n1 w1 + n2 w2); it holds two
+   equivalent GBs (z = 0 and z = n1 d1). Each slab is a fundamental domain of its grain's
+   lattice, so each grain is exactly stoichiometric; ions are assigned as whole units (a
+   PS4 by its P), so no PS4 is ever cut.
+4. Pairs of atoms from different grains closer than ``min_distance_A`` (any pair), or anion
+   units closer than ``min_anion_distance_A``, are resolved by deleting whole ions/units
+   (Li+ before anions; among anions the smaller charge first: X-, then S2-, then PS4^3-;
+   ties: the grain-2 one). The charge this leaves is then cancelled by deleting Li+ (if
+   anion charge was removed) or X- (if Li+ was removed), most crowded first among those
+   within ``gb_region_A`` of a GB. The removed set is therefore a neutral combination of
+   Li+X-, 2Li+S2-, 3Li+PS4^3- units.
+
+The cell is written with a1 along x, a2 in the xy plane and the GB normal along +z (LAMMPS'
+lower-triangular convention). Per-atom arrays: ``grain_id`` (1, 2), ``gb_distance_A``
+(distance along z to the nearest GB plane, periodic), ``gb_normal`` (unit normal, lab
+frame), plus ``sublattice`` and ``unit_id`` carried from the bulk.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+
+import numpy as np
+from ase import Atoms
+
+from argyro_run.errors import UserError
+from argyro_run.structures.argyrodite import FORMAL_CHARGE, ion_units
+
+log = logging.getLogger(__name__)
+
+_EPS = 1e-8
+
+
+# ---------------------------------------------------------------------------- rotations
+def _rotation_matrix(axis: np.ndarray, theta: float) -> np.ndarray:
+    u = np.asarray(axis, float) / np.linalg.norm(axis)
+    k = np.array([[0, -u[2], u[1]], [u[2], 0, -u[0]], [-u[1], u[0], 0]])
+    return np.eye(3) + math.sin(theta) * k + (1 - math.cos(theta)) * (k @ k)
+
+
+def _odd_part(n: int) -> int:
+    while n > 0 and n % 2 == 0:
+        n //= 2
+    return n
+
+
+def csl_rotation(axis, sigma: int) -> tuple[np.ndarray, float]:
+    """Rotation (3x3, crystal frame) about ``axis`` = [u, v, w] generating a cubic CSL of the
+    given odd ``sigma``, and its angle in degrees (the smallest angle in (0, 180)).
+    Raises :class:`UserError` if no such rotation exists about that axis."""
+    ax = np.asarray(axis, dtype=int)
+    if ax.shape != (3,) or not np.any(ax):
+        raise UserError(f"axis: must be 3 integers, not all zero; found {list(np.ravel(axis))}")
+    g = math.gcd(math.gcd(int(abs(ax[0])), int(abs(ax[1]))), int(abs(ax[2])))
+    ax = ax // g
+    N = int(ax @ ax)
+    sigma = int(sigma)
+    if sigma < 1 or sigma % 2 == 0:
+        raise UserError(f"sigma: must be an odd positive integer, found {sigma}")
+    best = None
+    n_max = int(math.isqrt(4 * sigma // max(N, 1))) + 2
+    m_max = int(math.isqrt(4 * sigma)) + 2
+    for n in range(1, n_max + 1):
+        for m in range(0, m_max + 1):
+            if math.gcd(m, n) != 1:
+                continue
+            if _odd_part(m * m + N * n * n) != sigma:
+                continue
+            theta = 2.0 * math.atan2(n * math.sqrt(N), m)
+            if theta > math.pi:
+                theta = 2 * math.pi - theta
+            if theta < 1e-9 or theta > math.pi - 1e-9:
+                continue
+            if best is None or theta < best - 1e-12:
+                best = theta
+    if best is None:
+        found = sorted({_odd_part(m * m + N * n * n) for n in range(1, 6) for m in range(0, 8) if math.gcd(m, n) == 1} - {1})
+        raise UserError(f"sigma: no Sigma{sigma} CSL rotation about [{ax[0]} {ax[1]} {ax[2]}]; "
+                        f"Sigma values about this axis include {found[:10]}")
+    return _rotation_matrix(ax, best), math.degrees(best)
+
+
+# ---------------------------------------------------------------------------- lattices
+def translation_lattice(bulk: Atoms) -> np.ndarray:
+    """Primitive translation vectors (rows, Angstrom) of a cubic ``bulk`` cell: the
+    F-centred vectors if the structure (species included) is invariant under the
+    face-centring translations, else the cell vectors."""
+    cell = np.asarray(bulk.cell[:])
+    L = float(np.linalg.norm(cell[0]))
+    if not np.allclose(cell, np.eye(3) * L, atol=1e-6):
+        raise UserError("grain_boundaries: the bulk cell must be cubic with axes along x, y, z "
+                        f"(got cell {np.round(cell, 4).tolist()}); use the conventional cubic cell")
+    frac = bulk.get_scaled_positions(wrap=True)
+    num = bulk.numbers
+    for t in ([0, .5, .5], [.5, 0, .5], [.5, .5, 0]):
+        moved = np.mod(frac + np.array(t), 1.0)
+        d = moved[:, None, :] - frac[None, :, :]
+        d -= np.round(d)
+        dist = np.linalg.norm(d * L, axis=-1)
+        j = np.argmin(dist, axis=1)
+        if not (np.all(dist[np.arange(len(frac)), j] < 1e-3) and np.all(num[j] == num)):
+            return cell.copy()
+    return 0.5 * L * np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
+
+
+def _in_lattice(vecs: np.ndarray, basis_rows: np.ndarray, tol: float = 1e-6) -> np.ndarray:
+    coef = np.linalg.solve(basis_rows.T, np.atleast_2d(vecs).T).T
+    return np.all(np.abs(coef - np.round(coef)) < tol, axis=1)
+
+
+def _reduced_2d_basis(vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Primitive, Gauss-reduced basis of the 2D lattice generated by ``vecs`` (rows, 3D)."""
+    lens = np.linalg.norm(vecs, axis=1)
+    nz = lens > 1e-9
+    vecs, lens = vecs[nz], lens[nz]
+    order = np.lexsort((np.round(vecs, 6)[:, ::-1].T.tolist() + [np.round(lens, 6)]))
+    vecs, lens = vecs[order], lens[order]
+    a1 = vecs[0]
+    cross = np.linalg.norm(np.cross(a1, vecs), axis=1)
+    ok = cross > 1e-6
+    amin = cross[ok].min()
+    cand = vecs[ok & (cross < amin + 1e-6)]
+    a2 = cand[np.argmin(np.linalg.norm(cand, axis=1))]
+    for _ in range(50):  # Gauss reduction
+        if np.linalg.norm(a2) < np.linalg.norm(a1) - 1e-9:
+            a1, a2 = a2, a1
+        mu = round(float(a2 @ a1) / float(a1 @ a1))
+        if mu == 0:
+            break
+        a2 = a2 - mu * a1
+    return a1, a2
+
+
+def _plane_lattice(basis: np.ndarray, normal: np.ndarray, kmax: int) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """In-plane lattice points (rows), 2D basis and the smallest positive out-of-plane step
+    d with a lattice vector w achieving it (in-plane part reduced)."""
+    rng = np.arange(-kmax, kmax + 1)
+    ks = np.array(list(itertools.product(rng, rng, rng)), dtype=float)
+    v = ks @ basis
+    s = v @ normal
+    inplane = v[np.abs(s) < 1e-6]
+    p1, p2 = _reduced_2d_basis(inplane)
+    pos = s > 1e-6
+    d = float(s[pos].min())
+    cand = v[pos & (s < d + 1e-6)]
+    w = cand[np.argmin(np.linalg.norm(cand - np.outer(cand @ normal, normal), axis=1))]
+    w = _reduce_inplane(w, p1, p2, normal)
+    return inplane, np.array([p1, p2]), d, w
+
+
+def _reduce_inplane(w: np.ndarray, p1: np.ndarray, p2: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """``w`` plus the integer combination of p1, p2 that makes its in-plane part shortest."""
+    par = w - (w @ normal) * normal
+    m = np.array([p1, p2])
+    c = np.linalg.lstsq(m.T, par, rcond=None)[0]
+    best, best_len = None, np.inf
+    for i in (math.floor(c[0]), math.ceil(c[0])):
+        for j in (math.floor(c[1]), math.ceil(c[1])):
+            cand = w - i * p1 - j * p2
+            ln = np.linalg.norm(cand - (cand @ normal) * normal)
+            if ln < best_len - 1e-9:
+                best, best_len = cand, ln
+    return best
+
+
+# ---------------------------------------------------------------------------- filling
+def _units(bulk: Atoms):
+    """(reference positions (n_u, 3), member atom indices per unit, offsets per atom)."""
+    uid = bulk.arrays["unit_id"] if "unit_id" in bulk.arrays else ion_units(bulk)
+    sym = np.array(bulk.get_chemical_symbols())
+    refs, members = [], []
+    offsets = np.zeros((len(bulk), 3))
+    cell = np.asarray(bulk.cell[:])
+    for u in np.unique(uid):
+        idx = np.flatnonzero(uid == u)
+        p = idx[sym[idx] == "P"]
+        ref_i = int(p[0]) if len(p) else int(idx[0])
+        ref = bulk.positions[ref_i]
+        d = bulk.positions[idx] - ref
+        d -= np.round(d @ np.linalg.inv(cell)) @ cell
+        offsets[idx] = d
+        refs.append(ref)
+        members.append(idx)
+    return np.array(refs), members, offsets
+
+
+def _fill(bulk: Atoms, units, rot: np.ndarray, shift: np.ndarray, origin: np.ndarray,
+          box: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Atoms of the crystal ``rot @ bulk + shift`` whose unit reference lies in the
+    parallelepiped ``origin + s @ box``, s in [0, 1)^3. Returns (positions, bulk index,
+    tile index)."""
+    refs, members, offsets = units
+    L = float(bulk.cell[0, 0])
+    corners = np.array(list(itertools.product((0, 1), repeat=3)), float) @ box + origin
+    back = (corners - shift) @ rot  # rot^T (x - shift) as rows
+    lo = np.floor(back.min(axis=0) / L) - 1
+    hi = np.ceil(back.max(axis=0) / L) + 1
+    grid = np.array(list(itertools.product(*[np.arange(lo[i], hi[i] + 1) for i in range(3)]))) * L
+    all_refs = (refs[None, :, :] + grid[:, None, :]).reshape(-1, 3)
+    all_refs = all_refs @ rot.T + shift
+    s = np.linalg.solve(box.T, (all_refs - origin).T).T
+    inside = np.all(np.floor(s + _EPS) == 0, axis=1)
+    pos, src, tile = [], [], []
+    n_u = len(refs)
+    for flat in np.flatnonzero(inside):
+        g, u = divmod(flat, n_u)
+        idx = members[u]
+        pos.append(all_refs[flat] + offsets[idx] @ rot.T)
+        src.append(idx)
+        tile.append(np.full(len(idx), flat))
+    if not pos:
+        return np.zeros((0, 3)), np.zeros(0, int), np.zeros(0, int)
+    return np.vstack(pos), np.concatenate(src), np.concatenate(tile)
+
+
+# ---------------------------------------------------------------------------- main
+def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0),
+                  min_distance_A: float = 1.8, min_anion_distance_A: float = 2.8,
+                  grain_thickness_cells: float = 1.0, gb_region_A: float = 4.0) -> Atoms:
+    """Periodic bicrystal with two Sigma``sigma`` grain boundaries (module docstring).
+
+    ``bulk``: cubic conventional cell (with ``unit_id``; computed if absent). ``plane``: GB
+    plane Miller indices in grain 1's crystal frame; ``axis``: rotation axis (crystal frame);
+    ``translation``: rigid-body shift of grain 2 in fractions of the planar CSL vectors (a1,
+    a2); ``grain_thickness_cells``: each grain at least this many lattice constants thick
+    (rounded up to whole lattice-plane steps along the normal).
+    """
+    n_int = np.asarray(plane, dtype=float)
+    if n_int.shape != (3,) or not np.any(n_int):
+        raise UserError(f"plane: must be 3 integers, not all zero; found {list(np.ravel(plane))}")
+    if not grain_thickness_cells > 0:
+        raise UserError(f"grain_thickness_cells: must be positive, found {grain_thickness_cells}")
+    normal = n_int / np.linalg.norm(n_int)
+    R, theta = csl_rotation(axis, sigma)
+    basis = translation_lattice(bulk)
+    a_const = float(bulk.cell[0, 0])
+    kmax = int(2 * np.max(np.abs(n_int))) + 3
+
+    in1, pb1, d1, w1 = _plane_lattice(basis, normal, kmax)
+    n2 = R.T @ normal  # the plane normal in grain 2's crystal frame
+    _, pb2, d2, w2c = _plane_lattice(basis, n2, kmax)
+    w2 = R @ w2c
+
+    # planar CSL: points of grain 1's plane lattice that are also in R L
+    p1, p2 = pb1
+    J = max(int(sigma), 2)
+    ij = np.array(list(itertools.product(range(-J, J + 1), repeat=2)), float)
+    pts = ij @ np.array([p1, p2])
+    rot_basis = basis @ R.T  # rows: R b_i
+    csl = pts[_in_lattice(pts, rot_basis)]
+    if len(csl) < 3:
+        raise UserError(f"grain_boundaries: no periodic Sigma{sigma} cell in plane {list(map(int, n_int))} "
+                        f"for axis {list(axis)}")
+    a1, a2 = _reduced_2d_basis(csl)
+    if np.cross(a1, a2) @ normal < 0:
+        a2 = -a2
+
+    reps1 = max(1, math.ceil(grain_thickness_cells * a_const / d1 - 1e-9))
+    reps2 = max(1, math.ceil(grain_thickness_cells * a_const / d2 - 1e-9))
+    h1, h2 = reps1 * d1, reps2 * d2
+    W1 = _reduce_inplane(reps1 * w1, a1, a2, normal)
+    W2 = _reduce_inplane(reps2 * w2, a1, a2, normal)
+    C = _reduce_inplane(W1 + W2, a1, a2, normal)
+
+    tr = np.asarray(translation, dtype=float)
+    if tr.shape != (2,):
+        raise UserError(f"translations: each translation must be 2 numbers (fractions of a1, a2), found {list(np.ravel(translation))}")
+    t = tr[0] * a1 + tr[1] * a2
+
+    units = _units(bulk)
+    pos1, src1, tile1 = _fill(bulk, units, np.eye(3), np.zeros(3), np.zeros(3), np.array([a1, a2, W1]))
+    pos2, src2, tile2 = _fill(bulk, units, R, t, W1, np.array([a1, a2, W2]))
+    grain = np.concatenate([np.full(len(pos1), 1), np.full(len(pos2), 2)])
+    src = np.concatenate([src1, src2])
+    tile = np.concatenate([tile1, tile2 + (tile1.max() + 1 if len(tile1) else 0)])
+    pos = np.vstack([pos1, pos2])
+    _, unit_new = np.unique(np.stack([grain, tile]), axis=1, return_inverse=True)
+
+    # lab frame: a1 -> x, normal -> z
+    ex = a1 / np.linalg.norm(a1)
+    ez = normal
+    ey = np.cross(ez, ex)
+    Q = np.array([ex, ey, ez])
+    cell = np.array([Q @ a1, Q @ a2, Q @ C])
+    cell[np.abs(cell) < 1e-10] = 0.0
+    atoms = Atoms(numbers=bulk.numbers[src], positions=pos @ Q.T, cell=cell, pbc=True)
+    atoms.wrap()
+    for name in ("sublattice",):
+        if name in bulk.arrays:
+            atoms.new_array(name, bulk.arrays[name][src].astype(np.int32))
+    atoms.new_array("unit_id", unit_new.astype(np.int32))
+    atoms.new_array("grain_id", grain.astype(np.int32))
+    n_before = len(atoms)
+    h_total = h1 + h2
+    gb_z = (0.0, h1)
+
+    keep, removed = _remove_overlaps(atoms, gb_z=gb_z, period=h_total, min_distance_A=min_distance_A,
+                                     min_anion_distance_A=min_anion_distance_A, gb_region_A=gb_region_A)
+    atoms = atoms[keep]
+    _, uid = np.unique(atoms.arrays["unit_id"], return_inverse=True)
+    atoms.arrays["unit_id"] = uid.astype(np.int32)
+    z = atoms.positions[:, 2]
+    atoms.new_array("gb_distance_A", _gb_distance(z, gb_z, h_total))
+    atoms.new_array("gb_normal", np.tile(np.array([0.0, 0.0, 1.0]), (len(atoms), 1)))
+    hkl = " ".join(str(int(x)) for x in n_int)
+    atoms.info.update({k: v for k, v in bulk.info.items() if isinstance(v, (int, float, str, bool))})
+    atoms.info.update(
+        gb_sigma=int(sigma), gb_plane=hkl, gb_axis=" ".join(str(int(x)) for x in axis),
+        gb_misorientation_deg=float(theta), gb_translation=f"{tr[0]:g} {tr[1]:g}",
+        gb_plane_1_z_A=float(gb_z[0]), gb_plane_2_z_A=float(gb_z[1]),
+        gb_normal=[0.0, 0.0, 1.0], gb_normal_crystal=" ".join(f"{x:.6g}" for x in normal),
+        gb_area_A2=float(np.linalg.norm(np.cross(a1, a2))), gb_lattice="fcc" if not np.allclose(basis, bulk.cell[:]) else "sc",
+        grain_1_thickness_A=float(h1), grain_2_thickness_A=float(h2),
+        gb_atoms_removed=int(n_before - len(atoms)), gb_removed=removed,
+    )
+    log.info("Sigma%d (%s)[%s] bicrystal: %d atoms, %d removed (%s)", sigma, hkl, atoms.info["gb_axis"],
+             len(atoms), n_before - len(atoms), removed)
+    return atoms
+
+
+def _gb_distance(z: np.ndarray, planes, period: float) -> np.ndarray:
+    out = np.full(len(z), np.inf)
+    for zp in planes:
+        d = np.mod(z - zp + 0.5 * period, period) - 0.5 * period
+        out = np.minimum(out, np.abs(d))
+    return out
+
+
+def _remove_overlaps(atoms: Atoms, *, gb_z, period, min_distance_A, min_anion_distance_A, gb_region_A):
+    """Indices to keep and a text summary of the removed ions (rule: module docstring)."""
+    from ase.neighborlist import neighbor_list
+
+    sym = np.array(atoms.get_chemical_symbols())
+    uid = atoms.arrays["unit_id"]
+    grain = atoms.arrays["grain_id"]
+    charge = {}
+    for u, s in zip(uid, sym):
+        charge[int(u)] = charge.get(int(u), 0) + FORMAL_CHARGE[s]
+    is_li = sym == "Li"
+    cut = max(min_distance_A, min_anion_distance_A)
+    i, j, d = neighbor_list("ijd", atoms, cut)
+    sel = (i < j) & (uid[i] != uid[j]) & (grain[i] != grain[j])
+    i, j, d = i[sel], j[sel], d[sel]
+    anion_pair = ~is_li[i] & ~is_li[j]
+    bad = (d < min_distance_A) | (anion_pair & (d < min_anion_distance_A))
+    order = np.argsort(d[bad], kind="stable")
+    pairs = np.stack([i[bad], j[bad]], axis=1)[order]
+    removed_units: set[int] = set()
+    for a, b in pairs:
+        ua, ub = int(uid[a]), int(uid[b])
+        if ua in removed_units or ub in removed_units:
+            continue
+        ka = (0 if is_li[a] else 1, abs(charge[ua]), 0 if grain[a] == 2 else 1)
+        kb = (0 if is_li[b] else 1, abs(charge[ub]), 0 if grain[b] == 2 else 1)
+        removed_units.add(ua if ka <= kb else ub)
+
+    q = -sum(charge[u] for u in removed_units)  # charge left in the cell
+    z = atoms.positions[:, 2]
+    dist_gb = _gb_distance(z, gb_z, period)
+
+    def crowded(candidates: np.ndarray) -> int:
+        alive = ~np.isin(uid, list(removed_units))
+        pos = atoms.positions
+        best, best_d = -1, np.inf
+        others = np.flatnonzero(alive)
+        from ase.geometry import get_distances
+
+        _, dd = get_distances(pos[candidates], pos[others], cell=atoms.cell, pbc=True)
+        dd[dd < 1e-9] = np.inf
+        nn = dd.min(axis=1)
+        for c, v in zip(candidates, nn):
+            if v < best_d - 1e-9:
+                best, best_d = int(c), v
+        return best
+
+    def pick(species_mask: np.ndarray) -> int | None:
+        alive = ~np.isin(uid, list(removed_units))
+        near = np.flatnonzero(species_mask & alive & (dist_gb <= gb_region_A))
+        if len(near) == 0:
+            near = np.flatnonzero(species_mask & alive)
+        if len(near) == 0:
+            return None
+        return int(uid[crowded(near)])
+
+    is_x = np.isin(sym, ["Cl", "Br", "I"])
+    single = np.bincount(uid)[uid] == 1
+    while q != 0:
+        if q > 0:
+            u = pick(is_li)
+        else:
+            u = pick(is_x & single)
+            if u is None:
+                u = pick((sym == "S") & single)
+        if u is None:  # pragma: no cover - cannot happen for argyrodite compositions
+            raise RuntimeError("cannot restore charge neutrality of the bicrystal")
+        removed_units.add(u)
+        q -= charge[u]
+    counts: dict[str, int] = {}
+    for u in sorted(removed_units):
+        members = sym[uid == u]
+        name = "PS4" if "P" in members else str(members[0])
+        counts[name] = counts.get(name, 0) + 1
+    keep = np.flatnonzero(~np.isin(uid, list(removed_units)))
+    summary = ", ".join(f"{k}:{v}" for k, v in sorted(counts.items())) or "none"
+    return keep, summary

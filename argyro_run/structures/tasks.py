@@ -1,0 +1,124 @@
+"""Task ``build_structures``: every structure of one ``[[materials]]`` entry.
+
+``params`` (``argyro_run/plan/build.py``): ``material`` (the Material's model_dump),
+``structures`` (its ``structure_names()``), ``seed`` (task seed from ``run.seed``),
+``structure_file_sha256``; optionally ``base_dir`` (directory a relative
+``structure_file`` is resolved against; default: the current directory).
+
+The Result holds, per name, ``add_atoms(result, name, atoms)``. Grain boundaries with several
+rigid-body ``translations`` are all built: translation k is stored as ``<name>/t<k>`` and
+translation 0 is also ``<name>`` itself (the structure MD uses). Picking the lowest-energy
+translation needs a potential, which does not exist at this stage of the plan; a later
+stage may relax and rank the ``t<k>`` cells.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from argyro_run.errors import UserError
+from argyro_run.results import Result, add_atoms
+
+log = logging.getLogger(__name__)
+
+
+def _material(material) -> "object":
+    from argyro_run.config.materials import Material
+
+    return material if isinstance(material, Material) else Material.model_validate(material)
+
+
+def unit_cell(material, *, base_dir: Path | None = None) -> Atoms:
+    """The ordered unit cell of a material: the builder's 52-atom cell or its structure file."""
+    from argyro_run.structures.argyrodite import argyrodite
+    from argyro_run.structures.files import read_structure
+
+    m = _material(material)
+    if m.structure_file:
+        p = Path(m.structure_file).expanduser()
+        if not p.is_absolute():
+            p = Path(base_dir or Path.cwd()) / p
+        atoms = read_structure(p)
+        atoms.info.setdefault("halide", m.halide)
+        return atoms
+    return argyrodite(m.halide, lattice_constant_A=m.lattice_constant_A, li_seed=m.li_seed)
+
+
+def gb_structures(bulk: Atoms, gb) -> list[Atoms]:
+    """One bicrystal per rigid-body translation of a GrainBoundary config."""
+    from argyro_run.structures.files import make_supercell
+    from argyro_run.structures.gb import csl_bicrystal
+
+    out = []
+    for k, t in enumerate(gb.translations):
+        atoms = csl_bicrystal(bulk, sigma=gb.sigma, plane=gb.plane, axis=gb.axis, translation=tuple(t),
+                              min_distance_A=gb.min_distance_A, min_anion_distance_A=gb.min_anion_distance_A,
+                              grain_thickness_cells=gb.grain_thickness_cells)
+        if tuple(gb.repeats_in_plane) != (1, 1):
+            atoms = make_supercell(atoms, [gb.repeats_in_plane[0], gb.repeats_in_plane[1], 1])
+        atoms.info["gb_translation_index"] = k
+        out.append(atoms)
+    return out
+
+
+def build_material(material, names: list[str] | None = None, *, seed: int = 0,
+                   base_dir: Path | None = None) -> dict[str, Atoms]:
+    """Every structure of a material as ``{name: Atoms}``; GB translations k > 0 appear as
+    ``<name>/t<k>`` (and ``<name>/t0`` is ``<name>``)."""
+    from argyro_run.structures.disorder import site_exchange
+    from argyro_run.structures.files import make_supercell
+
+    m = _material(material)
+    wanted = list(m.structure_names()) if names is None else list(names)
+    unknown = sorted(set(wanted) - set(m.structure_names()))
+    if unknown:
+        raise UserError(f"materials.{m.name}: unknown structure name(s) {unknown}; allowed: {m.structure_names()}")
+    cell = unit_cell(m, base_dir=base_dir)
+    out: dict[str, Atoms] = {}
+    bulk = make_supercell(cell, m.supercell) if any(r != 1 for r in m.supercell) else cell.copy()
+    disorder_base = m.disorder_seed if m.disorder_seed is not None else int(seed)
+    for k, name in enumerate(m.disordered_names()):
+        if name in wanted:
+            atoms = site_exchange(bulk, m.site_disorder, seed=disorder_base + k)
+            atoms.info["variant"] = "disordered"
+            out[name] = atoms
+    if "ordered" in wanted:
+        atoms = bulk.copy()
+        atoms.info["variant"] = "ordered"
+        out["ordered"] = atoms
+    for gb in m.grain_boundaries:
+        name = gb.name()
+        if name not in wanted:
+            continue
+        cells = gb_structures(cell, gb)
+        out[name] = cells[0]
+        if len(cells) > 1:
+            for k, atoms in enumerate(cells):
+                out[f"{name}/t{k}"] = atoms
+    for name, atoms in out.items():
+        atoms.info["material"] = m.name
+        atoms.info["structure"] = name
+    return {n: out[n] for n in sorted(out, key=lambda n: (wanted.index(n.split("/")[0]), n))}
+
+
+def run_build_structures(params: dict, deps: dict, comm, workdir: Path) -> Result:
+    """Runtime task: build (on every rank, cheap and deterministic) and return the Result."""
+    material = params["material"]
+    names = list(params.get("structures") or [])
+    base_dir = Path(params["base_dir"]) if params.get("base_dir") else None
+    structures = build_material(material, names, seed=int(params.get("seed", 0)), base_dir=base_dir)
+    result = Result()
+    for name, atoms in structures.items():
+        attrs = {"n_atoms": len(atoms)}
+        add_atoms(result, name, atoms, **attrs)
+    m = _material(material)
+    result.set_attrs("", material=m.name, halide=m.halide, structures=",".join(names),
+                     lattice_constant_A=float(next(iter(structures.values())).info.get("lattice_constant_A", np.nan)) if structures else np.nan,
+                     site_disorder=float(m.site_disorder))
+    log.info("built %d structure(s) of %s: %s", len(structures), m.name,
+             ", ".join(f"{n} ({len(a)} atoms)" for n, a in structures.items()))
+    return result
