@@ -163,6 +163,18 @@ def _plane_lattice(basis: np.ndarray, normal: np.ndarray, kmax: int) -> tuple[np
     return inplane, np.array([p1, p2]), d, w
 
 
+def _integer_direction(v: np.ndarray, sigma: int) -> np.ndarray:
+    """Smallest integer vector parallel to ``v`` (``v`` rational with denominator dividing
+    4 sigma, as for cubic CSL rotations of integer vectors)."""
+    for k in range(1, 4 * sigma + 1):
+        w = v * k
+        if np.allclose(w, np.round(w), atol=1e-6):
+            w = np.round(w).astype(int)
+            g = math.gcd(math.gcd(abs(int(w[0])), abs(int(w[1]))), abs(int(w[2])))
+            return w // max(g, 1)
+    raise RuntimeError(f"direction {v} is not rational with denominator <= {4 * sigma}")
+
+
 def _reduce_inplane(w: np.ndarray, p1: np.ndarray, p2: np.ndarray, normal: np.ndarray) -> np.ndarray:
     """``w`` plus the integer combination of p1, p2 that makes its in-plane part shortest."""
     par = w - (w @ normal) * normal
@@ -247,13 +259,20 @@ def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0
         raise UserError(f"grain_thickness_cells: must be positive, found {grain_thickness_cells}")
     normal = n_int / np.linalg.norm(n_int)
     R, theta = csl_rotation(axis, sigma)
+    # +theta or -theta: the sign whose grain-2 plane indices are smallest (a symmetric tilt
+    # GB such as (310)/(3-10) when it exists), which also keeps the cell smallest
+    R_neg = R.T
+    if np.abs(_integer_direction(R_neg.T @ n_int, int(sigma))).max() < np.abs(_integer_direction(R.T @ n_int, int(sigma))).max():
+        R, theta = R_neg, -theta
     basis = translation_lattice(bulk)
     a_const = float(bulk.cell[0, 0])
     kmax = int(2 * np.max(np.abs(n_int))) + 3
 
     in1, pb1, d1, w1 = _plane_lattice(basis, normal, kmax)
     n2 = R.T @ normal  # the plane normal in grain 2's crystal frame
-    _, pb2, d2, w2c = _plane_lattice(basis, n2, kmax)
+    n2_int = _integer_direction(R.T @ n_int, int(sigma))
+    kmax2 = int(2 * np.max(np.abs(n2_int))) + 3
+    _, pb2, d2, w2c = _plane_lattice(basis, n2, kmax2)
     w2 = R @ w2c
 
     # planar CSL: points of grain 1's plane lattice that are also in R L
@@ -390,11 +409,13 @@ def _remove_overlaps(atoms: Atoms, *, gb_z, period, min_distance_A, min_anion_di
 
     def pick(species_mask: np.ndarray) -> int | None:
         alive = ~np.isin(uid, list(removed_units))
-        near = np.flatnonzero(species_mask & alive & (dist_gb <= gb_region_A))
-        if len(near) == 0:
-            near = np.flatnonzero(species_mask & alive)
-        if len(near) == 0:
+        if not np.any(species_mask & alive):
             return None
+        region = gb_region_A
+        near = np.flatnonzero(species_mask & alive & (dist_gb <= region))
+        while len(near) == 0:  # widen the GB region until a candidate is found
+            region += 1.0
+            near = np.flatnonzero(species_mask & alive & (dist_gb <= region))
         return int(uid[crowded(near)])
 
     is_x = np.isin(sym, ["Cl", "Br", "I"])
