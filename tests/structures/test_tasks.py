@@ -119,3 +119,23 @@ def test_material_config_errors():
 def test_unknown_names_rejected():
     with pytest.raises(UserError, match="unknown structure name"):
         build_material(Material(name="M"), ["ordered", "gb_sigma9_221"])
+
+
+def test_task_on_two_ranks_and_hash_seeds_agree(tmp_path):
+    """Every rank of the task's communicator builds the same structures, in processes with
+    different hash seeds too (no dependence on set/dict iteration order)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import run_mpi
+
+    script = str(Path(__file__).with_name("_mpi_build.py"))
+    args = [script, str(REPO / "inputs" / "Li6PS5Br.toml"), "structures/LPSBr"]
+    proc = run_mpi(2, args, timeout=240, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    digest = [line for line in proc.stdout.splitlines() if line.startswith("DIGEST")][0]
+    env = dict(os.environ, PYTHONHASHSEED="12345", OMP_NUM_THREADS="1")
+    other = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=240, cwd=REPO, env=env)
+    assert other.returncode == 0, other.stderr[-3000:]
+    assert digest in other.stdout
