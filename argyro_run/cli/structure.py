@@ -70,7 +70,7 @@ def _single(args) -> int:
             raise UserError("--gb-sigma builds a bicrystal from the unit cell; leave out --supercell and --site-exchange")
         atoms = csl_bicrystal(atoms, sigma=args.gb_sigma, plane=args.gb_plane, axis=args.gb_axis,
                               translation=tuple(args.gb_translation), grain_thickness_cells=args.grain_thickness_cells,
-                              min_distance_A=args.min_distance_A)
+                              min_distance_A=args.min_distance_A, gap_A=args.gb_gap_A)
     else:
         if args.supercell != [1, 1, 1]:
             atoms = make_supercell(atoms, args.supercell)
@@ -112,5 +112,6 @@ def register(sub):
     g.add_argument("--gb-axis", type=int, nargs=3, default=[0, 0, 1], metavar=("U", "V", "W"))
     g.add_argument("--gb-translation", type=float, nargs=2, default=[0.0, 0.0], metavar=("F1", "F2"))
     g.add_argument("--grain-thickness-cells", type=float, default=1.0)
+    g.add_argument("--gb-gap-A", type=float, default=0.0, help="extra spacing at each GB along the normal")
     g.add_argument("--min-distance-A", type=float, default=1.8)
     p.set_defaults(func=_run)

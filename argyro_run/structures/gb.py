@@ -243,14 +243,16 @@ def _fill(bulk: Atoms, units, rot: np.ndarray, shift: np.ndarray, origin: np.nda
 # ---------------------------------------------------------------------------- main
 def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0),
                   min_distance_A: float = 1.8, min_anion_distance_A: float = 2.8,
-                  grain_thickness_cells: float = 1.0, gb_region_A: float = 4.0) -> Atoms:
+                  grain_thickness_cells: float = 1.0, gap_A: float = 0.0, gb_region_A: float = 4.0) -> Atoms:
     """Periodic bicrystal with two Sigma``sigma`` grain boundaries (module docstring).
 
     ``bulk``: cubic conventional cell (with ``unit_id``; computed if absent). ``plane``: GB
     plane Miller indices in grain 1's crystal frame; ``axis``: rotation axis (crystal frame);
     ``translation``: rigid-body shift of grain 2 in fractions of the planar CSL vectors (a1,
     a2); ``grain_thickness_cells``: each grain at least this many lattice constants thick
-    (rounded up to whole lattice-plane steps along the normal).
+    (rounded up to whole lattice-plane steps along the normal); ``gap_A``: extra spacing
+    along the normal added at each of the two GBs (the cell grows by 2 gap_A; the GB planes
+    stay in the middle of the gaps, at z = 0 and z = h1 + gap_A).
     """
     n_int = np.asarray(plane, dtype=float)
     if n_int.shape != (3,) or not np.any(n_int):
@@ -294,7 +296,9 @@ def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0
     h1, h2 = reps1 * d1, reps2 * d2
     W1 = _reduce_inplane(reps1 * w1, a1, a2, normal)
     W2 = _reduce_inplane(reps2 * w2, a1, a2, normal)
-    C = _reduce_inplane(W1 + W2, a1, a2, normal)
+    if gap_A < 0 or gap_A > 20:
+        raise UserError(f"gap_A: must be in [0, 20] Angstrom, found {gap_A}")
+    C = _reduce_inplane(W1 + W2, a1, a2, normal) + 2.0 * gap_A * normal
 
     tr = np.asarray(translation, dtype=float)
     if tr.shape != (2,):
@@ -307,7 +311,7 @@ def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0
     grain = np.concatenate([np.full(len(pos1), 1), np.full(len(pos2), 2)])
     src = np.concatenate([src1, src2])
     tile = np.concatenate([tile1, tile2 + (tile1.max() + 1 if len(tile1) else 0)])
-    pos = np.vstack([pos1, pos2])
+    pos = np.vstack([pos1 + 0.5 * gap_A * normal, pos2 + 1.5 * gap_A * normal])
     _, unit_new = np.unique(np.stack([grain, tile]), axis=1, return_inverse=True)
 
     # lab frame: a1 -> x, normal -> z
@@ -325,8 +329,8 @@ def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0
     atoms.new_array("unit_id", unit_new.astype(np.int32))
     atoms.new_array("grain_id", grain.astype(np.int32))
     n_before = len(atoms)
-    h_total = h1 + h2
-    gb_z = (0.0, h1)
+    h_total = h1 + h2 + 2.0 * gap_A
+    gb_z = (0.0, h1 + gap_A)
 
     keep, removed = _remove_overlaps(atoms, gb_z=gb_z, period=h_total, min_distance_A=min_distance_A,
                                      min_anion_distance_A=min_anion_distance_A, gb_region_A=gb_region_A)
@@ -344,7 +348,7 @@ def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0
         gb_plane_1_z_A=float(gb_z[0]), gb_plane_2_z_A=float(gb_z[1]),
         gb_normal=[0.0, 0.0, 1.0], gb_normal_crystal=" ".join(f"{x:.6g}" for x in normal),
         gb_area_A2=float(np.linalg.norm(np.cross(a1, a2))), gb_lattice="fcc" if not np.allclose(basis, bulk.cell[:]) else "sc",
-        grain_1_thickness_A=float(h1), grain_2_thickness_A=float(h2),
+        grain_1_thickness_A=float(h1), grain_2_thickness_A=float(h2), gb_gap_A=float(gap_A),
         gb_atoms_removed=int(n_before - len(atoms)), gb_removed=removed,
     )
     log.info("Sigma%d (%s)[%s] bicrystal: %d atoms, %d removed (%s)", sigma, hkl, atoms.info["gb_axis"],

@@ -57,7 +57,7 @@ def gb_structures(bulk: Atoms, gb) -> list[Atoms]:
     for k, t in enumerate(gb.translations):
         atoms = csl_bicrystal(bulk, sigma=gb.sigma, plane=gb.plane, axis=gb.axis, translation=tuple(t),
                               min_distance_A=gb.min_distance_A, min_anion_distance_A=gb.min_anion_distance_A,
-                              grain_thickness_cells=gb.grain_thickness_cells)
+                              grain_thickness_cells=gb.grain_thickness_cells, gap_A=gb.gap_A)
         if tuple(gb.repeats_in_plane) != (1, 1):
             atoms = make_supercell(atoms, [gb.repeats_in_plane[0], gb.repeats_in_plane[1], 1])
         atoms.info["gb_translation_index"] = k

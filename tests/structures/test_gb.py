@@ -232,3 +232,38 @@ def test_simple_cubic_lattice_for_random_li_ordering():
     at = csl_bicrystal(seeded, sigma=5, plane=[0, 0, 1], axis=[0, 0, 1])
     assert at.info["gb_lattice"] == "sc"
     assert charge(at) == 0 and distances(at).min() >= 1.8
+
+
+@pytest.mark.parametrize("gb", GBS[:5], ids=IDS[:5])
+def test_without_overlap_removal_each_grain_is_stoichiometric(bulk, gb):
+    """Each grain slab is a fundamental domain of its lattice: with nothing removed the cell
+    holds exactly volume / (a^3 / 4) formula units Li6PS5Cl (13 atoms each)."""
+    at = csl_bicrystal(bulk, sigma=gb[0], plane=gb[1], axis=gb[2], min_distance_A=1e-3, min_anion_distance_A=1e-3)
+    assert at.info["gb_removed"] == "none"
+    n_fu = at.get_volume() / (9.86**3 / 4)
+    assert n_fu == pytest.approx(round(n_fu), abs=1e-6)
+    n_fu = round(n_fu)
+    counts = {s: at.get_chemical_symbols().count(s) for s in ("Li", "P", "S", "Cl")}
+    assert counts == {"Li": 6 * n_fu, "P": n_fu, "S": 5 * n_fu, "Cl": n_fu}
+    for g in (1, 2):
+        vol = at.info[f"grain_{g}_thickness_A"] * at.info["gb_area_A2"]
+        assert np.sum((at.arrays["grain_id"] == g) & (np.array(at.get_chemical_symbols()) == "P")) == round(vol / (9.86**3 / 4))
+
+
+def test_gap_opens_both_boundaries(bulk):
+    kw = dict(sigma=5, plane=[3, 1, 0], axis=[0, 0, 1])
+    closed = csl_bicrystal(bulk, **kw)
+    wide = csl_bicrystal(bulk, gap_A=7.5, **kw)
+    h1 = wide.info["grain_1_thickness_A"]
+    assert wide.cell[2, 2] == pytest.approx(closed.cell[2, 2] + 15.0)
+    assert wide.info["gb_plane_2_z_A"] == pytest.approx(h1 + 7.5)
+    # the PS4 reach at most 2.05 A past a plane, so with 7.5 A nothing overlaps any more
+    assert wide.info["gb_removed"] == "none" and charge(wide) == 0
+    z = wide.get_scaled_positions(wrap=True)[:, 2] * wide.cell[2, 2]
+    p = np.array(wide.get_chemical_symbols()) == "P"
+    g1 = p & (wide.arrays["grain_id"] == 1)
+    assert z[g1].min() >= 3.75 - 1e-6 and z[g1].max() <= h1 + 3.75 + 1e-6
+    assert np.allclose(wide.arrays["gb_distance_A"],
+                       np.minimum(np.minimum(z, wide.cell[2, 2] - z), np.abs(z - (h1 + 7.5))), atol=1e-6)
+    with pytest.raises(UserError, match="gap_A"):
+        csl_bicrystal(bulk, gap_A=-1.0, **kw)
