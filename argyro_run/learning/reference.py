@@ -188,7 +188,8 @@ def _run_worker(batch: list, spec: ReferenceSpec, jobdir: Path, timeout_s: float
     jobdir.mkdir(parents=True, exist_ok=True)
     for f in jobdir.glob("out_*"):
         f.unlink()
-    write(jobdir / "in.extxyz", [a for _, a in batch], format="extxyz")
+    # parallel=False: under MPI, ASE would let only world rank 0 write (and hang on a barrier)
+    write(jobdir / "in.extxyz", [a for _, a in batch], format="extxyz", parallel=False)
     (jobdir / "job.json").write_text(json.dumps({"spec": asdict(spec), "indices": [i for i, _ in batch]}))
     log_f = open(jobdir / "worker.log", "a")
     proc = subprocess.Popen([sys.executable, "-m", "argyro_run.learning._worker", str(jobdir)],

@@ -1,0 +1,147 @@
+"""Runtime task functions of the learning stage: ``initial_data`` and ``active_learning``.
+
+Params are those built by ``argyro_run/plan/build.py``; see ``docs/learning.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from argyro_run.errors import UserError
+from argyro_run.learning.dataset import (
+    is_interface_cell,
+    label_images,
+    spec_from_params,
+    structures_of,
+    training_set_from_result,
+    training_set_to_result,
+)
+from argyro_run.results import Result
+
+log = logging.getLogger(__name__)
+
+
+def _sub_seed(seed: int, *keys: int) -> int:
+    return int(np.random.SeedSequence([int(seed), *map(int, keys)]).generate_state(1)[0])
+
+
+def dependency_structures(deps: dict) -> list[tuple[str, str, object]]:
+    """(material, structure name, Atoms) of every ``structures/<material>`` dependency, sorted."""
+    out = []
+    for dep_id in sorted(deps):
+        if dep_id.startswith("structures/"):
+            mat = dep_id.split("/", 1)[1]
+            for name, atoms in structures_of(deps[dep_id]).items():
+                out.append((mat, name, atoms))
+    return out
+
+
+def resolve_input_file(path: str, params: dict, key: str) -> Path:
+    p = Path(path)
+    if not p.is_absolute():
+        base = params.get("base_dir")
+        p = (Path(base) / p) if base else p.resolve()
+    if not p.is_file():
+        raise UserError(f"{key}: file {path!r} not found (looked at {p})")
+    return p
+
+
+def read_training_set(path: Path, species: list[str] | None) -> list:
+    """Labelled images of an MLIP .cfg (or any ASE-readable file with energies/forces)."""
+    if path.suffix == ".cfg":
+        from argyro_run.potentials.cfg import read_cfg
+
+        images = read_cfg(path, species=species)
+    else:
+        from ase.io import read
+
+        images = read(path, index=":")
+    good = []
+    for k, a in enumerate(images):
+        if a.calc is None or "energy" not in a.calc.results or "forces" not in a.calc.results:
+            raise UserError(f"potential.training_set: configuration {k} of {path} has no energy/forces label")
+        a.info.setdefault("origin", f"file:{path.name}#{k}")
+        good.append(a)
+    return good
+
+
+def _add_label_stats(result: Result, prefix: str, st) -> None:
+    result.add(f"{prefix}/reference_calls", st.calls, "1")
+    result.add(f"{prefix}/reference_computed", st.computed, "1")
+    result.add(f"{prefix}/reference_failed", st.failed, "1")
+    result.add(f"{prefix}/reference_atoms", st.atoms, "1")
+    result.add(f"{prefix}/reference_atoms_computed", st.atoms_computed, "1")
+    result.add(f"{prefix}/reference_wall_s", st.wall_s, "s")
+    result.add(f"{prefix}/reference_cpu_s", st.cpu_s, "s")
+    if st.errors:
+        result.add(f"{prefix}/failed_origin", "\n".join(o for o, _ in st.errors), "")
+        result.add(f"{prefix}/failed_error", "\n".join(e.replace("\n", " ") for _, e in st.errors), "")
+
+
+def run_initial_data(params: dict, deps: dict, comm, workdir: Path) -> Result:
+    """Rattled and strained copies of every bulk structure of the ``structures/*`` deps,
+    labelled with the reference over ``comm``; plus the optional ``training_set`` file.
+
+    Interface (GB) cells are not labelled whole here: the loop learns them locally.
+    Result: ``training_set/...`` (see ``dataset.training_set_to_result``), ``labels/...`` costs and
+    failures; attrs ``n_images``, ``n_failed``.
+    """
+    from argyro_run.learning.initial import rattled_and_strained
+
+    workdir = Path(workdir)
+    spec = spec_from_params(params["reference"])
+    seed = int(params.get("seed", 0))
+    n = int(params.get("n_rattled", 0))
+    todo = []
+    structs = dependency_structures(deps)
+    for j, (mat, name, atoms) in enumerate(structs):
+        if is_interface_cell(atoms):
+            log.info("initial data: skipping interface cell %s/%s (%d atoms; learned locally)", mat, name, len(atoms))
+            continue
+        copies = rattled_and_strained(atoms, n, rattle_amplitude_A=float(params.get("rattle_amplitude_A", 0.05)),
+                                      strain_amplitude=float(params.get("strain_amplitude", 0.02)),
+                                      seed=_sub_seed(seed, j), min_distance_A=1.2)
+        for c in copies:
+            for key in list(c.arrays):
+                if key not in ("numbers", "positions"):
+                    del c.arrays[key]
+            c.info = {"origin": f"{mat}/{name}/{c.info['origin']}"}
+            todo.append(c)
+    images, st = label_images(todo, spec, workdir / "reference", comm=comm, cache_dir=workdir / "reference_cache")
+    if params.get("training_set"):
+        path = resolve_input_file(params["training_set"], params, "potential.training_set")
+        species = (params.get("potential") or {}).get("species")
+        images = read_training_set(path, species) + images
+    if not images:
+        raise UserError("active_learning: no initial training data (every reference calculation failed, or "
+                        "n_rattled = 0 without potential.training_set); see the reference errors in the log")
+    result = Result()
+    training_set_to_result(result, "training_set", images)
+    _add_label_stats(result, "labels", st)
+    result.set_attrs("", n_images=len(images), n_failed=st.failed, n_structures=len(structs))
+    log.info("initial data: %d image(s) labelled, %d failed, %.1f s", len(images) - 0, st.failed, st.wall_s)
+    return result
+
+
+def run_active_learning(params: dict, deps: dict, comm, workdir: Path) -> Result:
+    """One rung of the quality ladder (``params['step']``): closed-loop active learning
+    starting from the previous rung's potential and data (or the initial data). See
+    ``argyro_run.learning.loop``."""
+    from argyro_run.learning.loop import LoopSettings, active_learning_result, run_level, starting_point
+
+    workdir = Path(workdir)
+    settings = LoopSettings.from_params(params)
+    prev = [d for d in deps if d.startswith("learning/")]
+    if len(prev) != 1:
+        raise UserError(f"active_learning needs exactly one learning/* dependency, got {sorted(prev)}")
+    prev_result = deps[prev[0]]
+    images = training_set_from_result(prev_result, "training_set")
+    structures = [(f"{mat}/{name}", atoms) for mat, name, atoms in dependency_structures(deps)]
+    if not structures:
+        raise UserError("active_learning: no structures to explore (no materials?)")
+    mtp = starting_point(prev_result, settings, images, comm=comm)
+    outcome = run_level(mtp, images, structures, settings, comm=comm, workdir=workdir)
+    return active_learning_result(outcome, settings)
