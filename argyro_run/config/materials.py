@@ -93,6 +93,9 @@ class Material(Section):
     structure_file: str | None = Field(None, description="Start from this structure file (any ASE format, fully ordered) instead of the builder.")
     lattice_constant_A: float | None = Field(None, gt=1, le=100,
                                              description="Cubic lattice constant (default: literature value, Cl 9.86, Br 9.99, I 10.14).")
+    mixed_halide: Literal["Cl", "Br", "I"] | None = Field(None, description="Second halide on the halide sites (mixed-halide argyrodite, e.g. Br in Li6PS5Cl).")
+    mixed_halide_fraction: float = Field(0.0, ge=0, le=1,
+                                         description="Fraction of the halide ions replaced by mixed_halide (exact count, seeded, per structure).")
     li_seed: int | None = Field(None, ge=0, description="Seed for choosing one Li per 48h pair at random (default: deterministic ordering).")
     supercell: list[int] = Field(default_factory=lambda: [1, 1, 1], min_length=3, max_length=3, description="Supercell repetitions of bulk variants.")
     variants: list[Literal["ordered", "disordered"]] = Field(default_factory=lambda: ["ordered"], min_length=1, description="Bulk variants: ordered and/or anion-disordered.")
@@ -117,6 +120,10 @@ class Material(Section):
 
     @model_validator(mode="after")
     def _check(self):
+        if self.mixed_halide is not None and self.mixed_halide == self.halide:
+            raise ValueError(f"mixed_halide must differ from halide ({self.halide!r})")
+        if self.mixed_halide is None and self.mixed_halide_fraction > 0:
+            raise ValueError("mixed_halide_fraction > 0 needs mixed_halide (the second halide)")
         if self.formula is not None and self.formula != f"Li6PS5{self.halide}":
             raise ValueError(f"formula {self.formula!r} does not match halide {self.halide!r} (expected 'Li6PS5{self.halide}')")
         names = self.structure_names()
@@ -126,7 +133,10 @@ class Material(Section):
         return self
 
     def elements(self) -> set[str]:
-        return {"Li", "P", "S", self.halide}
+        out = {"Li", "P", "S", self.halide}
+        if self.mixed_halide is not None and self.mixed_halide_fraction > 0:
+            out.add(self.mixed_halide)
+        return out
 
     def disordered_names(self) -> list[str]:
         if "disordered" not in self.variants:

@@ -60,3 +60,27 @@ def site_exchange(atoms: Atoms, fraction: float, *, seed: int) -> Atoms:
     out.info.update(site_disorder=f, n_site_exchanges=n_swap, disorder_seed=int(seed))
     log.debug("site exchange: %d of %d 4a sites swapped (seed %d)", n_swap, len(site_a), seed)
     return out
+
+
+def mix_halides(atoms: Atoms, halide: str, fraction: float, *, seed: int) -> Atoms:
+    """Copy of ``atoms`` with ``round(fraction * n_X)`` of its halide ions (on 4a or, after
+    site exchange, on 4c) replaced by ``halide`` (e.g. Li6PS5Cl(1-f)Br(f)), chosen with
+    ``numpy.random.default_rng(seed)``. Positions are kept."""
+    if halide not in HALIDES:
+        raise UserError(f"mixed_halide: unknown halide {halide!r}; allowed: {', '.join(HALIDES)}")
+    f = float(fraction)
+    if not 0.0 <= f <= 1.0:
+        raise UserError(f"mixed_halide_fraction: must be in [0, 1], found {fraction}")
+    out = atoms.copy()
+    sym = np.array(out.get_chemical_symbols(), dtype=object)
+    present = sorted({s for s in sym if s in HALIDES and s != halide})
+    if len(present) != 1:
+        raise UserError(f"mixed_halide: the structure must contain exactly one other halide to mix with "
+                        f"{halide}, found {present or 'none'}")
+    sites = np.flatnonzero(sym == present[0])
+    n = int(round(f * len(sites)))
+    pick = np.sort(np.random.default_rng(seed).choice(sites, size=n, replace=False))
+    sym[pick] = halide
+    out.set_chemical_symbols(list(sym))
+    out.info.update(mixed_halide=halide, mixed_halide_fraction=f, n_mixed_halide=n, mixed_halide_seed=int(seed))
+    return out

@@ -45,7 +45,13 @@ def unit_cell(material, *, base_dir: Path | None = None) -> Atoms:
         atoms = read_structure(p)
         atoms.info.setdefault("halide", m.halide)
         return atoms
-    return argyrodite(m.halide, lattice_constant_A=m.lattice_constant_A, li_seed=m.li_seed)
+    a = m.lattice_constant_A
+    if a is None and m.mixed_halide is not None and m.mixed_halide_fraction > 0:
+        from argyro_run.structures.argyrodite import LATTICE_CONSTANTS_A
+
+        f = m.mixed_halide_fraction  # Vegard's law between the two end members
+        a = (1 - f) * LATTICE_CONSTANTS_A[m.halide] + f * LATTICE_CONSTANTS_A[m.mixed_halide]
+    return argyrodite(m.halide, lattice_constant_A=a, li_seed=m.li_seed)
 
 
 def gb_structures(bulk: Atoms, gb) -> list[Atoms]:
@@ -99,6 +105,18 @@ def build_material(material, names: list[str] | None = None, *, seed: int = 0,
         if len(cells) > 1:
             for k, atoms in enumerate(cells):
                 out[f"{name}/t{k}"] = atoms
+    if m.mixed_halide is not None and m.mixed_halide_fraction > 0:
+        from argyro_run.structures.disorder import mix_halides
+
+        mixed: dict[str, Atoms] = {}
+        for k, name in enumerate(n for n in m.structure_names() if n in out):
+            mixed[name] = mix_halides(out[name], m.mixed_halide, m.mixed_halide_fraction, seed=disorder_base + 1000 + k)
+        for name in [n for n in out if "/" in n]:  # GB translations: same seed as their GB
+            base = name.split("/")[0]
+            k = [n for n in m.structure_names() if n in out].index(base)
+            mixed[name] = mixed[base] if out[name] is out[base] else mix_halides(
+                out[name], m.mixed_halide, m.mixed_halide_fraction, seed=disorder_base + 1000 + k)
+        out = mixed
     for name, atoms in out.items():
         atoms.info["material"] = m.name
         atoms.info["structure"] = name

@@ -69,3 +69,21 @@ def test_structure_from_file_without_labels(tmp_path):
 def test_bad_fraction():
     with pytest.raises(UserError, match=r"\[0, 1\]"):
         site_exchange(argyrodite(), 1.5, seed=0)
+
+
+def test_mixed_halides_exact_counts():
+    from argyro_run.structures.disorder import mix_halides
+
+    bulk = site_exchange(make_supercell(argyrodite("Cl"), (2, 2, 2)), 0.5, seed=1)
+    out = mix_halides(bulk, "Br", 0.25, seed=3)
+    sym = np.array(out.get_chemical_symbols())
+    assert np.sum(sym == "Br") == 8 and np.sum(sym == "Cl") == 24
+    assert charge(out) == 0 and np.array_equal(out.positions, bulk.positions)
+    changed = sym != np.array(bulk.get_chemical_symbols())
+    assert set(np.array(bulk.get_chemical_symbols())[changed]) == {"Cl"}
+    # on both sublattices after site exchange, the halide sites are the candidates
+    assert set(out.arrays["sublattice"][changed]) <= {4, 5}
+    assert mix_halides(bulk, "Br", 0.25, seed=3).get_chemical_symbols() == out.get_chemical_symbols()
+    assert mix_halides(bulk, "Br", 0.25, seed=4).get_chemical_symbols() != out.get_chemical_symbols()
+    with pytest.raises(UserError, match="exactly one other halide"):
+        mix_halides(out, "I", 0.5, seed=0)

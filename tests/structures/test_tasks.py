@@ -139,3 +139,24 @@ def test_task_on_two_ranks_and_hash_seeds_agree(tmp_path):
     other = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=240, cwd=REPO, env=env)
     assert other.returncode == 0, other.stderr[-3000:]
     assert digest in other.stdout
+
+
+def test_mixed_halide_material():
+    m = Material(name="CB", halide="Cl", mixed_halide="Br", mixed_halide_fraction=0.5, variants=["ordered", "disordered"],
+                 supercell=[2, 1, 1], grain_boundaries=[{"sigma": 3, "plane": [-1, 1, 1], "axis": [1, 1, 0],
+                                                         "translations": [[0, 0], [0.5, 0]]}])
+    assert m.elements() == {"Li", "P", "S", "Cl", "Br"}
+    out = build_material(m, seed=2)
+    assert out["ordered"].cell[0, 0] == pytest.approx(2 * (9.86 + 9.99) / 2)
+    for name, atoms in out.items():
+        sym = atoms.get_chemical_symbols()
+        n_x = sym.count("Cl") + sym.count("Br")
+        assert sym.count("Br") == round(0.5 * n_x), name
+        assert charge(atoms) == 0
+    assert out["gb_sigma3_-111"] is out["gb_sigma3_-111/t0"]
+    text = _problems('[[materials]]\nname = "a"\nmixed_halide = "Cl"\n')
+    assert "must differ" in text
+    assert "needs mixed_halide" in _problems('[[materials]]\nname = "a"\nmixed_halide_fraction = 0.3\n')
+    text = _problems('[[materials]]\nname = "a"\nmixed_halide = "Br"\nmixed_halide_fraction = 0.3\n'
+                     '[md]\n[potential]\nspecies = ["Li", "P", "S", "Cl"]\n')
+    assert "['Br']" in text
