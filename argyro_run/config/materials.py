@@ -124,6 +124,9 @@ class Material(Section):
             raise ValueError(f"mixed_halide must differ from halide ({self.halide!r})")
         if self.mixed_halide is None and self.mixed_halide_fraction > 0:
             raise ValueError("mixed_halide_fraction > 0 needs mixed_halide (the second halide)")
+        if self.structure_file and (self.lattice_constant_A is not None or self.li_seed is not None):
+            raise ValueError("lattice_constant_A and li_seed apply to the built-in builder only; "
+                             "a structure_file brings its own cell and Li positions")
         if self.formula is not None and self.formula != f"Li6PS5{self.halide}":
             raise ValueError(f"formula {self.formula!r} does not match halide {self.halide!r} (expected 'Li6PS5{self.halide}')")
         names = self.structure_names()

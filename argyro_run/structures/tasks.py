@@ -43,6 +43,11 @@ def unit_cell(material, *, base_dir: Path | None = None) -> Atoms:
         if not p.is_absolute():
             p = Path(base_dir or Path.cwd()) / p
         atoms = read_structure(p)
+        halides = {s for s in atoms.get_chemical_symbols() if s in ("Cl", "Br", "I")}
+        allowed = {m.halide} | ({m.mixed_halide} if m.mixed_halide else set())
+        if not halides or not halides <= allowed:
+            raise UserError(f"materials.{m.name}.halide: the material says {m.halide!r} but {p.name} contains "
+                            f"{sorted(halides) or 'no halide'}; set halide (and mixed_halide) to match the file")
         atoms.info.setdefault("halide", m.halide)
         return atoms
     a = m.lattice_constant_A

@@ -93,6 +93,11 @@ def test_structure_file_material(tmp_path):
     assert out["gb_sigma3_-111"].info["gb_lattice"] == "fcc" and charge(out["gb_sigma3_-111"]) == 0
     with pytest.raises(UserError, match="does not exist"):
         build_material(m, seed=0, base_dir=tmp_path / "elsewhere")
+    wrong = Material(name="F", halide="Br", structure_file="cell.vasp")
+    with pytest.raises(UserError, match=r"says 'Br' but cell.vasp contains \['Cl'\]"):
+        build_material(wrong, seed=0, base_dir=tmp_path)
+    with pytest.raises(ValueError, match="builder only"):
+        Material(name="F", structure_file="cell.vasp", lattice_constant_A=10.0)
 
 
 def _problems(text):
