@@ -270,16 +270,17 @@ def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0
     a_const = float(bulk.cell[0, 0])
     kmax = int(2 * np.max(np.abs(n_int))) + 3
 
-    in1, pb1, d1, w1 = _plane_lattice(basis, normal, kmax)
+    _, pb1, d1, w1 = _plane_lattice(basis, normal, kmax)
     n2 = R.T @ normal  # the plane normal in grain 2's crystal frame
     n2_int = _integer_direction(R.T @ n_int, int(sigma))
     kmax2 = int(2 * np.max(np.abs(n2_int))) + 3
     _, pb2, d2, w2c = _plane_lattice(basis, n2, kmax2)
     w2 = R @ w2c
 
-    # planar CSL: points of grain 1's plane lattice that are also in R L
+    # planar CSL: points of grain 1's plane lattice that are also in R L (its index in the
+    # planar lattice divides Sigma, so a reduced basis has coefficients well inside +-2 Sigma)
     p1, p2 = pb1
-    J = max(int(sigma), 2)
+    J = 2 * max(int(sigma), 2)
     ij = np.array(list(itertools.product(range(-J, J + 1), repeat=2)), float)
     pts = ij @ np.array([p1, p2])
     rot_basis = basis @ R.T  # rows: R b_i
@@ -310,7 +311,7 @@ def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0
     pos2, src2, tile2 = _fill(bulk, units, R, t, W1, np.array([a1, a2, W2]))
     grain = np.concatenate([np.full(len(pos1), 1), np.full(len(pos2), 2)])
     src = np.concatenate([src1, src2])
-    tile = np.concatenate([tile1, tile2 + (tile1.max() + 1 if len(tile1) else 0)])
+    tile = np.concatenate([tile1, tile2])
     pos = np.vstack([pos1 + 0.5 * gap_A * normal, pos2 + 1.5 * gap_A * normal])
     _, unit_new = np.unique(np.stack([grain, tile]), axis=1, return_inverse=True)
 
