@@ -93,8 +93,19 @@ def _run(args) -> int:
 
 
 def register(sub):
-    p = sub.add_parser("structure", help="build the structures of an input (or one from options) and write extxyz/CIF/POSCAR files",
-                       description=__doc__.split("\n\n", 1)[1], )
+    import argparse
+
+    p = sub.add_parser(
+        "structure", help="build the structures of an input (or one from options) and write extxyz/CIF/POSCAR files",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Build structures and write them for inspection (docs/structures.md).",
+        epilog=("examples:\n"
+                "  argyro-run structure input.toml -o DIR [--format extxyz cif vasp]\n"
+                "      every structure of every [[materials]] entry as DIR/<material>/<name>.<ext>;\n"
+                "      extxyz keeps grain_id, gb_distance_A, gb_normal, sublattice, unit_id\n"
+                "  argyro-run structure --halide Cl --supercell 2 2 2 --site-exchange 0.25 -o out.extxyz\n"
+                "  argyro-run structure --halide Br --gb-sigma 5 --gb-plane 3 1 0 --gb-axis 0 0 1 -o gb.cif\n"
+                "  argyro-run structure --structure-file my.cif --supercell 2 2 2 -o POSCAR"))
     p.add_argument("input", nargs="?", help="input TOML file (builds every structure it defines)")
     p.add_argument("-o", "--output", required=True, help="output directory (with an input file) or file (.extxyz/.cif/.vasp/POSCAR)")
     p.add_argument("--format", nargs="+", choices=sorted(_EXT), default=["extxyz"],
