@@ -41,14 +41,15 @@ def _from_input(args) -> int:
     out = Path(args.output)
     if out.suffix:
         raise UserError(f"-o {out}: with an input file, -o names a directory (got a file name)")
+    # build everything first: a problem in any material leaves no files behind
+    built = {m.name: build_material(m, seed=task_seed(cfg.run.seed, f"structures/{m.name}"), base_dir=cfg.base_dir)
+             for m in cfg.materials}
     n = 0
-    for m in cfg.materials:
-        seed = task_seed(cfg.run.seed, f"structures/{m.name}")
-        structures = build_material(m, seed=seed, base_dir=cfg.base_dir)
-        print(f"{m.name}:")
+    for material, structures in built.items():
+        print(f"{material}:")
         for name, atoms in structures.items():
             for fmt in args.format:
-                write_structure(out / m.name / (name.replace("/", "_") + _EXT[fmt]), atoms)
+                write_structure(out / material / (name.replace("/", "_") + _EXT[fmt]), atoms)
             print(_describe(name, atoms))
             n += 1
     print(f"wrote {n} structure(s) to {out}/ ({', '.join(args.format)})")

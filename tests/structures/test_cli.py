@@ -42,3 +42,12 @@ def test_structure_verb_errors(tmp_path, capsys):
     assert main(["structure", "--halide", "Cl", "--gb-sigma", "5", "--gb-axis", "1", "1", "1", "-o", str(tmp_path / "g.extxyz")]) == 2
     assert "no Sigma5" in capsys.readouterr().err
     assert not (tmp_path / "g.extxyz").exists()
+
+
+def test_structure_verb_writes_nothing_when_a_material_fails(tmp_path, capsys):
+    (tmp_path / "cell.vasp").write_text("not a POSCAR\n")
+    inp = tmp_path / "in.toml"
+    inp.write_text('[[materials]]\nname = "good"\n[[materials]]\nname = "bad"\nstructure_file = "cell.vasp"\n')
+    assert main(["structure", str(inp), "-o", str(tmp_path / "out")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
