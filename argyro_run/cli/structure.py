@@ -79,6 +79,11 @@ def _single(args) -> int:
             atoms = site_exchange(atoms, args.site_exchange, seed=args.seed)
     path = write_structure(args.output, atoms)
     print(_describe(path.name, atoms))
+    if args.gb_sigma is None:
+        from argyro_run.structures.argyrodite import space_groups
+
+        sg = space_groups(atoms)
+        print(f"  space group (spglib): anion framework {sg['framework']}, with Li {sg['with_li']}")
     print(f"wrote {path}")
     return 0
 

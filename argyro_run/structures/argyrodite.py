@@ -262,3 +262,17 @@ def formal_charge(atoms: Atoms) -> int:
         return int(sum(FORMAL_CHARGE[s] for s in atoms.get_chemical_symbols()))
     except KeyError as exc:
         raise UserError(f"structure: element {exc.args[0]} has no formal charge; allowed: {sorted(FORMAL_CHARGE)}") from None
+
+
+def space_groups(atoms: Atoms, *, symprec: float = 1e-3) -> dict[str, str]:
+    """spglib space groups of the whole structure (``with_li``) and of its anion framework
+    without Li (``framework``), e.g. ``{"framework": "F-43m (216)", "with_li": "P1 (1)"}``
+    for the ordered default cell."""
+    import spglib
+
+    frame = np.array(atoms.get_chemical_symbols()) != "Li"
+    out = {}
+    for key, mask in (("framework", frame), ("with_li", np.ones(len(atoms), bool))):
+        cell = (np.asarray(atoms.cell[:]), atoms.get_scaled_positions()[mask], atoms.numbers[mask])
+        out[key] = spglib.get_spacegroup(cell, symprec=symprec) or "unknown"
+    return out

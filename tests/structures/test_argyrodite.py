@@ -72,6 +72,17 @@ def test_space_group_of_anion_framework(halide):
     assert spglib.get_symmetry_dataset(full, symprec=1e-3).number == 216
 
 
+def test_space_groups_report():
+    from argyro_run.structures.argyrodite import space_groups
+    from argyro_run.structures.disorder import site_exchange
+    from argyro_run.structures.files import make_supercell
+
+    assert space_groups(argyrodite("I")) == {"framework": "F-43m (216)", "with_li": "P1 (1)"}
+    mixed = site_exchange(make_supercell(argyrodite("Cl"), (2, 2, 2)), 0.5, seed=0)
+    assert space_groups(mixed)["framework"] != "F-43m (216)"  # exchange breaks the framework symmetry
+    assert space_groups(make_supercell(argyrodite("Cl"), (2, 2, 2)))["framework"] == "F-43m (216)"
+
+
 def test_li_ordering_symmetry_reported():
     """With one Li per pair the symmetry drops; the default keeps the F-centring (so GB
     cells can use the fcc lattice), seeded orderings in general do not."""
