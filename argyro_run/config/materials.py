@@ -31,6 +31,8 @@ class GrainBoundary(Section):
                     "every one is built (<name>/t<k>), the first is the structure <name> used downstream.")
     grain_thickness_cells: float = Field(1.0, gt=0, le=20,
                                          description="Minimum thickness of each grain in lattice constants (rounded up to whole lattice planes).")
+    site_disorder: float | None = Field(None, ge=0, le=1,
+                                        description="Halide/S2- site exchange applied to the bicrystal (default: none, ordered grains).")
     gap_A: float = Field(0.0, ge=0, le=20,
                          description="Extra spacing along the normal added at each GB (the cell grows by 2 gap_A).")
     repeats_in_plane: list[int] = Field(default_factory=lambda: [1, 1], min_length=2, max_length=2,

@@ -33,7 +33,7 @@ def exchange_sites(atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
 
 def site_exchange(atoms: Atoms, fraction: float, *, seed: int) -> Atoms:
     """Copy of ``atoms`` with ``round(fraction * n_4a)`` halides swapped with as many free
-    S2- ions (species exchanged, positions kept), sites drawn with
+    S2- ions (``n_4a`` = the smaller of the two site counts when they differ, as in GB cells) (species exchanged, positions kept), sites drawn with
     ``numpy.random.default_rng(seed)``. ``fraction = 0.5`` mixes both sublattices fully,
     ``1`` inverts them. The per-atom ``sublattice`` codes keep naming the crystal sites, so
     the occupation of a site is its chemical symbol."""
@@ -42,10 +42,11 @@ def site_exchange(atoms: Atoms, fraction: float, *, seed: int) -> Atoms:
         raise UserError(f"site_disorder: fraction must be in [0, 1], found {fraction}")
     out = atoms.copy()
     site_a, site_c = exchange_sites(out)
-    if len(site_a) != len(site_c) or len(site_a) == 0:
-        raise UserError(f"structure: site exchange needs as many halide (4a) as free S2- (4c) sites, "
+    if len(site_a) == 0 or len(site_c) == 0:
+        raise UserError(f"structure: site exchange needs halide (4a) and free S2- (4c) sites, "
                         f"found {len(site_a)} and {len(site_c)}")
-    n_swap = int(round(f * len(site_a)))
+    # bulk cells have n_4a == n_4c; GB cells may have lost a few ions of one kind
+    n_swap = int(round(f * min(len(site_a), len(site_c))))
     rng = np.random.default_rng(seed)
     pick_a = np.sort(rng.choice(site_a, size=n_swap, replace=False))
     pick_c = np.sort(rng.choice(site_c, size=n_swap, replace=False))

@@ -59,8 +59,10 @@ def unit_cell(material, *, base_dir: Path | None = None) -> Atoms:
     return argyrodite(m.halide, lattice_constant_A=a, li_seed=m.li_seed)
 
 
-def gb_structures(bulk: Atoms, gb) -> list[Atoms]:
-    """One bicrystal per rigid-body translation of a GrainBoundary config."""
+def gb_structures(bulk: Atoms, gb, *, seed: int = 0) -> list[Atoms]:
+    """One bicrystal per rigid-body translation of a GrainBoundary config (site exchange
+    ``gb.site_disorder`` applied with ``seed`` when set)."""
+    from argyro_run.structures.disorder import site_exchange
     from argyro_run.structures.files import make_supercell
     from argyro_run.structures.gb import csl_bicrystal
 
@@ -71,6 +73,8 @@ def gb_structures(bulk: Atoms, gb) -> list[Atoms]:
                               grain_thickness_cells=gb.grain_thickness_cells, gap_A=gb.gap_A)
         if tuple(gb.repeats_in_plane) != (1, 1):
             atoms = make_supercell(atoms, [gb.repeats_in_plane[0], gb.repeats_in_plane[1], 1])
+        if gb.site_disorder:
+            atoms = site_exchange(atoms, gb.site_disorder, seed=seed)
         atoms.info["gb_translation_index"] = k
         out.append(atoms)
     return out
@@ -105,7 +109,7 @@ def build_material(material, names: list[str] | None = None, *, seed: int = 0,
         name = gb.name()
         if name not in wanted:
             continue
-        cells = gb_structures(cell, gb)
+        cells = gb_structures(cell, gb, seed=disorder_base + 500 + m.grain_boundaries.index(gb))
         out[name] = cells[0]
         if len(cells) > 1:
             for k, atoms in enumerate(cells):

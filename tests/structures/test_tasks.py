@@ -165,3 +165,18 @@ def test_mixed_halide_material():
     text = _problems('[[materials]]\nname = "a"\nmixed_halide = "Br"\nmixed_halide_fraction = 0.3\n'
                      '[md]\n[potential]\nspecies = ["Li", "P", "S", "Cl"]\n')
     assert "['Br']" in text
+
+
+def test_disordered_grain_boundary():
+    m = Material(name="D", grain_boundaries=[{"sigma": 5, "plane": [3, 1, 0], "site_disorder": 0.5}])
+    gb = build_material(m, seed=4)["gb_sigma5_310"]
+    sym = np.array(gb.get_chemical_symbols())
+    sub = gb.arrays["sublattice"]
+    n_a, n_c = np.sum(sub == 4), np.sum(sub == 5)
+    n = round(0.5 * min(n_a, n_c))
+    assert gb.info["n_site_exchanges"] == n > 0
+    assert np.sum((sub == 5) & (sym == "Cl")) == n and np.sum((sub == 4) & (sym == "S")) == n
+    assert charge(gb) == 0
+    ordered = build_material(Material(name="D", grain_boundaries=[{"sigma": 5, "plane": [3, 1, 0]}]), seed=4)["gb_sigma5_310"]
+    assert np.array_equal(ordered.positions, gb.positions)
+    assert "n_site_exchanges" not in ordered.info
