@@ -79,6 +79,7 @@ class LoopSettings:
     grade_every_steps: int = 5           # the plugin grades (and dumps) every this many steps
     thermostat_damping_fs: float = 100.0
     max_candidates_per_run: int = 20
+    explorer: str = "lammps"           # "lammps" (plugin; the production path) or "ase" (pure Python, slow)
     reference: ReferenceSpec = field(default_factory=ReferenceSpec)
     seed: int = 0
 
@@ -358,8 +359,57 @@ def _read_dump(path: Path, species: list[str]) -> list:
     return out
 
 
+def explore_one_ase(atoms, name: str, temperature_K: float, mtp, active, settings: LoopSettings, seed: int
+                    ) -> Exploration:
+    """The same exploration as :func:`explore_one` with ASE (Langevin, ``MTPCalculator``,
+    ``grades.grade`` every ``grade_every_steps``): no LAMMPS plugin needed, but slow."""
+    from ase import units
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+    from argyro_run.potentials.evaluate import MTPCalculator
+    from argyro_run.potentials.grades import grade
+
+    ex = Exploration(name=name, temperature_K=temperature_K, steps_target=settings.n_steps)
+    t0 = time.perf_counter()
+    a = atoms.copy()
+    for key in [k for k in a.arrays if k not in ("numbers", "positions")]:
+        del a.arrays[key]
+    a.calc = MTPCalculator(mtp)
+    rng = np.random.default_rng(seed)
+    MaxwellBoltzmannDistribution(a, temperature_K=temperature_K, rng=rng)
+    dyn = Langevin(a, settings.timestep_fs * units.fs, temperature_K=temperature_K,
+                   friction=1.0 / (settings.thermostat_damping_fs * units.fs), rng=rng)
+    every = max(1, settings.grade_every_steps)
+    step = 0
+    try:
+        while step < settings.n_steps:
+            n = min(every, settings.n_steps - step)
+            dyn.run(n)
+            step += n
+            g_conf, g_atoms = grade(mtp, active, a)
+            gmax = float(np.max(g_atoms))
+            if gmax > settings.gamma_select:
+                c = a.copy()
+                c.calc = None
+                c.arrays["grade"] = np.asarray(g_atoms, dtype=float)
+                c.info["step"] = step
+                ex.candidates.append(c)
+            if gmax >= settings.gamma_break:
+                ex.broke = True
+                break
+    except Exception as e:  # e.g. the MTP blew up
+        ex.error = (str(e).strip() or type(e).__name__)[:500]
+    ex.steps_done = step
+    ex.n_dumped = len(ex.candidates)
+    ex.wall_s = time.perf_counter() - t0
+    for c in ex.candidates:
+        c.info["origin"] = f"{name}/T{temperature_K:g}/step{c.info['step']}"
+    return ex
+
+
 def explore(mtp_path: Path, active_path: Path, structures: list, settings: LoopSettings, comm, workdir: Path,
-            iteration: int) -> list[Exploration]:
+            iteration: int, mtp=None, active=None) -> list[Exploration]:
     """Every structure x temperature, split over groups of ranks; every rank gets all records
     (candidates only on rank 0)."""
     from argyro_run._stack import MPI
@@ -375,7 +425,12 @@ def explore(mtp_path: Path, active_path: Path, structures: list, settings: LoopS
             name, atoms, T = jobs[j]
             seed = 1 + int(np.random.SeedSequence([settings.seed, settings.level, iteration, j]).generate_state(1)[0] % 900_000_000)
             rundir = Path(workdir) / f"explore_{j:03d}"
-            ex = explore_one(atoms, name, T, mtp_path, active_path, settings, rundir, sub, seed)
+            if settings.explorer == "ase":
+                ex = explore_one_ase(atoms, name, T, mtp, active, settings, seed)
+            elif settings.explorer == "lammps":
+                ex = explore_one(atoms, name, T, mtp_path, active_path, settings, rundir, sub, seed)
+            else:
+                raise ValueError(f"explorer must be 'lammps' or 'ase', got {settings.explorer!r}")
             log.info("explore %s at %g K: %d/%d steps%s, %d dumped, max grade %.3g", name, T, ex.steps_done,
                      ex.steps_target, " (break)" if ex.broke else (f" ({ex.error})" if ex.error else ""), ex.n_dumped,
                      max([float(np.max(c.arrays["grade"])) for c in ex.candidates if "grade" in c.arrays] or [0.0]))
@@ -586,7 +641,7 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
         itdir = workdir / f"level{settings.level}" / f"it{k:03d}"
         mtp_path, als_path = _write_potential_files(mtp, active, itdir, comm)
         t0 = time.perf_counter()
-        exps = explore(mtp_path, als_path, structures, settings, comm, itdir, k)
+        exps = explore(mtp_path, als_path, structures, settings, comm, itdir, k, mtp=mtp, active=active)
         rec.explore_wall_s = time.perf_counter() - t0
         picks = None
         if comm.rank == 0:

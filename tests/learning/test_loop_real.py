@@ -1,0 +1,165 @@
+"""The closed loop for real: Li6PS5Cl (52 atoms) with tblite, a low MTP level, LAMMPS + the
+MTP plugin as explorer; and a GB cell above ``max_reference_atoms`` learned locally."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from argyro_run.learning.dataset import label_images, training_set_from_result
+from argyro_run.results import Result, add_atoms
+
+REF = {"calculator": "tblite", "method": "GFN1-xTB", "electronic_temperature_K": 300.0, "kwargs": {},
+       "command": None, "timeout_s": 300.0, "max_retries": 1,
+       "fallback": {"electronic_temperature_K": 1000.0, "kwargs": {}}}
+SPECIES = ["Li", "P", "S", "Cl"]
+
+
+def _potential(level):
+    return {"level": level, "species": SPECIES, "max_dist_A": 5.0, "min_dist_A": 1.6, "radial_basis_size": 8,
+            "energy_weight": 1.0, "force_weight": 0.01, "stress_weight": 0.001, "file": None, "training_set": None}
+
+
+def _al_params(level, *, max_iterations=4, max_selected=4, exploration_ps=0.5, temps=(900.0,), max_ref=200,
+               gamma_select=2.0, gamma_break=10.0, seed=3):
+    return {"step": {"level": level, "gamma_select": gamma_select, "gamma_break": gamma_break,
+                     "exploration_ps": exploration_ps, "temperatures_K": list(temps)},
+            "local_radius_A": 7.0, "max_reference_atoms": max_ref, "local_mode": "periodic", "vacuum_A": 6.0,
+            "max_iterations": max_iterations, "max_selected_per_iteration": max_selected, "converged_fraction": 0.0,
+            "reference": REF, "potential": _potential(level), "seed": seed}
+
+
+def _structures(**named):
+    r = Result()
+    for k, a in named.items():
+        add_atoms(r, k, a)
+    return r
+
+
+def _require_stack():
+    # the MTP engine, trainer and LAMMPS plugin are built by other parts (issue 6); until they
+    # exist in the tree these tests are skipped with that reason (never silently passed)
+    for mod in ("argyro_run.potentials.mtp", "argyro_run.potentials.evaluate", "argyro_run.potentials.grades",
+                "argyro_run.potentials.train", "argyro_run.potentials.plugin", "argyro_run.potentials.cfg"):
+        pytest.importorskip(mod, reason=f"{mod} (MTP engine, issue 6) is not in the tree yet")
+    from argyro_run.potentials.plugin import plugin_path
+
+    plugin_path(build=True)
+
+
+@pytest.mark.slow
+def test_loop_li6ps5cl_tblite(tmp_path):
+    """Errors on the configurations MD finds fall with the iterations, and every exploration
+    ends up running its full length below gamma_select."""
+    _require_stack()
+    from argyro_run._stack import MPI
+    from argyro_run.learning.loop import LoopSettings, metrics, mtp_from_text
+    from argyro_run.learning.tasks import run_active_learning, run_initial_data
+    from argyro_run.structures import argyrodite
+
+    bulk = argyrodite("Cl")
+    deps = {"structures/LPSCl": _structures(ordered=bulk)}
+    init = run_initial_data({"reference": REF, "n_rattled": 6, "rattle_amplitude_A": 0.05, "strain_amplitude": 0.02,
+                             "training_set": None, "seed": 5}, deps, MPI.COMM_SELF, tmp_path / "init")
+    params = _al_params(4)
+    res = run_active_learning(params, {"learning/initial_data": init, **deps}, MPI.COMM_SELF, tmp_path / "al")
+    attrs = res.get_attrs("")
+    n_it = attrs["n_iterations"]
+    assert attrs["converged"], attrs["reason"]
+    assert 2 <= n_it <= params["max_iterations"] + 1
+    # the rattled data alone is not enough: the first exploration extrapolates ...
+    assert int(res.get("iterations/0/n_need_selection")) == 1
+    assert float(res.get("iterations/0/max_grades")[0]) > 2.0
+    # ... the last one runs the full length below gamma_select (nothing dumped)
+    last = f"iterations/{n_it - 1}"
+    assert int(res.get(f"{last}/n_completed")) == 1 and int(res.get(f"{last}/n_need_selection")) == 0
+    assert int(res.get(f"{last}/md_steps")) == 500
+    assert float(res.get(f"{last}/max_grades")[0]) <= 2.0
+    # every labelling step: retraining brings the new data below the old potential's error,
+    # and every training neighbourhood is inside the new active set (MaxVol: grade <= 1.001)
+    for k in range(n_it - 1):
+        p = f"iterations/{k}"
+        assert int(res.get(f"{p}/n_added")) >= 1
+        assert float(res.get(f"{p}/max_grade_training")) <= 1.001 + 1e-6
+    # errors fall: the final potential predicts MD configurations it never saw better than
+    # the potential trained on rattled data only (fresh tblite labels of held-out snapshots)
+    images = training_set_from_result(res, "training_set")
+    assert len(images) == 6 + sum(int(res.get(f"iterations/{k}/n_added")) for k in range(n_it - 1))
+    added = images[6:]
+    final = mtp_from_text(str(res.get("mtp/text").item() if res.get("mtp/text").shape == () else res.get("mtp/text")))
+    first = _first_fit(params, init)
+    held_out = _held_out_md(final, bulk, tmp_path)
+    e_first = metrics(first, held_out)["rmse_force_eV_per_A"]
+    e_final = metrics(final, held_out)["rmse_force_eV_per_A"]
+    assert e_final < e_first, (e_first, e_final)
+    # the validation error (old potential on new data) is above the retrained one on it
+    v0 = float(res.get("iterations/0/validation/rmse_force_eV_per_A"))
+    assert metrics(final, added)["rmse_force_eV_per_A"] < v0
+    assert np.isfinite(float(res.get("initial_train/rmse_energy_meV_per_atom")))
+
+
+def _first_fit(params, init):
+    from argyro_run.learning.loop import LoopSettings, fit, starting_point
+
+    s = LoopSettings.from_params(params)
+    images = training_set_from_result(init, "training_set")
+    return fit(starting_point(None, s, images), images, s, iteration=-1)
+
+
+def _held_out_md(mtp, bulk, tmp_path):
+    """Three snapshots of 900 K MD with the final MTP (ASE, independent of LAMMPS), tblite-labelled."""
+    from ase import units
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+    from argyro_run.learning.dataset import spec_from_params
+    from argyro_run.potentials.evaluate import MTPCalculator
+
+    a = bulk.copy()
+    a.calc = MTPCalculator(mtp)
+    MaxwellBoltzmannDistribution(a, temperature_K=900, rng=np.random.default_rng(7))
+    dyn = Langevin(a, 1.0 * units.fs, temperature_K=900, friction=0.02, rng=np.random.default_rng(8))
+    snaps = []
+    for _ in range(3):
+        dyn.run(40)
+        s = a.copy()
+        s.calc = None
+        snaps.append(s)
+    images, st = label_images(snaps, spec_from_params(REF), tmp_path / "held")
+    assert st.failed == 0
+    return images
+
+
+@pytest.mark.slow
+def test_loop_gb_cell_learned_locally(tmp_path):
+    """A 148-atom GB cell with max_reference_atoms = 60 goes through local learning."""
+    _require_stack()
+    from argyro_run._stack import MPI
+    from argyro_run.learning.tasks import run_active_learning, run_initial_data
+    from argyro_run.structures import argyrodite
+    from argyro_run.structures.gb import csl_bicrystal
+
+    bulk = argyrodite("Cl")
+    gb = csl_bicrystal(bulk, sigma=5, plane=[3, 1, 0], axis=[0, 0, 1])
+    assert len(gb) > 60
+    deps = {"structures/LPSCl": _structures(ordered=bulk, gb_sigma5_310=gb)}
+    init = run_initial_data({"reference": REF, "n_rattled": 4, "rattle_amplitude_A": 0.05, "strain_amplitude": 0.02,
+                             "training_set": None, "seed": 5}, deps, MPI.COMM_SELF, tmp_path / "init")
+    assert len(training_set_from_result(init, "training_set")) == 4   # bulk only
+    params = _al_params(4, max_iterations=1, max_selected=2, exploration_ps=0.2, temps=(900.0,), max_ref=60)
+    res = run_active_learning(params, {"learning/initial_data": init, **deps}, MPI.COMM_SELF, tmp_path / "al")
+    n_local = int(res.get("iterations/0/n_local"))
+    assert n_local >= 1, res.get_attrs("")
+    images = training_set_from_result(res, "training_set")
+    cut = [a for a in images if a.info.get("energy_weight", 1.0) == 0.0]
+    assert len(cut) >= 1
+    for a in cut:
+        w = a.arrays["force_weight"]
+        assert 1 <= w.sum() < len(a) <= 120 and set(np.unique(w)) == {0.0, 1.0}
+    # each cut-out is cheaper than the GB cell; the bookkeeping counts the parent cell once
+    assert all(len(a) < len(gb) for a in cut)
+    added = images[4:]
+    whole = [a for a in added if a.info.get("energy_weight", 1.0) != 0.0]
+    assert int(res.get("iterations/0/reference_atoms")) == sum(len(a) for a in added)
+    assert int(res.get("iterations/0/full_cell_atoms")) == len(gb) + sum(len(a) for a in whole)
+    assert res.get_attrs("")["n_iterations"] == 2
