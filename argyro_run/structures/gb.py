@@ -382,8 +382,16 @@ def _remove_overlaps(atoms: Atoms, *, gb_z, period, min_distance_A, min_anion_di
     i, j, d = i[sel], j[sel], d[sel]
     anion_pair = ~is_li[i] & ~is_li[j]
     bad = (d < min_distance_A) | (anion_pair & (d < min_anion_distance_A))
-    order = np.argsort(d[bad], kind="stable")
-    pairs = np.stack([i[bad], j[bad]], axis=1)[order]
+    # ties (frequent: symmetry-equivalent pairs) are broken by position in the cell, not by
+    # atom order, so equivalent inputs (e.g. translations differing by a CSL vector) give
+    # identical cells
+    frac = np.round(atoms.get_scaled_positions(wrap=True), 6) % 1.0
+    rank = np.empty(len(atoms), dtype=np.int64)
+    rank[np.lexsort(frac.T[::-1])] = np.arange(len(atoms))
+    ib, jb, db = i[bad], j[bad], d[bad]
+    lo, hi = np.minimum(rank[ib], rank[jb]), np.maximum(rank[ib], rank[jb])
+    order = np.lexsort((hi, lo, np.round(db, 6)))
+    pairs = np.stack([ib, jb], axis=1)[order]
     removed_units: set[int] = set()
     for a, b in pairs:
         ua, ub = int(uid[a]), int(uid[b])
@@ -397,20 +405,16 @@ def _remove_overlaps(atoms: Atoms, *, gb_z, period, min_distance_A, min_anion_di
     z = atoms.positions[:, 2]
     dist_gb = _gb_distance(z, gb_z, period)
 
+    # neighbour pairs once (O(N)); "crowding" = distance to the nearest remaining atom
+    ni, nj, nd = neighbor_list("ijd", atoms, 6.0)
+
     def crowded(candidates: np.ndarray) -> int:
         alive = ~np.isin(uid, list(removed_units))
-        pos = atoms.positions
-        best, best_d = -1, np.inf
-        others = np.flatnonzero(alive)
-        from ase.geometry import get_distances
-
-        _, dd = get_distances(pos[candidates], pos[others], cell=atoms.cell, pbc=True)
-        dd[dd < 1e-9] = np.inf
-        nn = dd.min(axis=1)
-        for c, v in zip(candidates, nn):
-            if v < best_d - 1e-9:
-                best, best_d = int(c), v
-        return best
+        nn = np.full(len(atoms), np.inf)
+        sel = np.isin(ni, candidates) & alive[nj] & (nd > 1e-9)
+        np.minimum.at(nn, ni[sel], nd[sel])
+        order = np.lexsort((rank[candidates], np.round(nn[candidates], 6)))
+        return int(candidates[order[0]])  # most crowded; ties by position
 
     def pick(species_mask: np.ndarray) -> int | None:
         alive = ~np.isin(uid, list(removed_units))

@@ -165,10 +165,8 @@ def _tetra_rotations(v1, v2):
     return out
 
 
-def _ps4_directions(at, p):
-    units, _, _ = ps4_units(at)
-    s = dict(units)[p]
-    v = at.get_distances(p, s, mic=True, vector=True)
+def _ps4_directions(at, p, units):
+    v = at.get_distances(p, units[p], mic=True, vector=True)
     return v / np.linalg.norm(v, axis=1)[:, None]
 
 
@@ -178,12 +176,13 @@ def test_misorientation_from_ps4_orientation(bicrystals, gb):
     sym = np.array(at.get_chemical_symbols())
     p1 = [p for p in np.flatnonzero(sym == "P") if at.arrays["grain_id"][p] == 1]
     p2 = [p for p in np.flatnonzero(sym == "P") if at.arrays["grain_id"][p] == 2]
-    ref1, ref2 = _ps4_directions(at, p1[0]), _ps4_directions(at, p2[0])
+    units = dict(ps4_units(at)[0])
+    ref1, ref2 = _ps4_directions(at, p1[0], units), _ps4_directions(at, p2[0], units)
     # every PS4 of a grain has the same orientation (rigid grains)
     for p in p1:
-        assert _tetra_rotations(ref1, _ps4_directions(at, p))
+        assert _tetra_rotations(ref1, _ps4_directions(at, p, units))
     for p in p2:
-        assert _tetra_rotations(ref2, _ps4_directions(at, p))
+        assert _tetra_rotations(ref2, _ps4_directions(at, p, units))
     # grain 2 = grain 1 rotated by the CSL rotation (up to the tetrahedron's own rotations T)
     measured = sorted(round(math.degrees(math.acos(np.clip((np.trace(m) - 1) / 2, -1, 1))), 3)
                       for m in _tetra_rotations(ref1, ref2))
