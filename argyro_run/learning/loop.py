@@ -42,7 +42,6 @@ from argyro_run.results import Result
 
 log = logging.getLogger(__name__)
 
-EV_PER_A3_TO_GPA = 160.21766208
 GRADE_BIN_EDGES = np.array([0.0, 1.0, 1.1, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 1e3, 1e4, np.inf])
 
 
@@ -209,29 +208,13 @@ def active_inverse(active) -> np.ndarray:
     return np.asarray(active.inverse, dtype=float)
 
 
-def metrics(mtp, images: list) -> dict:
-    """RMSEs of ``mtp`` on labelled ``images`` (weights respected: energies/stresses of images
-    with ``energy_weight`` 0 and forces of atoms with ``force_weight`` 0 are left out)."""
-    from argyro_run.potentials.evaluate import evaluate
+def metrics(mtp, images: list, comm=None) -> dict:
+    """RMSEs of ``mtp`` on labelled ``images`` (``potentials.train.errors``: energies/stresses of
+    images with ``energy_weight`` 0 and forces of atoms with ``force_weight`` 0 left out;
+    meV/atom, eV/A, GPa). Collective over ``comm`` when given."""
+    from argyro_run.potentials.train import errors
 
-    de, df, ds = [], [], []
-    for a in images:
-        r = evaluate(mtp, a)
-        ew = float(a.info.get("energy_weight", 1.0))
-        fw = np.asarray(a.arrays.get("force_weight", np.ones(len(a))), dtype=float)
-        if ew > 0:
-            de.append((r["energy_eV"] - a.calc.results["energy"]) / len(a))
-            s_ref = a.calc.results.get("stress")
-            if s_ref is not None and r.get("stress_eV_per_A3") is not None:
-                ds.append(np.asarray(r["stress_eV_per_A3"]) - np.asarray(s_ref).reshape(-1)[:6])
-        m = fw > 0
-        if m.any():
-            df.append((np.asarray(r["forces_eV_per_A"]) - a.calc.results["forces"])[m])
-    rm = lambda x: float(np.sqrt(np.mean(np.square(x)))) if len(x) else float("nan")  # noqa: E731
-    return {"rmse_energy_meV_per_atom": 1000.0 * rm(np.array(de)),
-            "rmse_force_eV_per_A": rm(np.concatenate(df)) if df else float("nan"),
-            "rmse_stress_GPa": EV_PER_A3_TO_GPA * rm(np.concatenate(ds)) if ds else float("nan"),
-            "n": len(images)}
+    return dict(errors(mtp, images, comm=comm))
 
 
 # --------------------------------------------------------------------------------------------
@@ -631,7 +614,7 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
     images = list(images)
     mtp = fit(mtp, images, settings, comm, iteration=-1)
     active = _bcast(comm, build_active_set(mtp, images) if comm.rank == 0 else None)
-    initial_train = _bcast(comm, metrics(mtp, images) if comm.rank == 0 else None)
+    initial_train = metrics(mtp, images, comm=comm)
     log.info("level %d: start from %d image(s), train RMSE %s", settings.level, len(images), initial_train)
     records: list[IterationRecord] = []
     converged, reason = False, ""
@@ -696,7 +679,7 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
             rec.wall_s = time.perf_counter() - t_it
             records.append(rec)
             break
-        rec.validation = _bcast(comm, metrics(mtp, new) if comm.rank == 0 else None)
+        rec.validation = metrics(mtp, new, comm=comm)
         images += new
         t0 = time.perf_counter()
         mtp = fit(mtp, images, settings, comm, iteration=k)
@@ -705,9 +688,9 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
             active = build_active_set(mtp, images)
             rows, _ = training_rows(mtp, images)
             rec.max_grade_training = float(np.abs(rows @ active_inverse(active)).max())
-            rec.train = metrics(mtp, images)
         active = _bcast(comm, active)
-        rec.max_grade_training, rec.train = _bcast(comm, (rec.max_grade_training, rec.train))
+        rec.max_grade_training = _bcast(comm, rec.max_grade_training)
+        rec.train = metrics(mtp, images, comm=comm)
         rec.wall_s = time.perf_counter() - t_it
         records.append(rec)
         log.info("level %d iteration %d: %d need selection, %d added (%d local), validation %s, train %s",
