@@ -98,21 +98,65 @@ def atom_types(mtp, atoms) -> np.ndarray:
     return t
 
 
+def pairs_within(atoms, cutoff: float, max_work: int = 4_000_000):
+    """All ordered pairs (i, j, r_ij = x_j - x_i + shift) with |r_ij| < cutoff, periodic images
+    included along periodic directions. Brute force over the needed cell shifts for small cells,
+    ASE's neighbour list otherwise."""
+    n = len(atoms)
+    if n == 0:
+        return np.zeros(0, int), np.zeros(0, int), np.zeros((0, 3))
+    pbc = np.asarray(atoms.pbc, bool)
+    cell = np.asarray(atoms.cell[:], float)
+    pos = np.asarray(atoms.positions, float)
+    reps = np.zeros(3, int)
+    if pbc.any():
+        rank = np.linalg.matrix_rank(cell[pbc]) if pbc.any() else 0
+        if rank < pbc.sum():
+            raise ValueError("periodic directions need non-degenerate cell vectors")
+        if pbc.all():
+            recip = np.linalg.inv(cell).T          # rows: reciprocal vectors / (2 pi)
+            frac = pos @ np.linalg.inv(cell)
+            frac -= np.floor(frac)
+            pos = frac @ cell
+            reps = np.ceil(cutoff * np.linalg.norm(recip, axis=1)).astype(int) + 1
+        else:
+            from ase.neighborlist import neighbor_list
+
+            return neighbor_list("ijD", atoms, cutoff)
+    shifts = np.array(np.meshgrid(*[np.arange(-r, r + 1) for r in reps], indexing="ij")).reshape(3, -1).T
+    if n * n * len(shifts) > max_work:
+        from ase.neighborlist import neighbor_list
+
+        return neighbor_list("ijD", atoms, cutoff)
+    svec = shifts @ cell
+    out_i, out_j, out_D = [], [], []
+    base = pos[None, :, :] - pos[:, None, :]                       # (i, j, 3): x_j - x_i
+    for sv, sh in zip(svec, shifts):
+        D = base + sv
+        d2 = np.einsum("ijx,ijx->ij", D, D)
+        mask = d2 < cutoff * cutoff
+        if not sh.any():
+            np.fill_diagonal(mask, False)
+        ii, jj = np.nonzero(mask)
+        out_i.append(ii)
+        out_j.append(jj)
+        out_D.append(D[ii, jj])
+    i = np.concatenate(out_i)
+    j = np.concatenate(out_j)
+    D = np.concatenate(out_D)
+    order = np.lexsort((j, i))
+    return i[order], j[order], D[order]
+
+
 class Frame:
     """Coefficient-independent precomputation for one configuration."""
 
     def __init__(self, basis: Basis, atoms, types: np.ndarray):
-        from ase.neighborlist import neighbor_list
-
         self.n = n = len(atoms)
         self.types = types
         self.pbc = bool(np.all(atoms.pbc))
         self.volume = float(atoms.get_volume()) if self.pbc else None
-        if n > 1:
-            i, j, D = neighbor_list("ijD", atoms, basis.max_dist)
-        else:
-            i = j = np.zeros(0, dtype=int)
-            D = np.zeros((0, 3))
+        i, j, D = pairs_within(atoms, basis.max_dist)
         d = np.linalg.norm(D, axis=1)
         keep = d < basis.max_dist
         i, j, D, d = i[keep], j[keep], D[keep], d[keep]

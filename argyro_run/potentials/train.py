@@ -295,10 +295,14 @@ def train(mtp, images, *, energy_weight: float = 1.0, force_weight: float = 0.01
         report.converged = bool(res.success) and res.nit < max_iterations
         report.message = str(res.message)
     theta = problem.solve_linear(c.reshape(np.shape(mtp.radial_coeffs)))
+    local = {}
+    for k, img in zip(problem.indices, problem.images):
+        _, _, _, e_row, f_rows, s_rows = problem.cache[k]
+        local[k] = _error_sums(e_row @ theta, f_rows @ theta, None if s_rows is None else s_rows @ theta, img)
     problem.cache = {}
+    report.train_errors = _rmse_dict(_gather_sum(comm, local, len(train_images)), len(train_images))
     report.evaluations = problem.evaluations
     new = _with(mtp, c, theta, basis.S)
-    report.train_errors = errors(new, train_images, comm=comm)
     if val_images:
         report.validation_errors = errors(new, val_images, comm=comm)
     report.wall_s = time.perf_counter() - t0
@@ -321,35 +325,45 @@ def predict(mtp, atoms) -> dict:
             "stress_eV_per_A3": None if s_rows is None else s_rows @ theta}
 
 
-def errors(mtp, images, *, comm=None) -> dict:
-    """Root-mean-square errors of ``mtp`` against the labels of ``images``: energy per atom (meV/atom,
-    images with energy_weight > 0), force components (eV/A, atoms with force_weight > 0), stress
-    components (GPa, periodic images with a stress label and energy_weight > 0; NaN if none).
-    ``n`` is the number of images."""
-    images = list(images)
-    rank, size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)
-    local = {}
-    for k in range(rank, len(images), size):
-        atoms = images[k]
-        energy, forces, stress = _labels(atoms, k)
-        p = predict(mtp, atoms)
-        ew = float(atoms.info.get("energy_weight", 1.0))
-        fw = atoms.arrays.get("force_weight")
-        fmask = np.ones(len(atoms), bool) if fw is None else np.asarray(fw, float) > 0
-        sums = np.zeros(6)
-        if ew > 0:
-            sums[0] += ((p["energy_eV"] - energy) / len(atoms)) ** 2
-            sums[1] += 1
-        sums[2] += np.sum((p["forces_eV_per_A"][fmask] - forces[fmask]) ** 2)
-        sums[3] += 3 * fmask.sum()
-        if ew > 0 and stress is not None and p["stress_eV_per_A3"] is not None:
-            sums[4] += np.sum(((p["stress_eV_per_A3"] - stress) * EV_PER_A3_TO_GPA) ** 2)
-            sums[5] += 6
-        local[k] = sums
-    tot = _gather_sum(comm, local, len(images)) if images else np.zeros(6)
+def _error_sums(energy_pred, forces_pred, stress_pred, img: _Image) -> np.ndarray:
+    """Squared-error sums and counts (energy, force, stress) of one image."""
+    sums = np.zeros(6)
+    n = img.frame.n
+    if img.energy_weight > 0:
+        sums[0] = ((energy_pred - img.energy) / n) ** 2
+        sums[1] = 1
+    mask = img.force_weight > 0
+    sums[2] = np.sum((forces_pred[mask] - img.forces[mask]) ** 2)
+    sums[3] = 3 * mask.sum()
+    if img.energy_weight > 0 and img.stress is not None and stress_pred is not None:
+        sums[4] = np.sum(((stress_pred - img.stress) * EV_PER_A3_TO_GPA) ** 2)
+        sums[5] = 6
+    return sums
 
+
+def _rmse_dict(tot: np.ndarray, n_images: int) -> dict:
     def rms(s, n):
         return float(np.sqrt(s / n)) if n > 0 else float("nan")
 
     return {"rmse_energy_meV_per_atom": 1000.0 * rms(tot[0], tot[1]), "rmse_force_eV_per_A": rms(tot[2], tot[3]),
-            "rmse_stress_GPa": rms(tot[4], tot[5]), "n": len(images)}
+            "rmse_stress_GPa": rms(tot[4], tot[5]), "n": n_images}
+
+
+def errors(mtp, images, *, comm=None) -> dict:
+    """Root-mean-square errors of ``mtp`` against the labels of ``images``: energy per atom (meV/atom,
+    images with energy_weight > 0), force components (eV/A, atoms with force_weight > 0), stress
+    components (GPa, periodic images with a stress label and energy_weight > 0; NaN if none).
+    ``n`` is the number of images. With ``comm`` the images are shared over its ranks."""
+    images = list(images)
+    basis = Basis.of(mtp)
+    theta = np.concatenate([np.asarray(mtp.species_coeffs, float), np.asarray(mtp.moment_coeffs, float)])
+    c = np.asarray(mtp.radial_coeffs, float)
+    rank, size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)
+    local = {}
+    for k in range(rank, len(images), size):
+        img = _prepare(mtp, basis, images[k], k)
+        _, dv, M, J = img.frame.moments(basis, c)
+        e_row, f_rows, s_rows = img.frame.design(basis, M, J, dv)
+        local[k] = _error_sums(e_row @ theta, f_rows @ theta, None if s_rows is None else s_rows @ theta, img)
+    tot = _gather_sum(comm, local, len(images)) if images else np.zeros(6)
+    return _rmse_dict(tot, len(images))
