@@ -26,10 +26,10 @@ def register(sub):
     q.set_defaults(func=not_built("mtp eval", "MTP engine, issue 6"))
 
     q = g.add_parser("train", help="fit a potential to a training set")
-    q.add_argument("potential")
-    q.add_argument("training_set")
-    q.add_argument("-o", "--output", required=True)
-    q.set_defaults(func=not_built("mtp train", "MTP engine, issue 6"))
+    from argyro_run.potentials import _train_cli
+
+    _train_cli.add_arguments(q)
+    q.set_defaults(func=_train_cli.run)
 
     q = g.add_parser("grade", help="extrapolation grades of configurations against a training set")
     q.add_argument("potential")

@@ -1,0 +1,258 @@
+"""MTP training (issue 6): the training engine against MLIP's reference numbers, exact gradients,
+exact recovery of a known potential, monotone loss, per-atom force weights and per-image energy
+weights, validation split, 1 vs 2 MPI ranks, and the ``mtp train`` command."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+
+import numpy as np
+import pytest
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from argyro_run.potentials import train as T
+from argyro_run.potentials._train_engine import Basis
+from tests.conftest import BIN, FIXTURES, REPO, run_mpi
+
+# the MTP core (read_mtp, read_cfg/write_cfg, evaluate) is another part of issue 6
+pytest.importorskip("argyro_run.potentials.mtp", reason="MTP core (potentials/mtp.py, cfg.py, evaluate.py) not in the tree")
+
+CRYSTAL = FIXTURES / "crystals" / "noncubic"
+METHANE = FIXTURES / "molecules" / "291"
+
+
+def _mtp(path):
+    from argyro_run.potentials.mtp import read_mtp
+
+    return read_mtp(path)
+
+
+def _cfg(path):
+    from argyro_run.potentials.cfg import read_cfg
+
+    return read_cfg(path)
+
+
+def _labelled(mtp, base_images, *, rattle_A=0.1, seed=0):
+    """Copies of ``base_images``, rattled, labelled by the MTP core's evaluator (not the trainer's)."""
+    from argyro_run.potentials.evaluate import evaluate
+
+    out = []
+    for k, a in enumerate(base_images):
+        b = a.copy()
+        b.calc = None
+        b.rattle(rattle_A, seed=seed + k)
+        r = evaluate(mtp, b)
+        kw = {"energy": r["energy_eV"], "forces": np.asarray(r["forces_eV_per_A"])}
+        if r["stress_eV_per_A3"] is not None:
+            kw["stress"] = np.asarray(r["stress_eV_per_A3"])
+        b.calc = SinglePointCalculator(b, **kw)
+        out.append(b)
+    return out
+
+
+@pytest.mark.parametrize("system", ["crystals/noncubic", "molecules/291", "molecules/762"])
+@pytest.mark.parametrize("level", ["02", "06", "10"])
+def test_engine_reproduces_mlip_outputs(mlip_fixtures, system, level):
+    """The trainer's design rows times the fitted coefficients give MLIP's energies, forces and
+    stresses of the reference outputs (to the precision they are printed with)."""
+    base = mlip_fixtures / system / level
+    mtp = _mtp(base / "pot.mtp")
+    for atoms in _cfg(base / "out.cfg")[:6]:
+        ref = atoms.calc.results
+        p = T.predict(mtp, atoms)
+        assert p["energy_eV"] == pytest.approx(ref["energy"], rel=1e-9, abs=1e-9)
+        np.testing.assert_allclose(p["forces_eV_per_A"], ref["forces"], atol=2e-6)
+        if "stress" in ref:
+            np.testing.assert_allclose(p["stress_eV_per_A3"], np.asarray(ref["stress"]).ravel()[:6]
+                                       if np.size(ref["stress"]) == 6 else ref["stress"], atol=1e-6)
+
+
+def _random_labels(mtp, images, seed=1):
+    rng = np.random.default_rng(seed)
+    out = []
+    for a in images:
+        b = a.copy()
+        p = T.predict(mtp, b)
+        kw = {"energy": p["energy_eV"] + rng.normal() * 0.05,
+              "forces": p["forces_eV_per_A"] + rng.normal(size=(len(b), 3)) * 0.05}
+        if p["stress_eV_per_A3"] is not None:
+            kw["stress"] = p["stress_eV_per_A3"] + rng.normal(size=6) * 0.002
+        b.calc = SinglePointCalculator(b, **kw)
+        b.arrays["force_weight"] = rng.uniform(0.2, 1.0, len(b))
+        out.append(b)
+    return out
+
+
+@pytest.mark.parametrize("system", ["crystals/noncubic", "molecules/291"])
+def test_radial_gradient_matches_finite_differences(mlip_fixtures, system):
+    base = mlip_fixtures / system / "06"
+    mtp = _mtp(base / "pot.mtp")
+    images = _random_labels(mtp, [a for a in _cfg(base / "out.cfg")[:5]])
+    basis = Basis.of(mtp)
+    prepared = [T._prepare(mtp, basis, a, k) for k, a in enumerate(images)]
+    problem = T._Problem(mtp, basis, prepared, list(range(len(images))), len(images), None, 1.0, 0.01, 0.001)
+    rng = np.random.default_rng(3)
+    c = np.asarray(mtp.radial_coeffs).ravel() * (1 + 0.1 * rng.normal(size=basis.n_radial))
+    _, grad = problem.loss_and_gradient(c)
+    checked = 0
+    for k in np.argsort(-np.abs(grad))[:6]:
+        h = 1e-5 * max(abs(c[k]), 1e-2)
+        cp, cm = c.copy(), c.copy()
+        cp[k] += h
+        cm[k] -= h
+        fd = (problem.loss_and_gradient(cp)[0] - problem.loss_and_gradient(cm)[0]) / (2 * h)
+        assert grad[k] == pytest.approx(fd, rel=1e-4, abs=1e-9 * np.abs(grad).max())
+        checked += 1
+    assert checked == 6
+
+
+def test_linear_least_squares_is_exact(mlip_fixtures):
+    """With the right radial coefficients, 0 iterations (LLS only) recover the linear part."""
+    mtp = _mtp(METHANE / "10" / "pot.mtp")
+    images = _labelled(mtp, _cfg(METHANE / "10" / "out.cfg")[:8])
+    start = copy.deepcopy(mtp)
+    start.species_coeffs = np.zeros_like(np.asarray(mtp.species_coeffs))
+    start.moment_coeffs = np.zeros_like(np.asarray(mtp.moment_coeffs))
+    new, report = T.train(start, images, max_iterations=0)
+    assert report.iterations == 0
+    np.testing.assert_allclose(new.radial_coeffs, mtp.radial_coeffs, rtol=0, atol=0)
+    e = report.train_errors
+    assert e["rmse_energy_meV_per_atom"] < 1e-6 and e["rmse_force_eV_per_A"] < 1e-8
+    np.testing.assert_allclose(new.moment_coeffs, mtp.moment_coeffs, rtol=1e-5,
+                               atol=1e-6 * np.abs(mtp.moment_coeffs).max())
+
+
+@pytest.mark.slow
+def test_exact_recovery_from_perturbed_radial_coefficients(mlip_fixtures):
+    """Data of a known MTP are fitted back to ~zero error from perturbed radial coefficients and
+    zeroed linear coefficients; the loss never increases from one iteration to the next."""
+    mtp = _mtp(CRYSTAL / "06" / "pot.mtp")
+    images = _labelled(mtp, _cfg(CRYSTAL / "06" / "out.cfg")[:8])
+    start = copy.deepcopy(mtp)
+    rng = np.random.default_rng(0)
+    start.radial_coeffs = np.asarray(mtp.radial_coeffs) * (1 + 0.03 * rng.normal(size=np.shape(mtp.radial_coeffs)))
+    start.species_coeffs = np.zeros_like(np.asarray(mtp.species_coeffs))
+    start.moment_coeffs = np.zeros_like(np.asarray(mtp.moment_coeffs))
+    before = T.errors(start, images)
+    new, report = T.train(start, images, max_iterations=300)
+    hist = np.array(report.loss_history)
+    assert np.all(np.diff(hist) <= 1e-12 * hist[0])
+    assert hist[-1] < 1e-5 * hist[0]
+    e = report.train_errors
+    assert before["rmse_force_eV_per_A"] > 0.1
+    assert e["rmse_energy_meV_per_atom"] < 0.05
+    assert e["rmse_force_eV_per_A"] < 2e-3
+    assert e["rmse_stress_GPa"] < 5e-3
+
+
+def test_zero_force_weight_makes_forces_irrelevant(mlip_fixtures):
+    """Corrupting the forces of atoms with force weight 0 (and the energy and stress of an image with
+    energy weight 0) changes nothing: the same coefficients come out."""
+    mtp = _mtp(CRYSTAL / "06" / "pot.mtp")
+    clean = _random_labels(mtp, _cfg(CRYSTAL / "06" / "out.cfg")[:5], seed=4)
+    for a in clean:
+        a.arrays["force_weight"][::3] = 0.0
+    clean[2].info["energy_weight"] = 0.0
+    dirty = []
+    rng = np.random.default_rng(9)
+    for k, a in enumerate(clean):
+        b = a.copy()
+        r = a.calc.results
+        forces = np.array(r["forces"])
+        zero = a.arrays["force_weight"] == 0
+        forces[zero] += rng.normal(size=(zero.sum(), 3)) * 10.0
+        energy, stress = r["energy"], np.array(r["stress"])
+        if k == 2:
+            energy += 100.0
+            stress += 1.0
+        b.calc = SinglePointCalculator(b, energy=energy, forces=forces, stress=stress)
+        dirty.append(b)
+    a_new, a_rep = T.train(mtp, clean, max_iterations=5)
+    b_new, b_rep = T.train(mtp, dirty, max_iterations=5)
+    np.testing.assert_allclose(b_new.radial_coeffs, a_new.radial_coeffs, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(b_new.moment_coeffs, a_new.moment_coeffs, rtol=1e-8,
+                               atol=1e-10 * np.abs(a_new.moment_coeffs).max())
+    np.testing.assert_allclose(b_rep.loss_history, a_rep.loss_history, rtol=1e-9)
+    # and the weights do act: without them the corrupted data give a different fit
+    for b in dirty:
+        b.arrays["force_weight"][:] = 1.0
+        b.info.pop("energy_weight", None)
+    c_new, _ = T.train(mtp, dirty, max_iterations=0)
+    assert not np.allclose(c_new.moment_coeffs, a_new.moment_coeffs, rtol=1e-3)
+
+
+def test_validation_split_is_seeded_and_reported(mlip_fixtures):
+    mtp = _mtp(CRYSTAL / "06" / "pot.mtp")
+    images = _random_labels(mtp, _cfg(CRYSTAL / "06" / "out.cfg")[:10], seed=2)
+    _, r1 = T.train(mtp, images, max_iterations=2, validation_fraction=0.3, seed=5)
+    _, r2 = T.train(mtp, images, max_iterations=2, validation_fraction=0.3, seed=5)
+    assert (r1.n_train, r1.n_validation) == (7, 3)
+    assert r1.validation_errors == r2.validation_errors and r1.loss_history == r2.loss_history
+    assert r1.validation_errors["n"] == 3 and r1.train_errors["n"] == 7
+    assert np.isfinite(r1.validation_errors["rmse_force_eV_per_A"])
+    with pytest.raises(ValueError):
+        T.train(mtp, images, validation_fraction=1.0)
+
+
+_MPI_SCRIPT = r"""
+import json, sys
+import numpy as np
+from argyro_run._stack import MPI
+sys.path.insert(0, {repo!r})
+from tests.potentials.test_train import _mtp, _cfg, _random_labels, CRYSTAL
+from argyro_run.potentials import train as T
+comm = MPI.COMM_WORLD
+mtp = _mtp(CRYSTAL / "06" / "pot.mtp")
+images = _random_labels(mtp, _cfg(CRYSTAL / "06" / "out.cfg")[:5], seed=6)
+new, rep = T.train(mtp, images, max_iterations=8, comm=comm, validation_fraction=0.2, seed=1)
+if comm.Get_rank() == 0:
+    json.dump({{"radial": np.asarray(new.radial_coeffs).ravel().tolist(), "moment": np.asarray(new.moment_coeffs).tolist(),
+               "species": np.asarray(new.species_coeffs).tolist(), "loss": rep.loss_history,
+               "val": rep.validation_errors}}, open(sys.argv[1], "w"))
+"""
+
+
+def test_one_and_two_ranks_give_identical_results(mlip_fixtures, tmp_path):
+    script = tmp_path / "train_mpi.py"
+    script.write_text(_MPI_SCRIPT.format(repo=str(REPO)))
+    results = []
+    for n in (1, 2):
+        out = tmp_path / f"r{n}.json"
+        proc = run_mpi(n, [str(script), str(out)], timeout=300, cwd=REPO)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        results.append(json.loads(out.read_text()))
+    one, two = results
+    assert one["radial"] == two["radial"] and one["moment"] == two["moment"] and one["species"] == two["species"]
+    assert one["loss"] == two["loss"] and one["val"] == two["val"]
+    assert len(one["loss"]) > 2
+
+
+def test_cli_train(mlip_fixtures, tmp_path):
+    from argyro_run.potentials.cfg import write_cfg
+    from argyro_run.potentials.mtp import read_mtp
+
+    mtp = _mtp(CRYSTAL / "06" / "pot.mtp")
+    images = _labelled(mtp, _cfg(CRYSTAL / "06" / "out.cfg")[:4])
+    data = tmp_path / "train.cfg"
+    write_cfg(data, images, species=mtp.species)
+    start = copy.deepcopy(mtp)
+    rng = np.random.default_rng(1)
+    start.radial_coeffs = np.asarray(mtp.radial_coeffs) * (1 + 0.03 * rng.normal(size=np.shape(mtp.radial_coeffs)))
+    from argyro_run.potentials.mtp import write_mtp
+
+    write_mtp(start, tmp_path / "start.mtp")
+    out = tmp_path / "out" / "fit.mtp"
+    proc = subprocess.run([str(BIN / "argyro-run"), "mtp", "train", str(tmp_path / "start.mtp"), str(data), "-o",
+                           str(out), "--max-iter", "20"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "train RMSE" in proc.stdout and out.is_file()
+    fitted = read_mtp(out)
+    assert T.errors(fitted, images)["rmse_force_eV_per_A"] < T.errors(start, images)["rmse_force_eV_per_A"]
+    # a bad iteration count is a user error (exit 2), and no output is written
+    bad = tmp_path / "bad.mtp"
+    proc = subprocess.run([str(BIN / "argyro-run"), "mtp", "train", str(tmp_path / "start.mtp"), str(data), "-o",
+                           str(bad), "--max-iter", "-1"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and not bad.exists()
