@@ -146,21 +146,61 @@ def _reduced_2d_basis(vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a1, a2
 
 
-def _plane_lattice(basis: np.ndarray, normal: np.ndarray, kmax: int) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """In-plane lattice points (rows), 2D basis and the smallest positive out-of-plane step
-    d with a lattice vector w achieving it (in-plane part reduced)."""
-    rng = np.arange(-kmax, kmax + 1)
-    ks = np.array(list(itertools.product(rng, rng, rng)), dtype=float)
-    v = ks @ basis
-    s = v @ normal
-    inplane = v[np.abs(s) < 1e-6]
-    p1, p2 = _reduced_2d_basis(inplane)
-    pos = s > 1e-6
-    d = float(s[pos].min())
-    cand = v[pos & (s < d + 1e-6)]
-    w = cand[np.argmin(np.linalg.norm(cand - np.outer(cand @ normal, normal), axis=1))]
-    w = _reduce_inplane(w, p1, p2, normal)
-    return inplane, np.array([p1, p2]), d, w
+def _ext_gcd(a: int, b: int) -> tuple[int, int, int]:
+    """(g, x, y) with a x + b y = g = gcd(a, b) >= 0."""
+    x0, y0, x1, y1 = 1, 0, 0, 1
+    while b:
+        q, a, b = a // b, b, a % b
+        x0, x1 = x1, x0 - q * x1
+        y0, y1 = y1, y0 - q * y1
+    return (a, x0, y0) if a >= 0 else (-a, -x0, -y0)
+
+
+def _gauss(p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss (Lagrange) reduction of a 2D lattice basis."""
+    for _ in range(200):
+        if np.linalg.norm(p2) < np.linalg.norm(p1) - 1e-9:
+            p1, p2 = p2, p1
+        mu = round(float(p2 @ p1) / float(p1 @ p1))
+        if mu == 0:
+            break
+        p2 = p2 - mu * p1
+    return p1, p2
+
+
+def _plane_lattice(basis: np.ndarray, n_int: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """For the lattice with primitive vectors ``basis`` (rows) and the plane with integer
+    normal direction ``n_int`` (Cartesian, cubic crystal): the reduced 2D basis of the lattice
+    vectors in the plane, the lattice-plane spacing d (smallest positive height of a lattice
+    vector) and a lattice vector w of height d (in-plane part reduced). Exact integer
+    arithmetic: lattice vectors k @ basis with k in Z^3 lie in the plane iff k . m = 0,
+    m = B n (B = basis in units of a/2), and k . m = 1 gives the step to the next plane."""
+    unit = np.abs(basis[basis != 0]).min()
+    B = np.round(basis / unit).astype(int)
+    if not np.allclose(B * unit, basis):
+        raise RuntimeError("lattice basis is not an integer multiple of one length")
+    m = B @ np.asarray(n_int, dtype=int)
+    g = math.gcd(math.gcd(abs(int(m[0])), abs(int(m[1]))), abs(int(m[2])))
+    m = m // g
+    m1, m2, m3 = (int(x) for x in m)
+    g12, x, y = _ext_gcd(m1, m2)
+    if g12 == 0:  # m = (0, 0, +-1)
+        k1, k2, kw = np.array([1, 0, 0]), np.array([0, 1, 0]), np.array([0, 0, m3])
+    else:
+        k1 = np.array([m2 // g12, -m1 // g12, 0])
+        k2 = np.array([m3 * x, m3 * y, -g12])
+        _, a, b = _ext_gcd(g12, m3)  # a g12 + b m3 = 1
+        kw = np.array([a * x, a * y, b])
+    assert k1 @ m == 0 and k2 @ m == 0 and kw @ m == 1
+    normal = np.asarray(n_int, float) / np.linalg.norm(n_int)
+    p1, p2 = _gauss(k1 @ basis, k2 @ basis)
+    w = kw @ basis
+    d = float(w @ normal)
+    if d < 0:
+        w, d = -w, -d
+    # area x spacing = primitive-cell volume: (p1, p2) is a basis, not a sublattice
+    assert abs(np.linalg.norm(np.cross(p1, p2)) * d - abs(np.linalg.det(basis))) < 1e-6 * abs(np.linalg.det(basis))
+    return np.array([p1, p2]), d, _reduce_inplane(w, p1, p2, normal)
 
 
 def _integer_direction(v: np.ndarray, sigma: int) -> np.ndarray:
@@ -268,13 +308,12 @@ def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0
         R, theta = R_neg, -theta
     basis = translation_lattice(bulk)
     a_const = float(bulk.cell[0, 0])
-    kmax = int(2 * np.max(np.abs(n_int))) + 3
-
-    _, pb1, d1, w1 = _plane_lattice(basis, normal, kmax)
-    n2 = R.T @ normal  # the plane normal in grain 2's crystal frame
-    n2_int = _integer_direction(R.T @ n_int, int(sigma))
-    kmax2 = int(2 * np.max(np.abs(n2_int))) + 3
-    _, pb2, d2, w2c = _plane_lattice(basis, n2, kmax2)
+    if not np.allclose(n_int, np.round(n_int)):
+        raise UserError(f"plane: Miller indices must be integers, found {list(np.ravel(plane))}")
+    n_int = np.round(n_int).astype(int)
+    pb1, d1, w1 = _plane_lattice(basis, n_int)
+    n2_int = _integer_direction(R.T @ n_int, int(sigma))  # the plane in grain 2's crystal frame
+    _, d2, w2c = _plane_lattice(basis, n2_int)
     w2 = R @ w2c
 
     # planar CSL: points of grain 1's plane lattice that are also in R L (its index in the
@@ -406,7 +445,7 @@ def _remove_overlaps(atoms: Atoms, *, gb_z, period, min_distance_A, min_anion_di
     dist_gb = _gb_distance(z, gb_z, period)
 
     # neighbour pairs once (O(N)); "crowding" = distance to the nearest remaining atom
-    ni, nj, nd = neighbor_list("ijd", atoms, 6.0)
+    ni, nj, nd = neighbor_list("ijd", atoms, 4.0)  # nearest neighbours are < 3 A here
 
     def crowded(candidates: np.ndarray) -> int:
         alive = ~np.isin(uid, list(removed_units))
