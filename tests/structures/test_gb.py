@@ -266,3 +266,23 @@ def test_gap_opens_both_boundaries(bulk):
                        np.minimum(np.minimum(z, wide.cell[2, 2] - z), np.abs(z - (h1 + 7.5))), atol=1e-6)
     with pytest.raises(UserError, match="gap_A"):
         csl_bicrystal(bulk, gap_A=-1.0, **kw)
+
+
+@pytest.mark.parametrize("hkl,d_fcc,d_sc", [
+    ((0, 0, 1), 1 / 2, 1.0), ((1, 1, 0), 1 / (2 * np.sqrt(2)), 1 / np.sqrt(2)), ((1, 1, 1), 1 / np.sqrt(3), 1 / np.sqrt(3)),
+    ((3, 1, 0), 1 / np.sqrt(40), 1 / np.sqrt(10)), ((1, -1, 2), 1 / np.sqrt(24), 1 / np.sqrt(6)),
+    ((7, -5, 3), 1 / np.sqrt(83), 1 / np.sqrt(83))])
+def test_plane_lattice_spacings(hkl, d_fcc, d_sc):
+    """Interplanar spacings of the F and P cubic lattices (reflection conditions of F:
+    h, k, l all odd or all even, else the spacing of (2h 2k 2l))."""
+    from argyro_run.structures.gb import _plane_lattice
+
+    a = 10.0
+    fcc = 0.5 * a * np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]], float)
+    for basis, d_exp in ((fcc, d_fcc), (a * np.eye(3), d_sc)):
+        (p1, p2), d, w = _plane_lattice(basis, np.array(hkl))
+        n = np.array(hkl, float) / np.linalg.norm(hkl)
+        assert d == pytest.approx(a * d_exp)
+        assert abs(p1 @ n) < 1e-9 and abs(p2 @ n) < 1e-9 and w @ n == pytest.approx(d)
+        assert np.linalg.norm(np.cross(p1, p2)) * d == pytest.approx(abs(np.linalg.det(basis)))
+        assert abs(p1 @ p2) <= 0.5 * p1 @ p1 + 1e-9  # Gauss-reduced
