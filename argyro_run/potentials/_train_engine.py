@@ -28,6 +28,9 @@ import numpy as np
 import scipy.sparse as sp
 
 
+PAIR_CHUNK_ELEMENTS = 4_000_000     # pairs x scalar x basic moments handled at once in design()
+
+
 @dataclass
 class Basis:
     """The coefficient-independent description of an MTP (shapes and index tables)."""
@@ -205,7 +208,7 @@ class Frame:
         self.sum_i = sp.csr_matrix((ones, (i, np.arange(P))), shape=(n, P))        # pair -> centre atom
         self.incidence = sp.csr_matrix((np.concatenate([ones, -ones]),
                                         (np.concatenate([j, i]), np.concatenate([np.arange(P)] * 2))),
-                                       shape=(n, P))                                 # dE/dx = inc @ dE/dr
+                                       shape=(n, P)).tocsc()                         # dE/dx = inc @ dE/dr
         self.sum_pt = sp.csr_matrix((ones, (self.pt, np.arange(P))), shape=(S * S, P))
         self.counts = np.bincount(types, minlength=S).astype(float)
 
@@ -237,13 +240,21 @@ class Frame:
         e_row = np.zeros(nl)
         e_row[:S] = self.counts
         e_row[S:] = M[:, basis.mapping].sum(axis=0)
-        G = np.matmul(Js[self.i], dv)                                         # dE/dr_p per basis fn
-        dEdx = (self.incidence @ G.reshape(self.P, ns * 3)).reshape(self.n, ns, 3)
+        # dE/dr_p of every basis function, in chunks of pairs (bounded memory for large cells)
+        dEdx = np.zeros((self.n, ns * 3))
+        W = np.zeros((ns * 3, 3))
+        step = max(1, PAIR_CHUNK_ELEMENTS // max(1, ns * basis.nb))
+        for lo in range(0, self.P, step):
+            hi = min(self.P, lo + step)
+            G = np.matmul(Js[self.i[lo:hi]], dv[lo:hi]).reshape(hi - lo, ns * 3)
+            dEdx += (self.incidence if hi - lo == self.P else self.incidence[:, lo:hi]) @ G
+            if self.pbc:
+                W += G.T @ self.r[lo:hi]
         f_rows = np.zeros((self.n, 3, nl))
-        f_rows[:, :, S:] = -dEdx.transpose(0, 2, 1)
+        f_rows[:, :, S:] = -dEdx.reshape(self.n, ns, 3).transpose(0, 2, 1)
         s_rows = None
         if self.pbc:
-            W = (G.reshape(self.P, ns * 3).T @ self.r).reshape(ns, 3, 3) / self.volume
+            W = W.reshape(ns, 3, 3) / self.volume
             s_rows = np.zeros((6, nl))
             s_rows[0, S:], s_rows[1, S:], s_rows[2, S:] = W[:, 0, 0], W[:, 1, 1], W[:, 2, 2]
             s_rows[3, S:] = 0.5 * (W[:, 1, 2] + W[:, 2, 1])

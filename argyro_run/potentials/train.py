@@ -34,6 +34,7 @@ from argyro_run.potentials._train_engine import Basis, Frame, atom_types
 log_ = logging.getLogger(__name__)
 
 EV_PER_A3_TO_GPA = 160.21766208
+MOMENT_CACHE_BYTES = 2 * 1024**3     # per rank; above it moments are recomputed in the gradient pass
 
 
 @dataclass
@@ -122,6 +123,9 @@ class _Problem:
         self.wE, self.wF, self.wS = energy_weight, force_weight, stress_weight
         self.evaluations = 0
         self._last = None
+        # keep per-image moment Jacobians between the two passes of an evaluation if they fit
+        per_image = [8 * (im.frame.n * basis.n_alpha * (basis.nb + 1) + im.frame.P * basis.nb * 3) for im in images]
+        self.keep_moments = sum(per_image) <= MOMENT_CACHE_BYTES
         self.theta = np.concatenate([np.asarray(mtp.species_coeffs, float), np.asarray(mtp.moment_coeffs, float)])
 
     def _weighted_rows(self, img: _Image, e_row, f_rows, s_rows):
@@ -153,7 +157,8 @@ class _Problem:
         for k, img in zip(self.indices, self.images):
             m, dv, M, J = img.frame.moments(self.basis, c)
             e_row, f_rows, s_rows = img.frame.design(self.basis, M, J, dv)
-            self.cache[k] = (M, J, dv, e_row, f_rows, s_rows)
+            self.cache[k] = (M, J, dv, e_row, f_rows, s_rows) if self.keep_moments else (None, None, None, e_row,
+                                                                                          f_rows, s_rows)
             A, y = self._weighted_rows(img, e_row, f_rows, s_rows)
             local[k] = _r_factor(np.column_stack([A, y]), nl + 1)
         total = _gather_stack(self.comm, local, self.n_total)
@@ -173,6 +178,8 @@ class _Problem:
         for k, img in zip(self.indices, self.images):
             M, J, dv, e_row, f_rows, s_rows = self.cache[k]
             fr = img.frame
+            if M is None:
+                _, dv, M, J = fr.moments(bs, c)
             n = fr.n
             dE = e_row @ theta - img.energy
             aE = self.wE * img.energy_weight

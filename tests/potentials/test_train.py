@@ -125,7 +125,6 @@ def test_linear_least_squares_is_exact(mlip_fixtures):
                                atol=1e-6 * np.abs(mtp.moment_coeffs).max())
 
 
-@pytest.mark.slow
 def test_exact_recovery_from_perturbed_radial_coefficients(mlip_fixtures):
     """Data of a known MTP are fitted back to ~zero error from perturbed radial coefficients and
     zeroed linear coefficients; the loss never increases from one iteration to the next."""
