@@ -7,6 +7,8 @@ untrained level-10 potential (``init_mtp``, seed 0) and are scored with the same
 (``argyro_run.potentials.train.errors``) on the 8 test cells.
 
   .venv/bin/python benchmarks/train_speed.py [--data-dir DIR] [--iterations N] [--skip-motep]
+      [--argyro-iterations N1 N2 ...]
+  .venv/bin/mpiexec -n 2 .venv/bin/python benchmarks/train_speed.py --argyro-iterations 150   (argyro-run only)
 """
 
 from __future__ import annotations
@@ -110,24 +112,24 @@ def run_motep(data, train_set, iterations: int) -> tuple[object, float]:
     with tempfile.TemporaryDirectory() as tmp:   # motep writes intermediate_<k>.mtp into the cwd
         os.chdir(tmp)
         try:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             Trainer(data, seed=1, engine="cext", steps=steps).train(images)
-            wall = time.perf_counter() - t0
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         finally:
             os.chdir(cwd)
-    return data, wall
+    return data, wall, cpu
 
 
 def run_argyro(mtp, train_set, iterations: int, comm=None):
     from argyro_run.potentials.train import train
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     new, report = train(mtp, train_set, max_iterations=iterations, comm=comm)
-    return new, report, time.perf_counter() - t0
+    return new, report, time.perf_counter() - t0, time.process_time() - c0
 
 
-def _row(name, wall, errs_train, errs_test, iters):
-    return (f"| {name} | {iters} | {wall:.1f} | {errs_train['rmse_energy_meV_per_atom']:.2f} / "
+def _row(name, wall, cpu, errs_train, errs_test, iters):
+    return (f"| {name} | {iters} | {wall:.1f} | {cpu:.1f} | {errs_train['rmse_energy_meV_per_atom']:.2f} / "
             f"{errs_train['rmse_force_eV_per_A']:.3f} | {errs_test['rmse_energy_meV_per_atom']:.2f} / "
             f"{errs_test['rmse_force_eV_per_A']:.3f} / {errs_test['rmse_stress_GPa']:.3f} |")
 
@@ -142,22 +144,38 @@ if __name__ == "__main__":
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-motep", action="store_true")
     args = ap.parse_args()
+    from argyro_run._stack import MPI
+
+    comm = MPI.COMM_WORLD
+    if comm.Get_size() > 1 and not (args.data_dir / "test.extxyz").exists():
+        raise SystemExit("make the data set with a single process first (--data-only)")
     train_set, test_set = make_data(args.data_dir)
     if args.data_only:
         raise SystemExit(0)
     from argyro_run.potentials.train import errors
 
+    if comm.Get_size() > 1:   # argyro-run only, over all ranks
+        mtp0 = as_argyro(initial_motep(args.seed))
+        for it in args.argyro_iterations or [args.iterations]:
+            comm.Barrier()
+            new, report, wall, cpu = run_argyro(mtp0, train_set, it, comm=comm)
+            e_train, e_test = errors(new, train_set, comm=comm), errors(new, test_set, comm=comm)
+            if comm.Get_rank() == 0:
+                print(_row(f"argyro-run, {comm.Get_size()} ranks", wall, cpu, e_train, e_test, report.iterations),
+                      flush=True)
+        raise SystemExit(0)
+
     start = initial_motep(args.seed)
     mtp0 = as_argyro(start)
-    rows = ["| trainer | L-BFGS iterations | wall s | train RMSE meV/atom / eV/A | "
-            "test RMSE meV/atom / eV/A / GPa |", "|---|---|---|---|---|"]
+    rows = ["| trainer | L-BFGS iterations | wall s | CPU s (rank 0) | train RMSE meV/atom / eV/A | "
+            "test RMSE meV/atom / eV/A / GPa |", "|---|---|---|---|---|---|"]
     for it in args.argyro_iterations or [args.iterations]:
-        new, report, wall = run_argyro(mtp0, train_set, it)
-        rows.append(_row("argyro-run", wall, errors(new, train_set), errors(new, test_set), report.iterations))
+        new, report, wall, cpu = run_argyro(mtp0, train_set, it)
+        rows.append(_row("argyro-run", wall, cpu, errors(new, train_set), errors(new, test_set), report.iterations))
         print(rows[-1], flush=True)
     if not args.skip_motep:
-        trained, wall_m = run_motep(start, train_set, args.iterations)
+        trained, wall_m, cpu_m = run_motep(start, train_set, args.iterations)
         m = as_argyro(trained)
-        rows.append(_row("motep (cext)", wall_m, errors(m, train_set), errors(m, test_set), args.iterations))
+        rows.append(_row("motep (cext)", wall_m, cpu_m, errors(m, train_set), errors(m, test_set), args.iterations))
         print(rows[-1], flush=True)
     print("\n".join(rows))
