@@ -73,7 +73,7 @@ class LoopSettings:
     energy_weight: float = 1.0
     force_weight: float = 0.01
     stress_weight: float = 0.001
-    train_iterations: int = 200
+    train_iterations: int = 100        # L-BFGS iterations of each (warm-started) refit
     timestep_fs: float = 1.0
     grade_every_steps: int = 5           # the plugin grades (and dumps) every this many steps
     thermostat_damping_fs: float = 100.0
