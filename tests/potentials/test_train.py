@@ -255,3 +255,30 @@ def test_cli_train(mlip_fixtures, tmp_path):
     proc = subprocess.run([str(BIN / "argyro-run"), "mtp", "train", str(tmp_path / "start.mtp"), str(data), "-o",
                            str(bad), "--max-iter", "-1"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and not bad.exists()
+
+
+def test_warm_start_tolerance_and_errors_semantics(mlip_fixtures):
+    """A fitted potential is a fixed point (warm start keeps it); a loose tolerance stops early;
+    errors() leaves out energies of energy-weight-0 images and forces of force-weight-0 atoms."""
+    mtp = _mtp(CRYSTAL / "06" / "pot.mtp")
+    images = _labelled(mtp, _cfg(CRYSTAL / "06" / "out.cfg")[:6])
+    new, report = T.train(mtp, images, max_iterations=20)
+    assert report.loss_history[0] < 1e-20 and report.train_errors["rmse_force_eV_per_A"] < 1e-9
+    np.testing.assert_allclose(new.radial_coeffs, mtp.radial_coeffs, rtol=1e-8)
+    noisy = _random_labels(mtp, images, seed=8)
+    _, loose = T.train(mtp, noisy, max_iterations=200, tolerance=1e-2)
+    _, tight = T.train(mtp, noisy, max_iterations=40, tolerance=1e-12)
+    assert loose.converged and loose.iterations < tight.iterations
+    # error bookkeeping: corrupt only what is excluded
+    bad = [a.copy() for a in images]
+    for a, b in zip(images, bad):
+        r = a.calc.results
+        forces = np.array(r["forces"])
+        forces[0] += 5.0
+        b.calc = SinglePointCalculator(b, energy=r["energy"] + 3.0, forces=forces, stress=r["stress"] + 1.0)
+        b.info["energy_weight"] = 0.0
+        b.arrays["force_weight"] = np.r_[0.0, np.ones(len(b) - 1)]
+    e = T.errors(mtp, bad)
+    assert e["rmse_force_eV_per_A"] < 1e-9 and np.isnan(e["rmse_energy_meV_per_atom"]) and e["n"] == 6
+    with pytest.raises(ValueError):
+        T.train(mtp, [])
