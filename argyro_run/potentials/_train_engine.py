@@ -45,6 +45,11 @@ class Basis:
     times: np.ndarray      # (nt, 4) int
     mapping: np.ndarray    # (ns,) int
     n_alpha: int
+    levels: list = None    # alpha_index_times rows grouped by depth (see _levels)
+
+    def __post_init__(self):
+        if self.levels is None:
+            self.levels = _levels(self.times, self.nb, self.n_alpha)
 
     @classmethod
     def of(cls, mtp) -> "Basis":
@@ -75,6 +80,40 @@ class Basis:
     @property
     def n_radial(self) -> int:
         return self.S * self.S * self.R * self.B
+
+
+@dataclass
+class _Level:
+    """Rows of ``alpha_index_times`` whose inputs are all computed at lower depth."""
+
+    k1: np.ndarray
+    k2: np.ndarray
+    mult: np.ndarray
+    k3: np.ndarray
+    out: np.ndarray       # distinct k3
+    sel: np.ndarray       # (rows, len(out)) one-hot: row -> its k3 among ``out``
+    sel12: np.ndarray     # (2 rows, n_alpha) one-hot of k1 rows then k2 rows
+
+
+def _levels(times: np.ndarray, nb: int, n_alpha: int) -> list:
+    depth = np.zeros(n_alpha, dtype=int)
+    for k1, k2, _, k3 in times:     # rows are in dependency order (MLIP's convention)
+        depth[k3] = max(depth[k3], max(depth[k1], depth[k2]) + 1)
+    levels = []
+    row_depth = depth[times[:, 3]] if len(times) else np.zeros(0, int)
+    for d in range(1, int(depth.max(initial=0)) + 1):
+        rows = times[row_depth == d]
+        if not len(rows):
+            continue
+        k1, k2, mult, k3 = rows.T
+        out, inv = np.unique(k3, return_inverse=True)
+        sel = np.zeros((len(rows), len(out)))
+        sel[np.arange(len(rows)), inv] = 1.0
+        sel12 = np.zeros((2 * len(rows), n_alpha))
+        sel12[np.arange(len(rows)), k1] = 1.0
+        sel12[len(rows) + np.arange(len(rows)), k2] = 1.0
+        levels.append(_Level(k1, k2, mult.astype(float), k3, out, sel, sel12))
+    return levels
 
 
 def atom_types(mtp, atoms) -> np.ndarray:
@@ -228,9 +267,11 @@ class Frame:
         M[:, :basis.nb] = m
         J = np.zeros((self.n, basis.n_alpha, basis.nb))
         J[:, np.arange(basis.nb), np.arange(basis.nb)] = 1.0
-        for k1, k2, mult, k3 in basis.times:
-            M[:, k3] += mult * M[:, k1] * M[:, k2]
-            J[:, k3] += mult * (J[:, k1] * M[:, k2, None] + M[:, k1, None] * J[:, k2])
+        for lv in basis.levels:
+            M1, M2 = M[:, lv.k1], M[:, lv.k2]
+            M[:, lv.out] += (lv.mult * M1 * M2) @ lv.sel
+            CJ = lv.mult[None, :, None] * (J[:, lv.k1] * M2[:, :, None] + M1[:, :, None] * J[:, lv.k2])
+            J[:, lv.out] += np.matmul(CJ.transpose(0, 2, 1), lv.sel).transpose(0, 2, 1)
         return m, dv, M, J
 
     def design(self, basis: Basis, M: np.ndarray, J: np.ndarray, dv: np.ndarray):
@@ -272,12 +313,11 @@ class Frame:
         adj = np.zeros((self.n, basis.n_alpha))
         adjt = np.zeros((self.n, basis.n_alpha))
         np.add.at(adj, (slice(None), basis.mapping), np.broadcast_to(moment_coeffs, (self.n, basis.ns)))
-        for k1, k2, mult, k3 in basis.times[::-1]:
-            a3, t3 = adj[:, k3], adjt[:, k3]
-            adj[:, k1] += mult * a3 * M[:, k2]
-            adj[:, k2] += mult * a3 * M[:, k1]
-            adjt[:, k1] += mult * (t3 * M[:, k2] + a3 * Mt[:, k2])
-            adjt[:, k2] += mult * (t3 * M[:, k1] + a3 * Mt[:, k1])
+        for lv in basis.levels[::-1]:
+            a3, t3 = lv.mult * adj[:, lv.k3], lv.mult * adjt[:, lv.k3]
+            M1, M2 = M[:, lv.k1], M[:, lv.k2]
+            adj += np.concatenate([a3 * M2, a3 * M1], axis=1) @ lv.sel12
+            adjt += np.concatenate([t3 * M2 + a3 * Mt[:, lv.k2], t3 * M1 + a3 * Mt[:, lv.k1]], axis=1) @ lv.sel12
         g, h = adj[:, :nb], adjt[:, :nb]                                      # dE_i/dm, H m'
         A = h + energy_factor * g
         gi = g[self.i]
