@@ -286,3 +286,14 @@ def test_plane_lattice_spacings(hkl, d_fcc, d_sc):
         assert abs(p1 @ n) < 1e-9 and abs(p2 @ n) < 1e-9 and w @ n == pytest.approx(d)
         assert np.linalg.norm(np.cross(p1, p2)) * d == pytest.approx(abs(np.linalg.det(basis)))
         assert abs(p1 @ p2) <= 0.5 * p1 @ p1 + 1e-9  # Gauss-reduced
+
+
+@pytest.mark.parametrize("gb,plane2", [((5, [3, 1, 0], [0, 0, 1]), {3, 1, 0}), ((5, [3, -1, 0], [0, 0, 1]), {3, 1, 0}),
+                                       ((3, [-1, 1, 1], [1, 1, 0]), {1}), ((3, [1, -1, 2], [1, 1, 0]), {1, 2}),
+                                       ((5, [0, 0, 1], [0, 0, 1]), {0, 1}), ((11, [1, -1, 3], [1, 1, 0]), {1, 3})])
+def test_symmetric_boundaries_have_the_same_plane_family_in_both_grains(bulk, gb, plane2):
+    at = csl_bicrystal(bulk, sigma=gb[0], plane=gb[1], axis=gb[2])
+    hkl2 = [int(x) for x in at.info["gb_plane_grain_2"].split()]
+    assert sorted(map(abs, hkl2)) == sorted(map(abs, gb[1]))
+    assert set(map(abs, hkl2)) == plane2
+    assert hkl2 != list(gb[1]) or gb[1] == [0, 0, 1]  # a different member of the family (or the twist axis)
