@@ -117,14 +117,15 @@ def build_material(material, names: list[str] | None = None, *, seed: int = 0,
     if m.mixed_halide is not None and m.mixed_halide_fraction > 0:
         from argyro_run.structures.disorder import mix_halides
 
+        all_names = m.structure_names()  # seed index independent of which names were asked for
         mixed: dict[str, Atoms] = {}
-        for k, name in enumerate(n for n in m.structure_names() if n in out):
-            mixed[name] = mix_halides(out[name], m.mixed_halide, m.mixed_halide_fraction, seed=disorder_base + 1000 + k)
+        for name in [n for n in out if "/" not in n]:
+            mixed[name] = mix_halides(out[name], m.mixed_halide, m.mixed_halide_fraction,
+                                      seed=disorder_base + 1000 + all_names.index(name))
         for name in [n for n in out if "/" in n]:  # GB translations: same seed as their GB
             base = name.split("/")[0]
-            k = [n for n in m.structure_names() if n in out].index(base)
             mixed[name] = mixed[base] if out[name] is out[base] else mix_halides(
-                out[name], m.mixed_halide, m.mixed_halide_fraction, seed=disorder_base + 1000 + k)
+                out[name], m.mixed_halide, m.mixed_halide_fraction, seed=disorder_base + 1000 + all_names.index(base))
         out = mixed
     for name, atoms in out.items():
         atoms.info["material"] = m.name

@@ -159,6 +159,10 @@ def test_mixed_halide_material():
         assert sym.count("Br") == round(0.5 * n_x), name
         assert charge(atoms) == 0
     assert out["gb_sigma3_-111"] is out["gb_sigma3_-111/t0"]
+    # asking for a subset of the names gives the same structures (seeds do not depend on it)
+    part = build_material(m, ["gb_sigma3_-111", "ordered"], seed=2)
+    for name in part:
+        assert part[name].get_chemical_symbols() == out[name].get_chemical_symbols()
     text = _problems('[[materials]]\nname = "a"\nmixed_halide = "Cl"\n')
     assert "must differ" in text
     assert "needs mixed_halide" in _problems('[[materials]]\nname = "a"\nmixed_halide_fraction = 0.3\n')
