@@ -97,8 +97,14 @@ class _Level:
 
 def _levels(times: np.ndarray, nb: int, n_alpha: int) -> list:
     depth = np.zeros(n_alpha, dtype=int)
-    for k1, k2, _, k3 in times:     # rows are in dependency order (MLIP's convention)
-        depth[k3] = max(depth[k3], max(depth[k1], depth[k2]) + 1)
+    for _ in range(len(times) + 1):   # one pass when rows come in dependency order (MLIP's files)
+        before = depth.copy()
+        for k1, k2, _, k3 in times:
+            depth[k3] = max(depth[k3], max(depth[k1], depth[k2]) + 1)
+        if np.array_equal(before, depth):
+            break
+    else:
+        raise ValueError("alpha_index_times has a cycle")
     levels = []
     row_depth = depth[times[:, 3]] if len(times) else np.zeros(0, int)
     for d in range(1, int(depth.max(initial=0)) + 1):
