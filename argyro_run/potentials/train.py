@@ -11,7 +11,9 @@ Loss (``n`` training images; image c with N_c atoms, energy weight e_c = ``info[
                                                                                    stress label
 The energy is linear in theta = (species_coeffs, moment_coeffs); for fixed radial coefficients c
 the optimal theta(c) solves the normal equations (scaled, pseudo-inverse for the directions the data
-do not determine, e.g. species coefficients of a fixed composition). The projected loss
+do not determine, e.g. species coefficients of a fixed composition: the solution is the
+minimum-norm change, in column-scaled coordinates, from the given coefficients, so a warm start
+keeps what the data cannot see). The projected loss
 L(c) = L(c, theta(c)) is minimised by L-BFGS-B with its exact gradient (envelope theorem: dL/dc at
 fixed theta = theta(c)); the force and stress parts of that gradient are the c-derivative of a
 directional derivative of the energy along the weighted residuals (``_train_engine``), so one
@@ -126,7 +128,8 @@ class _Problem:
         # keep per-image moment Jacobians between the two passes of an evaluation if they fit
         per_image = [8 * (im.frame.n * basis.n_alpha * (basis.nb + 1) + im.frame.P * basis.nb * 3) for im in images]
         self.keep_moments = sum(per_image) <= MOMENT_CACHE_BYTES
-        self.theta = np.concatenate([np.asarray(mtp.species_coeffs, float), np.asarray(mtp.moment_coeffs, float)])
+        self.theta0 = np.concatenate([np.asarray(mtp.species_coeffs, float), np.asarray(mtp.moment_coeffs, float)])
+        self.theta = self.theta0.copy()
 
     def _weighted_rows(self, img: _Image, e_row, f_rows, s_rows):
         """Rows A and targets y of sqrt-weighted residuals for one image."""
@@ -163,7 +166,9 @@ class _Problem:
             local[k] = _r_factor(np.column_stack([A, y]), nl + 1)
         total = _gather_stack(self.comm, local, self.n_total)
         R = _r_factor(total, nl + 1)
-        self.theta = _lstsq_from_r(R[:, :nl], R[:, nl])
+        # minimum-norm change from the starting coefficients: what the data do not determine
+        # (e.g. species coefficients of a single composition) keeps its warm-start value
+        self.theta = self.theta0 + _lstsq_from_r(R[:, :nl], R[:, nl] - R[:, :nl] @ self.theta0)
         return self.theta
 
     def loss_and_gradient(self, c_flat: np.ndarray):

@@ -239,3 +239,24 @@ def test_one_and_two_ranks_identical(tmp_path):
         res.append(json.loads(out.read_text()))
     assert res[0] == res[1]
     assert len(res[0]["loss"]) > 3 and res[0]["loss"][-1] < res[0]["loss"][0]
+
+
+def test_undetermined_directions_keep_their_warm_start_values():
+    """All cells are Li6S4: only 6 e_Li + 4 e_S is fixed by the data. Starting from the true
+    coefficients (moment coefficients zeroed) gives them back exactly; other starts fit the data
+    equally well and differ only along the undetermined direction."""
+    truth = toy_mtp(6)
+    images = label(truth, toy_cells(4, seed=10))
+    results = []
+    for start_species in (truth.species_coeffs, [0.0, 0.0], [5.0, -2.0]):
+        start = copy.deepcopy(truth)
+        start.species_coeffs = np.array(start_species, dtype=float)
+        start.moment_coeffs = np.zeros(6)
+        new, report = T.train(start, images, max_iterations=0)
+        assert report.train_errors["rmse_energy_meV_per_atom"] < 1e-6
+        results.append(np.asarray(new.species_coeffs))
+    np.testing.assert_allclose(results[0], truth.species_coeffs, rtol=1e-9)
+    for sc in results[1:]:
+        d = sc - truth.species_coeffs
+        assert 6 * d[0] + 4 * d[1] == pytest.approx(0.0, abs=1e-8)
+    assert np.abs(results[1] - results[2]).max() > 0.1
