@@ -600,11 +600,27 @@ def _bcast(comm, obj):
     return comm.bcast(obj if comm.rank == 0 else None, root=0)
 
 
+def require_components(settings: LoopSettings) -> None:
+    """Fail loudly (NotImplementedError naming them) when parts the loop calls are missing."""
+    import importlib.util
+
+    need = ["argyro_run.potentials.mtp", "argyro_run.potentials.evaluate", "argyro_run.potentials.grades",
+            "argyro_run.potentials.train", "argyro_run.potentials.cfg"]
+    if settings.explorer == "lammps":
+        need.append("argyro_run.potentials.plugin")
+    missing = [m for m in need if importlib.util.find_spec(m) is None]
+    if missing:
+        raise NotImplementedError("active learning needs " + ", ".join(missing) +
+                                  " (MTP engine / LAMMPS plugin, issue 6), which are not available in this build")
+
+
 def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=None, workdir: Path | None = None
               ) -> LevelOutcome:
     """Active learning of one level from ``mtp`` and labelled ``images`` over ``structures``
     (list of (name, Atoms)). Every rank of ``comm`` calls it and gets the same outcome."""
     from argyro_run._stack import MPI
+
+    require_components(settings)
 
     comm = comm if comm is not None else MPI.COMM_SELF
     t_level = time.perf_counter()

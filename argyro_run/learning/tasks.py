@@ -130,10 +130,12 @@ def run_active_learning(params: dict, deps: dict, comm, workdir: Path) -> Result
     """One rung of the quality ladder (``params['step']``): closed-loop active learning
     starting from the previous rung's potential and data (or the initial data). See
     ``argyro_run.learning.loop``."""
-    from argyro_run.learning.loop import LoopSettings, active_learning_result, run_level, starting_point
+    from argyro_run.learning.loop import (LoopSettings, active_learning_result, require_components, run_level,
+                                          starting_point)
 
     workdir = Path(workdir)
     settings = LoopSettings.from_params(params)
+    require_components(settings)
     prev = [d for d in deps if d.startswith("learning/")]
     if len(prev) != 1:
         raise UserError(f"active_learning needs exactly one learning/* dependency, got {sorted(prev)}")

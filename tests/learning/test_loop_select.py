@@ -86,3 +86,4 @@ def test_large_cells_pick_atoms_and_their_cores():
     # atom 7 is cut out; its core (1.6 A) holds atom 8 too, which covers 8 and 20 as well
     assert [p.center for p in picks] == [7]
     assert picks[0].origin == "gb/atom7"
+
