@@ -466,7 +466,7 @@ void PairMTP::compute(int eflag, int vflag)
       f[j][0] -= gx;
       f[j][1] -= gy;
       f[j][2] -= gz;
-      if (vflag_either && !vflag_fdotr) {
+      if (vflag_either) {    // ev_setup clears vflag_global when fdotr is used
         const double r = nb_r[q];
         ev_tally_xyz(i, j, atom->nlocal, 1, 0.0, 0.0, gx, gy, gz, -r * ux, -r * uy, -r * uz);
       }
