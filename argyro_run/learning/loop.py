@@ -321,7 +321,8 @@ def explore_one(atoms, name: str, temperature_K: float, mtp_path: Path, active_p
             last.info["step"] = ex.steps_done
             ex.candidates.append(last)
         for c in ex.candidates:
-            c.info["origin"] = f"{name}/T{temperature_K:g}/step{c.info.get('step', '?')}"
+            where = f"step{c.info['step']}" if "step" in c.info else f"dump{c.info.get('dump_index', '?')}"
+            c.info["origin"] = f"{name}/T{temperature_K:g}/{where}"
     return ex
 
 
@@ -337,7 +338,7 @@ def _read_dump(path: Path, species: list[str]) -> list:
     out = []
     for k, a in enumerate(read_cfg(path, species=species)):
         a.calc = None
-        a.info.setdefault("step", k)
+        a.info["dump_index"] = k
         out.append(a)
     return out
 
