@@ -1,0 +1,92 @@
+"""fe_sweep task on meshes from the mesh task: Arrhenius inputs, laminate exact, brick-layer Ea_app."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from argyro_run._stack import MPI
+from argyro_run.errors import UserError
+from argyro_run.fe.tasks import (K_B_eV_per_K, apparent_activation_energy, arrhenius_D, nernst_einstein_mS_per_cm,
+                                 run_fe_sweep)
+from argyro_run.microstructure.tasks import run_mesh
+from argyro_run.results import Result
+
+MICRO = {"kind": "laminate", "n_grains": 2, "gb_thickness_nm": 1.0, "dimension": 2, "seed": 0,
+         "lloyd_iterations": 0, "mesh_size_fraction": 0.25, "mesh_size_gb_fraction": 0.5}
+BULK = {"D0_m2_per_s": 1e-7, "Ea_eV": 0.35}
+GB = {"D0_m2_per_s": 1e-8, "Ea_eV": 0.20}
+TEMPS = list(np.linspace(200.0, 800.0, 13))
+
+
+def _mesh(tmp_path, **kw):
+    return run_mesh({"microstructure": dict(MICRO, **kw), "grain_size_nm": 10.0}, {}, MPI.COMM_WORLD, tmp_path / "m")
+
+
+def test_laminate_sweep_matches_exact_means_and_ea_app(tmp_path):
+    mres = _mesh(tmp_path)
+    fe = {"temperatures_K": TEMPS, "bulk": BULK, "gb_parallel": GB, "gb_perpendicular": GB,
+          "solver_rtol": 1e-12}
+    r = run_fe_sweep({"fe": fe, "grain_size_nm": 10.0}, {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
+    f = 1.0 / 10.0
+    Db, Dg = arrhenius_D(**BULK, temperature_K=TEMPS), arrhenius_D(**GB, temperature_K=TEMPS)
+    along = f * Dg + (1 - f) * Db
+    across = 1 / (f / Dg + (1 - f) / Db)
+    De = r.get("D_eff_m2_per_s")
+    np.testing.assert_allclose(De[:, 0, 0], along, rtol=1e-8)
+    np.testing.assert_allclose(De[:, 1, 1], across, rtol=1e-8)
+    ea, _ = apparent_activation_energy(TEMPS, (along + across) / 2)
+    np.testing.assert_allclose(r.get("Ea_app_eV"), ea, rtol=1e-6)
+    assert r.get_attrs("")["diffusivity_source"] == "input"
+
+
+def test_brick_layer_ea_app_crosses_over(tmp_path):
+    """Cubic grains, fast low-Ea GB: Ea_app goes from ~Ea_gb (low T) towards Ea_bulk (high T)
+    and follows the brick-layer (parallel-path) estimate D = f_par D_gb + (1 - f_par) D_b, f_par = (dim-1) delta/d."""
+    mres = run_mesh({"microstructure": dict(MICRO, kind="cubic", n_grains=4, mesh_size_gb_fraction=0.5),
+                     "grain_size_nm": 10.0}, {}, MPI.COMM_WORLD, tmp_path / "c")
+    gb = {"D0_m2_per_s": 1e-6, "Ea_eV": 0.15}
+    bulk = {"D0_m2_per_s": 1e-6, "Ea_eV": 0.45}
+    temps = [150.0, 200.0, 300.0, 500.0, 800.0, 1500.0, 3000.0, 6000.0]
+    fe = {"temperatures_K": temps, "bulk": bulk, "gb_parallel": gb, "gb_perpendicular": gb}
+    r = run_fe_sweep({"fe": fe, "grain_size_nm": 10.0}, {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
+    ea = r.get("Ea_app_eV")
+    assert ea[0] == pytest.approx(0.15, abs=0.03)
+    assert ea[-1] > 0.37
+    assert np.all(np.diff(ea) > 0)
+    f_par = 1.0 / 10.0
+    est = f_par * arrhenius_D(**gb, temperature_K=temps) + (1 - f_par) * arrhenius_D(**bulk, temperature_K=temps)
+    ea_est, _ = apparent_activation_energy(temps, est)
+    np.testing.assert_allclose(ea, ea_est, atol=0.03)
+    assert np.all(np.isfinite(r.get("curvature_K2")))
+
+
+def test_inputs_from_arrhenius_dependency_and_fallback(tmp_path):
+    mres = _mesh(tmp_path)
+    arr = Result()
+    arr.add("fits/bulk/D0_m2_per_s", 1e-7, "m^2/s")
+    arr.add("fits/bulk/Ea_eV", 0.3, "eV")
+    fe = {"temperatures_K": [300.0, 400.0], "carrier_density_per_nm3": 25.0}
+    r = run_fe_sweep({"fe": fe, "grain_size_nm": 10.0}, {"microstructure/d10nm": mres, "arrhenius/LPSCl": arr},
+                     MPI.COMM_WORLD, tmp_path)
+    D = arrhenius_D(1e-7, 0.3, [300.0, 400.0])
+    np.testing.assert_allclose(r.get("D_eff_mean_m2_per_s"), D, rtol=1e-8)  # GB = bulk -> homogeneous
+    assert "bulk values used for gb_parallel, gb_perpendicular" in r.get_attrs("")["diffusivity_source"]
+    np.testing.assert_allclose(r.get("Ea_app_eV"), 0.3, rtol=1e-10)
+    sig = nernst_einstein_mS_per_cm(D, temperature_K=[300.0, 400.0], carrier_density_per_nm3=25.0)
+    np.testing.assert_allclose(r.get("sigma_eff_mS_per_cm"), sig, rtol=1e-8)
+    # hand check of Nernst-Einstein: n e^2 D / kT in S/m, x10 -> mS/cm
+    assert sig[0] == pytest.approx(25e27 * (1.602176634e-19) ** 2 * D[0] / (1.380649e-23 * 300.0) * 10, rel=1e-12)
+    with pytest.raises(UserError):
+        run_fe_sweep({"fe": fe}, {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
+
+
+def test_electrode_bc_sweep_agrees_with_periodic_on_laminate(tmp_path):
+    mres = _mesh(tmp_path)
+    fe = {"temperatures_K": [300.0, 500.0], "bulk": BULK, "gb_parallel": GB, "gb_perpendicular": GB,
+          "solver_rtol": 1e-12}
+    rp = run_fe_sweep({"fe": fe}, {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
+    re = run_fe_sweep({"fe": dict(fe, bc="electrode")}, {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
+    np.testing.assert_allclose(np.diagonal(re.get("D_eff_m2_per_s"), axis1=1, axis2=2),
+                               np.diagonal(rp.get("D_eff_m2_per_s"), axis1=1, axis2=2), rtol=1e-8)
+    assert K_B_eV_per_K > 0
