@@ -176,6 +176,19 @@ void PairMTP::read_mtp(const std::string &path)
     max_pow = std::max(max_pow, std::max(abc[0], std::max(abc[1], abc[2])));
   }
   n_ang = (int) angid.size();
+  ang_start.assign(n_ang + 1, 0);
+  for (int k = 0; k < n_basic; k++) ang_start[basic_ang[k] + 1]++;
+  for (int a = 0; a < n_ang; a++) ang_start[a + 1] += ang_start[a];
+  ang_k.assign(n_basic, 0);
+  ang_mu.assign(n_basic, 0);
+  {
+    std::vector<int> fill(ang_start.begin(), ang_start.end() - 1);
+    for (int k = 0; k < n_basic; k++) {
+      int pos = fill[basic_ang[k]]++;
+      ang_k[pos] = k;
+      ang_mu[pos] = basic_mu[k];
+    }
+  }
   times.resize(4 * n_times);
   for (int m = 0; m < 4 * n_times; m++) times[m] = (int) tim[m];
   for (int m = 0; m < n_times; m++) {
@@ -192,6 +205,8 @@ void PairMTP::read_mtp(const std::string &path)
       error->all(FLERR, "pair mtp: bad alpha_moment_mapping in {}", path);
   }
   moments.assign(alpha_moments_count, 0.0);
+  mdense.assign((size_t) n_ang * rf_count, 0.0);
+  wdense.assign((size_t) n_ang * rf_count, 0.0);
   dEdM.assign(alpha_moments_count, 0.0);
   rb_v.assign(rb_size, 0.0);
   rb_d.assign(rb_size, 0.0);
@@ -304,8 +319,7 @@ void PairMTP::grow_nb(int n)
   nb_u.resize(3 * (size_t) nmax_nb);
   nb_f.resize((size_t) nmax_nb * rf_count);
   nb_df.resize((size_t) nmax_nb * rf_count);
-  nb_P.resize((size_t) nmax_nb * n_ang);
-  nb_gP.resize((size_t) nmax_nb * n_ang * 3);
+  nb_pw.resize((size_t) nmax_nb * 3 * (max_pow + 1));
   nb_j.resize(nmax_nb);
 }
 
@@ -324,8 +338,6 @@ void PairMTP::compute(int eflag, int vflag)
   double *grades = (have_active && grade_index >= 0) ? atom->dvector[grade_index] : nullptr;
   double local_max_grade = 0.0;
   const double mult = 2.0 / (max_dist - min_dist);
-  double pw[3][16];
-  if (max_pow >= 16) error->all(FLERR, "pair mtp: angular power above 15 is not supported");
 
   for (int ii = 0; ii < inum; ii++) {
     const int i = ilist[ii];
@@ -336,6 +348,7 @@ void PairMTP::compute(int eflag, int vflag)
     const int jn = numneigh[i];
     grow_nb(jn);
     std::fill(moments.begin(), moments.end(), 0.0);
+    std::fill(mdense.begin(), mdense.end(), 0.0);
     int nn = 0;
     // pass 1: neighbours, radial functions, angular parts, basic moments
     for (int jj = 0; jj < jn; jj++) {
@@ -378,31 +391,24 @@ void PairMTP::compute(int eflag, int vflag)
         fv[mu] = v;
         fd[mu] = dv;
       }
-      // powers of the unit vector
-      pw[0][0] = pw[1][0] = pw[2][0] = 1.0;
+      // powers of the unit vector (kept for pass 2)
+      const int np1 = max_pow + 1;
+      double *pw = &nb_pw[(size_t) nn * 3 * np1];
+      pw[0] = pw[np1] = pw[2 * np1] = 1.0;
       for (int p = 1; p <= max_pow; p++) {
-        pw[0][p] = pw[0][p - 1] * ux;
-        pw[1][p] = pw[1][p - 1] * uy;
-        pw[2][p] = pw[2][p - 1] * uz;
+        pw[p] = pw[p - 1] * ux;
+        pw[np1 + p] = pw[np1 + p - 1] * uy;
+        pw[2 * np1 + p] = pw[2 * np1 + p - 1] * uz;
       }
-      double *P = &nb_P[(size_t) nn * n_ang];
-      double *gP = &nb_gP[(size_t) nn * n_ang * 3];
       for (int a = 0; a < n_ang; a++) {
-        const int p0 = ang_pow[3 * a], p1 = ang_pow[3 * a + 1], p2 = ang_pow[3 * a + 2];
-        const double val = pw[0][p0] * pw[1][p1] * pw[2][p2];
-        const int n = p0 + p1 + p2;
-        P[a] = val;
-        // d(ux^p0 uy^p1 uz^p2)/d r_vec = (1/r) [(p0 ux^(p0-1)..., ...) - n P u]
-        const double g0 = p0 ? p0 * pw[0][p0 - 1] * pw[1][p1] * pw[2][p2] : 0.0;
-        const double g1 = p1 ? p1 * pw[0][p0] * pw[1][p1 - 1] * pw[2][p2] : 0.0;
-        const double g2 = p2 ? p2 * pw[0][p0] * pw[1][p1] * pw[2][p2 - 1] : 0.0;
-        gP[3 * a] = (g0 - n * val * ux) * inv_r;
-        gP[3 * a + 1] = (g1 - n * val * uy) * inv_r;
-        gP[3 * a + 2] = (g2 - n * val * uz) * inv_r;
+        const double val = pw[ang_pow[3 * a]] * pw[np1 + ang_pow[3 * a + 1]] *
+            pw[2 * np1 + ang_pow[3 * a + 2]];
+        double *md = &mdense[(size_t) a * R];
+        for (int mu = 0; mu < R; mu++) md[mu] += val * fv[mu];
       }
-      for (int k = 0; k < n_basic; k++) moments[k] += fv[basic_mu[k]] * P[basic_ang[k]];
       nn++;
     }
+    for (int k = 0; k < n_basic; k++) moments[k] = mdense[(size_t) basic_ang[k] * R + basic_mu[k]];
     // forward recursion
     for (int m = 0; m < n_times; m++) {
       const int *t = &times[4 * m];
@@ -438,27 +444,38 @@ void PairMTP::compute(int eflag, int vflag)
       dEdM[t[0]] += w * moments[t[1]];
       dEdM[t[1]] += w * moments[t[0]];
     }
-    // pass 2: dE_i/dr_ij
+    std::fill(wdense.begin(), wdense.end(), 0.0);
+    for (int k = 0; k < n_basic; k++) wdense[(size_t) basic_ang[k] * R + basic_mu[k]] = dEdM[k];
+    // pass 2: dE_i/dr_ij. With P_a = ux^p0 uy^p1 uz^p2 and n = p0+p1+p2,
+    // dP_a/dr = (1/r) [(p0 ux^(p0-1) uy^p1 uz^p2, ...) - n P_a u].
+    const int np1 = max_pow + 1;
     for (int q = 0; q < nn; q++) {
       const double *fv = &nb_f[(size_t) q * R];
       const double *fd = &nb_df[(size_t) q * R];
-      const double *P = &nb_P[(size_t) q * n_ang];
-      const double *gP = &nb_gP[(size_t) q * n_ang * 3];
-      double A = 0.0, gx = 0.0, gy = 0.0, gz = 0.0;
-      for (int k = 0; k < n_basic; k++) {
-        const double w = dEdM[k];
-        if (w == 0.0) continue;
-        const int mu = basic_mu[k], a = basic_ang[k];
-        A += w * fd[mu] * P[a];
-        const double wf = w * fv[mu];
-        gx += wf * gP[3 * a];
-        gy += wf * gP[3 * a + 1];
-        gz += wf * gP[3 * a + 2];
+      const double *pw = &nb_pw[(size_t) q * 3 * np1];
+      const double *px = pw, *py = pw + np1, *pz = pw + 2 * np1;
+      double A = 0.0, gx = 0.0, gy = 0.0, gz = 0.0, nP = 0.0;
+      for (int a = 0; a < n_ang; a++) {
+        double W = 0.0, Wd = 0.0;
+        const double *wd = &wdense[(size_t) a * R];
+        for (int mu = 0; mu < R; mu++) {
+          W += wd[mu] * fv[mu];
+          Wd += wd[mu] * fd[mu];
+        }
+        const int p0 = ang_pow[3 * a], p1 = ang_pow[3 * a + 1], p2 = ang_pow[3 * a + 2];
+        const double val = px[p0] * py[p1] * pz[p2];
+        A += Wd * val;
+        nP += W * (p0 + p1 + p2) * val;
+        if (p0) gx += W * p0 * px[p0 - 1] * py[p1] * pz[p2];
+        if (p1) gy += W * p1 * px[p0] * py[p1 - 1] * pz[p2];
+        if (p2) gz += W * p2 * px[p0] * py[p1] * pz[p2 - 1];
       }
+      const double inv_r = 1.0 / nb_r[q];
       const double ux = nb_u[3 * q], uy = nb_u[3 * q + 1], uz = nb_u[3 * q + 2];
-      gx += A * ux;
-      gy += A * uy;
-      gz += A * uz;
+      const double s_u = A - nP * inv_r;
+      gx = gx * inv_r + s_u * ux;
+      gy = gy * inv_r + s_u * uy;
+      gz = gz * inv_r + s_u * uz;
       const int j = nb_j[q];
       f[i][0] += gx;
       f[i][1] += gy;
@@ -555,5 +572,5 @@ void *PairMTP::extract_peratom(const char *str, int &ncol)
 
 double PairMTP::memory_usage()
 {
-  return (double) nmax_nb * (4 + 2 * rf_count + 4 * n_ang) * sizeof(double);
+  return (double) nmax_nb * (4 + 2 * rf_count + 3 * (max_pow + 1)) * sizeof(double);
 }

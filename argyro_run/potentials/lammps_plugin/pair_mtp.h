@@ -33,6 +33,7 @@ class PairMTP : public Pair {
   std::vector<double> moment_coeffs;        // [alpha_scalar]
   std::vector<int> basic_mu, basic_ang;     // per basic moment: radial function, angular index
   std::vector<int> ang_pow;                 // per distinct angular part: a,b,c
+  std::vector<int> ang_start, ang_k, ang_mu; // basic moments grouped by angular part (CSR)
   std::vector<int> times;                   // [m][4]: i j mult k
   std::vector<int> mapping;                 // alpha_moment_mapping
   int alpha_moments_count = 0, n_basic = 0, n_times = 0, n_scalar = 0, n_ang = 0, max_pow = 0;
@@ -52,9 +53,10 @@ class PairMTP : public Pair {
 
   // work arrays (grown, never allocated in the inner loop)
   int nmax_nb = 0;
-  std::vector<double> nb_r, nb_u, nb_f, nb_df, nb_P, nb_gP;
+  std::vector<double> nb_r, nb_u, nb_f, nb_df, nb_pw;
   std::vector<int> nb_j;
   std::vector<double> moments, dEdM, rb_v, rb_d, row, gradP_tmp;
+  std::vector<double> mdense, wdense;       // basic moments / dE/dM as [angular part][mu]
 
   void read_mtp(const std::string &);
   void read_active_set(const std::string &);
