@@ -176,6 +176,15 @@ void PairMTP::read_mtp(const std::string &path)
     max_pow = std::max(max_pow, std::max(abc[0], std::max(abc[1], abc[2])));
   }
   n_ang = (int) angid.size();
+  ang_gidx.assign(3 * n_ang, 0);
+  ang_n.assign(4 * n_ang, 0.0);
+  for (int a = 0; a < n_ang; a++) {
+    for (int d = 0; d < 3; d++) {
+      ang_gidx[3 * a + d] = std::max(ang_pow[3 * a + d] - 1, 0);
+      ang_n[4 * a + d] = ang_pow[3 * a + d];
+    }
+    ang_n[4 * a + 3] = ang_pow[3 * a] + ang_pow[3 * a + 1] + ang_pow[3 * a + 2];
+  }
   ang_start.assign(n_ang + 1, 0);
   for (int k = 0; k < n_basic; k++) ang_start[basic_ang[k] + 1]++;
   for (int a = 0; a < n_ang; a++) ang_start[a + 1] += ang_start[a];
@@ -320,6 +329,7 @@ void PairMTP::grow_nb(int n)
   nb_f.resize((size_t) nmax_nb * rf_count);
   nb_df.resize((size_t) nmax_nb * rf_count);
   nb_pw.resize((size_t) nmax_nb * 3 * (max_pow + 1));
+  nb_P.resize((size_t) nmax_nb * n_ang);
   nb_j.resize(nmax_nb);
 }
 
@@ -400,9 +410,11 @@ void PairMTP::compute(int eflag, int vflag)
         pw[np1 + p] = pw[np1 + p - 1] * uy;
         pw[2 * np1 + p] = pw[2 * np1 + p - 1] * uz;
       }
+      double *Pn = &nb_P[(size_t) nn * n_ang];
       for (int a = 0; a < n_ang; a++) {
         const double val = pw[ang_pow[3 * a]] * pw[np1 + ang_pow[3 * a + 1]] *
             pw[2 * np1 + ang_pow[3 * a + 2]];
+        Pn[a] = val;
         double *md = &mdense[(size_t) a * R];
         for (int mu = 0; mu < R; mu++) md[mu] += val * fv[mu];
       }
@@ -454,6 +466,7 @@ void PairMTP::compute(int eflag, int vflag)
       const double *fd = &nb_df[(size_t) q * R];
       const double *pw = &nb_pw[(size_t) q * 3 * np1];
       const double *px = pw, *py = pw + np1, *pz = pw + 2 * np1;
+      const double *Pq = &nb_P[(size_t) q * n_ang];
       double A = 0.0, gx = 0.0, gy = 0.0, gz = 0.0, nP = 0.0;
       for (int a = 0; a < n_ang; a++) {
         double W = 0.0, Wd = 0.0;
@@ -463,12 +476,15 @@ void PairMTP::compute(int eflag, int vflag)
           Wd += wd[mu] * fd[mu];
         }
         const int p0 = ang_pow[3 * a], p1 = ang_pow[3 * a + 1], p2 = ang_pow[3 * a + 2];
-        const double val = px[p0] * py[p1] * pz[p2];
+        const int *gi = &ang_gidx[3 * a];
+        const double *an = &ang_n[4 * a];
+        const double val = Pq[a];
         A += Wd * val;
-        nP += W * (p0 + p1 + p2) * val;
-        if (p0) gx += W * p0 * px[p0 - 1] * py[p1] * pz[p2];
-        if (p1) gy += W * p1 * px[p0] * py[p1 - 1] * pz[p2];
-        if (p2) gz += W * p2 * px[p0] * py[p1] * pz[p2 - 1];
+        nP += W * an[3] * val;
+        // terms with a zero power carry the factor 0 (branch-free)
+        gx += W * an[0] * px[gi[0]] * py[p1] * pz[p2];
+        gy += W * an[1] * px[p0] * py[gi[1]] * pz[p2];
+        gz += W * an[2] * px[p0] * py[p1] * pz[gi[2]];
       }
       const double inv_r = 1.0 / nb_r[q];
       const double ux = nb_u[3 * q], uy = nb_u[3 * q + 1], uz = nb_u[3 * q + 2];

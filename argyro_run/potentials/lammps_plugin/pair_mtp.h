@@ -53,7 +53,9 @@ class PairMTP : public Pair {
 
   // work arrays (grown, never allocated in the inner loop)
   int nmax_nb = 0;
-  std::vector<double> nb_r, nb_u, nb_f, nb_df, nb_pw;
+  std::vector<double> nb_r, nb_u, nb_f, nb_df, nb_pw, nb_P;
+  std::vector<int> ang_gidx;                // per angular part: 3 x (pow-1 clipped at 0)
+  std::vector<double> ang_n;                // per angular part: p0, p1, p2, p0+p1+p2
   std::vector<int> nb_j;
   std::vector<double> moments, dEdM, rb_v, rb_d, row, gradP_tmp;
   std::vector<double> mdense, wdense;       // basic moments / dE/dM as [angular part][mu]
