@@ -51,7 +51,8 @@ def make_data(data_dir: Path) -> tuple[list, list]:
     return images[:N_TRAIN], images[N_TRAIN:]
 
 
-TEMPLATE = Path(__file__).resolve().parents[1].parent / "shared" / "mlip-fixtures" / "crystals" / "noncubic" / "10" / "initial.mtp"
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "mlip-fixtures"
+TEMPLATE = FIXTURES / "crystals" / "noncubic" / "10" / "initial.mtp"     # MLIP's level-10 template
 SPECIES = ["Li", "P", "S", "Cl"]
 
 

@@ -262,7 +262,8 @@ mtp = _mtp(CRYSTAL / "06" / "pot.mtp")
 images = _random_labels(mtp, _cfg(CRYSTAL / "06" / "out.cfg")[:5], seed=6)
 new, rep = T.train(mtp, images, max_iterations=8, comm=comm, validation_fraction=0.2, seed=1)
 if comm.Get_rank() == 0:
-    json.dump({{"radial": np.asarray(new.radial_coeffs).ravel().tolist(), "moment": np.asarray(new.moment_coeffs).tolist(),
+    json.dump({{"radial": np.asarray(new.radial_coeffs).ravel().tolist(),
+               "moment": np.asarray(new.moment_coeffs).tolist(),
                "species": np.asarray(new.species_coeffs).tolist(), "loss": rep.loss_history,
                "val": rep.validation_errors}}, open(sys.argv[1], "w"))
 """

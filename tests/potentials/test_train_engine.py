@@ -67,7 +67,8 @@ def noisy(images, seed=1, scale=0.05):
     for a in images:
         b = a.copy()
         r = a.calc.results
-        kw = {"energy": r["energy"] + rng.normal() * scale, "forces": r["forces"] + rng.normal(size=(len(a), 3)) * scale}
+        kw = {"energy": r["energy"] + rng.normal() * scale,
+              "forces": r["forces"] + rng.normal(size=(len(a), 3)) * scale}
         if "stress" in r:
             kw["stress"] = r["stress"] + rng.normal(size=6) * scale / 20
         b.calc = SinglePointCalculator(b, **kw)
