@@ -3,7 +3,9 @@
 Cell: Li6PS5Cl argyrodite 3x3x3 (1404 atoms, 4 species). Potential: a level-16-sized MTP
 basis generated here (see ``level16_basis``: all rotation-invariant contractions below of
 level <= 16 with lev(M_mu,nu) = 2 + 4 mu + nu), random coefficients (the cost does not depend
-on their values; they are small so that atoms stay on their sites during the timed MD).
+on their values; they are tiny (forces ~1e-6 eV/A) and the atoms start at rest, so the cell
+stays on its sites during the timed NVE steps: a random polynomial potential with thermal
+velocities collapses pairs below min_dist within ~100 fs).
 Timed: LAMMPS NVE steps with the plugin (neighbour-list rebuilds included) on 1 rank, the
 same with ``mpiexec -n 2``, and motep 0.2 ``cext`` engine energy+forces+stress calls on the
 same structure and potential (energies compared as a check).
@@ -133,7 +135,7 @@ def write_level16_mtp(path, species=SPECIES, *, seed=0, min_dist_A=1.5, max_dist
             f"alpha_index_times = {g(times)}", f"alpha_scalar_moments = {len(mapping)}",
             f"alpha_moment_mapping = {g([mapping])[1:-1]}",
             f"species_coeffs = {f(rng.normal(0, 1, S))}",
-            f"moment_coeffs = {f(rng.normal(0, 1e-3, len(mapping)))}"]
+            f"moment_coeffs = {f(rng.normal(0, 1e-8, len(mapping)))}"]
     pathlib.Path(path).write_text("\n".join(out) + "\n")
     return {"alpha_index_basic_count": len(basic), "alpha_index_times_count": len(times),
             "alpha_scalar_moments": len(mapping), "alpha_moments_count": count}
@@ -169,7 +171,7 @@ def bench_lammps(pot, atoms, steps, comm):
     for cmd in lammps_commands(pot, list(range(len(SPECIES)))):  # MTP type order = SPECIES
         lmp.command(cmd)
     for cmd in ("neighbor 1.0 bin", "neigh_modify every 10 delay 0 check yes",
-                "velocity all create 300 12345 mom yes", "timestep 0.001", "fix 1 all nve",
+                "timestep 0.001", "fix 1 all nve",
                 "thermo 0"):
         lmp.command(cmd)
     lmp.command("run 0")
