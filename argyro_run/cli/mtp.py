@@ -40,4 +40,6 @@ def register(sub):
 
     q = g.add_parser("lammps-plugin", help="print the path of the built LAMMPS pair_style mtp plugin")
     q.add_argument("--rebuild", action="store_true")
-    q.set_defaults(func=not_built("mtp lammps-plugin", "MTP LAMMPS plugin, issue 6"))
+    from argyro_run.potentials.plugin import cli_lammps_plugin
+
+    q.set_defaults(func=cli_lammps_plugin)

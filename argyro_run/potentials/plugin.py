@@ -193,3 +193,9 @@ def lammps_commands(mtp_path, species, *, active_set=None, select=None, break_=N
         style += f" every {int(every)}"
     return [f"plugin load {plugin_path()}", style,
             "pair_coeff * * " + " ".join(str(s) for s in species)]
+
+
+def cli_lammps_plugin(args) -> int:
+    """``argyro-run mtp lammps-plugin [--rebuild]``: build if needed, print the library path."""
+    print(plugin_path(build=True, rebuild=bool(getattr(args, "rebuild", False))))
+    return 0

@@ -277,7 +277,6 @@ if MPI.COMM_WORLD.rank == 0:
 """
 
 
-@pytest.mark.slow
 def test_one_vs_two_ranks(mlip_fixtures, tmp_path):
     from tests.conftest import run_mpi
 
@@ -446,3 +445,106 @@ def test_species_names_in_potential(mlip_fixtures, tmp_path):
         lmp.close()
     assert energies[0] == energies[1]
     assert np.isclose(energies[0], c["e"], rtol=1e-12)
+
+
+BUILD_SCRIPT = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+from argyro_run._stack import MPI
+from argyro_run.potentials.plugin import plugin_path
+p = plugin_path()
+paths = MPI.COMM_WORLD.gather(str(p))
+if MPI.COMM_WORLD.rank == 0:
+    print("PATHS", " ".join(paths))
+"""
+
+
+def test_concurrent_first_build_in_fresh_cache(tmp_path, monkeypatch):
+    """Two ranks build into an empty ARGYRO_RUN_CACHE at once: one compiles under the lock,
+    both get the same library, and it loads in LAMMPS."""
+    from tests.conftest import run_mpi
+
+    script = tmp_path / "build.py"
+    script.write_text(BUILD_SCRIPT)
+    monkeypatch.setenv("ARGYRO_RUN_CACHE", str(tmp_path / "cache"))
+    p = run_mpi(2, [str(script), str(ROOT)], timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    paths = [x for x in p.stdout.splitlines() if x.startswith("PATHS")][0].split()[1:]
+    assert len(paths) == 2 and paths[0] == paths[1]
+    lib = pathlib.Path(paths[0])
+    assert lib.is_file() and str(lib).startswith(str(tmp_path / "cache" / "lammps-plugin"))
+    assert sorted(x.name for x in lib.parent.iterdir()) == [".lock", lib.name]  # no leftovers
+    from argyro_run._stack import lammps_module
+
+    lmp = lammps_module().lammps(cmdargs=["-log", "none", "-screen", "none"])
+    lmp.command(f"plugin load {lib}")
+    lmp.command("units metal")
+    lmp.command("region b block 0 10 0 10 0 10")
+    lmp.command("create_box 1 b")
+    d = ROOT.parent / "shared" / "mlip-fixtures" / "crystals" / "noncubic" / "02" / "pot.mtp"
+    if d.is_file():
+        lmp.command(f"pair_style mtp {d}")
+        lmp.command("pair_coeff * * 0")
+    lmp.close()
+
+
+GRADE_MPI_SCRIPT = r"""
+import sys, json
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from argyro_run._stack import MPI
+from tests.potentials.test_plugin import Lmp, read_out_cfg
+import pathlib
+d = pathlib.Path(sys.argv[2]); active = sys.argv[3]; dump = sys.argv[4]; thr = float(sys.argv[5])
+c = read_out_cfg(d / "out.cfg")[500]
+cell = c["cell"]
+shifts = np.array([[i, j, k] for i in range(2) for j in range(2) for k in range(2)]) @ cell
+pos = (c["pos"][None] + shifts[:, None]).reshape(-1, 3)
+pos = pos + np.random.default_rng(5).normal(0, 0.1, pos.shape)
+lmp = Lmp(d / "pot.mtp", np.tile(c["type"], 8), pos, 2 * cell, comm=MPI.COMM_WORLD,
+          style_extra=f" active_set {active} select {thr} dump {dump}")
+lmp.run0()
+g = lmp.lmp.gather("d_mtp_grade", 1, 1)
+g = np.ctypeslib.as_array(g, shape=(len(pos),)).copy()
+try:
+    lmp.lmp.command(f"pair_style mtp {d / 'pot.mtp'} active_set {active} break {thr}")
+    lmp.lmp.command("pair_coeff * * 0")
+    lmp.lmp.command("run 0")
+    broke = ""
+except Exception as exc:
+    broke = str(exc)
+if MPI.COMM_WORLD.rank == 0:
+    print("RESULT" + json.dumps({"g": g.tolist(), "broke": broke}))
+"""
+
+
+def test_grades_select_break_two_ranks(mlip_fixtures, tmp_path):
+    """Per-atom grades, the selected .cfg and the break are the same on 1 and 2 ranks."""
+    from tests.conftest import run_mpi
+
+    d = mlip_fixtures / "crystals/noncubic/06"
+    S = species_count(d / "pot.mtp")
+    cfgs = read_out_cfg(d / "out.cfg")
+    from argyro_run.potentials.maxvol import maxvol
+
+    rows = np.concatenate([_site_rows(d, c, S, tmp_path) for c in cfgs[:3]])
+    ainv = np.linalg.inv(rows[maxvol(rows)])
+    active = tmp_path / "a.als"
+    _write_active(active, ainv)
+    script = tmp_path / "g.py"
+    script.write_text(GRADE_MPI_SCRIPT)
+    out = {}
+    for n in (1, 2):
+        dump = tmp_path / f"sel{n}.cfg"
+        p = run_mpi(n, [str(script), str(ROOT), str(d), str(active), str(dump), "1.0"], timeout=300)
+        assert p.returncode == 0, p.stderr[-3000:]
+        out[n] = json.loads([x for x in p.stdout.splitlines() if x.startswith("RESULT")][0][6:])
+        out[n]["sel"] = read_out_cfg(dump)
+    assert max(out[1]["g"]) > 1.0  # rattled configuration extrapolates w.r.t. 3 configurations
+    np.testing.assert_allclose(out[1]["g"], out[2]["g"], rtol=1e-10, atol=1e-12)
+    for n in (1, 2):
+        assert "MTP extrapolation break" in out[n]["broke"]
+        assert len(out[n]["sel"]) == 1
+    np.testing.assert_allclose(out[1]["sel"][0]["grades"], out[2]["sel"][0]["grades"], rtol=1e-6)
+    np.testing.assert_allclose(out[1]["sel"][0]["grades"], out[1]["g"], rtol=1e-6)
+    np.testing.assert_allclose(out[1]["sel"][0]["pos"], out[2]["sel"][0]["pos"], atol=1e-9)
