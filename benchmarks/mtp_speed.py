@@ -141,6 +141,35 @@ def write_level16_mtp(path, species=SPECIES, *, seed=0, min_dist_A=1.5, max_dist
             "alpha_scalar_moments": len(mapping), "alpha_moments_count": count}
 
 
+def write_from_template(template, path, species=SPECIES, *, seed=0):
+    """The basis (alpha indices, radial basis) of an MLIP .mtp file, for ``species`` with random
+    coefficients (e.g. the real MLIP level-10 basis of the crystal fixture)."""
+    import re
+
+    text = pathlib.Path(template).read_text()
+    get = lambda k: re.search(rf"^\s*{k}\s*=\s*(.*)$", text, re.M).group(1)  # noqa: E731
+    R, B, nmom = int(get("radial_funcs_count")), int(get("radial_basis_size")), int(get("alpha_scalar_moments"))
+    rng = np.random.default_rng(seed)
+    S = len(species)
+    f = lambda v: "{" + ", ".join(f"{x:.15e}" for x in v) + "}"  # noqa: E731
+    cut = text.index("radial_coeffs") if "radial_coeffs" in text else text.index("alpha_moments_count")
+    head = text[:cut].rstrip(" \t")
+    head = re.sub(r"species_count = \d+", f"species_count = {S}", head)
+    head = re.sub(r"scaling = .*\n", "", head).replace("potential_name = MTP1m\n", "potential_name = MTP1m\nscaling = 1.0e+00\n")
+    out = [head.rstrip("\n"), "\tradial_coeffs"]
+    for a in range(S):
+        for b in range(S):
+            out.append(f"\t\t{a}-{b}")
+            out += ["\t\t\t" + f(rng.normal(0, 0.05, B)) for _ in range(R)]
+    tail = text[text.index("alpha_moments_count"):]
+    tail = re.sub(r"(species|moment)_coeffs = .*\n?", "", tail).rstrip("\n")
+    tail += f"\nspecies_coeffs = {f(rng.normal(0, 1, S))}\nmoment_coeffs = {f(rng.normal(0, 1e-8, nmom))}\n"
+    out.append(tail)
+    pathlib.Path(path).write_text("\n".join(out))
+    return {k: int(get(k)) for k in ("alpha_index_basic_count", "alpha_index_times_count",
+                                     "alpha_scalar_moments", "alpha_moments_count", "radial_funcs_count")}
+
+
 def cell():
     from argyro_run.structures import argyrodite, make_supercell
 
@@ -212,6 +241,8 @@ def main():
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--motep-calls", type=int, default=5)
     ap.add_argument("--lammps-only", action="store_true")
+    ap.add_argument("--template", help="use the basis of this MLIP .mtp file instead of the "
+                    "generated level-16-sized one (e.g. the fixture crystals/noncubic/10/initial.mtp)")
     args = ap.parse_args()
     comm = MPI.COMM_WORLD
     atoms = cell()
@@ -219,7 +250,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         pot = pathlib.Path(tmp) / "level16.mtp"
         if comm.rank == 0:
-            counts = write_level16_mtp(pot)
+            counts = write_from_template(args.template, pot) if args.template else write_level16_mtp(pot)
             print(f"atoms {n}, species {SPECIES}, basis {counts}")
         pot = pathlib.Path(comm.bcast(str(pot)))
         comm.Barrier()

@@ -153,6 +153,13 @@ void PairMTP::read_mtp(const std::string &path)
     error->all(FLERR, "pair mtp: 'species' in {} has {} names, species_count is {}", path,
                species_names.size(), nspecies);
 
+  radial_coeffs_t.assign(radial_coeffs.size(), 0.0);
+  for (int pr = 0; pr < nspecies * nspecies; pr++)
+    for (int mu = 0; mu < rf_count; mu++)
+      for (int b = 0; b < rb_size; b++)
+        radial_coeffs_t[((size_t) pr * rb_size + b) * rf_count + mu] =
+            radial_coeffs[((size_t) pr * rf_count + mu) * rb_size + b];
+
   // distinct angular parts
   std::map<std::vector<int>, int> angid;
   basic_mu.assign(n_basic, 0);
@@ -375,31 +382,38 @@ void PairMTP::compute(int eflag, int vflag)
       nb_u[3 * nn] = ux;
       nb_u[3 * nn + 1] = uy;
       nb_u[3 * nn + 2] = uz;
-      // Chebyshev radial basis times scaling*(r-max_dist)^2 (MLIP RBChebyshev)
+      // Chebyshev radial basis times scaling*(r-max_dist)^2 (MLIP RBChebyshev), contracted
+      // with the radial coefficients on the fly (recursion kept in registers)
       const double ksi = (2.0 * r - (min_dist + max_dist)) / (max_dist - min_dist);
       const double d = r - max_dist;
-      rb_v[0] = scaling * d * d;
-      rb_d[0] = scaling * 2.0 * d;
-      if (B > 1) {
-        rb_v[1] = scaling * ksi * d * d;
-        rb_d[1] = scaling * (mult * d * d + 2.0 * ksi * d);
-      }
-      for (int b = 2; b < B; b++) {
-        rb_v[b] = 2.0 * ksi * rb_v[b - 1] - rb_v[b - 2];
-        rb_d[b] = 2.0 * (mult * rb_v[b - 1] + ksi * rb_d[b - 1]) - rb_d[b - 2];
-      }
-      const double *c = &radial_coeffs[((size_t) (ti * S + tj) * R) * B];
+      const double *c = &radial_coeffs_t[(size_t) (ti * S + tj) * B * R];
       double *fv = &nb_f[(size_t) nn * R];
       double *fd = &nb_df[(size_t) nn * R];
+      double v0 = scaling * d * d, d0 = scaling * 2.0 * d;
       for (int mu = 0; mu < R; mu++) {
-        double v = 0.0, dv = 0.0;
-        const double *cm = c + (size_t) mu * B;
-        for (int b = 0; b < B; b++) {
-          v += cm[b] * rb_v[b];
-          dv += cm[b] * rb_d[b];
+        fv[mu] = c[mu] * v0;
+        fd[mu] = c[mu] * d0;
+      }
+      if (B > 1) {
+        double v1 = scaling * ksi * d * d, d1 = scaling * (mult * d * d + 2.0 * ksi * d);
+        const double *cb = c + R;
+        for (int mu = 0; mu < R; mu++) {
+          fv[mu] += cb[mu] * v1;
+          fd[mu] += cb[mu] * d1;
         }
-        fv[mu] = v;
-        fd[mu] = dv;
+        for (int b = 2; b < B; b++) {
+          const double v2 = 2.0 * ksi * v1 - v0;
+          const double d2 = 2.0 * (mult * v1 + ksi * d1) - d0;
+          cb = c + (size_t) b * R;
+          for (int mu = 0; mu < R; mu++) {
+            fv[mu] += cb[mu] * v2;
+            fd[mu] += cb[mu] * d2;
+          }
+          v0 = v1;
+          v1 = v2;
+          d0 = d1;
+          d1 = d2;
+        }
       }
       // powers of the unit vector (kept for pass 2)
       const int np1 = max_pow + 1;

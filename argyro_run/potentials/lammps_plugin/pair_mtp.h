@@ -29,6 +29,7 @@ class PairMTP : public Pair {
   int nspecies = 0, rb_size = 0, rf_count = 0;
   double scaling = 1.0, min_dist = 0.0, max_dist = 0.0;
   std::vector<double> radial_coeffs;        // [ti][tj][mu][xi]
+  std::vector<double> radial_coeffs_t;      // [ti][tj][xi][mu] (contiguous in mu)
   std::vector<double> species_coeffs;       // [S]
   std::vector<double> moment_coeffs;        // [alpha_scalar]
   std::vector<int> basic_mu, basic_ang;     // per basic moment: radial function, angular index
