@@ -183,13 +183,58 @@ void PairMTP::read_mtp(const std::string &path)
     max_pow = std::max(max_pow, std::max(abc[0], std::max(abc[1], abc[2])));
   }
   n_ang = (int) angid.size();
-  ang_gidx.assign(3 * n_ang, 0);
+  // monomials u_x^p0 u_y^p1 u_z^p2 closed under lowering one power, sorted by degree
+  {
+    std::map<std::vector<int>, int> need;
+    std::vector<std::vector<int>> stack;
+    for (int a = 0; a < n_ang; a++)
+      stack.push_back({ang_pow[3 * a], ang_pow[3 * a + 1], ang_pow[3 * a + 2]});
+    stack.push_back({0, 0, 0});
+    while (!stack.empty()) {
+      auto m = stack.back();
+      stack.pop_back();
+      if (need.count(m)) continue;
+      need[m] = 0;
+      for (int d = 0; d < 3; d++)
+        if (m[d] > 0) {
+          auto l = m;
+          l[d]--;
+          stack.push_back(l);
+        }
+    }
+    std::vector<std::vector<int>> monos;
+    for (auto &kv2 : need) monos.push_back(kv2.first);
+    std::stable_sort(monos.begin(), monos.end(), [](const std::vector<int> &x, const std::vector<int> &y) {
+      return x[0] + x[1] + x[2] < y[0] + y[1] + y[2];
+    });
+    n_mono = (int) monos.size();
+    for (int m = 0; m < n_mono; m++) need[monos[m]] = m;
+    mono_par.assign(n_mono, 0);
+    mono_dim.assign(n_mono, 0);
+    for (int m = 1; m < n_mono; m++) {
+      int d = 0;
+      while (monos[m][d] == 0) d++;
+      auto l = monos[m];
+      l[d]--;
+      mono_par[m] = need[l];
+      mono_dim[m] = d;
+    }
+    ang_mono.assign(n_ang, 0);
+    ang_gidx.assign(3 * n_ang, 0);
+    for (int a = 0; a < n_ang; a++) {
+      std::vector<int> m = {ang_pow[3 * a], ang_pow[3 * a + 1], ang_pow[3 * a + 2]};
+      ang_mono[a] = need[m];
+      for (int d = 0; d < 3; d++) {
+        if (m[d] == 0) continue;    // coefficient p_d = 0: index 0 is never weighted
+        auto l = m;
+        l[d]--;
+        ang_gidx[3 * a + d] = need[l];
+      }
+    }
+  }
   ang_n.assign(4 * n_ang, 0.0);
   for (int a = 0; a < n_ang; a++) {
-    for (int d = 0; d < 3; d++) {
-      ang_gidx[3 * a + d] = std::max(ang_pow[3 * a + d] - 1, 0);
-      ang_n[4 * a + d] = ang_pow[3 * a + d];
-    }
+    for (int d = 0; d < 3; d++) ang_n[4 * a + d] = ang_pow[3 * a + d];
     ang_n[4 * a + 3] = ang_pow[3 * a] + ang_pow[3 * a + 1] + ang_pow[3 * a + 2];
   }
   ang_start.assign(n_ang + 1, 0);
@@ -227,7 +272,6 @@ void PairMTP::read_mtp(const std::string &path)
   rb_v.assign(rb_size, 0.0);
   rb_d.assign(rb_size, 0.0);
   row.assign(nspecies + n_scalar, 0.0);
-  gradP_tmp.assign(3 * (max_pow + 1), 0.0);
 }
 
 void PairMTP::read_active_set(const std::string &path)
@@ -335,8 +379,7 @@ void PairMTP::grow_nb(int n)
   nb_u.resize(3 * (size_t) nmax_nb);
   nb_f.resize((size_t) nmax_nb * rf_count);
   nb_df.resize((size_t) nmax_nb * rf_count);
-  nb_pw.resize((size_t) nmax_nb * 3 * (max_pow + 1));
-  nb_P.resize((size_t) nmax_nb * n_ang);
+  nb_P.resize((size_t) nmax_nb * n_mono);
   nb_j.resize(nmax_nb);
 }
 
@@ -415,20 +458,13 @@ void PairMTP::compute(int eflag, int vflag)
           d1 = d2;
         }
       }
-      // powers of the unit vector (kept for pass 2)
-      const int np1 = max_pow + 1;
-      double *pw = &nb_pw[(size_t) nn * 3 * np1];
-      pw[0] = pw[np1] = pw[2 * np1] = 1.0;
-      for (int p = 1; p <= max_pow; p++) {
-        pw[p] = pw[p - 1] * ux;
-        pw[np1 + p] = pw[np1 + p - 1] * uy;
-        pw[2 * np1 + p] = pw[2 * np1 + p - 1] * uz;
-      }
-      double *Pn = &nb_P[(size_t) nn * n_ang];
+      // all monomials of the unit vector, each from its parent with one multiplication
+      double *Pn = &nb_P[(size_t) nn * n_mono];
+      const double uu[3] = {ux, uy, uz};
+      Pn[0] = 1.0;
+      for (int m = 1; m < n_mono; m++) Pn[m] = Pn[mono_par[m]] * uu[mono_dim[m]];
       for (int a = 0; a < n_ang; a++) {
-        const double val = pw[ang_pow[3 * a]] * pw[np1 + ang_pow[3 * a + 1]] *
-            pw[2 * np1 + ang_pow[3 * a + 2]];
-        Pn[a] = val;
+        const double val = Pn[ang_mono[a]];
         double *md = &mdense[(size_t) a * R];
         for (int mu = 0; mu < R; mu++) md[mu] += val * fv[mu];
       }
@@ -474,13 +510,10 @@ void PairMTP::compute(int eflag, int vflag)
     for (int k = 0; k < n_basic; k++) wdense[(size_t) basic_ang[k] * R + basic_mu[k]] = dEdM[k];
     // pass 2: dE_i/dr_ij. With P_a = ux^p0 uy^p1 uz^p2 and n = p0+p1+p2,
     // dP_a/dr = (1/r) [(p0 ux^(p0-1) uy^p1 uz^p2, ...) - n P_a u].
-    const int np1 = max_pow + 1;
     for (int q = 0; q < nn; q++) {
       const double *fv = &nb_f[(size_t) q * R];
       const double *fd = &nb_df[(size_t) q * R];
-      const double *pw = &nb_pw[(size_t) q * 3 * np1];
-      const double *px = pw, *py = pw + np1, *pz = pw + 2 * np1;
-      const double *Pq = &nb_P[(size_t) q * n_ang];
+      const double *Pq = &nb_P[(size_t) q * n_mono];
       double A = 0.0, gx = 0.0, gy = 0.0, gz = 0.0, nP = 0.0;
       for (int a = 0; a < n_ang; a++) {
         double W = 0.0, Wd = 0.0;
@@ -489,16 +522,15 @@ void PairMTP::compute(int eflag, int vflag)
           W += wd[mu] * fv[mu];
           Wd += wd[mu] * fd[mu];
         }
-        const int p0 = ang_pow[3 * a], p1 = ang_pow[3 * a + 1], p2 = ang_pow[3 * a + 2];
         const int *gi = &ang_gidx[3 * a];
         const double *an = &ang_n[4 * a];
-        const double val = Pq[a];
+        const double val = Pq[ang_mono[a]];
         A += Wd * val;
         nP += W * an[3] * val;
-        // terms with a zero power carry the factor 0 (branch-free)
-        gx += W * an[0] * px[gi[0]] * py[p1] * pz[p2];
-        gy += W * an[1] * px[p0] * py[gi[1]] * pz[p2];
-        gz += W * an[2] * px[p0] * py[p1] * pz[gi[2]];
+        // d/du_x of u_x^p0 u_y^p1 u_z^p2 = p0 * (monomial with p0-1); p0 = 0 gives 0
+        gx += W * an[0] * Pq[gi[0]];
+        gy += W * an[1] * Pq[gi[1]];
+        gz += W * an[2] * Pq[gi[2]];
       }
       const double inv_r = 1.0 / nb_r[q];
       const double ux = nb_u[3 * q], uy = nb_u[3 * q + 1], uz = nb_u[3 * q + 2];
@@ -602,5 +634,5 @@ void *PairMTP::extract_peratom(const char *str, int &ncol)
 
 double PairMTP::memory_usage()
 {
-  return (double) nmax_nb * (4 + 2 * rf_count + 3 * (max_pow + 1)) * sizeof(double);
+  return (double) nmax_nb * (4 + 2 * rf_count + n_mono) * sizeof(double);
 }

@@ -54,11 +54,14 @@ class PairMTP : public Pair {
 
   // work arrays (grown, never allocated in the inner loop)
   int nmax_nb = 0;
-  std::vector<double> nb_r, nb_u, nb_f, nb_df, nb_pw, nb_P;
-  std::vector<int> ang_gidx;                // per angular part: 3 x (pow-1 clipped at 0)
+  std::vector<double> nb_r, nb_u, nb_f, nb_df, nb_P;  // nb_P: monomials per neighbour
+  std::vector<int> ang_gidx;                // per angular part: monomials with one power less (x,y,z)
+  std::vector<int> ang_mono;                // per angular part: its index in the monomial list
+  std::vector<int> mono_par, mono_dim;      // monomial list closed under lowering, degree order:
+  int n_mono = 0;                           //   P[m] = P[mono_par[m]] * u[mono_dim[m]]
   std::vector<double> ang_n;                // per angular part: p0, p1, p2, p0+p1+p2
   std::vector<int> nb_j;
-  std::vector<double> moments, dEdM, rb_v, rb_d, row, gradP_tmp;
+  std::vector<double> moments, dEdM, rb_v, rb_d, row;
   std::vector<double> mdense, wdense;       // basic moments / dE/dM as [angular part][mu]
 
   void read_mtp(const std::string &);
