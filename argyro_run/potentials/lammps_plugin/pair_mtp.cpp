@@ -385,6 +385,20 @@ void PairMTP::grow_nb(int n)
 
 void PairMTP::compute(int eflag, int vflag)
 {
+  // radial_funcs_count as a compile-time constant for the common sizes (unrolled mu loops)
+  switch (rf_count) {
+    case 1: eval<1>(eflag, vflag); break;
+    case 2: eval<2>(eflag, vflag); break;
+    case 3: eval<3>(eflag, vflag); break;
+    case 4: eval<4>(eflag, vflag); break;
+    case 5: eval<5>(eflag, vflag); break;
+    case 6: eval<6>(eflag, vflag); break;
+    default: eval<0>(eflag, vflag);
+  }
+}
+
+template <int RR> void PairMTP::eval(int eflag, int vflag)
+{
   ev_init(eflag, vflag);
   double **x = atom->x;
   double **f = atom->f;
@@ -394,7 +408,8 @@ void PairMTP::compute(int eflag, int vflag)
   int *numneigh = list->numneigh;
   int **firstneigh = list->firstneigh;
   const double cut2 = max_dist * max_dist;
-  const int R = rf_count, B = rb_size, S = nspecies;
+  const int R = RR > 0 ? RR : rf_count;
+  const int B = rb_size, S = nspecies;
   double *grades = (have_active && grade_index >= 0) ? atom->dvector[grade_index] : nullptr;
   double local_max_grade = 0.0;
   const double mult = 2.0 / (max_dist - min_dist);

@@ -64,6 +64,7 @@ class PairMTP : public Pair {
   std::vector<double> moments, dEdM, rb_v, rb_d, row;
   std::vector<double> mdense, wdense;       // basic moments / dE/dM as [angular part][mu]
 
+  template <int RR> void eval(int, int);
   void read_mtp(const std::string &);
   void read_active_set(const std::string &);
   void grow_nb(int);
