@@ -108,3 +108,37 @@ def test_voronoi_mesh_convergence(tmp_path):
     # staircase GB layer: about first order in the GB element size (observed ratio ~3.7)
     assert abs(vals[2] - vals[1]) < 0.5 * abs(vals[1] - vals[0])
     assert vals[0] > vals[1] > vals[2]
+
+
+TASK_SCRIPT = """
+import sys, pathlib, numpy as np
+sys.path.insert(0, {repo!r})
+from argyro_run._stack import MPI
+from tests.fe.test_sweep import _voronoi_sweep
+r = _voronoi_sweep(pathlib.Path({work!r}) / str(MPI.COMM_WORLD.size))
+if MPI.COMM_WORLD.rank == 0:
+    print("DEFF", *r.get("D_eff_m2_per_s").ravel())
+"""
+
+
+def _voronoi_sweep(work):
+    comm = MPI.COMM_WORLD
+    mres = run_mesh({"microstructure": dict(MICRO, kind="voronoi", n_grains=4, lloyd_iterations=1, seed=2),
+                     "grain_size_nm": 10.0}, {}, comm, work / "m")
+    fe = {"temperatures_K": [300.0, 600.0], "bulk": BULK, "gb_parallel": GB,
+          "gb_perpendicular": {"D0_m2_per_s": 1e-9, "Ea_eV": 0.5}, "element_degree": 2, "solver_rtol": 1e-12}
+    return run_fe_sweep({"fe": fe, "grain_size_nm": 10.0}, {"microstructure/d10nm": mres}, comm, work)
+
+
+def test_mesh_and_sweep_tasks_on_two_ranks_agree_with_one(tmp_path):
+    from tests.conftest import REPO, run_mpi
+
+    serial = _voronoi_sweep(tmp_path / "serial").get("D_eff_m2_per_s").ravel()
+    script = tmp_path / "task_mpi.py"
+    script.write_text(TASK_SCRIPT.format(repo=str(REPO), work=str(tmp_path)))
+    p = run_mpi(2, [str(script)], timeout=300, cwd=str(REPO))
+    assert p.returncode == 0, p.stderr[-3000:]
+    line = [ln for ln in p.stdout.splitlines() if ln.startswith("DEFF")][0]
+    np.testing.assert_allclose(np.array(line.split()[1:], float), serial, rtol=1e-8)
+    De = serial.reshape(2, 2, 2)
+    assert np.all(np.linalg.eigvalsh(0.5 * (De + np.swapaxes(De, 1, 2))) > 0)
