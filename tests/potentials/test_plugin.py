@@ -548,3 +548,35 @@ def test_grades_select_break_two_ranks(mlip_fixtures, tmp_path):
     np.testing.assert_allclose(out[1]["sel"][0]["grades"], out[2]["sel"][0]["grades"], rtol=1e-6)
     np.testing.assert_allclose(out[1]["sel"][0]["grades"], out[1]["g"], rtol=1e-6)
     np.testing.assert_allclose(out[1]["sel"][0]["pos"], out[2]["sel"][0]["pos"], atol=1e-9)
+
+
+def test_configuration_mode_grade(mlip_fixtures, tmp_path):
+    """Configuration-mode active set: the grade of a configuration is max|X A^-1| with X the
+    sum of its site rows; configurations in the active set grade exactly 1."""
+    from argyro_run.potentials.maxvol import maxvol
+
+    d = mlip_fixtures / "crystals/noncubic/06"  # one species: the count column is not constant x another
+    S = species_count(d / "pot.mtp")
+    cfgs = read_out_cfg(d / "out.cfg")[::50]
+    X = np.array([_site_rows(d, c, S, tmp_path).sum(axis=0) for c in cfgs])
+    assert X.shape[0] > X.shape[1]
+    sel = maxvol(X)
+    ainv = np.linalg.inv(X[sel])
+    active = tmp_path / "conf.als"
+    _write_active(active, ainv)
+    text = active.read_text().replace("mode neighborhood", "mode configuration")
+    active.write_text(text)
+    expected = np.abs(X @ ainv).max(axis=1)
+    dump = tmp_path / "sel.cfg"
+    got = []
+    for c in cfgs:
+        lmp = Lmp(d / "pot.mtp", c["type"], c["pos"], c["cell"],
+                  style_extra=f" active_set {active} select 0.999999 dump {dump}")
+        lmp.run0()
+        lmp.close()
+    sel_cfgs = read_out_cfg(dump)
+    got = [float(c["features"]["MV_grade"]) for c in sel_cfgs]
+    # every configuration with grade > 0.999999 was written, in order, with its grade
+    np.testing.assert_allclose(got, expected[expected > 0.999999], rtol=1e-5)
+    assert np.allclose(expected[sel], 1.0, atol=1e-9)
+    assert len(got) >= len(sel)

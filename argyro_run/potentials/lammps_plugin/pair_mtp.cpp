@@ -285,9 +285,11 @@ void PairMTP::read_active_set(const std::string &path)
   in >> w1 >> mode >> w2 >> active_nrows;
   std::string w3;
   in >> w3;
-  if (w1 != "mode" || w2 != "n_rows" || w3 != "inverse" || (mode != "neighborhood"))
-    error->all(FLERR, "pair mtp: bad header in active set {} (only mode neighborhood is graded "
-               "per atom in LAMMPS)", path);
+  if (w1 != "mode" || w2 != "n_rows" || w3 != "inverse" ||
+      (mode != "neighborhood" && mode != "configuration"))
+    error->all(FLERR, "pair mtp: bad header in active set {}; allowed modes: neighborhood, "
+               "configuration", path);
+  config_mode = (mode == "configuration");
   if (active_nrows != nspecies + n_scalar)
     error->all(FLERR, "pair mtp: active set {} has n_rows {}, potential needs {}", path,
                active_nrows, nspecies + n_scalar);
@@ -412,6 +414,7 @@ template <int RR> void PairMTP::eval(int eflag, int vflag)
   const int B = rb_size, S = nspecies;
   double *grades = (have_active && grade_index >= 0) ? atom->dvector[grade_index] : nullptr;
   double local_max_grade = 0.0;
+  if (have_active && config_mode) config_row.assign(nspecies + n_scalar, 0.0);
   const double mult = 2.0 / (max_dist - min_dist);
 
   for (int ii = 0; ii < inum; ii++) {
@@ -500,7 +503,11 @@ template <int RR> void PairMTP::eval(int eflag, int vflag)
     if (eflag_global) eng_vdwl += Ei;
     if (eflag_atom) eatom[i] += Ei;
     // grade
-    if (grades) {
+    if (grades && config_mode) {
+      config_row[ti] += 1.0;
+      for (int m = 0; m < n_scalar; m++) config_row[S + m] += moments[mapping[m]];
+      grades[i] = 0.0;    // configuration mode: no per-atom grade
+    } else if (grades) {
       std::fill(row.begin(), row.end(), 0.0);
       row[ti] = 1.0;
       for (int m = 0; m < n_scalar; m++) row[S + m] = moments[mapping[m]];
@@ -570,7 +577,17 @@ template <int RR> void PairMTP::eval(int eflag, int vflag)
 
   if (have_active) {
     double gmax = 0.0;
-    MPI_Allreduce(&local_max_grade, &gmax, 1, MPI_DOUBLE, MPI_MAX, world);
+    if (config_mode) {
+      const int n = active_nrows;
+      config_row_all.assign(n, 0.0);
+      MPI_Allreduce(config_row.data(), config_row_all.data(), n, MPI_DOUBLE, MPI_SUM, world);
+      for (int col = 0; col < n; col++) {
+        double s = 0.0;
+        for (int rr = 0; rr < n; rr++) s += config_row_all[rr] * ainv[(size_t) rr * n + col];
+        gmax = std::max(gmax, fabs(s));
+      }
+    } else
+      MPI_Allreduce(&local_max_grade, &gmax, 1, MPI_DOUBLE, MPI_MAX, world);
     last_max_grade = gmax;
     if (select_threshold > 0 && gmax > select_threshold) {
       bigint step = update->ntimestep;

@@ -43,6 +43,8 @@ class PairMTP : public Pair {
 
   // active set / grades
   bool have_active = false;
+  bool config_mode = false;                 // active set of configuration rows (sum over atoms)
+  std::vector<double> config_row, config_row_all;
   int active_nrows = 0;
   std::vector<double> ainv;                 // row-major A^-1
   double select_threshold = -1.0, break_threshold = -1.0;
