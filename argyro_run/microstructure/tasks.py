@@ -29,6 +29,13 @@ def build_mesh(micro: dict, grain_size_nm: float):
         raise UserError(f"microstructure: {exc}") from None
     h = float(micro.get("mesh_size_fraction", 0.2)) * grain_size_nm
     hgb = float(micro.get("mesh_size_gb_fraction", 0.5)) * gb
+    # rough size estimate: GB volume fraction ~ dim * delta / d at the GB element size
+    per = {2: 2.0, 3: 6.0}[dim]
+    hb = min(hgb, h)
+    est = (min(1.0, dim * gb / grain_size_nm) * poly.box_nm ** dim) / (hb ** dim / per) + poly.box_nm ** dim / (h ** dim / per)
+    if est > 2e6:
+        log.warning("microstructure d=%s nm: about %.1e cells expected (GB element %.3g nm); meshing may take "
+                    "long - raise mesh_size_gb_fraction or lower the grain size", grain_size_nm, est, hb)
     if poly.kind == "laminate":
         return poly, laminate_mesh(poly, mesh_size_nm=h, mesh_size_gb_nm=hgb)
     return poly, mesh_polycrystal(poly, mesh_size_nm=h, mesh_size_gb_nm=hgb)
