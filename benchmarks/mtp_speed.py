@@ -141,7 +141,7 @@ def write_level16_mtp(path, species=SPECIES, *, seed=0, min_dist_A=1.5, max_dist
             "alpha_scalar_moments": len(mapping), "alpha_moments_count": count}
 
 
-def write_from_template(template, path, species=SPECIES, *, seed=0):
+def write_from_template(template, path, species=SPECIES, *, seed=0, moment_scale=1e-8):
     """The basis (alpha indices, radial basis) of an MLIP .mtp file, for ``species`` with random
     coefficients (e.g. the real MLIP level-10 basis of the crystal fixture)."""
     import re
@@ -163,7 +163,7 @@ def write_from_template(template, path, species=SPECIES, *, seed=0):
             out += ["\t\t\t" + f(rng.normal(0, 0.05, B)) for _ in range(R)]
     tail = text[text.index("alpha_moments_count"):]
     tail = re.sub(r"(species|moment)_coeffs = .*\n?", "", tail).rstrip("\n")
-    tail += f"\nspecies_coeffs = {f(rng.normal(0, 1, S))}\nmoment_coeffs = {f(rng.normal(0, 1e-8, nmom))}\n"
+    tail += f"\nspecies_coeffs = {f(rng.normal(0, 1, S))}\nmoment_coeffs = {f(rng.normal(0, moment_scale, nmom))}\n"
     out.append(tail)
     pathlib.Path(path).write_text("\n".join(out))
     return {k: int(get(k)) for k in ("alpha_index_basic_count", "alpha_index_times_count",
