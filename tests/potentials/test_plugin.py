@@ -620,3 +620,48 @@ def test_matches_motep_on_four_species_periodic_cell(mlip_fixtures, tmp_path):
     assert abs(e - e_ref) <= 1e-10 * abs(e_ref)
     np.testing.assert_allclose(f, f_ref, rtol=0, atol=1e-10 * abs(f_ref).max())
     np.testing.assert_allclose(v, -s_ref, rtol=0, atol=1e-10 * abs(s_ref).max())
+
+
+def _four_species_case(mlip_fixtures, tmp_path, seed=11):
+    import importlib.util
+
+    from argyro_run.structures import argyrodite
+
+    spec = importlib.util.spec_from_file_location("mtp_speed", ROOT / "benchmarks" / "mtp_speed.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    species = ["Li", "P", "S", "Cl"]
+    pot = tmp_path / f"l10x4_{seed}.mtp"
+    bench.write_from_template(mlip_fixtures / "crystals/noncubic/10/pot.mtp", pot, species,
+                              seed=seed, moment_scale=1e-2)
+    atoms = argyrodite("Cl", li_seed=seed)
+    atoms.rattle(0.05, seed=seed)
+    return pot, species, atoms
+
+
+def test_matches_python_evaluator_and_grades(mlip_fixtures, tmp_path):
+    """Plugin vs argyro_run.potentials.evaluate (1e-10 relative) and vs grades.grade, on a
+    4-species periodic cell. Skipped until the MTP core (mtp.py/evaluate.py/grades.py) exists."""
+    mtp_mod = pytest.importorskip("argyro_run.potentials.mtp", reason="MTP core not in the tree yet")
+    ev = pytest.importorskip("argyro_run.potentials.evaluate", reason="MTP evaluator not in the tree yet")
+    gr = pytest.importorskip("argyro_run.potentials.grades", reason="MTP grades not in the tree yet")
+    pot, species, atoms = _four_species_case(mlip_fixtures, tmp_path)
+    mtp = mtp_mod.read_mtp(pot)
+    mtp.species = species
+    ref = ev.evaluate(mtp, atoms)
+    types = np.array([species.index(s) for s in atoms.get_chemical_symbols()])
+    images = [_four_species_case(mlip_fixtures, tmp_path, seed=s)[2] for s in (1, 2, 3)]
+    active = gr.select_active_set(mtp, images, mode="neighborhood")
+    als = tmp_path / "n.als"
+    gr.save_active_set(als, active)
+    lmp = Lmp(pot, types, atoms.positions, atoms.cell.array, S=4, style_extra=f" active_set {als}")
+    lmp.run0()
+    e, f, v, g, ea = lmp.energy(), lmp.forces(), lmp.virial(), lmp.grades(), lmp.peratom_energy()
+    lmp.close()
+    assert abs(e - ref["energy_eV"]) <= 1e-10 * abs(ref["energy_eV"])
+    np.testing.assert_allclose(f, ref["forces_eV_per_A"], rtol=0, atol=1e-10 * abs(ref["forces_eV_per_A"]).max())
+    np.testing.assert_allclose(ea, ref["energies_eV"], rtol=1e-10, atol=1e-10)
+    s_ref = np.asarray(ref["stress_eV_per_A3"]) * atoms.get_volume()
+    np.testing.assert_allclose(v, -s_ref, rtol=0, atol=1e-10 * abs(s_ref).max())
+    _, g_ref = gr.grade(mtp, active, atoms)
+    np.testing.assert_allclose(g, g_ref, rtol=1e-9, atol=1e-9)
