@@ -403,8 +403,13 @@ def test_lammps_commands_and_status(tmp_path):
     from argyro_run.errors import UserError
     from argyro_run.potentials.plugin import lammps_commands, plugin_path, plugin_status
 
+    import subprocess
+
     lib = plugin_path()
     assert lib.is_file() and "built" in plugin_status()
+    out = subprocess.run([sys.executable, "-m", "argyro_run", "mtp", "lammps-plugin"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0 and out.stdout.strip() == str(lib), out.stderr
     cmds = lammps_commands("a.mtp", ["Li", "P", "S", "Cl"], active_set="a.als", select=2.1,
                            break_=10, dump="sel.cfg", every=10)
     assert cmds == [f"plugin load {lib}",
