@@ -142,7 +142,8 @@ void PairMTP::read_mtp(const std::string &path)
   moment_coeffs = numbers(need("moment_coeffs"));
   radial_coeffs = rc;
   species_names.clear();
-  if (kv.count("species")) species_names = words(kv["species"]);
+  for (const char *key : {"species", "species_names", "elements"})
+    if (kv.count(key)) species_names = words(kv[key]);
 
   if ((int) basic.size() != 4 * n_basic || (int) tim.size() != 4 * n_times ||
       (int) map.size() != n_scalar || (int) species_coeffs.size() != nspecies ||
