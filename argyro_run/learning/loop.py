@@ -195,11 +195,10 @@ def build_active_set(mtp, images: list):
     from argyro_run.potentials.maxvol import ActiveSet
 
     rows, labels = training_rows(mtp, images)
+    # the contract's active set is maxvol.ActiveSet (rows + inverse); cut-outs need the rim left out,
+    # which select_active_set cannot express, so the set is built here from the masked rows
     active = ActiveSet(rows.shape[1])
     active.update(rows, labels=labels)
-    if hasattr(G, "ActiveSet") and G.ActiveSet is not ActiveSet:
-        # grades.py wraps the MaxVol set: rebuild its type from the same inverse
-        return G.ActiveSet.from_maxvol(active, mode="neighborhood")  # pragma: no cover - depends on grades.py
     active.mode = "neighborhood"
     return active
 
