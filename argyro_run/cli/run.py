@@ -1,8 +1,15 @@
-from argyro_run.cli._common import not_built
+"""``argyro-run run input.toml [--force]`` (also ``argyro-run input.toml``); start under mpiexec for MPI."""
+
+
+def _run(args) -> int:
+    from argyro_run.runtime.driver import run_input
+
+    return run_input(args.input, force=args.force)
 
 
 def register(sub):
     p = sub.add_parser("run", help="validate, plan and execute an input file (MPI-parallel)")
     p.add_argument("input", help="input TOML file")
-    p.add_argument("--force", action="store_true", help="overwrite an archive made from a different input")
-    p.set_defaults(func=not_built("run", "runtime, issue 4"))
+    p.add_argument("--force", action="store_true",
+                   help="use the archive path even if it holds another input's results (old file kept as .bak-<time>)")
+    p.set_defaults(func=_run)

