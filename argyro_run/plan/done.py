@@ -25,5 +25,9 @@ def done_task_ids(plan, archive_path: Path) -> set[str] | None:
     reader = getattr(archive, "done_tasks", None)
     if reader is None:
         return None
-    stored = reader(archive_path)
+    try:
+        stored = reader(archive_path)
+    except OSError as exc:  # not an HDF5 archive (or unreadable): unknown, never "nothing done"
+        log.warning("cannot read %s as an archive: %s", archive_path, exc)
+        return None
     return {t.id for t in plan.tasks if stored.get(t.id) == t.hash}

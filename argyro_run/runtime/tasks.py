@@ -19,7 +19,7 @@ def _rows(dep_id: str, res: Result) -> list[tuple[str, str, str, float, str]]:
         if not wanted:
             continue
         a = np.asarray(arr)
-        if a.dtype.kind not in "fiu":
+        if a.dtype.kind not in "fiu" or a.ndim > 1:
             continue
         units = str(res.get_attrs(path).get("units", ""))
         if a.size == 1:

