@@ -42,7 +42,7 @@ def dependency_structures(deps: dict) -> list[tuple[str, str, object]]:
 def resolve_input_file(path: str, params: dict, key: str) -> Path:
     p = Path(path)
     if not p.is_absolute():
-        base = params.get("base_dir")
+        base = params.get("input_dir") or params.get("base_dir")  # runtime passes input_dir
         p = (Path(base) / p) if base else p.resolve()
     if not p.is_file():
         raise UserError(f"{key}: file {path!r} not found (looked at {p})")
