@@ -266,3 +266,20 @@ def test_load_potential_task(mlip_fixtures, tmp_path):
         run_load_potential({"potential": {"file": str(tmp_path / "p.mtp"), "species": ["S", "Li"]}}, {}, None, tmp_path)
     with pytest.raises(UserError, match="does not exist"):
         run_load_potential({"potential": {"file": "nope.mtp"}, "input_dir": str(tmp_path)}, {}, None, tmp_path)
+
+
+def test_committed_test_potential_is_consistent():
+    """tests/data/mtp (made by make_test_mtp.py): the potential fits its own tblite data and its
+    active set is the MaxVol set of that data (every training neighbourhood grades <= 1)."""
+    from pathlib import Path
+
+    from argyro_run.potentials.train import errors
+
+    d = Path(__file__).resolve().parents[1] / "data" / "mtp"
+    m = read_mtp(d / "Li6PS5Cl-l08.mtp")
+    assert m.species == ["Li", "P", "S", "Cl"] and m.level == 8
+    data = read_cfg(d / "Li6PS5Cl-l08.cfg", species=m.species)
+    err = errors(m, data[::4])
+    assert err["rmse_force_eV_per_A"] < 0.15 and err["rmse_energy_meV_per_atom"] < 10
+    active = load_active_set(d / "Li6PS5Cl-l08.als")
+    assert max(grade(m, active, a)[0] for a in data[::8]) <= 1.0 + 2e-3
