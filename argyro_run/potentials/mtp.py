@@ -10,9 +10,10 @@ MLIP formalism (Shapeev 2016; MLIP-2/3 file format). A potential holds
   functions B_alpha);
 * the linear part: site energy E_i = species_coeffs[t_i] + sum_alpha moment_coeffs[alpha] B_alpha(i).
 
-Files: MLIP's text format, read and written exactly (numbers with 17 significant digits), plus one
-line ``species = Li P S Cl`` naming the element of each MTP type (MLIP and motep read it as an
-unknown key and ignore it; the LAMMPS plugin and argyro-run use it). Untrained MLIP templates
+Files: MLIP's text format, read and written exactly (numbers with 17 significant digits). The
+element of each MTP type goes into MLIP's free-text field: ``potential_tag = species:Li,P,S,Cl``
+(one token, so MLIP-3 and motep read the file unchanged; the LAMMPS plugin and argyro-run use it;
+a ``species = ...`` line, as older argyro-run files have, is read too). Untrained MLIP templates
 (no ``scaling``, ``radial_coeffs`` or coefficients) read as potentials with small random radial
 coefficients (seed 0) and zero linear coefficients, as MLIP does before training.
 """
@@ -33,6 +34,7 @@ LEVEL_SIZES = {2: (1, 1), 4: (2, 2), 6: (8, 5), 8: (18, 9), 10: (41, 16), 12: (8
                16: (350, 92), 18: (718, 163), 20: (1352, 288), 22: (2621, 500), 24: (4991, 864),
                26: (9396, 1464)}
 _LEVEL_OF_SIZES = {v: k for k, v in LEVEL_SIZES.items()}
+SPECIES_TAG = "species:"     # potential_tag = species:Li,P,S,Cl (element of each MTP type)
 
 
 @dataclass
@@ -185,11 +187,13 @@ def parse_mtp(text: str, *, source: str = "<text>", seed: int = 0) -> MTP:
     else:
         rc = _random_radial(rng, S, R, B)
     species = None
-    for key in ("species", "species_names", "elements"):
-        if kv.get(key):
+    tag = kv.get("potential_tag", "")
+    if tag.startswith(SPECIES_TAG):
+        species = tag[len(SPECIES_TAG):].replace(",", " ").split() or None
+    for key in ("species", "species_names", "elements"):   # older argyro-run files, other tools
+        if species is None and kv.get(key):
             species = kv[key].replace(",", " ").split()
-            break
-    known = {"version", "potential_name", "scaling", "species_count", "potential_tag", "radial_basis_type",
+    known = {"version", "potential_name", "scaling", "species_count", "radial_basis_type",
              "min_dist", "max_dist", "radial_basis_size", "radial_funcs_count", "alpha_moments_count",
              "alpha_index_basic_count", "alpha_index_basic", "alpha_index_times_count", "alpha_index_times",
              "alpha_scalar_moments", "alpha_moment_mapping", "species_coeffs", "moment_coeffs", "species",
@@ -231,13 +235,12 @@ def format_mtp(mtp: MTP) -> str:
     """MLIP ``.mtp`` text of ``mtp`` (trained-potential layout, ``species`` line when known)."""
     mtp.check()
     S = mtp.species_count
+    tag = SPECIES_TAG + ",".join(mtp.species) if mtp.species else mtp.extra.get("potential_tag", "")
     L = ["MTP", "version = 1.1.0", f"potential_name = {mtp.potential_name}", "scaling = " + _fmt(mtp.scaling),
-         f"species_count = {S}"]
-    if mtp.species:
-        L.append("species = " + " ".join(mtp.species))
-    L += ["potential_tag = ", "radial_basis_type = RBChebyshev", "\tmin_dist = " + _fmt(mtp.min_dist_A),
-          "\tmax_dist = " + _fmt(mtp.max_dist_A), f"\tradial_basis_size = {mtp.radial_basis_size}",
-          f"\tradial_funcs_count = {mtp.radial_funcs_count}", "\tradial_coeffs"]
+         f"species_count = {S}", f"potential_tag = {tag}", "radial_basis_type = RBChebyshev",
+         "\tmin_dist = " + _fmt(mtp.min_dist_A),
+         "\tmax_dist = " + _fmt(mtp.max_dist_A), f"\tradial_basis_size = {mtp.radial_basis_size}",
+         f"\tradial_funcs_count = {mtp.radial_funcs_count}", "\tradial_coeffs"]
     for a in range(S):
         for b in range(S):
             L.append(f"\t\t{a}-{b}")

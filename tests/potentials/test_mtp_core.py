@@ -283,3 +283,15 @@ def test_committed_test_potential_is_consistent():
     assert err["rmse_force_eV_per_A"] < 0.15 and err["rmse_energy_meV_per_atom"] < 10
     active = load_active_set(d / "Li6PS5Cl-l08.als")
     assert max(grade(m, active, a)[0] for a in data[::8]) <= 1.0 + 2e-3
+
+
+def test_files_readable_by_motep(mlip_fixtures, tmp_path):
+    """Our .mtp files (species in potential_tag) read unchanged by motep (MLIP-format reader)."""
+    motep_mtp = pytest.importorskip("motep.io.mlip.mtp")
+    m, _ = _multi_species(mlip_fixtures)
+    write_mtp(m, tmp_path / "p.mtp")
+    d = motep_mtp.read_mtp(tmp_path / "p.mtp")
+    np.testing.assert_array_equal(np.asarray(d.radial_coeffs).reshape(m.radial_coeffs.shape), m.radial_coeffs)
+    np.testing.assert_array_equal(np.asarray(d.moment_coeffs), m.moment_coeffs)
+    np.testing.assert_array_equal(np.asarray(d.alpha_index_times), m.alpha_index_times)
+    assert read_mtp(tmp_path / "p.mtp").species == ["Li", "S"]

@@ -144,6 +144,9 @@ void PairMTP::read_mtp(const std::string &path)
   species_names.clear();
   for (const char *key : {"species", "species_names", "elements"})
     if (kv.count(key)) species_names = words(kv[key]);
+  // argyro-run writes the element names into MLIP's free-text tag: "potential_tag = species:Li,P,S"
+  if (species_names.empty() && kv.count("potential_tag") && kv["potential_tag"].rfind("species:", 0) == 0)
+    species_names = words(kv["potential_tag"].substr(8));
 
   if ((int) basic.size() != 4 * n_basic || (int) tim.size() != 4 * n_times ||
       (int) map.size() != n_scalar || (int) species_coeffs.size() != nspecies ||
