@@ -1,10 +1,9 @@
-"""Speed of the LAMMPS ``pair_style mtp`` plugin vs motep's C engine (level-16-sized MTP).
+"""Speed of the LAMMPS ``pair_style mtp`` plugin vs motep's C engine (level-16 MTP).
 
-Cell: Li6PS5Cl argyrodite 3x3x3 (1404 atoms, 4 species). Potential: a level-16-sized MTP
-basis generated here (see ``level16_basis``: all rotation-invariant contractions below of
-level <= 16 with lev(M_mu,nu) = 2 + 4 mu + nu), random coefficients (the cost does not depend
-on their values; they are tiny (forces ~1e-6 eV/A) and the atoms start at rest, so the cell
-stays on its sites during the timed NVE steps: a random polynomial potential with thermal
+Cell: Li6PS5Cl argyrodite 3x3x3 (1404 atoms, 4 species). Potential: MLIP's level-16 basis
+(``argyro_run.potentials.basis``, 92 basis functions; ``--level`` for others), random
+coefficients (the cost does not depend on their values; they are tiny (forces ~1e-6 eV/A)
+and the atoms start at rest, so the cell stays on its sites during the timed NVE steps: a random polynomial potential with thermal
 velocities collapses pairs below min_dist within ~100 fs).
 Timed: LAMMPS NVE steps with the plugin (neighbour-list rebuilds included) on 1 rank, the
 same with ``mpiexec -n 2``, and motep 0.2 ``cext`` engine energy+forces+stress calls on the
@@ -17,8 +16,6 @@ Run:  .venv/bin/python benchmarks/mtp_speed.py            (1 rank + motep)
 from __future__ import annotations
 
 import argparse
-import itertools
-import math
 import pathlib
 import sys
 import tempfile
@@ -32,113 +29,22 @@ from argyro_run._stack import MPI, lammps_module  # noqa: E402
 SPECIES = ["Li", "P", "S", "Cl"]
 
 
-def _comps(nu):
-    return [c for c in itertools.product(range(nu + 1), repeat=3) if sum(c) == nu]
+def write_level_mtp(path, level=16, species=SPECIES, *, seed=0, min_dist_A=1.5, max_dist_A=5.0,
+                    radial_basis_size=8):
+    """MLIP's level-``level`` basis (``potentials.basis``) for ``species`` with random coefficients
+    (tiny moment coefficients: the cost does not depend on their values)."""
+    from argyro_run.potentials.mtp import init_mtp, write_mtp
 
-
-def _multinomial(c):
-    return math.factorial(sum(c)) // (math.factorial(c[0]) * math.factorial(c[1]) * math.factorial(c[2]))
-
-
-def level16_basis(max_level=16, n_mu=4):
-    """(alpha_index_basic, alpha_index_times, alpha_moment_mapping, alpha_moments_count).
-
-    Scalars: M_mu,0; full contractions M_a,nu : M_b,nu (nu 1..4); u.A.w (vector, matrix,
-    vector); tr(A B C) of three matrices; products of two of the first two kinds."""
-    lev = lambda mu, nu: 2 + 4 * mu + nu  # noqa: E731
-    tensors = sorted({(mu, nu) for mu in range(n_mu) for nu in range(5) if lev(mu, nu) <= max_level})
-    basic, bidx = [], {}
-    for mu, nu in tensors:
-        for c in _comps(nu):
-            bidx[(mu, c)] = len(basic)
-            basic.append([mu, *c])
-    times, nmom = [], [len(basic)]
-    scalars = []  # (index, level)
-
-    def new():
-        nmom[0] += 1
-        return nmom[0] - 1
-
-    e = np.eye(3, dtype=int)
-    comp2 = lambda mu, p, q: bidx[(mu, tuple(e[p] + e[q]))]  # noqa: E731
-    comp1 = lambda mu, p: bidx[(mu, tuple(e[p]))]  # noqa: E731
-    for mu in range(n_mu):
-        if lev(mu, 0) <= max_level:
-            scalars.append((bidx[(mu, (0, 0, 0))], lev(mu, 0)))
-    pair_scalars = list(scalars)
-    for nu in range(1, 5):
-        for a in range(n_mu):
-            for b in range(a, n_mu):
-                L = lev(a, nu) + lev(b, nu)
-                if L > max_level:
-                    continue
-                k = new()
-                for c in _comps(nu):
-                    times.append([bidx[(a, c)], bidx[(b, c)], _multinomial(c), k])
-                scalars.append((k, L))
-                pair_scalars.append((k, L))
-    for a, b, c in itertools.product(range(n_mu), repeat=3):
-        if a > c or lev(a, 1) + lev(b, 2) + lev(c, 1) > max_level:
-            continue
-        v = [new() for _ in range(3)]
-        for p in range(3):
-            for q in range(3):
-                times.append([comp2(b, p, q), comp1(c, q), 1, v[p]])
-        k = new()
-        for p in range(3):
-            times.append([comp1(a, p), v[p], 1, k])
-        scalars.append((k, lev(a, 1) + lev(b, 2) + lev(c, 1)))
-    for a, b, c in itertools.combinations_with_replacement(range(n_mu), 3):
-        if lev(a, 2) + lev(b, 2) + lev(c, 2) > max_level:
-            continue
-        D = [[new() for _ in range(3)] for _ in range(3)]
-        for p, q, r in itertools.product(range(3), repeat=3):
-            times.append([comp2(a, p, q), comp2(b, q, r), 1, D[p][r]])
-        k = new()
-        for p, r in itertools.product(range(3), repeat=2):
-            times.append([D[p][r], comp2(c, r, p), 1, k])
-        scalars.append((k, lev(a, 2) + lev(b, 2) + lev(c, 2)))
-    for (i, li), (j, lj) in itertools.combinations_with_replacement(pair_scalars, 2):
-        if li + lj <= max_level:
-            k = new()
-            times.append([i, j, 1, k])
-            scalars.append((k, li + lj))
-    # drop basic components no contraction uses; renumber (basic moments come first)
-    mapping = [s for s, _ in scalars]
-    used = sorted({i for i in range(len(basic)) if i in mapping or any(i in t[:2] for t in times)})
-    renum = {old: new for new, old in enumerate(used)}
-    shift = len(basic) - len(used)
-    r = lambda i: renum[i] if i < len(basic) else i - shift  # noqa: E731
-    times = [[r(t[0]), r(t[1]), t[2], r(t[3])] for t in times]
-    return [basic[i] for i in used], times, [r(i) for i in mapping], nmom[0] - shift
-
-
-def write_level16_mtp(path, species=SPECIES, *, seed=0, min_dist_A=1.5, max_dist_A=5.0,
-                      radial_basis_size=8, n_mu=4):
-    basic, times, mapping, count = level16_basis(16, n_mu)
+    m = init_mtp(level, species, max_dist_A=max_dist_A, min_dist_A=min_dist_A,
+                 radial_basis_size=radial_basis_size, seed=seed, scaling=1.0)
     rng = np.random.default_rng(seed)
-    S = len(species)
-    f = lambda v: "{" + ", ".join(f"{x:.15e}" for x in v) + "}"  # noqa: E731
-    g = lambda rows: "{" + ", ".join("{" + ", ".join(str(int(x)) for x in r) + "}" for r in rows) + "}"  # noqa: E731
-    out = ["MTP", "version = 1.1.0", "potential_name = MTP1m", "scaling = 1.0e+00",
-           f"species_count = {S}", "potential_tag = ", "radial_basis_type = RBChebyshev",
-           f"\tmin_dist = {min_dist_A}", f"\tmax_dist = {max_dist_A}",
-           f"\tradial_basis_size = {radial_basis_size}", f"\tradial_funcs_count = {n_mu}",
-           "\tradial_coeffs"]
-    for a in range(S):
-        for b in range(S):
-            out.append(f"\t\t{a}-{b}")
-            for _ in range(n_mu):
-                out.append("\t\t\t" + f(rng.normal(0, 0.05, radial_basis_size)))
-    out += [f"alpha_moments_count = {count}", f"alpha_index_basic_count = {len(basic)}",
-            f"alpha_index_basic = {g(basic)}", f"alpha_index_times_count = {len(times)}",
-            f"alpha_index_times = {g(times)}", f"alpha_scalar_moments = {len(mapping)}",
-            f"alpha_moment_mapping = {g([mapping])[1:-1]}",
-            f"species_coeffs = {f(rng.normal(0, 1, S))}",
-            f"moment_coeffs = {f(rng.normal(0, 1e-8, len(mapping)))}"]
-    pathlib.Path(path).write_text("\n".join(out) + "\n")
-    return {"alpha_index_basic_count": len(basic), "alpha_index_times_count": len(times),
-            "alpha_scalar_moments": len(mapping), "alpha_moments_count": count}
+    m.radial_coeffs = rng.normal(0, 0.05, m.radial_coeffs.shape)
+    m.species_coeffs = rng.normal(0, 1, m.species_count)
+    m.moment_coeffs = rng.normal(0, 1e-8, m.n_scalar)
+    write_mtp(m, path)
+    return {"level": level, "alpha_index_basic_count": len(m.alpha_index_basic),
+            "alpha_index_times_count": len(m.alpha_index_times), "alpha_scalar_moments": m.n_scalar,
+            "alpha_moments_count": m.alpha_moments_count, "radial_funcs_count": m.radial_funcs_count}
 
 
 def write_from_template(template, path, species=SPECIES, *, seed=0, moment_scale=1e-8):
@@ -241,8 +147,9 @@ def main():
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--motep-calls", type=int, default=5)
     ap.add_argument("--lammps-only", action="store_true")
-    ap.add_argument("--template", help="use the basis of this MLIP .mtp file instead of the "
-                    "generated level-16-sized one (e.g. the fixture crystals/noncubic/10/initial.mtp)")
+    ap.add_argument("--level", type=int, default=16, help="MTP level of the generated basis (default 16)")
+    ap.add_argument("--template", help="use the basis of this MLIP .mtp file instead of the generated "
+                    "level basis (e.g. the fixture crystals/noncubic/10/initial.mtp)")
     args = ap.parse_args()
     comm = MPI.COMM_WORLD
     atoms = cell()
@@ -250,7 +157,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         pot = pathlib.Path(tmp) / "level16.mtp"
         if comm.rank == 0:
-            counts = write_from_template(args.template, pot) if args.template else write_level16_mtp(pot)
+            counts = write_from_template(args.template, pot) if args.template else write_level_mtp(pot, args.level)
             print(f"atoms {n}, species {SPECIES}, basis {counts}")
         pot = pathlib.Path(comm.bcast(str(pot)))
         comm.Barrier()
