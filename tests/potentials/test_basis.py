@@ -10,7 +10,7 @@ import pytest
 from ase import Atoms
 
 from argyro_run.potentials._train_engine import Basis, Frame
-from argyro_run.potentials.basis import level_basis
+from argyro_run.potentials.basis import describe, level_basis
 from argyro_run.potentials.mtp import read_mtp
 
 # MLIP's published level templates: (alpha_moments_count, alpha_scalar_moments, radial_funcs_count)
@@ -25,15 +25,28 @@ def test_sizes_match_mlip_templates(level):
     n_alpha, n_scalar, R = MLIP[level]
     assert b.alpha_scalar_moments == n_scalar
     assert b.radial_funcs_count == R
-    # the same functions with at most as many intermediate components (more sharing from level 14)
-    if level <= 12:
+    if level <= 16:  # MLIP's bookkeeping of intermediate components reproduced exactly
         assert b.alpha_moments_count == n_alpha
-    else:
-        assert 0.9 * n_alpha < b.alpha_moments_count <= n_alpha
-    assert len(b.descriptions) == n_scalar and len(set(b.descriptions)) == n_scalar
+    else:  # the same functions with the cheapest elimination orders: fewer components than MLIP
+        assert 0.9 * n_alpha < b.alpha_moments_count < n_alpha
+    d = describe(b)
+    assert len(d) == n_scalar and len(set(d)) == n_scalar and d == list(b.descriptions)
 
 
-@pytest.mark.parametrize("level", [2, 8, 16, 22])
+def test_level28_extrapolates_the_rule():
+    b = level_basis(28)
+    # 2455 contraction graphs of <= 4 moments with level <= 28, minus the 10 with mu = 6 or nu > 10
+    assert (b.alpha_scalar_moments, b.radial_funcs_count) == (2445, 6)
+    assert b.alpha_index_basic[:, 0].max() == 5 and (b.alpha_index_basic[:, 1:].sum(axis=1) <= 10).all()
+    assert level_basis(28) is b  # cached
+
+
+def test_descriptions_of_the_mlip_level6_template():
+    assert describe(level_basis(6)) == ["M(0,0)", "M(1,0)", "M(0,0)*M(0,0)", "M(0,1)·M(0,1)",
+                                        "M(0,0)*M(0,0)*M(0,0)"]
+
+
+@pytest.mark.parametrize("level", [2, 8, 16, 22, 28])
 def test_tables_well_formed(level):
     b = level_basis(level)
     nb, n = len(b.alpha_index_basic), b.alpha_moments_count
@@ -75,17 +88,22 @@ def _clusters(rng, count, n=9):
     return out
 
 
+def _both(mlip_fixtures, level, count=12):
+    mlip = read_mtp(mlip_fixtures / "crystals/noncubic" / level / "initial.mtp")
+    ours = level_basis(int(level))
+    rng = np.random.default_rng(int(level))
+    rc = rng.normal(size=(1, 1, ours.radial_funcs_count, 6))  # shared random radial functions
+    cl = _clusters(rng, count)
+    A = np.array([_scalars(ours, c, rc)[0, ours.alpha_moment_mapping] for c in cl])
+    B = np.array([_scalars(mlip, c, rc)[0, mlip.alpha_moment_mapping] for c in cl])
+    return A, B
+
+
 @pytest.mark.parametrize("level", ["02", "04", "06", "08", "10"])
 def test_same_functions_as_mlip_templates(mlip_fixtures, level):
     """Every basis function of MLIP's template is one of ours (same values on random
     neighbourhoods with shared random radial functions), one to one."""
-    mlip = read_mtp(mlip_fixtures / "crystals/noncubic" / level / "initial.mtp")
-    ours = level_basis(int(level))
-    rng = np.random.default_rng(int(level))
-    rc = rng.normal(size=(1, 1, ours.radial_funcs_count, 6))
-    cl = _clusters(rng, 12)
-    A = np.array([_scalars(ours, c, rc)[0, ours.alpha_moment_mapping] for c in cl])
-    B = np.array([_scalars(mlip, c, rc)[0, mlip.alpha_moment_mapping] for c in cl])
+    A, B = _both(mlip_fixtures, level)
     assert A.shape == B.shape
     match = []
     for j in range(B.shape[1]):
@@ -94,6 +112,19 @@ def test_same_functions_as_mlip_templates(mlip_fixtures, level):
         assert err[i] < 1e-12, (level, j)
         match.append(i)
     assert sorted(match) == list(range(A.shape[1]))
+
+
+@pytest.mark.parametrize("level", ["06", "08", "10"])
+def test_same_function_space_as_mlip_templates(mlip_fixtures, level):
+    """Both sets of scalar values (neighbourhoods x basis functions) have the same rank and each
+    spans the other (least-squares residual ~ 0)."""
+    A, B = _both(mlip_fixtures, level, count=40)
+    A, B = A / np.abs(A).max(axis=0), B / np.abs(B).max(axis=0)
+    rank = np.linalg.matrix_rank
+    assert rank(A, tol=1e-9) == rank(B, tol=1e-9) == rank(np.hstack([A, B]), tol=1e-9) == A.shape[1]
+    for X, Y in ((A, B), (B, A)):
+        coef = np.linalg.lstsq(X, Y, rcond=None)[0]
+        assert np.abs(X @ coef - Y).max() < 1e-10
 
 
 def test_rotation_invariance_level16():
@@ -113,6 +144,7 @@ def test_rotation_invariance_level16():
     assert changed.mean() > 0.5
 
 
-def test_bad_level():
-    with pytest.raises(ValueError, match="allowed: even numbers 2..28"):
-        level_basis(7)
+@pytest.mark.parametrize("level", [7, 0, 30, 2.5, "8"])
+def test_bad_level(level):
+    with pytest.raises(ValueError, match=r"MTP level must be one of \[2, 4, .*, 28\]"):
+        level_basis(level)
