@@ -515,3 +515,24 @@ def describe(basis: LevelBasis) -> list[str]:
                 parts.append("[" + " ".join(_moment_name(ms[i]) for i in comp) + "] " + edges)
         out.append("*".join(parts))
     return out
+
+
+def fingerprints(tables, samples: int = 6) -> np.ndarray:
+    """Values (ns, samples) of the scalar basis functions of ``tables`` (anything with the .mtp
+    attributes ``alpha_index_basic``, ``alpha_index_times``, ``alpha_moment_mapping``,
+    ``alpha_moments_count``) on fixed pseudo-random neighbourhoods, with fixed pseudo-random
+    radial values per ``mu``. Equal functions have equal fingerprints whatever their evaluation
+    plan, so they identify basis functions across levels and generators (e.g. to carry
+    coefficients over when a potential's level is raised); compare with a relative tolerance."""
+    rng = np.random.default_rng(20161)
+    n_nb = 9
+    u = rng.normal(size=(samples, n_nb, 3))
+    u /= np.linalg.norm(u, axis=2, keepdims=True)
+    f = rng.uniform(0.5, 1.5, size=(samples, MAX_MU + 1, n_nb))
+    basic = np.asarray(tables.alpha_index_basic, dtype=np.int64).reshape(-1, 4)
+    m = np.zeros((int(tables.alpha_moments_count), samples))
+    for i, (mu, a, b, c) in enumerate(basic):
+        m[i] = np.sum(f[:, mu] * u[..., 0] ** a * u[..., 1] ** b * u[..., 2] ** c, axis=1)
+    for k1, k2, mult, k3 in np.asarray(tables.alpha_index_times, dtype=np.int64).reshape(-1, 4):
+        m[k3] += mult * m[k1] * m[k2]
+    return m[np.asarray(tables.alpha_moment_mapping, dtype=np.int64)]

@@ -10,7 +10,7 @@ import pytest
 from ase import Atoms
 
 from argyro_run.potentials._train_engine import Basis, Frame
-from argyro_run.potentials.basis import describe, level_basis
+from argyro_run.potentials.basis import describe, fingerprints, level_basis
 from argyro_run.potentials.mtp import read_mtp
 
 # MLIP's published level templates: (alpha_moments_count, alpha_scalar_moments, radial_funcs_count)
@@ -125,6 +125,26 @@ def test_same_function_space_as_mlip_templates(mlip_fixtures, level):
     for X, Y in ((A, B), (B, A)):
         coef = np.linalg.lstsq(X, Y, rcond=None)[0]
         assert np.abs(X @ coef - Y).max() < 1e-10
+
+
+def _matches(fa, fb):
+    """For each row of fa the row of fb equal to it (relative 1e-10), or -1."""
+    out = []
+    for row in fa:
+        err = np.abs(fb - row).max(axis=1) / np.abs(row).max()
+        j = int(np.argmin(err))
+        out.append(j if err[j] < 1e-10 else -1)
+    return np.array(out)
+
+
+def test_fingerprints_identify_functions_across_levels_and_generators(mlip_fixtures):
+    # every level-16 function is one of the level-18 functions, though plans may differ
+    j = _matches(fingerprints(level_basis(16)), fingerprints(level_basis(18)))
+    assert (j >= 0).all() and len(set(j)) == len(j)
+    # MLIP's level-10 template: the same functions as ours, one to one
+    mlip = read_mtp(mlip_fixtures / "crystals/noncubic/10/initial.mtp")
+    j = _matches(fingerprints(mlip), fingerprints(level_basis(10)))
+    assert sorted(j) == list(range(16))
 
 
 def test_rotation_invariance_level16():
