@@ -321,6 +321,19 @@ def _pair_cost(X, Y, k) -> int:
     return _nc(fx) * _nc(fy)
 
 
+def _v_sym(P, kB, kA) -> bool:
+    """B . P(C, C) contracting equally from both (symmetric) groups of P and keeping none of
+    B's indices is symmetric under swapping its two remaining groups: stored by unordered pairs."""
+    return P[0] == P[1] and kB[0] == kB[1] and kA[0] == 0 and kA[1] > 0
+
+
+def _v_cost(P, kB, kA) -> int:
+    if _v_sym(P, kB, kA):
+        n = _nc(kA[1])
+        return n * (n + 1) // 2
+    return _nc(kA[0]) * _nc(kA[1]) * _nc(kA[2])
+
+
 def _plan(graphs: list, free_order: bool = False) -> list:
     """For every scalar graph a plan tuple:
     ('basic', m) | ('pair', X, Y, k) | ('prod', first_graph, rest_graph) |
@@ -376,8 +389,7 @@ def _plan(graphs: list, free_order: bool = False) -> list:
             kB = (e(E, bb, c), e(E, bb, d))
             kA = (e(E, a, bb), e(E, a, c), e(E, a, d))
             vkey = (ms[bb], P, kB)
-            cost = (0 if P in have_p else _pair_cost(*P)) + (0 if vkey in have_v else
-                                                            _nc(kA[0]) * _nc(kA[1]) * _nc(kA[2]))
+            cost = (0 if P in have_p else _pair_cost(*P)) + (0 if vkey in have_v else _v_cost(P, kB, kA))
             if best is None or cost < best[0]:
                 best = (cost, ("quad", ms[a], ms[bb], P, vkey[2], kA), P, vkey)
         _, plan, P, vkey = best
@@ -428,7 +440,7 @@ def _materialise(level: int, graphs: list, plans: list) -> LevelBasis:
             vkey = ("V", B, P, kB)
             if vkey not in b.items:
                 pit = pair_item(P)
-                b.items[vkey] = _contract(b, B, pit, kB)
+                b.items[vkey] = _contract(b, B, pit, kB, sym=_v_sym(P, kB, kA))
             V = b.items[vkey]
             # V's groups: B rem (kA[0]), P's C rem (kA[1]), P's D rem (kA[2])
             assert tuple(kA) == V.groups, (kA, V.groups)
