@@ -58,7 +58,7 @@ MLIP_BOOKKEEPING_MAX_LEVEL = 16
 Moment = tuple  # (mu, nu)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LevelBasis:
     """One level's moment basis in MLIP's .mtp encoding (arrays are read-only)."""
 
