@@ -54,6 +54,9 @@ ALLOWED_LEVELS = tuple(range(MIN_LEVEL, MAX_LEVEL + 1, 2))
 # up to this level the evaluation plan reproduces MLIP's template bookkeeping (same
 # alpha_moments_count); above it, each 4-moment contraction takes the cheapest elimination order
 MLIP_BOOKKEEPING_MAX_LEVEL = 16
+# number of scalar basis functions per level (MLIP's templates and ours agree; unique per level)
+SCALAR_COUNTS = {2: 1, 4: 2, 6: 5, 8: 9, 10: 16, 12: 29, 14: 52, 16: 92, 18: 163, 20: 288, 22: 500,
+                 24: 864, 26: 1464, 28: 2445}
 
 Moment = tuple  # (mu, nu)
 
@@ -497,6 +500,12 @@ def level_basis(level: int) -> LevelBasis:
               basis.alpha_index_basic_count, basis.alpha_moments_count, basis.alpha_scalar_moments,
               basis.alpha_index_times_count)
     return basis
+
+
+def level_of_scalar_count(n_scalar: int) -> int | None:
+    """The level whose basis has ``n_scalar`` scalar basis functions (None if no level has): tells
+    the level of an .mtp file from MLIP or from this generator alike, whatever its bookkeeping."""
+    return {n: lev for lev, n in SCALAR_COUNTS.items()}.get(int(n_scalar))
 
 
 def _moment_name(m: Moment) -> str:

@@ -10,7 +10,7 @@ import pytest
 from ase import Atoms
 
 from argyro_run.potentials._train_engine import Basis, Frame
-from argyro_run.potentials.basis import describe, fingerprints, level_basis
+from argyro_run.potentials.basis import SCALAR_COUNTS, describe, fingerprints, level_basis, level_of_scalar_count
 from argyro_run.potentials.mtp import read_mtp
 
 # MLIP's published level templates: (alpha_moments_count, alpha_scalar_moments, radial_funcs_count)
@@ -39,6 +39,12 @@ def test_level28_extrapolates_the_rule():
     assert (b.alpha_scalar_moments, b.radial_funcs_count) == (2445, 6)
     assert b.alpha_index_basic[:, 0].max() == 5 and (b.alpha_index_basic[:, 1:].sum(axis=1) <= 10).all()
     assert level_basis(28) is b  # cached
+
+
+def test_level_of_scalar_count():
+    for level, n in SCALAR_COUNTS.items():
+        assert level_basis(level).alpha_scalar_moments == n and level_of_scalar_count(n) == level
+    assert level_of_scalar_count(17) is None
 
 
 def test_descriptions_of_the_mlip_level6_template():
