@@ -34,6 +34,39 @@ LEVEL_SIZES = {2: (1, 1), 4: (2, 2), 6: (8, 5), 8: (18, 9), 10: (41, 16), 12: (8
                16: (350, 92), 18: (718, 163), 20: (1352, 288), 22: (2621, 500), 24: (4991, 864),
                26: (9396, 1464)}
 _LEVEL_OF_SIZES = {v: k for k, v in LEVEL_SIZES.items()}
+
+
+def _level_of(mtp) -> int | None:
+    """The level of a potential whose scalar basis is one of the level bases (MLIP's templates or
+    ours: same functions, possibly different intermediate bookkeeping), else None."""
+    n_scalar = len(mtp.alpha_moment_mapping)
+    level = _LEVEL_OF_SIZES.get((mtp.alpha_moments_count, n_scalar))
+    if level is not None:
+        return level
+    from argyro_run.potentials.basis import fingerprints, level_basis, level_of_scalar_count
+
+    level = level_of_scalar_count(n_scalar)
+    if level is None:
+        return None
+    try:
+        ours, theirs = fingerprints(level_basis(level)), fingerprints(mtp)
+    except (IndexError, ValueError):
+        return None
+    return level if _match_rows(theirs, ours).min() >= 0 else None
+
+
+def _match_rows(a: np.ndarray, b: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
+    """For every row of ``a`` the index of the row of ``b`` with the same values (-1: none)."""
+    out = np.full(len(a), -1)
+    if not len(a) or not len(b):
+        return out
+    scale = np.maximum(np.abs(a).max(axis=1), 1e-300)
+    for i, row in enumerate(a):
+        d = np.abs(b - row).max(axis=1)
+        j = int(np.argmin(d))
+        if d[j] <= rtol * scale[i]:
+            out[i] = j
+    return out
 SPECIES_TAG = "species:"     # potential_tag = species:Li,P,S,Cl (element of each MTP type)
 
 
@@ -67,7 +100,7 @@ class MTP:
         self.alpha_moment_mapping = np.asarray(self.alpha_moment_mapping, dtype=int).ravel()
         self.alpha_moments_count = int(self.alpha_moments_count)
         if self.level is None:
-            self.level = _LEVEL_OF_SIZES.get((self.alpha_moments_count, len(self.alpha_moment_mapping)))
+            self.level = _level_of(self)
 
     @property
     def species_count(self) -> int:
@@ -313,35 +346,12 @@ def init_mtp(level: int, species, *, max_dist_A: float = 5.0, min_dist_A: float 
                potential_name=f"argyro-run_L{int(level):02d}", level=int(level))
 
 
-def _signatures(mtp: MTP) -> list[tuple]:
-    """A canonical description of every moment (basic: its row; derived: the sorted multiset of
-    its (mult, factor, factor) terms) so equal moments of two bases can be matched."""
-    sig: list = [None] * mtp.alpha_moments_count
-    for k, row in enumerate(mtp.alpha_index_basic):
-        sig[k] = ("basic",) + tuple(int(x) for x in row)
-    terms: dict[int, list] = {}
-    for k1, k2, mult, k3 in mtp.alpha_index_times:
-        terms.setdefault(int(k3), []).append((int(k1), int(k2), int(mult)))
-    # derived moments in dependency order (inputs first)
-    pending = dict(terms)
-    for _ in range(len(pending) + 1):
-        done = []
-        for k3, ts in pending.items():
-            if all(sig[a] is not None and sig[b] is not None for a, b, _ in ts):
-                sig[k3] = ("times",) + tuple(sorted((m,) + tuple(sorted((sig[a], sig[b]))) for a, b, m in ts))
-                done.append(k3)
-        for k3 in done:
-            del pending[k3]
-        if not pending:
-            break
-    return sig
-
-
 def extend_level(mtp: MTP, level: int, *, seed: int = 0) -> MTP:
     """``mtp`` with the basis of ``level`` (higher than its own): radial coefficients of the
     radial functions both have are kept (new ones small random), species coefficients kept,
     moment coefficients of scalar basis functions present in both bases kept (matched by their
-    contraction structure), new ones zero. So the extended potential starts where the old one was."""
+    values on fixed random neighbourhoods, ``basis.fingerprints``, so any evaluation plan works),
+    new ones zero. So the extended potential starts where the old one was."""
     if mtp.level is not None and level < mtp.level:
         raise UserError(f"active_learning.levels: cannot go from level {mtp.level} down to level {level}")
     new = init_mtp(level, mtp.species or [f"T{k}" for k in range(mtp.species_count)],
@@ -354,9 +364,9 @@ def extend_level(mtp: MTP, level: int, *, seed: int = 0) -> MTP:
     if new.radial_funcs_count > mtp.radial_funcs_count:
         new.radial_coeffs[:, :, R:, :] *= 1e-3     # new radial functions start almost switched off
     new.species_coeffs = mtp.species_coeffs.copy()
-    old_sig = _signatures(mtp)
-    old_coef = {old_sig[k]: c for k, c in zip(mtp.alpha_moment_mapping, mtp.moment_coeffs)}
-    new_sig = _signatures(new)
-    new.moment_coeffs = np.array([old_coef.get(new_sig[k], 0.0) for k in new.alpha_moment_mapping])
+    from argyro_run.potentials.basis import fingerprints
+
+    where = _match_rows(fingerprints(new), fingerprints(mtp))
+    new.moment_coeffs = np.where(where >= 0, mtp.moment_coeffs[np.maximum(where, 0)], 0.0)
     new.potential_name = mtp.potential_name
     return new

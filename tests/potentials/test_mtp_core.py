@@ -295,3 +295,24 @@ def test_files_readable_by_motep(mlip_fixtures, tmp_path):
     np.testing.assert_array_equal(np.asarray(d.moment_coeffs), m.moment_coeffs)
     np.testing.assert_array_equal(np.asarray(d.alpha_index_times), m.alpha_index_times)
     assert read_mtp(tmp_path / "p.mtp").species == ["Li", "S"]
+
+
+@pytest.mark.parametrize("lo,hi", [(6, 8), (8, 16), (16, 18)])
+def test_extend_level_keeps_the_potential(lo, hi, tmp_path):
+    """Raising the level keeps every shared basis function's coefficient: same energies and forces
+    before any training; the level is read back from the file (also above MLIP's sizes)."""
+    from argyro_run.potentials.mtp import extend_level, init_mtp
+    from argyro_run.structures.argyrodite import argyrodite
+
+    a = argyrodite("Cl")
+    a.rattle(0.05, seed=1)
+    m = init_mtp(lo, ["Li", "P", "S", "Cl"], seed=2)
+    m.species_coeffs = np.array([-1.0, -2.0, -3.0, -4.0])
+    m.moment_coeffs = np.random.default_rng(3).normal(scale=1e-3, size=m.n_scalar)
+    n = extend_level(m, hi)
+    assert n.level == hi and int(np.count_nonzero(n.moment_coeffs)) == m.n_scalar
+    r0, r1 = evaluate(m, a), evaluate(n, a)
+    assert r1["energy_eV"] == pytest.approx(r0["energy_eV"], rel=1e-12)
+    np.testing.assert_allclose(r1["forces_eV_per_A"], r0["forces_eV_per_A"], atol=1e-12)
+    write_mtp(n, tmp_path / "n.mtp")
+    assert read_mtp(tmp_path / "n.mtp").level == hi
