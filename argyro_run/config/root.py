@@ -108,6 +108,22 @@ def cross_field_problems(cfg: Config) -> list[str]:
             out.append(f"analysis.fit_start_ps ({start}) must be inside md.production_ps ({prod})")
         if prod is not None and end is not None and end > prod:
             out.append(f"analysis.fit_end_ps ({end}) must not exceed md.production_ps ({prod})")
+        blocks = getattr(cfg.analysis, "n_blocks", 1)
+        if prod is not None and start is not None and start >= prod / blocks:
+            out.append(f"analysis.fit_start_ps ({start}) must be below the block length md.production_ps / "
+                       f"analysis.n_blocks ({prod / blocks:g} ps); allowed: a shorter fit window, fewer blocks "
+                       "or a longer production")
+        if prod is not None and end is not None and end > prod / blocks:
+            out.append(f"analysis.fit_end_ps ({end}) must not exceed the block length md.production_ps / "
+                       f"analysis.n_blocks ({prod / blocks:g} ps)")
+        wanted = getattr(cfg.md, "structures", None)
+        if wanted:
+            from argyro_run.plan.build import _structure_names
+
+            known = sorted({s for m in cfg.materials for s in _structure_names(m)})
+            unknown = [s for s in wanted if s not in known]
+            if unknown:
+                out.append(f"md.structures: {unknown} are not structures of [[materials]]; allowed: {known}")
     if cfg.microstructure is not None:
         sizes = getattr(cfg.microstructure, "grain_sizes_nm", None) or []
         gb = getattr(cfg.microstructure, "gb_thickness_nm", None)

@@ -162,7 +162,10 @@ def build_plan(cfg) -> Plan:
         analysis = cfg.analysis.model_dump(mode="json")
         for m in cfg.materials:
             analysis_ids = []
+            wanted = getattr(cfg.md, "structures", None)
             for s in _structure_names(m):
+                if wanted and s not in wanted:
+                    continue
                 md_ids = []
                 for T in cfg.md.temperatures_K:
                     tid = f"md/{m.name}/{s}/T{_fmt(T)}"
@@ -173,7 +176,8 @@ def build_plan(cfg) -> Plan:
                                         cost_s=_n_atoms(m, s) * steps * SECONDS_PER_ATOM_STEP / par.ranks_per_md,
                                         description=f"{s} of {m.name} at {_fmt(T)} K"))
                 aid = f"analysis/{m.name}/{s}"
-                analysis_ids.append(b.add(aid, "diffusion", {"analysis": analysis, "structure": s}, md_ids,
+                analysis_ids.append(b.add(aid, "diffusion", {"analysis": analysis, "structure": s,
+                                                             "material": m.name}, md_ids,
                                           cost_s=2.0 * len(md_ids), description=f"MSD and diffusivity of {s}"))
             arrhenius_ids.append(b.add(f"arrhenius/{m.name}", "arrhenius", {"material": m.name}, analysis_ids,
                                        description=f"Arrhenius fits of {m.name}"))

@@ -59,6 +59,9 @@ def resolve_function(kind: str, registry: dict[str, Any] | None = None) -> Calla
     return fn
 
 
+COLLECTIVE_IMPORT_KINDS = {"mesh", "fe_sweep"}   # their modules initialise PETSc on COMM_WORLD
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -159,6 +162,12 @@ def execute(plan, *, archive_path, workdir, comm=None, registry: dict[str, Any] 
     results: dict[str, Result] = {}
     state: dict[str, str] = {}
     t_start = time.perf_counter()
+    if size > 1 and any(t.kind in COLLECTIVE_IMPORT_KINDS for t in plan.tasks):
+        # importing petsc4py/dolfinx initialises PETSc, which is collective over COMM_WORLD: do it
+        # on every rank now, not inside a task that runs on a sub-communicator (that would hang)
+        from argyro_run._stack import dolfinx_modules
+
+        dolfinx_modules()
     if rank == 0:
         from argyro_run.archive import ArchiveWriter, done_tasks, open_archive
 

@@ -1,0 +1,151 @@
+"""Diffusion from trajectories: MSD with all time origins, tracer and collective diffusivities with
+block-averaged uncertainties, GB-resolved components, Arrhenius fits, Nernst-Einstein conductivity.
+
+Plain numpy functions. Units: positions in Angstrom, times in ps; diffusivities returned in m^2/s
+(1 A^2/ps = 1e-8 m^2/s).
+
+MSD: for every lag tau = k dt (k = 1 .. K) the mean over all time origins t0 and atoms of
+(r(t0 + tau) - r(t0))^2, per Cartesian component (windowed "all origins" average, O(T^2 N), fine
+for the few hundred samples a run keeps). D = slope / (2 d) of a least-squares line through the MSD
+in the lag window [fit_start, fit_end] (d = number of components summed: 3 total, 2 in-plane,
+1 normal). Uncertainty: the production run is cut into ``n_blocks`` contiguous, independent
+segments; D is the mean of the blocks' D and its error the standard error of that mean.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+A2_PER_PS = 1e-8                 # m^2/s per A^2/ps
+K_B_EV = 8.617333262e-5          # eV/K
+K_B_J = 1.380649e-23             # J/K
+E_C = 1.602176634e-19            # C
+
+
+def msd(positions_A: np.ndarray, max_lag: int | None = None) -> np.ndarray:
+    """(K+1, 3) mean squared displacement per Cartesian component for lags 0..K samples, averaged
+    over all time origins and atoms of ``positions_A`` (T, N, 3)."""
+    x = np.asarray(positions_A, dtype=float)
+    T = x.shape[0]
+    K = T - 1 if max_lag is None else min(int(max_lag), T - 1)
+    out = np.zeros((K + 1, 3))
+    for k in range(1, K + 1):
+        d = x[k:] - x[:-k]
+        out[k] = np.mean(d * d, axis=(0, 1))
+    return out
+
+
+def collective_msd(positions_A: np.ndarray, max_lag: int | None = None) -> np.ndarray:
+    """(K+1, 3) MSD of the summed displacement of all atoms divided by their number: its slope
+    gives the collective (charge) diffusivity D_sigma; equals the tracer MSD without
+    cross-correlations."""
+    x = np.asarray(positions_A, dtype=float)
+    s = x.sum(axis=1, keepdims=True)
+    return msd(s, max_lag) / x.shape[1]
+
+
+def fit_slope(lag_ps: np.ndarray, y: np.ndarray, start_ps: float, end_ps: float) -> tuple[float, float]:
+    """(slope, intercept) of the least-squares line through y(lag) for start <= lag <= end."""
+    m = (lag_ps >= start_ps - 1e-12) & (lag_ps <= end_ps + 1e-12)
+    if m.sum() < 2:
+        raise ValueError(f"fit window [{start_ps}, {end_ps}] ps holds {int(m.sum())} MSD points; need >= 2")
+    slope, intercept = np.polyfit(lag_ps[m], y[m], 1)
+    return float(slope), float(intercept)
+
+
+def diffusivity(positions_A: np.ndarray, dt_ps: float, *, fit_start_ps: float, fit_end_ps: float,
+                n_blocks: int = 1, components=(0, 1, 2), collective: bool = False) -> dict:
+    """Tracer diffusivity (m^2/s) of the atoms of ``positions_A`` (T, N, 3) along ``components``
+    (indices of Cartesian axes in an orthonormal frame), block-averaged. Returns ``D_m2_per_s``,
+    ``D_err_m2_per_s`` (NaN with one block), ``D_blocks_m2_per_s``, the MSD of the whole run
+    (``lag_ps``, ``msd_A2`` (K+1, 3)) and with ``collective`` the same for the collective D."""
+    x = np.asarray(positions_A, dtype=float)
+    T = x.shape[0]
+    comps = list(components)
+    dim = len(comps)
+    block = T // max(1, n_blocks)
+    if block < 2:
+        raise ValueError(f"{T} samples cannot make {n_blocks} blocks")
+    if fit_end_ps > (block - 1) * dt_ps + 1e-9:
+        raise ValueError(f"fit_end_ps ({fit_end_ps}) is beyond the block length ({(block - 1) * dt_ps:g} ps)")
+    max_lag = int(np.floor(fit_end_ps / dt_ps + 1e-9))
+    out: dict = {}
+    for name, fn, on in (("", msd, True), ("collective_", collective_msd, collective)):
+        if not on:
+            continue
+        Ds = []
+        for b in range(max(1, n_blocks)):
+            seg = x[b * block:(b + 1) * block]
+            curve = fn(seg, max_lag)
+            lag = np.arange(len(curve)) * dt_ps
+            slope, _ = fit_slope(lag, curve[:, comps].sum(axis=1), fit_start_ps, fit_end_ps)
+            Ds.append(slope / (2 * dim) * A2_PER_PS)
+        Ds = np.array(Ds)
+        full = fn(x, min(T - 1, max(max_lag, (T - 1) // 2)))
+        out[f"{name}D_m2_per_s"] = float(Ds.mean())
+        out[f"{name}D_err_m2_per_s"] = float(Ds.std(ddof=1) / np.sqrt(len(Ds))) if len(Ds) > 1 else float("nan")
+        out[f"{name}D_blocks_m2_per_s"] = Ds
+        out[f"{name}msd_A2"] = full
+        out[f"{name}lag_ps"] = np.arange(len(full)) * dt_ps
+    return out
+
+
+def gb_membership(positions_A: np.ndarray, plane_z_A, period_A: float, width_A: float,
+                  normal_axis: int = 2) -> np.ndarray:
+    """Fraction of the samples each atom spends within ``width_A``/2 of a GB plane (planes
+    perpendicular to ``normal_axis`` at ``plane_z_A``, periodic with ``period_A``)."""
+    z = np.asarray(positions_A, dtype=float)[..., normal_axis]
+    d = np.full(z.shape, np.inf)
+    for zp in np.atleast_1d(plane_z_A):
+        d = np.minimum(d, np.abs(np.mod(z - zp + 0.5 * period_A, period_A) - 0.5 * period_A))
+    return np.mean(d <= 0.5 * width_A, axis=0)
+
+
+def arrhenius_fit(temperature_K, D_m2_per_s, D_err_m2_per_s=None) -> dict:
+    """Weighted least squares of ln D = ln D0 - Ea / (k_B T). Weights 1/sigma(ln D)^2 with
+    sigma(ln D) = D_err / D (unweighted when errors are missing). Returns Ea_eV, Ea_eV_err,
+    D0_m2_per_s, D0_m2_per_s_err (from the error of ln D0), cov (of ln D0, Ea_eV) and a function
+    ``predict(T) -> (D, D_err)`` with the propagated error."""
+    T = np.asarray(temperature_K, dtype=float)
+    D = np.asarray(D_m2_per_s, dtype=float)
+    if len(T) < 2:
+        raise ValueError("an Arrhenius fit needs at least 2 temperatures")
+    if np.any(D <= 0) or not np.all(np.isfinite(D)):
+        raise ValueError(f"diffusivities must be finite and positive for an Arrhenius fit, got {D.tolist()}")
+    y = np.log(D)
+    if D_err_m2_per_s is not None and np.all(np.isfinite(D_err_m2_per_s)) and np.all(np.asarray(D_err_m2_per_s) > 0):
+        sig = np.asarray(D_err_m2_per_s, dtype=float) / D
+        weighted = True
+    else:
+        sig = np.ones_like(D)
+        weighted = False
+    A = np.column_stack([np.ones_like(T), -1.0 / (K_B_EV * T)])
+    W = 1.0 / sig ** 2
+    cov = np.linalg.inv(A.T @ (A * W[:, None]))
+    p = cov @ (A.T @ (W * y))
+    resid = y - A @ p
+    dof = len(T) - 2
+    if not weighted:   # errors unknown: estimate the scatter from the residuals
+        cov = cov * (float(resid @ resid) / dof if dof > 0 else np.nan)
+    lnD0, Ea = p
+    out = {"Ea_eV": float(Ea), "Ea_eV_err": float(np.sqrt(cov[1, 1])), "D0_m2_per_s": float(np.exp(lnD0)),
+           "D0_m2_per_s_err": float(np.exp(lnD0) * np.sqrt(cov[0, 0])), "cov": cov, "weighted": weighted,
+           "chi2": float(np.sum(W * resid ** 2)) if weighted else float("nan"), "dof": dof}
+
+    def predict(temperature):
+        t = np.asarray(temperature, dtype=float)
+        a = np.stack([np.ones_like(t), -1.0 / (K_B_EV * t)], axis=-1)
+        lnd = a @ p
+        var = np.einsum("...i,ij,...j->...", a, cov, a)
+        return np.exp(lnd), np.exp(lnd) * np.sqrt(var)
+
+    out["predict"] = predict
+    return out
+
+
+def conductivity_mS_per_cm(D_m2_per_s, temperature_K, n_carriers: int, volume_A3: float,
+                           haven_ratio: float = 1.0, charge: float = 1.0):
+    """Nernst-Einstein sigma = n (z e)^2 D / (k_B T H) in mS/cm (1 S/m = 10 mS/cm)."""
+    n = n_carriers / (volume_A3 * 1e-30)
+    sigma = n * (charge * E_C) ** 2 * np.asarray(D_m2_per_s) / (K_B_J * np.asarray(temperature_K) * haven_ratio)
+    return sigma * 10.0

@@ -1,0 +1,188 @@
+"""``run_diffusion`` (task ``analysis/<material>/<structure>``: MSD and diffusivities of every MD
+temperature of a structure) and ``run_arrhenius`` (task ``arrhenius/<material>``: Arrhenius fits,
+D(300 K), conductivity; read by the FE stage and the summary).
+
+``analysis/...`` result: ``temperatures_K``, ``D_m2_per_s``, ``D_err_m2_per_s``,
+``sigma_mS_per_cm`` (Nernst-Einstein at each T), ``msd/T<T>/{lag_ps, msd_A2}`` (whole-run MSD per
+Cartesian component), ``D_blocks/T<T>``; with a GB cell also ``gb/D_parallel_m2_per_s``,
+``gb/D_perpendicular_m2_per_s``, ``gb/D_bulk_region_m2_per_s`` (+ ``_err``), ``gb/n_gb_atoms``;
+with ``collective`` ``D_collective_m2_per_s`` and ``haven_ratio``.
+
+``arrhenius/<material>`` result: ``fits/<kind>/{D0_m2_per_s, D0_m2_per_s_err, Ea_eV, Ea_eV_err,
+D_300K_m2_per_s, D_300K_m2_per_s_err, sigma_300K_mS_per_cm, temperatures_K, D_m2_per_s,
+D_err_m2_per_s}`` for kind in bulk, gb_parallel, gb_perpendicular. ``bulk`` comes from the first
+bulk structure (no GB) of the material, else from the bulk region of the first GB cell;
+``gb_*`` from the first GB cell. Every structure's own fits are under ``structures/<name>/<kind>``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from argyro_run.analysis.diffusion import (arrhenius_fit, conductivity_mS_per_cm, diffusivity, gb_membership)
+from argyro_run.errors import UserError
+from argyro_run.results import Result
+
+log = logging.getLogger(__name__)
+
+
+def _species_mask(numbers: np.ndarray, species: str) -> np.ndarray:
+    from ase.data import atomic_numbers
+
+    if species not in atomic_numbers:
+        raise UserError(f"analysis.species: {species!r} is not an element symbol")
+    mask = np.asarray(numbers) == atomic_numbers[species]
+    if not mask.any():
+        raise UserError(f"analysis.species: no {species} atoms in the structure")
+    return mask
+
+
+def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
+    an = params["analysis"]
+    runs = sorted(((float(r.get_attrs("").get("temperature_K")), tid, r) for tid, r in deps.items()
+                   if tid.startswith("md/")), key=lambda x: x[0])
+    if not runs:
+        raise ValueError("diffusion analysis without MD runs")
+    out = Result()
+    rows = {k: [] for k in ("T", "D", "De", "sig", "Dc", "Dce", "gp", "gpe", "gn", "gne", "gb", "gbe", "ngb")}
+    is_gb = False
+    for T, tid, r in runs:
+        t = np.asarray(r.get("time_ps"), float)
+        dt = float(t[1] - t[0])
+        x = np.asarray(r.get("trajectory/positions_A"), float)
+        mask = _species_mask(r.get("trajectory/numbers"), an["species"])
+        n_blocks = int(an["n_blocks"])
+        block_ps = (len(t) // n_blocks - 1) * dt
+        fit_end = an.get("fit_end_ps") or 0.5 * block_ps
+        start = float(an["fit_start_ps"])
+        if not start < fit_end <= block_ps + 1e-9:
+            raise UserError(f"analysis.fit_start_ps/fit_end_ps: the window [{start:g}, {fit_end:g}] ps must lie inside "
+                            f"a block of {block_ps:g} ps (md.production_ps / analysis.n_blocks)")
+        xs = x[:, mask]
+        res = diffusivity(xs, dt, fit_start_ps=start, fit_end_ps=fit_end, n_blocks=n_blocks,
+                          collective=bool(an.get("collective")))
+        vol = float(abs(np.linalg.det(np.asarray(r.get("trajectory/cell_A"), float))))
+        H = float(an.get("haven_ratio", 1.0))
+        sig = conductivity_mS_per_cm(res["D_m2_per_s"], T, int(mask.sum()), vol, haven_ratio=H)
+        p = f"msd/T{T:g}"
+        out.add(f"{p}/lag_ps", res["lag_ps"], "ps")
+        out.add(f"{p}/msd_A2", res["msd_A2"], "Angstrom^2", columns="x y z")
+        out.set_attrs(p, fit_start_ps=start, fit_end_ps=fit_end, temperature_K=T)
+        out.add(f"D_blocks/T{T:g}", res["D_blocks_m2_per_s"], "m^2/s")
+        rows["T"].append(T)
+        rows["D"].append(res["D_m2_per_s"])
+        rows["De"].append(res["D_err_m2_per_s"])
+        rows["sig"].append(sig)
+        if an.get("collective"):
+            rows["Dc"].append(res["collective_D_m2_per_s"])
+            rows["Dce"].append(res["collective_D_err_m2_per_s"])
+        if "gb/plane_z_A" in r:
+            is_gb = True
+            frac = gb_membership(xs, np.asarray(r.get("gb/plane_z_A"), float), float(np.asarray(r.get("gb/period_A"))),
+                                 float(an["gb_width_A"]))
+            in_gb = frac >= 0.5
+            rows["ngb"].append(int(in_gb.sum()))
+            for key, sel, comps in (("gp", in_gb, (0, 1)), ("gn", in_gb, (2,)), ("gb", ~in_gb, (0, 1, 2))):
+                if sel.sum() == 0:
+                    rows[key].append(np.nan)
+                    rows[key + "e"].append(np.nan)
+                    continue
+                g = diffusivity(xs[:, sel], dt, fit_start_ps=start, fit_end_ps=fit_end, n_blocks=n_blocks,
+                                components=comps)
+                rows[key].append(g["D_m2_per_s"])
+                rows[key + "e"].append(g["D_err_m2_per_s"])
+    out.add("temperatures_K", np.array(rows["T"]), "K")
+    out.add("D_m2_per_s", np.array(rows["D"]), "m^2/s", note=f"tracer diffusivity of {an['species']}")
+    out.add("D_err_m2_per_s", np.array(rows["De"]), "m^2/s", note="standard error over analysis.n_blocks blocks")
+    out.add("sigma_mS_per_cm", np.array(rows["sig"]), "mS/cm",
+            note=f"Nernst-Einstein with Haven ratio {an.get('haven_ratio', 1.0)}")
+    if rows["Dc"]:
+        out.add("D_collective_m2_per_s", np.array(rows["Dc"]), "m^2/s")
+        out.add("D_collective_err_m2_per_s", np.array(rows["Dce"]), "m^2/s")
+        out.add("haven_ratio", np.array(rows["D"]) / np.array(rows["Dc"]), "1", note="D_tracer / D_collective")
+    if is_gb:
+        out.add("gb/D_parallel_m2_per_s", np.array(rows["gp"]), "m^2/s", note="in-plane MSD of GB-slab atoms (d=2)")
+        out.add("gb/D_parallel_err_m2_per_s", np.array(rows["gpe"]), "m^2/s")
+        out.add("gb/D_perpendicular_m2_per_s", np.array(rows["gn"]), "m^2/s", note="normal MSD of GB-slab atoms (d=1)")
+        out.add("gb/D_perpendicular_err_m2_per_s", np.array(rows["gne"]), "m^2/s")
+        out.add("gb/D_bulk_region_m2_per_s", np.array(rows["gb"]), "m^2/s", note="atoms mostly outside the GB slabs")
+        out.add("gb/D_bulk_region_err_m2_per_s", np.array(rows["gbe"]), "m^2/s")
+        out.add("gb/n_gb_atoms", np.array(rows["ngb"]), "1",
+                note=f"{an['species']} atoms at least half of the samples within gb_width_A/2 of a GB plane")
+    vol = float(abs(np.linalg.det(np.asarray(runs[0][2].get("trajectory/cell_A"), float))))
+    n_car = int(_species_mask(runs[0][2].get("trajectory/numbers"), an["species"]).sum())
+    out.set_attrs("", structure=params["structure"], material=params.get("material", ""), is_gb=is_gb,
+                  species=an["species"], n_carriers=n_car, volume_A3=vol, haven_ratio=float(an.get("haven_ratio", 1.0)))
+    log.info("diffusion %s: D = %s m^2/s at T = %s K", params["structure"],
+             ", ".join(f"{d:.3g}" for d in rows["D"]), ", ".join(f"{t:g}" for t in rows["T"]))
+    return out
+
+
+def _fit_into(out: Result, prefix: str, T, D, De, *, n_carriers: int, volume_A3: float, haven_ratio: float) -> str:
+    """Arrhenius fit of (T, D, De) stored below ``prefix``; returns '' or why there is no fit."""
+    T, D, De = (np.asarray(v, float) for v in (T, D, De))
+    ok = np.isfinite(D) & (D > 0)
+    out.add(f"{prefix}/temperatures_K", T, "K")
+    out.add(f"{prefix}/D_m2_per_s", D, "m^2/s")
+    out.add(f"{prefix}/D_err_m2_per_s", De, "m^2/s")
+    if ok.sum() < 2:
+        why = f"{int(ok.sum())} temperature(s) with a positive diffusivity; an Arrhenius fit needs 2"
+        out.set_attrs(prefix, no_fit=why)
+        return why
+    errs = De[ok] if np.all(np.isfinite(De[ok]) & (De[ok] > 0)) else None
+    f = arrhenius_fit(T[ok], D[ok], errs)
+    d300, d300e = f["predict"](300.0)
+    out.add(f"{prefix}/Ea_eV", f["Ea_eV"], "eV")
+    out.add(f"{prefix}/Ea_eV_err", f["Ea_eV_err"], "eV")
+    out.add(f"{prefix}/D0_m2_per_s", f["D0_m2_per_s"], "m^2/s")
+    out.add(f"{prefix}/D0_m2_per_s_err", f["D0_m2_per_s_err"], "m^2/s")
+    out.add(f"{prefix}/cov_lnD0_Ea", f["cov"], "1, eV", note="covariance of (ln D0, Ea)")
+    out.add(f"{prefix}/D_300K_m2_per_s", float(d300), "m^2/s", note="Arrhenius extrapolation")
+    out.add(f"{prefix}/D_300K_m2_per_s_err", float(d300e), "m^2/s")
+    out.add(f"{prefix}/sigma_300K_mS_per_cm",
+            float(conductivity_mS_per_cm(d300, 300.0, n_carriers, volume_A3, haven_ratio)), "mS/cm")
+    out.set_attrs(prefix, weighted=bool(f["weighted"]), chi2=f["chi2"], dof=f["dof"], n_temperatures=int(ok.sum()))
+    return ""
+
+
+def run_arrhenius(params: dict, deps: dict, comm, workdir: Path) -> Result:
+    out = Result()
+    analyses = sorted((tid, r) for tid, r in deps.items() if tid.startswith("analysis/"))
+    chosen: dict[str, tuple] = {}
+    notes = []
+    for tid, r in analyses:
+        a = r.get_attrs("")
+        name = a.get("structure", tid.rsplit("/", 1)[-1])
+        kw = {"n_carriers": int(a.get("n_carriers", 1)), "volume_A3": float(a.get("volume_A3", 1.0)),
+              "haven_ratio": float(a.get("haven_ratio", 1.0))}
+        T = r.get("temperatures_K")
+        sets = {"tracer": (r.get("D_m2_per_s"), r.get("D_err_m2_per_s"))}
+        if bool(a.get("is_gb")):
+            sets["gb_parallel"] = (r.get("gb/D_parallel_m2_per_s"), r.get("gb/D_parallel_err_m2_per_s"))
+            sets["gb_perpendicular"] = (r.get("gb/D_perpendicular_m2_per_s"), r.get("gb/D_perpendicular_err_m2_per_s"))
+            sets["bulk_region"] = (r.get("gb/D_bulk_region_m2_per_s"), r.get("gb/D_bulk_region_err_m2_per_s"))
+        for k, (D, De) in sets.items():
+            why = _fit_into(out, f"structures/{name}/{k}", T, D, De, **kw)
+            if why:
+                notes.append(f"{name} {k}: {why}")
+        if bool(a.get("is_gb")):
+            for k in ("gb_parallel", "gb_perpendicular"):
+                chosen.setdefault(k, (name, k, T, *sets[k], kw))
+            chosen.setdefault("_bulk_from_gb", (name, "bulk_region", T, *sets["bulk_region"], kw))
+        else:
+            chosen.setdefault("bulk", (name, "tracer", T, *sets["tracer"], kw))
+    if "bulk" not in chosen and "_bulk_from_gb" in chosen:
+        chosen["bulk"] = chosen["_bulk_from_gb"]
+    chosen.pop("_bulk_from_gb", None)
+    for kind, (name, src, T, D, De, kw) in chosen.items():
+        why = _fit_into(out, f"fits/{kind}", T, D, De, **kw)
+        out.set_attrs(f"fits/{kind}", source=f"analysis of {name} ({src})")
+        if why:
+            notes.append(f"fits/{kind}: {why}")
+    out.set_attrs("", material=params.get("material", ""), notes="; ".join(notes))
+    for n in notes:
+        log.warning("arrhenius %s: %s", params.get("material", ""), n)
+    return out

@@ -1,0 +1,31 @@
+"""``[analysis]``: MSD, tracer diffusivity with block-averaged uncertainty, GB-resolved diffusion,
+Arrhenius fits and conductivity. Tasks: ``analysis/<material>/<structure>`` and
+``arrhenius/<material>`` (``argyro_run.analysis.tasks``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from argyro_run.config.base import Section
+
+
+class AnalysisSection(Section):
+    fit_start_ps: float = Field(5.0, ge=0, le=1e7, description="Start of the MSD fit window (lag time).")
+    fit_end_ps: float | None = Field(None, gt=0, le=1e7,
+                                     description="End of the MSD fit window (lag time; default: half a block).")
+    n_blocks: int = Field(5, ge=1, le=1000,
+                          description="Independent production segments; D is their mean, its error their standard "
+                                      "error (>= 2 for an uncertainty).")
+    species: str = Field("Li", description="Diffusing species.")
+    gb_width_A: float = Field(6.0, gt=0, le=100, description="Width of the GB slab (centred on each GB plane) "
+                                                            "for GB-resolved diffusion.")
+    haven_ratio: float = Field(1.0, gt=0, le=10, description="Haven ratio H for the Nernst-Einstein conductivity "
+                                                             "sigma = n e^2 D_tracer / (k_B T H).")
+    collective: bool = Field(False, description="Also compute the collective (charge) diffusivity of the species "
+                                                "and the Haven ratio D_tracer / D_collective (noisy in short runs).")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.fit_end_ps is not None and self.fit_end_ps <= self.fit_start_ps:
+            raise ValueError(f"fit_end_ps ({self.fit_end_ps}) must be larger than fit_start_ps ({self.fit_start_ps})")
+        return self

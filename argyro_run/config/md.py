@@ -1,0 +1,51 @@
+"""``[md]``: molecular dynamics of every structure at every temperature with the trained MTP
+(LAMMPS + the ``pair_style mtp`` plugin). Tasks: ``md/<material>/<structure>/T<T>``
+(``argyro_run.md.tasks.run_md_run``); results: ``/md/<material>/<structure>/T<T>/...``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from argyro_run.config.base import Section
+
+
+class MDSection(Section):
+    temperatures_K: list[Annotated[float, Field(gt=0, le=1e5)]] = Field(
+        default_factory=lambda: [500.0, 600.0, 700.0], min_length=1, description="MD temperatures.")
+    timestep_fs: float = Field(1.0, gt=0, le=10, description="Time step.")
+    equilibration_ps: float = Field(10.0, ge=0, le=1e6, description="Equilibration before production (not analysed).")
+    production_ps: float = Field(100.0, gt=0, le=1e7, description="Production length (analysed).")
+    ensemble: Literal["nvt", "npt"] = Field(
+        "nvt", description="nvt: fixed cell; npt: NPT equilibration at pressure_bar, then NVT production at the "
+                           "mean volume of the second half of the equilibration.")
+    thermostat: Literal["nose-hoover", "langevin", "csvr"] = Field(
+        "nose-hoover", description="Thermostat of the NVT runs (LAMMPS fix nvt, fix langevin, fix temp/csvr).")
+    thermostat_damping_fs: float = Field(100.0, gt=0, le=1e6, description="Thermostat damping time.")
+    pressure_bar: float = Field(1.0, ge=-1e6, le=1e6, description="Pressure of the NPT equilibration.")
+    barostat_damping_fs: float = Field(1000.0, gt=0, le=1e7, description="Barostat damping time (NPT).")
+    dump_interval_fs: float = Field(100.0, gt=0, le=1e6,
+                                    description="Sampling interval of positions and thermo in production.")
+    structures: list[str] | None = Field(None, description="Structures to run (names as in `argyro-run plan`); default all.")
+    gamma_break: float = Field(10.0, ge=0, le=1e6,
+                               description="Stop a run (task fails, 'extrapolation') when an MTP grade exceeds this "
+                                           "(needs an active set with the potential); 0: never.")
+    temperature_tolerance_fraction: float = Field(0.25, gt=0, le=10,
+                                           description="Fail when the mean production temperature is off by more than "
+                                                       "this fraction of the target (0.25 = 25 %).")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if len(set(self.temperatures_K)) != len(self.temperatures_K):
+            raise ValueError("temperatures_K contains duplicates")
+        if 0 < self.gamma_break <= 1:
+            raise ValueError(f"gamma_break ({self.gamma_break}) must be > 1 (grades <= 1 are interpolation) or 0 (never)")
+        ratio = self.dump_interval_fs / self.timestep_fs
+        if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
+            raise ValueError(f"dump_interval_fs ({self.dump_interval_fs}) must be a multiple of timestep_fs "
+                             f"({self.timestep_fs})")
+        if self.production_ps * 1000.0 < 10 * self.dump_interval_fs:
+            raise ValueError(f"production_ps ({self.production_ps}) must hold at least 10 samples of "
+                             f"dump_interval_fs ({self.dump_interval_fs})")
+        return self

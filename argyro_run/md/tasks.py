@@ -1,0 +1,101 @@
+"""``run_md_run``: one structure at one temperature (task ``md/<material>/<structure>/T<T>``).
+
+Result (below the task's archive group): ``time_ps``, ``thermo/{temperature_K, potential_energy_eV,
+total_energy_eV, pressure_bar, volume_A3}``, ``trajectory/positions_A`` (samples x atoms x 3,
+unwrapped, lab frame), ``trajectory/numbers``, ``trajectory/cell_A``, GB geometry when the
+structure is a bicrystal (``gb/plane_z_A``, ``gb/period_A``, ``gb/normal``), attrs with the run
+settings. A run that loses atoms, extrapolates beyond ``md.gamma_break`` or misses its
+temperature raises (the runtime records the failure and its message).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from argyro_run.results import Result, get_atoms
+
+log = logging.getLogger(__name__)
+
+
+def _text(x) -> str:
+    a = np.asarray(x)
+    v = a.item() if a.shape == () else a.tolist()
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def potential_of(deps: dict) -> tuple[str, str | None, list[str], str]:
+    """(.mtp text, active-set text or None, species, dependency id) of the potential dependency."""
+    ids = [d for d in deps if d.startswith(("potential/", "learning/level"))]
+    if len(ids) != 1:
+        raise ValueError(f"an MD run needs exactly one potential dependency, got {sorted(ids)}")
+    r = deps[ids[0]]
+    species = _text(r.get("mtp/species")).split()
+    als = _text(r.get("active_set/text")) if "active_set/text" in r else None
+    return _text(r.get("mtp/text")), als, species, ids[0]
+
+
+def structure_of(deps: dict, name: str):
+    ids = [d for d in deps if d.startswith("structures/")]
+    for d in ids:
+        if f"{name}/numbers" in deps[d]:
+            return get_atoms(deps[d], name)
+    raise ValueError(f"structure {name!r} is in none of {ids}")
+
+
+def run_md_run(params: dict, deps: dict, comm, workdir: Path) -> Result:
+    from argyro_run.md.lammps_md import run_md
+
+    md = params["md"]
+    T = float(params["temperature_K"])
+    name = params["structure"]
+    atoms = structure_of(deps, name)
+    mtp_text, als_text, species, pot_id = potential_of(deps)
+    workdir = Path(workdir)
+    mtp_path, als_path = workdir / "potential.mtp", None
+    if comm is None or comm.rank == 0:
+        workdir.mkdir(parents=True, exist_ok=True)
+        mtp_path.write_text(mtp_text)
+        if als_text:
+            (workdir / "potential.als").write_text(als_text)
+    if als_text:
+        als_path = workdir / "potential.als"
+    if comm is not None:
+        comm.Barrier()
+    run = run_md(atoms, mtp_path, species, temperature_K=T, timestep_fs=md["timestep_fs"],
+                 equilibration_ps=md["equilibration_ps"], production_ps=md["production_ps"],
+                 thermostat=md.get("thermostat", "nose-hoover"),
+                 thermostat_damping_fs=md["thermostat_damping_fs"], ensemble=md.get("ensemble", "nvt"),
+                 pressure_bar=md.get("pressure_bar", 1.0), barostat_damping_fs=md.get("barostat_damping_fs", 1000.0),
+                 sample_interval_fs=md["dump_interval_fs"], seed=int(params.get("seed", 1)) % 900_000_000 + 1,
+                 active_set=als_path, gamma_break=md.get("gamma_break") or None,
+                 temperature_tolerance=md.get("temperature_tolerance_fraction", 0.25), comm=comm,
+                 logfile=workdir / "log.lammps")
+    log.info("MD %s at %g K: %s, %d steps, %.1f s", name, T, run.status, run.steps_done, run.wall_s)
+    if run.status != "ok":
+        hint = {"extrapolation": " (the potential extrapolates: learn more, e.g. add this temperature/structure "
+                                 "to [active_learning], or raise md.gamma_break)",
+                "lost_atoms": " (atoms flew away: the potential is unstable here or the time step is too long)",
+                "temperature": " (check md.thermostat_damping_fs and the potential)"}.get(run.status, "")
+        raise RuntimeError(f"MD of {name} at {T:g} K failed: {run.status}: {run.message}{hint}")
+    r = Result()
+    r.add("time_ps", run.time_ps, "ps")
+    r.add("thermo/temperature_K", run.temperature_K, "K")
+    r.add("thermo/potential_energy_eV", run.potential_energy_eV, "eV")
+    r.add("thermo/total_energy_eV", run.total_energy_eV, "eV")
+    r.add("thermo/pressure_bar", run.pressure_bar, "bar")
+    r.add("thermo/volume_A3", run.volume_A3, "Angstrom^3")
+    r.add("trajectory/positions_A", run.positions_A, "Angstrom", note="unwrapped, lab frame, every atom")
+    r.add("trajectory/numbers", atoms.numbers.astype(np.int32), "")
+    r.add("trajectory/cell_A", run.cell_A, "Angstrom")
+    for k, v in run.equilibration.items():
+        r.add(f"equilibration/{k}", v, "Angstrom^3")
+    if "gb_plane_1_z_A" in atoms.info:
+        r.add("gb/plane_z_A", np.array([atoms.info["gb_plane_1_z_A"], atoms.info["gb_plane_2_z_A"]], float), "Angstrom")
+        r.add("gb/period_A", float(run.cell_A[2, 2]), "Angstrom")
+        r.add("gb/normal", np.array([0.0, 0.0, 1.0]), "1")
+    r.set_attrs("", structure=name, temperature_K=T, potential=pot_id, steps=run.steps_done, wall_s=run.wall_s,
+                mean_temperature_K=float(np.mean(run.temperature_K[1:])) if len(run.temperature_K) > 1 else T)
+    return r
