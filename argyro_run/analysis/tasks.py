@@ -57,7 +57,8 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
         n_blocks = int(an["n_blocks"])
         block_ps = (len(t) // n_blocks - 1) * dt
         fit_end = an.get("fit_end_ps") or 0.5 * block_ps
-        start = float(an["fit_start_ps"])
+        start = an.get("fit_start_ps")
+        start = 0.2 * block_ps if start is None else float(start)
         if not start < fit_end <= block_ps + 1e-9:
             raise UserError(f"analysis.fit_start_ps/fit_end_ps: the window [{start:g}, {fit_end:g}] ps must lie inside "
                             f"a block of {block_ps:g} ps (md.production_ps / analysis.n_blocks)")

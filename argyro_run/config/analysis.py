@@ -10,7 +10,9 @@ from argyro_run.config.base import Section
 
 
 class AnalysisSection(Section):
-    fit_start_ps: float = Field(5.0, ge=0, le=1e7, description="Start of the MSD fit window (lag time).")
+    fit_start_ps: float | None = Field(None, ge=0, le=1e7,
+                                       description="Start of the MSD fit window (lag time; default: a fifth of a "
+                                                   "block, md.production_ps / n_blocks / 5).")
     fit_end_ps: float | None = Field(None, gt=0, le=1e7,
                                      description="End of the MSD fit window (lag time; default: half a block).")
     n_blocks: int = Field(5, ge=1, le=1000,
@@ -26,6 +28,6 @@ class AnalysisSection(Section):
 
     @model_validator(mode="after")
     def _check(self):
-        if self.fit_end_ps is not None and self.fit_end_ps <= self.fit_start_ps:
+        if self.fit_end_ps is not None and self.fit_start_ps is not None and self.fit_end_ps <= self.fit_start_ps:
             raise ValueError(f"fit_end_ps ({self.fit_end_ps}) must be larger than fit_start_ps ({self.fit_start_ps})")
         return self

@@ -85,7 +85,7 @@ def test_cross_field_checks():
     text = "\n".join(problems_of(fixed))
     assert "potential.species" in text and "['Br']" in text
     assert "analysis.fit_start_ps (12.0) must be inside md.production_ps (10.0)" in text
-    ok = fixed.replace('"Cl"]', '"Br"]').replace("fit_start_ps = 12.0", "fit_start_ps = 2.0")
+    ok = fixed.replace('"Cl"]', '"Br"]').replace("fit_start_ps = 12.0", "fit_start_ps = 1.0")
     config_from_text(ok)
 
 
