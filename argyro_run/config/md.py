@@ -17,9 +17,10 @@ class MDSection(Section):
     timestep_fs: float = Field(1.0, gt=0, le=10, description="Time step.")
     equilibration_ps: float = Field(10.0, ge=0, le=1e6, description="Equilibration before production (not analysed).")
     production_ps: float = Field(100.0, gt=0, le=1e7, description="Production length (analysed).")
-    ensemble: Literal["nvt", "npt"] = Field(
+    ensemble: Literal["nvt", "npt", "nve"] = Field(
         "nvt", description="nvt: fixed cell; npt: NPT equilibration at pressure_bar, then NVT production at the "
-                           "mean volume of the second half of the equilibration.")
+                           "mean volume of the second half of the equilibration; nve: NVT equilibration, then "
+                           "microcanonical production (unperturbed dynamics).")
     thermostat: Literal["nose-hoover", "langevin", "csvr"] = Field(
         "nose-hoover", description="Thermostat of the NVT runs (LAMMPS fix nvt, fix langevin, fix temp/csvr).")
     thermostat_damping_fs: float = Field(100.0, gt=0, le=1e6, description="Thermostat damping time.")

@@ -6,6 +6,8 @@ volume of the second half of the NPT run), then runs the NVT production in chunk
 ``sample_interval_fs``, after each chunk gathering the unwrapped positions (x + image * box) of
 all atoms and the thermodynamic state on every rank of ``comm``. Thermostats: Nose-Hoover
 (``fix nvt``), Langevin (``fix langevin`` + ``fix nve``) or CSVR (``fix temp/csvr`` + ``fix nve``).
+With ``ensemble="nve"`` the equilibration is thermostatted and the production is microcanonical
+(unperturbed dynamics for transport; total energy conserved).
 
 Health checks: a lost atom, an MTP extrapolation break (``pair_style mtp ... break G``) or any
 other LAMMPS error ends the run with ``status`` "lost_atoms" / "extrapolation" / "error" and a
@@ -143,7 +145,7 @@ def run_md(atoms, mtp_path, species: list[str], *, temperature_K: float, timeste
                 lmp.command(f"run {n_eq} pre yes post no")
                 unfix(fx)
             steps += n_eq
-        fx = thermostat_fixes("prod")
+        fx = ["fix prod all nve"] if ensemble == "nve" else thermostat_fixes("prod")
         for c in fx:
             lmp.command(c)
         lmp.command("reset_timestep 0")
