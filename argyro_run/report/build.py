@@ -1,0 +1,193 @@
+"""``make_report(archive, out_dir)``: every figure whose data is in the archive + ``summary.md``."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from argyro_run.report import figures as F
+from argyro_run.report.collect import FIT_KINDS, ReportData, collect
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Report:
+    out_dir: Path
+    summary: Path
+    figures: dict[str, Path] = field(default_factory=dict)   # figure name -> PNG path
+    skipped: dict[str, str] = field(default_factory=dict)    # figure name -> why it was not drawn
+    captions: dict[str, str] = field(default_factory=dict)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "x"
+
+
+def arrhenius_series(data: ReportData) -> list[tuple[str, list[dict]]]:
+    """(panel title, series) for the Arrhenius figure: per material the bulk/GB fits with their
+    per-temperature points, and the FE D_eff of each grain size (on the material the FE used, or
+    a panel of its own with the input laws when the FE diffusivities were given explicitly)."""
+    panels = []
+    fe_panel = None
+    for k, arr in enumerate(data.arrhenius):
+        series = []
+        for kind in FIT_KINDS:
+            f = arr["fits"].get(kind)
+            if f is None:
+                continue
+            fit = None
+            if f.get("Ea_eV") is not None:
+                fit = {k2: f[k2] for k2 in ("D0_m2_per_s", "Ea_eV", "Ea_eV_err", "D_300K_m2_per_s",
+                                            "D_300K_m2_per_s_err")}
+            series.append({"key": kind, "label": F.KIND_LABELS[kind] + " (MD)", "temperatures_K": f["temperatures_K"],
+                           "D_m2_per_s": f["D_m2_per_s"], "D_err_m2_per_s": f["D_err_m2_per_s"], "fit": fit,
+                           "color": F.KIND_COLORS[kind], "marker": "o"})
+        panels.append([f"{arr['material']}", series])
+        if k == 0:
+            fe_panel = panels[-1]
+    md_fe = [r for r in data.fe if r["source"].startswith("md")]
+    in_fe = [r for r in data.fe if not r["source"].startswith("md")]
+    if in_fe:
+        series = []
+        for kind, law in in_fe[0]["inputs"].items():
+            series.append({"key": f"input_{kind}", "label": F.KIND_LABELS[kind] + " (input)",
+                           "temperatures_K": [], "D_m2_per_s": [],
+                           "line_temperatures_K": in_fe[0]["temperatures_K"],
+                           "fit": {"D0_m2_per_s": law["D0_m2_per_s"], "Ea_eV": law["Ea_eV"]},
+                           "color": F.KIND_COLORS[kind]})
+        panels.append(["FE with input diffusivities", series])
+    for rows, panel in ((md_fe, fe_panel), (in_fe, panels[-1] if in_fe else None)):
+        if panel is None:
+            continue
+        for i, r in enumerate(rows):
+            fit = F.arrhenius_fit_line(r["temperatures_K"], r["D_eff_mean_m2_per_s"])
+            panel[1].append({"key": f"fe_{r['label']}", "label": f"polycrystal D_eff, d = {r['grain_size_nm']:g} nm",
+                             "temperatures_K": r["temperatures_K"], "D_m2_per_s": r["D_eff_mean_m2_per_s"],
+                             "D_err_m2_per_s": None, "color": f"C{(i + 3) % 10}", "marker": "s",
+                             "fit": None if fit is None else {"D0_m2_per_s": fit[0], "Ea_eV": fit[1]}})
+    return [(t, s) for t, s in panels if s]
+
+
+def _fig_arrhenius(data, rep, out):
+    panels = arrhenius_series(data)
+    if not panels:
+        return "no Arrhenius fits (arrhenius/<material>) and no FE results (fe/<label>) in the archive"
+    fig, axes = F.new_figure(ncols=len(panels), width_in=6.5, height_in=5.0)
+    for ax, (title, series) in zip(axes, panels):
+        F.plot_arrhenius(ax, series)
+        ax.set_title(title)
+    F.save(fig, out)
+    rep.captions["arrhenius"] = ("log10 D vs 1000/T: MD diffusivities with block-average error bars, weighted "
+                                 "Arrhenius fits (solid), extrapolation to 300 K (dashed, open markers)"
+                                 + (", polycrystal D_eff (squares)" if data.fe else ""))
+    return None
+
+
+def _fig_activation(data, rep, out):
+    if not data.fe:
+        return "no FE results (fe/<label>)"
+    if not any(np.isfinite(r["Ea_app_eV"]).any() for r in data.fe):
+        return "the FE sweep has a single temperature; Ea_app needs >= 2 fe.temperatures_K"
+    has_curv = any(np.isfinite(r["curvature_K2"]).any() for r in data.fe)
+    fig, axes = F.new_figure(ncols=2 if has_curv else 1)
+    rows = [{**r, "label": f"d = {r['grain_size_nm']:g} nm"} for r in data.fe]
+    ea_in = {k: v["Ea_eV"] for k, v in data.fe[0]["inputs"].items()}
+    F.plot_apparent_activation(axes[0], axes[1] if has_curv else None, rows, ea_in)
+    if not has_curv:
+        rep.captions["activation_energy"] = "curvature panel left out: it needs >= 3 FE temperatures"
+    F.save(fig, out)
+    return None
+
+
+def _fig_deff(data, rep, out):
+    if not data.fe:
+        return "no FE results (fe/<label>)"
+    rows = [{**r, "D_bulk_m2_per_s": r["inputs"].get("bulk", {}).get("D_m2_per_s")} for r in data.fe]
+    fig, (a1, a2) = F.new_figure(ncols=2)
+    F.plot_deff_vs_grain_size(a1, a2, rows)
+    F.save(fig, out)
+    return None
+
+
+def _fig_msd(d, out):
+    fig, (ax,) = F.new_figure()
+    D = {float(t): v for t, v in zip(d["temperatures_K"], d["D_m2_per_s"])}
+    F.plot_msd(ax, d["msd"], [D.get(c["temperature_K"], np.nan) for c in d["msd"]])
+    ax.set_title(f"{d['material']} / {d['structure']}: {d['species']} MSD")
+    F.save(fig, out)
+
+
+def _fig_al(data, rep, out):
+    if not data.learning:
+        return "no active-learning results (learning/level<L>)"
+    if not any(lv["iterations"] for lv in data.learning):
+        return "the active-learning levels ran no iterations"
+    fig, axes = F.new_figure(ncols=2, nrows=2, width_in=6.0, height_in=4.0)
+    F.plot_active_learning(axes, data.learning)
+    F.save(fig, out)
+    return None
+
+
+def _fig_mesh(m, out):
+    fig, (ax,) = F.new_figure(width_in=6.0, height_in=6.0)
+    F.plot_mesh(ax, m["points_nm"], m["cells"], m["cell_kind"], m["grain_id"])
+    dim = int(m.get("dimension") or m["points_nm"].shape[1])
+    where = "" if dim == 2 else ", slice z = box/2"
+    kind = f"{m['kind']} " if m.get("kind") else ""
+    ax.set_title(f"{m['label']}: {kind}polycrystal, {m.get('n_grains')} grains, box {float(m.get('box_nm') or 0):.3g} nm"
+                 f"{where}\n"
+                 f"GB cells dark red (thickness {m.get('gb_thickness_nm')} nm, GB volume fraction "
+                 f"{float(m.get('gb_volume_fraction') or np.nan):.3f})", fontsize=9)
+    F.save(fig, out)
+
+
+def make_report(archive, out_dir, *, dpi: int = 120) -> Report:
+    """Write the PNG figures the archive has data for and ``summary.md`` into ``out_dir``."""
+    from argyro_run.report.markdown import write_summary
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = collect(archive)
+    rep = Report(out_dir=out_dir, summary=out_dir / "summary.md")
+
+    def attempt(name: str, fn, *args):
+        path = out_dir / f"{name}.png"
+        try:
+            why = fn(*args, path)
+        except Exception as exc:  # one broken figure must not cost the others or the summary
+            log.exception("figure %s failed", name)
+            why = f"drawing failed: {type(exc).__name__}: {exc}"
+        if why:
+            rep.skipped[name] = why
+        else:
+            rep.figures[name] = path
+
+    attempt("arrhenius", _fig_arrhenius, data, rep)
+    attempt("activation_energy", _fig_activation, data, rep)
+    attempt("deff_vs_grain_size", _fig_deff, data, rep)
+    if data.diffusion:
+        for d in data.diffusion:
+            if d["msd"]:
+                name = f"msd_{_safe(d['material'])}_{_safe(d['structure'])}"
+                attempt(name, lambda p, d=d: _fig_msd(d, p))
+            else:
+                rep.skipped[f"msd_{_safe(d['material'])}_{_safe(d['structure'])}"] = "no MSD curves in the analysis result"
+    else:
+        rep.skipped["msd"] = "no diffusion analysis results (analysis/<material>/<structure>)"
+    attempt("active_learning", _fig_al, data, rep)
+    if data.microstructure:
+        for m in data.microstructure:
+            name = f"mesh_{_safe(m['label'])}"
+            if m["points_nm"] is None or m["cells"] is None:
+                rep.skipped[name] = "the microstructure result holds no mesh/points_nm, mesh/cells"
+                continue
+            attempt(name, lambda p, m=m: _fig_mesh(m, p))
+    else:
+        rep.skipped["mesh"] = "no microstructure results (microstructure/<label>)"
+    write_summary(data, rep)
+    return rep
