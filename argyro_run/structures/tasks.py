@@ -2,8 +2,9 @@
 
 ``params`` (``argyro_run/plan/build.py``): ``material`` (the Material's model_dump),
 ``structures`` (its ``structure_names()``), ``seed`` (task seed from ``run.seed``),
-``structure_file_sha256``; optionally ``base_dir`` (directory a relative
-``structure_file`` is resolved against; default: the current directory).
+``structure_file_sha256``. A relative ``structure_file`` is resolved against ``input_dir`` (the
+directory of the input file, which the runtime adds to every task's params) or, when called
+directly, ``base_dir``; only without either against the current directory.
 
 The Result holds, per name, ``add_atoms(result, name, atoms)``. Grain boundaries with several
 rigid-body ``translations`` are all built: translation k is stored as ``<name>/t<k>`` and
@@ -137,7 +138,8 @@ def run_build_structures(params: dict, deps: dict, comm, workdir: Path) -> Resul
     """Runtime task: build (on every rank, cheap and deterministic) and return the Result."""
     material = params["material"]
     names = list(params.get("structures") or [])
-    base_dir = Path(params["base_dir"]) if params.get("base_dir") else None
+    base = params.get("input_dir") or params.get("base_dir")  # the runtime passes input_dir
+    base_dir = Path(base) if base else None
     structures = build_material(material, names, seed=int(params.get("seed", 0)), base_dir=base_dir)
     result = Result()
     for name, atoms in structures.items():

@@ -184,3 +184,34 @@ def test_disordered_grain_boundary():
     ordered = build_material(Material(name="D", grain_boundaries=[{"sigma": 5, "plane": [3, 1, 0]}]), seed=4)["gb_sigma5_310"]
     assert np.array_equal(ordered.positions, gb.positions)
     assert "n_site_exchanges" not in ordered.info
+
+
+def test_relative_structure_file_through_runtime_from_another_cwd(tmp_path):
+    """``structure_file = "my.cif"`` next to the input works when ``argyro-run run`` is started
+    from another directory: the runtime's ``input_dir`` is what a relative path starts at."""
+    import subprocess
+
+    from argyro_run.archive import open_archive
+    from tests.conftest import BIN
+
+    case, elsewhere = tmp_path / "case", tmp_path / "elsewhere"
+    case.mkdir(), elsewhere.mkdir()
+    mine = argyrodite("Cl", lattice_constant_A=9.95, li_seed=11)  # differs from every default cell
+    write_structure(case / "my.cif", mine)
+    (case / "in.toml").write_text('[run]\nname = "file"\narchive = "out.h5"\n\n[[materials]]\nname = "mine"\n'
+                                  'halide = "Cl"\nstructure_file = "my.cif"\n\n[active_learning]\nenabled = false\n')
+    p = subprocess.run([str(BIN / "argyro-run"), "run", str(case / "in.toml")], capture_output=True, text=True,
+                       timeout=120, cwd=str(elsewhere))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert not list(elsewhere.iterdir())  # nothing written at the cwd
+    a = open_archive(case / "out.h5")
+    assert a.tasks["structures/mine"]["status"] == "done"
+    got = a.atoms("structures/mine", "ordered")
+    assert got.get_chemical_symbols() == mine.get_chemical_symbols()
+    np.testing.assert_allclose(got.cell[:], mine.cell[:], atol=1e-4)
+    d = got.get_scaled_positions() - mine.get_scaled_positions()
+    assert np.abs(d - np.round(d)).max() < 1e-4
+    # the task itself: input_dir (what the runtime passes) resolves the file, wherever the cwd is
+    task = build_plan(load_config(case / "in.toml"))["structures/mine"]
+    res = run_build_structures({**task.params, "input_dir": str(case)}, {}, None, tmp_path)
+    assert len(get_atoms(res, "ordered")) == 52
