@@ -73,7 +73,7 @@ def arrhenius_series(data: ReportData) -> list[tuple[str, list[dict]]]:
     return [(t, s) for t, s in panels if s]
 
 
-def _fig_arrhenius(data, rep, out):
+def _fig_arrhenius(data, rep):
     panels = arrhenius_series(data)
     if not panels:
         return "no Arrhenius fits (arrhenius/<material>) and no FE results (fe/<label>) in the archive"
@@ -81,14 +81,14 @@ def _fig_arrhenius(data, rep, out):
     for ax, (title, series) in zip(axes, panels):
         F.plot_arrhenius(ax, series)
         ax.set_title(title)
-    F.save(fig, out)
     rep.captions["arrhenius"] = ("log10 D vs 1000/T: MD diffusivities with block-average error bars, weighted "
                                  "Arrhenius fits (solid), extrapolation to 300 K (dashed, open markers)"
-                                 + (", polycrystal D_eff (squares)" if data.fe else ""))
-    return None
+                                 + (", polycrystal D_eff per grain size (squares, least-squares line)"
+                                    if data.fe else "") + ".")
+    return fig
 
 
-def _fig_activation(data, rep, out):
+def _fig_activation(data, rep):
     if not data.fe:
         return "no FE results (fe/<label>)"
     if not any(np.isfinite(r["Ea_app_eV"]).any() for r in data.fe):
@@ -98,42 +98,49 @@ def _fig_activation(data, rep, out):
     rows = [{**r, "label": f"d = {r['grain_size_nm']:g} nm"} for r in data.fe]
     ea_in = {k: v["Ea_eV"] for k, v in data.fe[0]["inputs"].items()}
     F.plot_apparent_activation(axes[0], axes[1] if has_curv else None, rows, ea_in)
-    if not has_curv:
-        rep.captions["activation_energy"] = "curvature panel left out: it needs >= 3 FE temperatures"
-    F.save(fig, out)
-    return None
+    rep.captions["activation_energy"] = (
+        "Apparent activation energy -k_B d ln D_eff / d(1/T) of the polycrystal per grain size (finite differences "
+        "on the FE temperatures); dashed: the activation energies of bulk and GBs the FE used."
+        + (" Right: curvature of ln D_eff vs 1/T (0 for a single Arrhenius law)." if has_curv
+           else " The curvature panel is left out: it needs >= 3 FE temperatures."))
+    return fig
 
 
-def _fig_deff(data, rep, out):
+def _fig_deff(data, rep):
     if not data.fe:
         return "no FE results (fe/<label>)"
     rows = [{**r, "D_bulk_m2_per_s": r["inputs"].get("bulk", {}).get("D_m2_per_s")} for r in data.fe]
     fig, (a1, a2) = F.new_figure(ncols=2)
     F.plot_deff_vs_grain_size(a1, a2, rows)
-    F.save(fig, out)
-    return None
+    rep.captions["deff_vs_grain_size"] = ("Left: polycrystal D_eff (trace / dimension) vs grain size at each FE "
+                                          "temperature, dotted: bulk D at that temperature. Right: D_eff / D_bulk "
+                                          "(below 1: GBs block, above 1: GBs are fast paths).")
+    return fig
 
 
-def _fig_msd(d, out):
+def _fig_msd(d):
     fig, (ax,) = F.new_figure()
     D = {float(t): v for t, v in zip(d["temperatures_K"], d["D_m2_per_s"])}
     F.plot_msd(ax, d["msd"], [D.get(c["temperature_K"], np.nan) for c in d["msd"]])
     ax.set_title(f"{d['material']} / {d['structure']}: {d['species']} MSD")
-    F.save(fig, out)
+    return fig
 
 
-def _fig_al(data, rep, out):
+def _fig_al(data, rep):
     if not data.learning:
         return "no active-learning results (learning/level<L>)"
     if not any(lv["iterations"] for lv in data.learning):
         return "the active-learning levels ran no iterations"
     fig, axes = F.new_figure(ncols=2, nrows=2, width_in=6.0, height_in=4.0)
     F.plot_active_learning(axes, data.learning)
-    F.save(fig, out)
-    return None
+    rep.captions["active_learning"] = (
+        "Per iteration (level.iteration): force RMSE of the potential on the newly labelled data before retraining "
+        "(validation) and on all data after it (train); the largest extrapolation grade of each exploration run "
+        "with gamma_select/gamma_break; training set size; reference calculations.")
+    return fig
 
 
-def _fig_mesh(m, out):
+def _fig_mesh(m):
     fig, (ax,) = F.new_figure(width_in=6.0, height_in=6.0)
     F.plot_mesh(ax, m["points_nm"], m["cells"], m["cell_kind"], m["grain_id"])
     dim = int(m.get("dimension") or m["points_nm"].shape[1])
@@ -143,7 +150,7 @@ def _fig_mesh(m, out):
                  f"{where}\n"
                  f"GB cells dark red (thickness {m.get('gb_thickness_nm')} nm, GB volume fraction "
                  f"{float(m.get('gb_volume_fraction') or np.nan):.3f})", fontsize=9)
-    F.save(fig, out)
+    return fig
 
 
 def make_report(archive, out_dir, *, dpi: int = 120) -> Report:
@@ -158,12 +165,14 @@ def make_report(archive, out_dir, *, dpi: int = 120) -> Report:
     def attempt(name: str, fn, *args):
         path = out_dir / f"{name}.png"
         try:
-            why = fn(*args, path)
+            got = fn(*args)
+            if not isinstance(got, str):
+                F.save(got, path, dpi=dpi)
         except Exception as exc:  # one broken figure must not cost the others or the summary
             log.exception("figure %s failed", name)
-            why = f"drawing failed: {type(exc).__name__}: {exc}"
-        if why:
-            rep.skipped[name] = why
+            got = f"drawing failed: {type(exc).__name__}: {exc}"
+        if isinstance(got, str):
+            rep.skipped[name] = got
         else:
             rep.figures[name] = path
 
@@ -174,7 +183,9 @@ def make_report(archive, out_dir, *, dpi: int = 120) -> Report:
         for d in data.diffusion:
             if d["msd"]:
                 name = f"msd_{_safe(d['material'])}_{_safe(d['structure'])}"
-                attempt(name, lambda p, d=d: _fig_msd(d, p))
+                attempt(name, _fig_msd, d)
+                rep.captions[name] = ("Total MSD (x + y + z) of the diffusing species vs lag time per temperature; "
+                                      "shaded: the fit window; dashed: slope 6 D of the reported D (block mean).")
             else:
                 rep.skipped[f"msd_{_safe(d['material'])}_{_safe(d['structure'])}"] = "no MSD curves in the analysis result"
     else:
@@ -186,7 +197,9 @@ def make_report(archive, out_dir, *, dpi: int = 120) -> Report:
             if m["points_nm"] is None or m["cells"] is None:
                 rep.skipped[name] = "the microstructure result holds no mesh/points_nm, mesh/cells"
                 continue
-            attempt(name, lambda p, m=m: _fig_mesh(m, p))
+            attempt(name, _fig_mesh, m)
+            rep.captions[name] = ("Mesh cells coloured by grain, grain-boundary cells dark red"
+                                  + (" (3-D mesh: cut at z = box/2)." if int(m.get("dimension") or 2) == 3 else "."))
     else:
         rep.skipped["mesh"] = "no microstructure results (microstructure/<label>)"
     write_summary(data, rep)
