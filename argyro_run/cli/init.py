@@ -8,7 +8,7 @@ from argyro_run.errors import UserError
 
 
 def _init(args) -> int:
-    from argyro_run.templates import template_names, template_text
+    from argyro_run.templates import template_companions, template_names, template_text
 
     if args.list or not args.name:
         for n in template_names():
@@ -24,6 +24,18 @@ def _init(args) -> int:
     except OSError as exc:
         raise UserError(f"cannot write {str(out)!r}: {exc}") from None
     print(f"wrote {out}")
+    for rel, data in template_companions(args.name).items():  # e.g. the example structure file
+        target = out.parent / rel
+        if target.exists():
+            print(f"kept the existing {target} (the template's {rel} was not written)")
+            continue
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "xb") as fh:
+                fh.write(data)
+        except OSError as exc:
+            raise UserError(f"cannot write {str(target)!r} (needed by {out}): {exc}") from None
+        print(f"wrote {target} (the input refers to it; replace it with your own)")
     return 0
 
 
