@@ -115,6 +115,15 @@ def plot_arrhenius(ax, series: list[dict], *, extrapolate_to_K: float = 300.0):
     sec = ax.secondary_xaxis("top", functions=(lambda x: 1000.0 / np.where(x == 0, np.nan, x),
                                                lambda t: 1000.0 / np.where(t == 0, np.nan, t)))
     sec.set_xlabel("T  [K]")
+    x0, x1 = sorted(ax.get_xlim())
+    ticks, last = [], None
+    for T in (3000, 2000, 1500, 1200, 1000, 900, 800, 700, 600, 500, 400, 350, 300, 250, 200, 150, 100):
+        x = 1000.0 / T
+        if x0 <= x <= x1 and (last is None or x - last >= 0.09 * (x1 - x0)):
+            ticks.append(T)
+            last = x
+    if ticks:
+        sec.set_xticks(ticks, [f"{t:g}" for t in ticks])
     return ax
 
 

@@ -1,0 +1,104 @@
+"""Session fixtures: small real archives made by really running tiny inputs (``argyro-run run``)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN, REPO
+
+CLI = str(BIN / "argyro-run")
+MTP = REPO / "tests" / "data" / "mtp" / "Li6PS5Cl-l08.mtp"
+
+FE_INPUT = """
+[run]
+name = "report-fe"
+archive = "fe.h5"
+workdir = "work"
+seed = 5
+
+[[materials]]
+name = "LPSCl"
+halide = "Cl"
+variants = ["ordered"]
+
+[active_learning]
+enabled = false
+
+[microstructure]
+kind = "voronoi"
+n_grains = 4
+grain_sizes_nm = [10.0, 30.0]
+gb_thickness_nm = 1.0
+dimension = 2
+mesh_size_fraction = 0.25
+
+[fe]
+temperatures_K = [300.0, 400.0, 500.0]
+bulk = { D0_m2_per_s = 1e-7, Ea_eV = 0.35 }
+gb_parallel = { D0_m2_per_s = 1e-8, Ea_eV = 0.25 }
+gb_perpendicular = { D0_m2_per_s = 1e-9, Ea_eV = 0.45 }
+"""
+
+MD_INPUT = """
+[run]
+name = "report-md"
+archive = "md.h5"
+workdir = "work"
+seed = 3
+
+[[materials]]
+name = "LPSCl"
+halide = "Cl"
+variants = ["ordered"]
+
+[potential]
+file = "{mtp}"
+level = 8
+
+[active_learning]
+enabled = false
+
+[md]
+temperatures_K = [700.0, 900.0]
+timestep_fs = 2.0
+equilibration_ps = 2.0
+production_ps = 10.0
+
+[analysis]
+n_blocks = 4
+
+[microstructure]
+kind = "laminate"
+n_grains = 2
+grain_sizes_nm = [10.0]
+gb_thickness_nm = 1.0
+dimension = 2
+
+[fe]
+temperatures_K = [300.0, 400.0]
+"""
+
+
+def _run(d: Path, text: str, archive: str) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "in.toml").write_text(text)
+    p = subprocess.run([CLI, "run", str(d / "in.toml")], capture_output=True, text=True, timeout=600, cwd=str(d))
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return d / archive
+
+
+@pytest.fixture(scope="session")
+def fe_archive(tmp_path_factory) -> Path:
+    """structures + 2 Voronoi meshes (10, 30 nm) + FE at 300/400/500 K with explicit Arrhenius laws."""
+    return _run(tmp_path_factory.mktemp("report_fe"), FE_INPUT, "fe.h5")
+
+
+@pytest.fixture(scope="session")
+def md_archive(tmp_path_factory) -> Path:
+    """52-atom Li6PS5Cl with the test MTP: MD at 700/900 K (10 ps), diffusion, Arrhenius, laminate FE from MD."""
+    if not MTP.is_file():
+        pytest.skip(f"test potential {MTP} missing")
+    return _run(tmp_path_factory.mktemp("report_md"), MD_INPUT.format(mtp=MTP), "md.h5")
