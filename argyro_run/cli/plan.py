@@ -28,7 +28,8 @@ def _plan(args) -> int:
             print(f"{stage}:")
         mark = "[done]" if done and t.id in done else ("[dyn] " if t.dynamic else "      ")
         deps = f"  <- {', '.join(t.deps)}" if t.deps else ""
-        print(f"  {mark} {t.id:<36} {t.kind:<16} ranks={t.ranks:<3} ~{_fmt_s(t.cost_s):>7}  {t.hash}{deps}")
+        atoms = f"atoms={t.n_atoms}" if getattr(t, "n_atoms", 0) else ""
+        print(f"  {mark} {t.id:<36} {t.kind:<16} ranks={t.ranks:<3} {atoms:<11} ~{_fmt_s(t.cost_s):>7}  {t.hash}{deps}")
     return 0
 
 

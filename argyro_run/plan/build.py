@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +12,9 @@ from typing import Any
 from argyro_run.plan.kinds import STAGE_OF_KIND, TASK_KINDS
 from argyro_run.plan.task import Task, content_hash
 
-ATOMS_PER_CELL = 52           # Li6PS5X conventional cubic cell
+log = logging.getLogger(__name__)
+
+ATOMS_PER_CELL = 52           # Li6PS5X conventional cubic cell (fallback estimate only)
 SECONDS_PER_ATOM_STEP = 2e-5  # rough MTP/LAMMPS cost on one core
 SECONDS_PER_REFERENCE_ATOM = 0.5
 
@@ -65,14 +68,14 @@ class _Builder:
         self.by_id: dict[str, Task] = {}
 
     def add(self, id: str, kind: str, params: dict[str, Any], deps: list[str], *, ranks: int = 1,
-            cost_s: float = 1.0, dynamic: bool = False, description: str = "") -> str:
+            cost_s: float = 1.0, dynamic: bool = False, description: str = "", n_atoms: int = 0) -> str:
         assert id not in self.by_id, id
         params = json.loads(json.dumps(params, default=str))  # JSON-serialisable, as hashed
         deps = sorted(set(deps))
         h = content_hash({"kind": kind, "params": params, "deps": {d: self.by_id[d].hash for d in deps}})
         t = Task(id=id, kind=kind, params=params, deps=deps, ranks=int(ranks), cost_s=float(cost_s),
                  archive_group="/" + id, stage=STAGE_OF_KIND[kind], dynamic=dynamic,
-                 description=description, hash=h)
+                 description=description, n_atoms=int(n_atoms), hash=h)
         self.tasks.append(t)
         self.by_id[id] = t
         return id
@@ -84,10 +87,24 @@ def _structure_names(m) -> list[str]:
     return list(getattr(m, "variants", ["bulk"]))
 
 
-def _n_atoms(m, structure: str) -> int:
+def _estimated_n_atoms(m, structure: str) -> int:
+    """Fallback when the structures cannot be built at plan time (e.g. an unreadable file)."""
     sc = getattr(m, "supercell", [1, 1, 1]) or [1, 1, 1]
     n = ATOMS_PER_CELL * math.prod(sc)
     return 2 * n if structure.startswith("gb") else n
+
+
+def structure_sizes(cfg, m) -> dict[str, int]:
+    """Atom count of every structure of material ``m`` from the real builder's geometry (unit cell
+    or structure file, supercell, bicrystal with overlap removal; ~0.03 s per grain boundary);
+    the rough estimate only if building fails (the structures task then reports the error)."""
+    from argyro_run.structures.tasks import structure_sizes as built_sizes
+
+    try:
+        return built_sizes(m, base_dir=cfg.base_dir)
+    except Exception as exc:  # noqa: BLE001 - a size estimate must never stop planning
+        log.warning("plan: cannot build the structures of %s for their sizes (%s); using an estimate", m.name, exc)
+        return {s: _estimated_n_atoms(m, s) for s in _structure_names(m)}
 
 
 def file_digest(cfg, path: str | None) -> str | None:
@@ -116,13 +133,16 @@ def build_plan(cfg) -> Plan:
     pot["training_set_sha256"] = file_digest(cfg, cfg.potential.training_set)
 
     struct_ids: dict[str, str] = {}
+    sizes = {m.name: structure_sizes(cfg, m) for m in cfg.materials}
     for m in cfg.materials:
         sid = f"structures/{m.name}"
         names = _structure_names(m)
+        n = sizes[m.name]
         b.add(sid, "build_structures", {"material": m.model_dump(mode="json"), "structures": names,
                                         "structure_file_sha256": file_digest(cfg, getattr(m, "structure_file", None)),
                                         "seed": task_seed(seed, sid)}, [],
-              cost_s=5.0 * len(names), description=f"build {', '.join(names)} of {m.name}")
+              cost_s=5.0 * len(names), n_atoms=sum(n[s] for s in names),
+              description=f"build {', '.join(f'{s} ({n[s]} atoms)' for s in names)} of {m.name}")
         struct_ids[m.name] = sid
 
     potential_id = None
@@ -132,15 +152,18 @@ def build_plan(cfg) -> Plan:
                              description=f"read {cfg.potential.file}")
     elif cfg.active_learning.enabled and cfg.materials:
         al = cfg.active_learning
-        n_struct = sum(len(_structure_names(m)) for m in cfg.materials)
-        mean_atoms = sum(_n_atoms(m, s) for m in cfg.materials for s in _structure_names(m)) / max(n_struct, 1)
+        # initial data labels rattled copies of the bulk cells only (GB cells are learned locally)
+        bulk_atoms = sum(sizes[m.name][s] for m in cfg.materials for s in _structure_names(m)
+                         if s not in {g.name() for g in m.grain_boundaries})
         init = b.add("learning/initial_data", "initial_data",
                      {"reference": ref, "n_rattled": al.n_rattled, "rattle_amplitude_A": al.rattle_amplitude_A,
                       "strain_amplitude": al.strain_amplitude, "training_set": cfg.potential.training_set,
                       "seed": task_seed(seed, "learning/initial_data")},
                      list(struct_ids.values()), ranks=par.ranks_per_reference,
-                     cost_s=n_struct * al.n_rattled * mean_atoms * SECONDS_PER_REFERENCE_ATOM / par.ranks_per_reference,
-                     description=f"{al.n_rattled} rattled/strained copies of {n_struct} structure(s), labelled")
+                     cost_s=al.n_rattled * bulk_atoms * SECONDS_PER_REFERENCE_ATOM / par.ranks_per_reference,
+                     n_atoms=bulk_atoms,
+                     description=f"{al.n_rattled} rattled/strained copies of each bulk structure "
+                                 f"({bulk_atoms} atoms in all), labelled")
         prev = init
         common = al.model_dump(mode="json", exclude={"levels", "enabled", "n_rattled", "rattle_amplitude_A", "strain_amplitude"})
         for step in al.levels:
@@ -173,8 +196,9 @@ def build_plan(cfg) -> Plan:
                     md_ids.append(b.add(tid, "md_run", {"md": md_params, "temperature_K": T, "structure": s,
                                                         "seed": task_seed(seed, tid)},
                                         [struct_ids[m.name], potential_id], ranks=par.ranks_per_md,
-                                        cost_s=_n_atoms(m, s) * steps * SECONDS_PER_ATOM_STEP / par.ranks_per_md,
-                                        description=f"{s} of {m.name} at {_fmt(T)} K"))
+                                        cost_s=sizes[m.name][s] * steps * SECONDS_PER_ATOM_STEP / par.ranks_per_md,
+                                        n_atoms=sizes[m.name][s],
+                                        description=f"{s} of {m.name} at {_fmt(T)} K, {sizes[m.name][s]} atoms"))
                 aid = f"analysis/{m.name}/{s}"
                 analysis_ids.append(b.add(aid, "diffusion", {"analysis": analysis, "structure": s,
                                                              "material": m.name}, md_ids,
@@ -202,7 +226,9 @@ def build_plan(cfg) -> Plan:
 
     terminal = arrhenius_ids + fe_ids
     if terminal or b.tasks:
+        # the summary tabulates fits, D_eff, D(T) and the active-learning record
+        shown = [t.id for t in b.tasks if t.kind in ("diffusion", "active_learning")]
         b.add("summary", "summary", {"run": cfg.run.model_dump(mode="json")},
-              terminal or [t.id for t in b.tasks if not any(t.id in o.deps for o in b.tasks)],
+              (terminal + shown) if terminal else [t.id for t in b.tasks if not any(t.id in o.deps for o in b.tasks)],
               description="tables and figures of the whole run")
     return Plan(b.tasks)

@@ -31,6 +31,7 @@ class Task:
     stage: str = ""              # structures | learning | md | analysis | microstructure | fe
     dynamic: bool = False        # True when the task's work is decided at run time (active learning)
     description: str = ""
+    n_atoms: int = 0             # atoms of the structure(s) it simulates (builder geometry); 0: none
     hash: str = ""               # content hash of (kind, params, deps' hashes); set by the planner
 
     def to_dict(self) -> dict[str, Any]:

@@ -81,6 +81,28 @@ def gb_structures(bulk: Atoms, gb, *, seed: int = 0) -> list[Atoms]:
     return out
 
 
+def structure_sizes(material, *, base_dir: Path | None = None) -> dict[str, int]:
+    """Atom count of every structure name of a material, as :func:`build_material` builds it,
+    without building the whole set: the unit cell (builder or file) times the supercell for bulk
+    variants, and translation 0 of each grain boundary built by the real bicrystal builder
+    (overlap removal included) times ``repeats_in_plane``. Site exchange and mixed halides do not
+    change counts. Costs about 0.03 s per grain boundary (used by the planner)."""
+    import math
+
+    from argyro_run.structures.gb import csl_bicrystal
+
+    m = _material(material)
+    cell = unit_cell(m, base_dir=base_dir)
+    n_bulk = len(cell) * math.prod(m.supercell)
+    out = {name: n_bulk for name in m.structure_names()}
+    for gb in m.grain_boundaries:
+        atoms = csl_bicrystal(cell, sigma=gb.sigma, plane=gb.plane, axis=gb.axis, translation=tuple(gb.translations[0]),
+                              min_distance_A=gb.min_distance_A, min_anion_distance_A=gb.min_anion_distance_A,
+                              grain_thickness_cells=gb.grain_thickness_cells, gap_A=gb.gap_A)
+        out[gb.name()] = len(atoms) * math.prod(gb.repeats_in_plane)
+    return out
+
+
 def build_material(material, names: list[str] | None = None, *, seed: int = 0,
                    base_dir: Path | None = None) -> dict[str, Atoms]:
     """Every structure of a material as ``{name: Atoms}``; GB translations k > 0 appear as

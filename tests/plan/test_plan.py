@@ -126,3 +126,55 @@ def test_done_tasks_without_archive(tmp_path):
     (tmp_path / "a.h5").write_bytes(b"")
     got = done_task_ids(plan, tmp_path / "a.h5")
     assert got is None  # an empty file is not an archive: "unknown", not "nothing done"
+
+
+@pytest.mark.parametrize("template", ["quickstart", "Li6PS5Cl"])
+def test_atom_counts_are_those_of_the_built_structures(template):
+    """Planned sizes (md tasks, structures task) equal the atom counts of the structures the
+    structures task really builds; MD cost is proportional to them."""
+    from argyro_run.config import load_config
+    from argyro_run.structures.tasks import run_build_structures
+
+    cfg = load_config(REPO / "inputs" / f"{template}.toml")
+    plan = build_plan(cfg)
+    for m in cfg.materials:
+        st = plan[f"structures/{m.name}"]
+        res = run_build_structures({**st.params, "input_dir": str(cfg.base_dir)}, {}, None, None)
+        built = {name: len(res.get(f"{name}/numbers")) for name in st.params["structures"]}
+        assert st.n_atoms == sum(built.values())
+        mds = [t for t in plan.tasks if t.kind == "md_run" and t.id.startswith(f"md/{m.name}/")]
+        assert {t.params["structure"] for t in mds} == set(built)
+        for t in mds:
+            assert t.n_atoms == built[t.params["structure"]], t.id
+            assert f"{t.n_atoms} atoms" in t.description
+        per_atom = {round(t.cost_s / t.n_atoms, 12) for t in mds}
+        assert len(per_atom) == 1
+    gb = [t for t in plan.tasks if t.kind == "md_run" and "gb_sigma5" in t.id][0]
+    assert gb.n_atoms == 148  # the Sigma5 (310) bicrystal of one unit cell, not 2 x 52
+
+
+def test_atom_counts_follow_supercell_repeats_and_structure_file(tmp_path):
+    from argyro_run.config import load_config
+    from argyro_run.structures import argyrodite
+    from argyro_run.structures.files import make_supercell, write_structure
+    from argyro_run.structures.tasks import build_material
+
+    write_structure(tmp_path / "s.extxyz", make_supercell(argyrodite("Cl"), (1, 1, 2)))
+    (tmp_path / "in.toml").write_text(
+        '[[materials]]\nname = "F"\nstructure_file = "s.extxyz"\nsupercell = [2, 1, 1]\n'
+        '[[materials]]\nname = "B"\nsupercell = [1, 2, 1]\nvariants = ["ordered", "disordered"]\n'
+        '[[materials.grain_boundaries]]\nsigma = 5\nplane = [3, 1, 0]\nrepeats_in_plane = [1, 2]\n'
+        'translations = [[0.0, 0.0], [0.5, 0.5]]\n'
+        '[[materials.grain_boundaries]]\nsigma = 3\nplane = [-1, 1, 1]\naxis = [1, 1, 0]\ngrain_thickness_cells = 2\n'
+        '[potential]\nfile = "x.mtp"\n[active_learning]\nenabled = false\n'
+        '[md]\ntemperatures_K = [600.0]\nproduction_ps = 10.0\n')
+    (tmp_path / "x.mtp").write_text("placeholder: the plan does not read it")
+    cfg = load_config(tmp_path / "in.toml")
+    plan = build_plan(cfg)
+    for m in cfg.materials:
+        built = build_material(m, seed=1, base_dir=tmp_path)
+        for t in plan.tasks:
+            if t.kind == "md_run" and t.id.startswith(f"md/{m.name}/"):
+                assert t.n_atoms == len(built[t.params["structure"]]), t.id
+    assert plan["md/F/ordered/T600"].n_atoms == 52 * 4
+    assert plan["md/B/disordered/T600"].n_atoms == 52 * 2
