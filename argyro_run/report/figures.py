@@ -248,7 +248,8 @@ def plot_active_learning(axes, levels: list[dict]):
                 g = g[np.isfinite(g) & (g > 0)]
                 if g.size:
                     ax_grade.plot(np.full(g.size, xi), g, "o", color="C1", ms=4, alpha=0.7)
-            ax_size.plot(x, [i["train_n_images"] for i in its], "o-", color="C2")
+            (ls,) = ax_size.plot(x, [i["train_n_images"] for i in its], "o-", color="C2")
+            ls.set_gid(f"al:size:L{L}")
             ax_ref.bar(x, [i["reference_calls"] for i in its], color="C4", width=0.6)
         if np.isfinite(lv.get("gamma_select", np.nan)):
             ax_grade.hlines([lv["gamma_select"]], x0 + 0.5, x0 + max(n, 1) + 0.5, colors="C2", linestyles="--",
