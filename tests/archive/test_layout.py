@@ -1,0 +1,184 @@
+"""The documented archive layout (docs/archive.md) against a small real job through the runtime:
+structures (with a grain boundary and two rigid-body translations), a given MTP file, MD at two
+temperatures on the 52-atom cell, diffusion analysis and Arrhenius fits, a laminate mesh and FE with
+explicit Arrhenius inputs. Asserted: every dataset has a ``units`` attribute; every group and dataset
+path matches a row of the doc's layout tables (parent groups implied) and, where the doc gives one
+unit, the dataset carries exactly that unit; every documented stage present in the job shows up."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import subprocess
+from pathlib import Path
+
+import h5py
+import pytest
+
+from argyro_run.archive import open_archive
+from tests.conftest import BIN, REPO
+
+DOC = REPO / "docs" / "archive.md"
+MTP = REPO / "tests" / "data" / "mtp" / "Li6PS5Cl-l08.mtp"
+
+INPUT = f"""
+[run]
+name = "layout"
+archive = "out.h5"
+seed = 3
+
+[[materials]]
+name = "LPSCl"
+halide = "Cl"
+variants = ["ordered"]
+
+[[materials.grain_boundaries]]
+sigma = 5
+plane = [3, 1, 0]
+axis = [0, 0, 1]
+translations = [[0.0, 0.0], [0.5, 0.0]]
+
+[potential]
+file = "{MTP}"
+level = 8
+
+[active_learning]
+enabled = false
+
+[md]
+structures = ["ordered"]
+temperatures_K = [800.0, 900.0]
+timestep_fs = 2.0
+equilibration_ps = 1.0
+production_ps = 6.0
+
+[analysis]
+n_blocks = 3
+
+[microstructure]
+kind = "laminate"
+n_grains = 2
+grain_sizes_nm = [10.0]
+gb_thickness_nm = 1.0
+dimension = 2
+lloyd_iterations = 0
+mesh_size_fraction = 0.25
+mesh_size_gb_fraction = 0.5
+
+[fe]
+temperatures_K = [300.0, 400.0]
+bulk = {{ D0_m2_per_s = 1e-7, Ea_eV = 0.35 }}
+gb_parallel = {{ D0_m2_per_s = 1e-8, Ea_eV = 0.2 }}
+gb_perpendicular = {{ D0_m2_per_s = 1e-8, Ea_eV = 0.2 }}
+"""
+
+
+def _expand(pattern: str) -> list[str]:
+    """``{a,b}`` alternatives expanded (not nested)."""
+    parts = re.split(r"(\{[^{}]*\})", pattern)
+    choices = [p[1:-1].split(",") if p.startswith("{") else [p] for p in parts]
+    return ["".join(c) for c in itertools.product(*choices)]
+
+
+def _regex(pattern: str) -> re.Pattern:
+    out = "".join("[^/]+" if tok.startswith("<") else re.escape(tok) for tok in re.split(r"(<[^<>]+>)", pattern))
+    return re.compile(out + r"\Z")
+
+
+def doc_layout() -> list[dict]:
+    """Rows of the layout tables: ``| `path` | G/D | units | content |``."""
+    rows = []
+    for line in DOC.read_text().splitlines():
+        m = re.match(r"\|\s*`(/[^`]*)`\s*\|\s*([GD])\s*\|([^|]*)\|", line)
+        if not m:
+            continue
+        units = m.group(3).strip()
+        for path in _expand(m.group(1)):
+            rows.append({"path": path, "kind": m.group(2), "regex": _regex(path), "units": units})
+    return rows
+
+
+def test_doc_table_parses():
+    rows = doc_layout()
+    assert len(rows) > 100
+    paths = {r["path"] for r in rows}
+    for p in ("/provenance/input_toml", "/md/<material>/<structure>/T<T>/trajectory/positions_A",
+              "/learning/level<L>/iterations/<k>/train/rmse_force_eV_per_A", "/fe/<d>/D_eff_m2_per_s",
+              "/arrhenius/<material>/structures/<structure>/<kind>/Ea_eV", "/microstructure/<d>/mesh/cell_kind"):
+        assert p in paths, p
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Path:
+    if not MTP.is_file():
+        pytest.skip(f"test potential {MTP} missing")
+    d = tmp_path_factory.mktemp("layout")
+    (d / "in.toml").write_text(INPUT)
+    p = subprocess.run([str(BIN / "argyro-run"), "run", str(d / "in.toml")], capture_output=True, text=True,
+                       timeout=300, cwd=str(d))
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return d / "out.h5"
+
+
+def _objects(path: Path) -> tuple[dict[str, object], set[str]]:
+    datasets, groups = {}, set()
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                u = obj.attrs.get("units")
+                datasets["/" + name] = u.decode() if isinstance(u, bytes) else u
+            else:
+                groups.add("/" + name)
+        f.visititems(visit)
+    return datasets, groups
+
+
+def test_every_dataset_has_units(archive):
+    datasets, _ = _objects(archive)
+    assert len(datasets) > 100
+    missing = sorted(p for p, u in datasets.items() if u is None)
+    assert missing == []
+
+
+def test_every_path_is_documented(archive):
+    rows = doc_layout()
+    datasets, groups = _objects(archive)
+    drows = [r for r in rows if r["kind"] == "D"]
+    undocumented, wrong_units = [], []
+    for path, units in sorted(datasets.items()):
+        hits = [r for r in drows if r["regex"].match(path)]
+        if not hits:
+            undocumented.append(path)
+            continue
+        doc_units = {r["units"] for r in hits}
+        if len(doc_units) == 1:
+            (want,) = doc_units
+            if "," not in want and " or " not in want and want != (units or ""):
+                wrong_units.append(f"{path}: archive {units!r}, doc {want!r}")
+    assert undocumented == [] and wrong_units == []
+    # groups: a listed group, or a parent of a listed path
+    listed = [r["regex"] for r in rows if r["kind"] == "G"]
+    parents = set()
+    for r in rows:
+        segs = r["path"].split("/")
+        parents.update("/".join(segs[:k]) for k in range(2, len(segs)))
+    parent_res = [_regex(p) for p in parents]
+    bad = sorted(g for g in groups if not any(x.match(g) for x in listed + parent_res))
+    assert bad == []
+
+
+def test_documented_stages_all_present(archive):
+    """The job covers every stage but learning; each of their documented groups has a match."""
+    _, groups = _objects(archive)
+    rows = doc_layout()
+    for prefix in ("/structures", "/potential", "/md", "/analysis", "/arrhenius", "/microstructure", "/fe",
+                   "/summary", "/provenance"):
+        assert any(g == prefix or g.startswith(prefix + "/") for g in groups), prefix
+        for r in rows:
+            if r["kind"] == "G" and r["path"].startswith(prefix) and "/t<k>" not in r["path"]:
+                assert any(r["regex"].match(g) for g in groups), r["path"]
+    a = open_archive(archive)
+    assert {t["status"] for t in a.tasks.values()} == {"done"}
+    for tid, info in a.tasks.items():   # the task journal of docs/archive.md
+        assert info["group"] == "/" + tid and info["task_hash"] and info["finished_at"] and info["wall_s"] >= 0
+    assert "/structures/LPSCl/gb_sigma5_310/t1" in groups
