@@ -147,3 +147,24 @@ def test_deff_ratio_panel_is_deff_over_dbulk():
     np.testing.assert_allclose(r.get_xdata(), [10.0, 50.0])
     np.testing.assert_allclose(r.get_ydata(), [10 * 2e-13 / 4e-11, 50 * 2e-13 / 4e-11])
     np.testing.assert_allclose(_line(a, "deff:T300").get_ydata(), [1e-12, 5e-12])
+
+
+def test_mesh_plot_of_a_3d_mesh_cuts_it_and_keeps_the_gb_area():
+    pts, cells = _cube_tets(3)
+    cen = pts[cells].mean(axis=1)
+    kind = ((cen[:, 0] > 1 / 3) & (cen[:, 0] < 2 / 3)).astype(int)    # the middle column of sub-cubes is "GB"
+    grain = np.where(kind == 1, -1, (cen[:, 0] > 0.5).astype(int))
+    fig, (ax,) = F.new_figure()
+    F.plot_mesh(ax, pts, cells, kind, grain, z_nm=0.4)
+    pc = [c for c in ax.collections if c.get_gid() == "mesh"][0]
+    red = np.all(np.isclose(pc.get_facecolors(), (0.55, 0.0, 0.0, 1.0)), axis=1)
+
+    def area(path):
+        v = path.vertices[:-1] if len(path.vertices) > 3 and np.allclose(path.vertices[0], path.vertices[-1]) \
+            else path.vertices
+        x, y = v[:, 0], v[:, 1]
+        return 0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+
+    areas = np.array([area(p) for p in pc.get_paths()])
+    assert areas.sum() == pytest.approx(1.0, rel=1e-9)
+    assert areas[red].sum() == pytest.approx(1 / 3, rel=1e-9)
