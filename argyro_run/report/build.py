@@ -146,7 +146,8 @@ def _fig_mesh(m):
     dim = int(m.get("dimension") or m["points_nm"].shape[1])
     where = "" if dim == 2 else ", slice z = box/2"
     kind = f"{m['kind']} " if m.get("kind") else ""
-    ax.set_title(f"{m['label']}: {kind}polycrystal, {m.get('n_grains')} grains, box {float(m.get('box_nm') or 0):.3g} nm"
+    box = float(m.get("box_nm") or 0)
+    ax.set_title(f"{m['label']}: {kind}polycrystal, {m.get('n_grains')} grains, box {box:.3g} nm"
                  f"{where}\n"
                  f"GB cells dark red (thickness {m.get('gb_thickness_nm')} nm, GB volume fraction "
                  f"{float(m.get('gb_volume_fraction') or np.nan):.3f})", fontsize=9)
@@ -187,7 +188,8 @@ def make_report(archive, out_dir, *, dpi: int = 120) -> Report:
                 rep.captions[name] = ("Total MSD (x + y + z) of the diffusing species vs lag time per temperature; "
                                       "shaded: the fit window; dashed: slope 6 D of the reported D (block mean).")
             else:
-                rep.skipped[f"msd_{_safe(d['material'])}_{_safe(d['structure'])}"] = "no MSD curves in the analysis result"
+                name = f"msd_{_safe(d['material'])}_{_safe(d['structure'])}"
+                rep.skipped[name] = "no MSD curves in the analysis result"
     else:
         rep.skipped["msd"] = "no diffusion analysis results (analysis/<material>/<structure>)"
     attempt("active_learning", _fig_al, data, rep)

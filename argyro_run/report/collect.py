@@ -227,7 +227,8 @@ def _fe(a) -> list[dict]:
             p = f"inputs/{k}/D_m2_per_s"
             if p in r:
                 ia = r.get_attrs(p)
-                inputs[k] = {"D0_m2_per_s": float(ia.get("D0_m2_per_s", np.nan)), "Ea_eV": float(ia.get("Ea_eV", np.nan)),
+                inputs[k] = {"D0_m2_per_s": float(ia.get("D0_m2_per_s", np.nan)),
+                             "Ea_eV": float(ia.get("Ea_eV", np.nan)),
                              "D_m2_per_s": np.asarray(r.get(p), float)}
         out.append({"task": tid, "label": tid.split("/", 1)[1], "grain_size_nm": float(at.get("grain_size_nm", np.nan)),
                     "temperatures_K": T, "D_eff_mean_m2_per_s": np.asarray(r.get("D_eff_mean_m2_per_s"), float),

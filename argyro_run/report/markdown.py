@@ -87,7 +87,8 @@ def _task_section(data: ReportData) -> list[str]:
 def _structures_section(data: ReportData) -> list[str]:
     if not data.structures:
         return []
-    rows = [[s["material"], s["name"], s["n_atoms"], s["formula"], " × ".join(fmt(x, ".3f") for x in s["cell_lengths_A"]),
+    rows = [[s["material"], s["name"], s["n_atoms"], s["formula"],
+             " × ".join(fmt(x, ".3f") for x in s["cell_lengths_A"]),
              (f"Σ{s['gb_sigma']} ({s['gb_plane']})" if s["is_gb"] else "")] for s in data.structures]
     return ["## Structures", ""] + table(["material", "structure", "atoms", "formula", "cell lengths [Å]", "GB"], rows)
 
@@ -105,7 +106,8 @@ def _learning_section(data: ReportData) -> list[str]:
                      fmt(lv["initial_train_force"]), fmt(last.get("train_force")), fmt(last.get("train_energy")),
                      fmt(lv["wall_s"], ".3g")])
     lines += table(["level", "iterations", "converged", "reason", "training set", "reference calls",
-                    "initial force RMSE [eV/Å]", "final force RMSE [eV/Å]", "final energy RMSE [meV/atom]", "wall [s]"],
+                    "initial force RMSE [eV/Å]", "final force RMSE [eV/Å]", "final energy RMSE [meV/atom]",
+                    "wall [s]"],
                    rows)
     rows = []
     for lv in data.learning:
@@ -172,7 +174,8 @@ def _arrhenius_section(data: ReportData) -> list[str]:
     lines = ["## Arrhenius fits", ""]
     rows = [_fit_rows([a["material"], k], f) for a in data.arrhenius for k, f in a["fits"].items()]
     lines += table(["material", "kind", *FIT_HEAD], rows)
-    rows = [_fit_rows([a["material"], s, k], f) for a in data.arrhenius for (s, k), f in sorted(a["structures"].items())]
+    rows = [_fit_rows([a["material"], s, k], f)
+            for a in data.arrhenius for (s, k), f in sorted(a["structures"].items())]
     if rows:
         lines += ["Per structure:", ""] + table(["material", "structure", "set", *FIT_HEAD], rows)
     notes = [f"{a['material']}: {a['notes']}" for a in data.arrhenius if a["notes"]]
