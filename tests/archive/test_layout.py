@@ -1,7 +1,8 @@
-"""The documented archive layout (docs/archive.md) against a small real job through the runtime:
-structures (with a grain boundary and two rigid-body translations), a given MTP file, MD at two
+"""The documented archive layout (docs/archive.md) against small real jobs through the runtime:
+(1) structures (with a grain boundary and two rigid-body translations), a given MTP file, MD at two
 temperatures on the 52-atom cell, diffusion analysis and Arrhenius fits, a laminate mesh and FE with
-explicit Arrhenius inputs. Asserted: every dataset has a ``units`` attribute; every group and dataset
+explicit Arrhenius inputs; (2) active learning: initial data labelled with tblite and one level-2
+MTP rung (one iteration). Asserted for both: every dataset has a ``units`` attribute; every group and dataset
 path matches a row of the doc's layout tables (parent groups implied) and, where the doc gives one
 unit, the dataset carries exactly that unit; every documented stage present in the job shows up."""
 
@@ -72,6 +73,39 @@ gb_parallel = {{ D0_m2_per_s = 1e-8, Ea_eV = 0.2 }}
 gb_perpendicular = {{ D0_m2_per_s = 1e-8, Ea_eV = 0.2 }}
 """
 
+LEARNING_INPUT = """
+[run]
+name = "layout-al"
+archive = "out.h5"
+seed = 3
+
+[[materials]]
+name = "LPSCl"
+halide = "Cl"
+variants = ["ordered"]
+
+[potential]
+level = 2
+species = ["Li", "P", "S", "Cl"]
+max_dist_A = 5.0
+min_dist_A = 1.6
+radial_basis_size = 8
+
+[active_learning]
+enabled = true
+n_rattled = 1
+max_iterations = 1
+max_selected_per_iteration = 1
+max_reference_atoms = 60
+local_radius_A = 5.0
+
+[[active_learning.levels]]
+level = 2
+exploration_ps = 0.2
+temperatures_K = [600.0]
+"""
+JOBS = {"pipeline": INPUT, "learning": LEARNING_INPUT}
+
 
 def _expand(pattern: str) -> list[str]:
     """``{a,b}`` alternatives expanded (not nested)."""
@@ -108,12 +142,12 @@ def test_doc_table_parses():
         assert p in paths, p
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory) -> Path:
-    if not MTP.is_file():
+@pytest.fixture(scope="module", params=["pipeline", pytest.param("learning", marks=pytest.mark.slow)])
+def archive(request, tmp_path_factory) -> Path:
+    if request.param == "pipeline" and not MTP.is_file():
         pytest.skip(f"test potential {MTP} missing")
     d = tmp_path_factory.mktemp("layout")
-    (d / "in.toml").write_text(INPUT)
+    (d / "in.toml").write_text(JOBS[request.param])
     p = subprocess.run([str(BIN / "argyro-run"), "run", str(d / "in.toml")], capture_output=True, text=True,
                        timeout=300, cwd=str(d))
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
@@ -168,17 +202,23 @@ def test_every_path_is_documented(archive):
 
 
 def test_documented_stages_all_present(archive):
-    """The job covers every stage but learning; each of their documented groups has a match."""
+    """Between them the jobs cover every stage; each documented group of a stage a job ran has a match."""
     _, groups = _objects(archive)
     rows = doc_layout()
-    for prefix in ("/structures", "/potential", "/md", "/analysis", "/arrhenius", "/microstructure", "/fe",
-                   "/summary", "/provenance"):
+    learning = "/learning" in groups
+    stages = ("/structures", "/learning", "/summary", "/provenance") if learning else (
+        "/structures", "/potential", "/md", "/analysis", "/arrhenius", "/microstructure", "/fe", "/summary", "/provenance")
+    for prefix in stages:
         assert any(g == prefix or g.startswith(prefix + "/") for g in groups), prefix
         for r in rows:
-            if r["kind"] == "G" and r["path"].startswith(prefix) and "/t<k>" not in r["path"]:
+            optional = "<gb>" in r["path"] and learning  # the learning job has no grain boundary
+            if r["kind"] == "G" and r["path"].startswith(prefix) and not optional:
                 assert any(r["regex"].match(g) for g in groups), r["path"]
     a = open_archive(archive)
     assert {t["status"] for t in a.tasks.values()} == {"done"}
     for tid, info in a.tasks.items():   # the task journal of docs/archive.md
         assert info["group"] == "/" + tid and info["task_hash"] and info["finished_at"] and info["wall_s"] >= 0
-    assert "/structures/LPSCl/gb_sigma5_310/t1" in groups
+    if learning:
+        assert {"/learning/initial_data/training_set", "/learning/level2/iterations/0"} <= groups
+    else:
+        assert "/structures/LPSCl/gb_sigma5_310/t1" in groups
