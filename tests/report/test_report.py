@@ -111,23 +111,38 @@ def test_fe_input_laws_drawn_with_their_activation_energy(fe_archive):
 
 def test_md_run_report(md_archive, tmp_path):
     rep = make_report(md_archive, tmp_path / "rep")
-    check_pngs(rep, ["arrhenius", "activation_energy", "deff_vs_grain_size", "msd_LPSCl_ordered", "mesh_d10nm"])
+    check_pngs(rep, ["arrhenius", "activation_energy", "deff_vs_grain_size", "msd_LPSCl_ordered",
+                     "msd_LPSCl_gb_sigma5_310", "mesh_d10nm"])
     assert set(rep.skipped) == {"active_learning"}
     a = open_archive(md_archive)
     t = tables(rep.summary.read_text())
-    (fit,) = t["Arrhenius fits"][0]
-    assert fit["kind"] == "bulk"
-    for col, ds in (("Ea [eV]", "Ea_eV"), ("Ea err [eV]", "Ea_eV_err"), ("D0 [m²/s]", "D0_m2_per_s"),
-                    ("D(300 K) [m²/s]", "D_300K_m2_per_s"), ("σ(300 K) [mS/cm]", "sigma_300K_mS_per_cm")):
-        assert num(fit[col]) == pytest.approx(float(a[f"/arrhenius/LPSCl/fits/bulk/{ds}"]), rel=1e-3), col
+    fits = {r["kind"]: r for r in t["Arrhenius fits"][0]}
+    assert set(fits) == {"bulk", "gb_parallel", "gb_perpendicular"}
+    for kind, fit in fits.items():
+        for col, ds in (("Ea [eV]", "Ea_eV"), ("Ea err [eV]", "Ea_eV_err"), ("D0 [m²/s]", "D0_m2_per_s"),
+                        ("D(300 K) [m²/s]", "D_300K_m2_per_s"), ("σ(300 K) [mS/cm]", "sigma_300K_mS_per_cm")):
+            assert num(fit[col]) == pytest.approx(float(a[f"/arrhenius/LPSCl/fits/{kind}/{ds}"]), rel=1e-3), col
+    assert "ordered" in fits["bulk"]["source / note"] and "gb_sigma5_310" in fits["gb_parallel"]["source / note"]
     drows = t["Diffusivity per temperature"][0]
-    assert [float(r["T [K]"]) for r in drows] == [700.0, 900.0]
-    np.testing.assert_allclose([num(r["D [m²/s]"]) for r in drows], a["/analysis/LPSCl/ordered/D_m2_per_s"], rtol=1e-3)
-    np.testing.assert_allclose([num(r["σ [mS/cm]"]) for r in drows], a["/analysis/LPSCl/ordered/sigma_mS_per_cm"],
-                               rtol=1e-3)
+    for s in ("ordered", "gb_sigma5_310"):
+        rows = [r for r in drows if r["structure"] == s]
+        assert [float(r["T [K]"]) for r in rows] == [700.0, 800.0]
+        g = f"/analysis/LPSCl/{s}"
+        np.testing.assert_allclose([num(r["D [m²/s]"]) for r in rows], a[f"{g}/D_m2_per_s"], rtol=1e-3)
+        np.testing.assert_allclose([num(r["D err [m²/s]"]) for r in rows], a[f"{g}/D_err_m2_per_s"], rtol=1e-3)
+        np.testing.assert_allclose([num(r["σ [mS/cm]"]) for r in rows], a[f"{g}/sigma_mS_per_cm"], rtol=1e-3)
+    rows = [r for r in drows if r["structure"] == "gb_sigma5_310"]
+    for col, ds in (("GB parallel D [m²/s]", "D_parallel"), ("GB perpendicular D [m²/s]", "D_perpendicular"),
+                    ("bulk-region D [m²/s]", "D_bulk_region")):
+        np.testing.assert_allclose([num(r[col]) for r in rows], a[f"/analysis/LPSCl/gb_sigma5_310/gb/{ds}_m2_per_s"],
+                                   rtol=1e-3)
     mdrows = t["MD runs"][0]
-    assert sorted(float(r["T target [K]"]) for r in mdrows) == [700.0, 900.0]
-    assert all(int(r["atoms"]) == 52 and float(r["production [ps]"]) == pytest.approx(10.0, abs=0.2) for r in mdrows)
+    assert sorted((int(r["atoms"]), float(r["T target [K]"])) for r in mdrows) == [
+        (52, 700.0), (52, 800.0), (148, 700.0), (148, 800.0)]
+    assert all(float(r["production [ps]"]) == pytest.approx(10.0, abs=0.2) for r in mdrows)
+    fe_laws = {r["kind"]: r for r in t["Polycrystal FE"][1]}
+    for kind in ("bulk", "gb_parallel", "gb_perpendicular"):   # the FE used the MD fits
+        assert num(fe_laws[kind]["Ea [eV]"]) == pytest.approx(num(fits[kind]["Ea [eV]"]), rel=1e-3)
     # the Arrhenius figure's bulk line has slope -Ea/k_B of the archived fit, and FE D_eff is on the same panel
     data = collect(md_archive)
     (title, series), = arrhenius_series(data)
@@ -140,7 +155,7 @@ def test_md_run_report(md_archive, tmp_path):
     assert "fe_d10nm" in {s["key"] for s in series}
     # MSD figure: fit window and lines as in the analysis result
     d = data.diffusion[0]
-    assert [c["temperature_K"] for c in d["msd"]] == [700.0, 900.0]
+    assert [c["temperature_K"] for c in d["msd"]] == [700.0, 800.0]
     assert d["msd"][0]["fit_start_ps"] < d["msd"][0]["fit_end_ps"]
 
 
