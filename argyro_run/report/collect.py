@@ -122,11 +122,22 @@ def _learning(a) -> list[dict]:
                 "wall_s": val(f"{p}/wall_s"),
             })
         n_final = int(np.asarray(r.get("training_set/n_atoms")).size) if "training_set/n_atoms" in r else None
+        # training set size after each iteration: the stored one when the potential was retrained, else the
+        # previous size plus the configurations added (an iteration that adds nothing does not retrain)
+        size = val("initial_train/n_images")
+        for it in its:
+            size = it["train_n_images"] if np.isfinite(it["train_n_images"]) else size + it["n_added"]
+            it["training_set_size"] = size
+        trained = [it for it in its if np.isfinite(it["train_force"])]
         out.append({
             "task": tid, "level": int(at.get("level", 0) or 0), "converged": bool(at.get("converged", False)),
             "reason": str(at.get("reason", "")), "gamma_select": float(at.get("gamma_select", np.nan)),
-            "gamma_break": float(at.get("gamma_break", np.nan)), "wall_s": float(at.get("wall_s", np.nan)),
+            "gamma_break": float(at.get("gamma_break", np.nan)),
+            "wall_s": float(a.tasks[tid].get("wall_s") or np.nan),   # the task's attr is shadowed by the runtime's
             "iterations": its, "n_training_final": n_final,
+            "final_train_force": trained[-1]["train_force"] if trained else val("initial_train/rmse_force_eV_per_A"),
+            "final_train_energy": trained[-1]["train_energy"] if trained
+            else val("initial_train/rmse_energy_meV_per_atom"),
             "initial_train_force": val("initial_train/rmse_force_eV_per_A"),
             "initial_train_energy": val("initial_train/rmse_energy_meV_per_atom"),
             "initial_n_images": val("initial_train/n_images"),

@@ -12,6 +12,7 @@ import math
 import numpy as np
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 K_B_eV_per_K = 8.617333262e-5
 M2_PER_S_TO_A2_PER_PS = 1e8       # 1 m^2/s = 1e20 A^2 / 1e12 ps
@@ -233,6 +234,7 @@ def plot_active_learning(axes, levels: list[dict]):
     ax_err, ax_grade, ax_size, ax_ref = axes
     x0 = 0
     ticks, labels = [], []
+    dumped_none_labelled = False
     for lv in levels:
         its = lv["iterations"]
         n = len(its)
@@ -245,10 +247,17 @@ def plot_active_learning(axes, levels: list[dict]):
                         if x0 == 0 else None)
             for xi, it in zip(x, its):
                 g = np.asarray(it["max_grades"], float)
+                none = int(np.sum(g <= 0))
                 g = g[np.isfinite(g) & (g > 0)]
                 if g.size:
                     ax_grade.plot(np.full(g.size, xi), g, "o", color="C1", ms=4, alpha=0.7)
-            (ls,) = ax_size.plot(x, [i["train_n_images"] for i in its], "o-", color="C2")
+                if none and np.isfinite(lv.get("gamma_select", np.nan)):
+                    ax_grade.plot([xi], [lv["gamma_select"]], "v", color="0.4", ms=7,
+                                  label=None if dumped_none_labelled else "run(s) that dumped no configuration")
+                    ax_grade.annotate(f"{none}", (xi, lv["gamma_select"]), xytext=(6, -10),
+                                      textcoords="offset points", fontsize=7, color="0.4")
+                    dumped_none_labelled = True
+            (ls,) = ax_size.plot(x, [i.get("training_set_size", i["train_n_images"]) for i in its], "o-", color="C2")
             ls.set_gid(f"al:size:L{L}")
             ax_ref.bar(x, [i["reference_calls"] for i in its], color="C4", width=0.6)
         if np.isfinite(lv.get("gamma_select", np.nan)):
@@ -264,9 +273,15 @@ def plot_active_learning(axes, levels: list[dict]):
         labels += [f"L{L}.{i['index']}" for i in its]
         x0 += max(n, 1)
     ax_err.set_ylabel("force RMSE  [eV/Å]")
+    errs = np.array([v for lv in levels for i in lv["iterations"] for v in (i["val_force"], i["train_force"])], float)
+    errs = errs[np.isfinite(errs) & (errs > 0)]
+    if errs.size and errs.max() > 30 * errs.min():
+        ax_err.set_yscale("log")
     ax_grade.set_ylabel("max grade per exploration run")
     ax_grade.set_yscale("log")
     ax_size.set_ylabel("training set size  [configurations]")
+    ax_size.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_ref.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax_ref.set_ylabel("reference calculations")
     for a in axes:
         a.set_xticks(ticks, labels, fontsize=7, rotation=45 if len(ticks) > 12 else 0)

@@ -101,9 +101,11 @@ def _learning_section(data: ReportData) -> list[str]:
     for lv in data.learning:
         its = lv["iterations"]
         last = its[-1] if its else {}
+        size = lv["n_training_final"] if lv["n_training_final"] is not None else last.get(
+            "training_set_size", lv.get("initial_n_images"))
         rows.append([lv["level"], len(its), "yes" if lv["converged"] else "no", lv["reason"],
-                     fmt(last.get("train_n_images", lv.get("initial_n_images"))), fmt(lv["reference_calls"], ".0f"),
-                     fmt(lv["initial_train_force"]), fmt(last.get("train_force")), fmt(last.get("train_energy")),
+                     fmt(size), fmt(lv["reference_calls"], ".0f"),
+                     fmt(lv["initial_train_force"]), fmt(lv["final_train_force"]), fmt(lv["final_train_energy"]),
                      fmt(lv["wall_s"], ".3g")])
     lines += table(["level", "iterations", "converged", "reason", "training set", "reference calls",
                     "initial force RMSE [eV/Å]", "final force RMSE [eV/Å]", "final energy RMSE [meV/atom]",
@@ -113,10 +115,11 @@ def _learning_section(data: ReportData) -> list[str]:
     for lv in data.learning:
         for it in lv["iterations"]:
             g = np.asarray(it["max_grades"], float)
+            g = g[np.isfinite(g) & (g > 0)]    # 0: the run dumped no configuration (all grades below the threshold)
             rows.append([lv["level"], it["index"], fmt(it["n_explorations"], ".0f"), fmt(it["n_broken"], ".0f"),
-                         fmt(np.max(g) if g.size else None), fmt(it["n_selected"], ".0f"), fmt(it["n_added"], ".0f"),
+                         fmt(np.max(g)) if g.size else "none dumped", fmt(it["n_selected"], ".0f"), fmt(it["n_added"], ".0f"),
                          fmt(it["reference_calls"], ".0f"), fmt(it["val_force"]), fmt(it["train_force"]),
-                         fmt(it["train_n_images"], ".0f")])
+                         fmt(it["training_set_size"], ".0f")])
     if rows:
         lines += ["Per iteration:", ""]
         lines += table(["level", "iteration", "explorations", "broken", "max grade", "selected", "added",
