@@ -115,9 +115,10 @@ def _learning_section(data: ReportData) -> list[str]:
     for lv in data.learning:
         for it in lv["iterations"]:
             g = np.asarray(it["max_grades"], float)
-            g = g[np.isfinite(g) & (g > 0)]    # 0: the run dumped no configuration (all grades below the threshold)
+            g = g[np.isfinite(g) & (g > 0)]    # 0: the run dumped no configuration
             rows.append([lv["level"], it["index"], fmt(it["n_explorations"], ".0f"), fmt(it["n_broken"], ".0f"),
-                         fmt(np.max(g)) if g.size else "none dumped", fmt(it["n_selected"], ".0f"), fmt(it["n_added"], ".0f"),
+                         fmt(np.max(g)) if g.size else "none dumped", fmt(it["n_selected"], ".0f"),
+                         fmt(it["n_added"], ".0f"),
                          fmt(it["reference_calls"], ".0f"), fmt(it["val_force"]), fmt(it["train_force"]),
                          fmt(it["training_set_size"], ".0f")])
     if rows:
