@@ -56,6 +56,7 @@ def check_pngs(rep, names):
         assert len(data) > 10_000, (n, len(data))
 
 
+@pytest.mark.slow  # ~20 s with the FE run of the fixture
 def test_fe_run_report(fe_archive, tmp_path):
     rep = make_report(fe_archive, tmp_path / "rep")
     check_pngs(rep, ["arrhenius", "activation_energy", "deff_vs_grain_size", "mesh_d10nm", "mesh_d30nm"])
@@ -109,6 +110,7 @@ def test_fe_input_laws_drawn_with_their_activation_energy(fe_archive):
         np.testing.assert_allclose(s["D_m2_per_s"], open_archive(fe_archive)[f"/fe/{r['label']}/D_eff_mean_m2_per_s"])
 
 
+@pytest.mark.slow  # ~20 s with the MD runs of the fixture
 def test_md_run_report(md_archive, tmp_path):
     rep = make_report(md_archive, tmp_path / "rep")
     check_pngs(rep, ["arrhenius", "activation_energy", "deff_vs_grain_size", "msd_LPSCl_ordered",
