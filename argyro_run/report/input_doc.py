@@ -132,11 +132,21 @@ def keys_by_section() -> dict[str, list[str]]:
     return {h: list(m.model_fields) for h, m, _ in sections()}
 
 
+def _rst_to_md(text: str) -> str:
+    return text.replace("``", "`").replace(":mod:", "").replace(":meth:", "").replace(":func:", "")
+
+
 def tables_markdown() -> str:
     lines = []
+    modules_used: set[str] = set()
     for header, model, desc in sections():
         lines += [f"### `{header}`", ""]
         doc = model.__dict__.get("__doc__") or ""
+        if not doc and model.__module__ not in modules_used:
+            mdoc = inspect.getdoc(sys.modules[model.__module__]) or ""
+            if mdoc.startswith("``["):      # a section module: its first paragraph describes the section
+                doc = _rst_to_md(mdoc)
+        modules_used.add(model.__module__)
         if desc:
             lines += [desc, ""]
         if doc and not doc.startswith(("A validated", "Base class")) and "Same keys as" not in desc:
