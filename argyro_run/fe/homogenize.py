@@ -4,7 +4,7 @@
   case per axis (G = e_j), ``D_eff[:, j] = <D (e_j + grad w_j)>``. Periodicity is imposed by a
   prolongation matrix ``P`` (full dofs x reduced dofs, one 1 per row: every dof on a "max" face
   is identified with its periodic image by coordinates) and the reduced system
-  ``P^T K P w_r = P^T b`` is solved with CG + GAMG, the constant null space removed.
+  ``P^T K P w_r = P^T b`` is solved with CG + GAMG, the constant null space fixed by pinning one dof.
 * :func:`electrode_diffusivity` -- c = 1 / c = 0 on the two faces normal to ``axis``, no flux
   elsewhere; ``D_eff = <flux along axis> * L / (c_hi - c_lo)``.
 
@@ -143,12 +143,27 @@ def _periodic_prolongation(V, lo, hi, PETSc):
     return P, n_red
 
 
+def _scale_of(D_cells, comm) -> float:
+    """Largest |D| over all ranks' cells (1 when all are zero)."""
+    local = float(np.abs(np.asarray(D_cells, dtype=float)).max()) if np.size(D_cells) else 0.0
+    s = comm.allreduce(local, op=MPI.MAX)
+    return s if s > 0 else 1.0
+
+
 def _ksp(A, comm, rtol, PETSc, nullspace=None):
     ksp = PETSc.KSP().create(comm)
     ksp.setOperators(A)
     ksp.setType("cg")
     ksp.getPC().setType("gamg")
     ksp.setTolerances(rtol=rtol, atol=0.0, max_it=5000)
+    # symmetric SOR smoothing on the AMG levels: the default Chebyshev/Jacobi smoother relies on
+    # eigenvalue estimates that made the preconditioner indefinite on GB-contrast problems
+    # (KSP_DIVERGED_INDEFINITE_PC); users may still override with -argyro_fe_* PETSc options
+    ksp.setOptionsPrefix("argyro_fe_")
+    opts = PETSc.Options()
+    for key, value in (("mg_levels_ksp_type", "richardson"), ("mg_levels_pc_type", "sor")):
+        if not opts.hasName("argyro_fe_" + key):
+            opts.setValue("argyro_fe_" + key, value)
     ksp.setFromOptions()
     return ksp
 
@@ -168,7 +183,10 @@ def effective_diffusivity(mesh, D_cells, *, degree: int = 1, rtol: float = 1e-10
     gdim = mesh.geometry.dim
     lo, hi = box_bounds(mesh)
     vol = float(np.prod(hi - lo))
-    D = _tensor_function(mesh, D_cells)
+    # solve with D scaled to O(1) (AMG thresholds and eigenvalue estimates are not scale-free in
+    # practice: D ~ 1e-12 m^2/s made GAMG indefinite); D_eff is linear in D
+    scale = _scale_of(D_cells, comm)
+    D = _tensor_function(mesh, np.asarray(D_cells, dtype=float) / scale)
     V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     G = dolfinx.fem.Constant(mesh, np.zeros(gdim))
@@ -181,12 +199,16 @@ def effective_diffusivity(mesh, D_cells, *, degree: int = 1, rtol: float = 1e-10
     K.assemble()
     P, n_red = _periodic_prolongation(V, lo, hi, PETSc)
     Kr = K.PtAP(P)
+    # the fluctuation is defined up to a constant (the constant null space of the periodic operator);
+    # fix it by pinning the first reduced dof (w = 0 there): a nonsingular SPD system, which AMG's
+    # coarse solvers handle robustly (a singular one with a null space made GAMG indefinite)
     ones = Kr.createVecRight()
     ones.set(1.0)
-    ones.normalize()
-    ns = PETSc.NullSpace().create(vectors=[ones], comm=comm)
-    Kr.setNullSpace(ns)
+    ns = PETSc.NullSpace().create(constant=True, comm=comm)
     Kr.setNearNullSpace(ns)
+    r0, _ = Kr.getOwnershipRange()
+    pinned = [0] if r0 == 0 and Kr.getLocalSize()[0] > 0 else []
+    Kr.zeroRowsColumns(np.asarray(pinned, dtype=PETSc.IntType), diag=1.0)
     ksp = _ksp(Kr, comm, rtol, PETSc)
     br, xr = Kr.createVecLeft(), Kr.createVecRight()
     ksp.setUp()
@@ -199,7 +221,9 @@ def effective_diffusivity(mesh, D_cells, *, degree: int = 1, rtol: float = 1e-10
         b = fpetsc.assemble_vector(L)
         b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         P.multTranspose(b, br)
-        ns.remove(br)
+        for row in pinned:
+            br.setValue(row, 0.0)
+        br.assemble()
         xr.set(0.0)
         ksp.solve(br, xr)
         if ksp.getConvergedReason() <= 0:
@@ -213,7 +237,8 @@ def effective_diffusivity(mesh, D_cells, *, degree: int = 1, rtol: float = 1e-10
             Deff[i, j] = comm.allreduce(dolfinx.fem.assemble_scalar(flux), op=MPI.SUM) / vol
         b.destroy()
     t2 = time.perf_counter()
-    for obj in (ksp, Kr, K, P, br, xr, ones):
+    Deff *= scale
+    for obj in (ksp, Kr, K, P, br, xr, ones, ns):
         obj.destroy()
     if return_info:
         return Deff, SolveInfo(V.dofmap.index_map.size_global, n_red, its, t1 - t0, t2 - t1)
@@ -233,7 +258,8 @@ def electrode_diffusivity(mesh, D_cells, *, axis: int = 0, degree: int = 1, rtol
     vol = float(np.prod(hi - lo))
     length = float(hi[axis] - lo[axis])
     tol = 1e-8 * float((hi - lo).max())
-    D = _tensor_function(mesh, D_cells)
+    scale = _scale_of(D_cells, comm)          # solve with O(1) coefficients, see effective_diffusivity
+    D = _tensor_function(mesh, np.asarray(D_cells, dtype=float) / scale)
     V = dolfinx.fem.functionspace(mesh, ("Lagrange", degree))
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     tdim = mesh.topology.dim
@@ -263,4 +289,4 @@ def electrode_diffusivity(mesh, D_cells, *, axis: int = 0, degree: int = 1, rtol
     flux = dolfinx.fem.form(-ufl.inner(D * ufl.grad(c), dolfinx.fem.Constant(mesh, e)) * ufl.dx)
     J = comm.allreduce(dolfinx.fem.assemble_scalar(flux), op=MPI.SUM) / vol
     ksp.destroy(); A.destroy(); b.destroy()
-    return float(J * length)
+    return float(J * length * scale)

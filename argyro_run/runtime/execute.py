@@ -82,6 +82,27 @@ def _plan_json(plan, done: set[str], registry) -> str:
     return json.dumps({"tasks": rows}, indent=1, sort_keys=True, default=str)
 
 
+def _idle_record(plan, state: dict, assignment: list, free: list[int]) -> dict:
+    """Which world ranks idle in this wave and why (for the rank-0 log)."""
+    started = {tid for tid, _ in assignment}
+    running = [{"task": tid, "ranks": len(grp), "serial": len(grp) == 1} for tid, grp in assignment]
+    waiting = [t for t in plan.tasks if t.id not in state and t.id not in started]
+    ready = [t for t in waiting if all(state.get(d) == "done" for d in t.deps)]
+    if not waiting:
+        reason = "no task left to start"
+    elif ready:
+        t = ready[0]
+        reason = f"ready task {t.id} needs {min(t.ranks, len(free) + sum(r['ranks'] for r in running))} ranks, " \
+                 f"only {len(free)} free"
+    else:
+        blockers = sorted({d for t in waiting for d in t.deps if d in started})
+        reason = (f"the {len(waiting)} remaining task(s) wait for the result of running task(s) "
+                  f"{', '.join(blockers) or '(earlier waves)'}")
+    desc = ", ".join(f"{r['task']} on {r['ranks']} rank(s){' (serial task)' if r['serial'] else ''}" for r in running)
+    return {"ranks": list(free), "reason": reason, "running": running, "waiting": len(waiting),
+            "message": f"world rank(s) {', '.join(map(str, free))} idle while {desc}: {reason}"}
+
+
 @dataclass
 class RunStats:
     executed: list[str] = field(default_factory=list)
@@ -221,10 +242,8 @@ def execute(plan, *, archive_path, workdir, comm=None, registry: dict[str, Any] 
                             jlog("ranks_clamped", task=t.id, wanted=t.ranks, world=size)
                         grp, free = free[:n], free[n:]
                         assignment.append((t.id, grp))
-            waiting = [t.id for t in plan.tasks if t.id not in state]
             if free and assignment:
-                jlog("idle", ranks=free, reason="no ready task fits" if waiting else "no task left",
-                     waiting=len(waiting) - len(assignment))
+                jlog("idle", **_idle_record(plan, state, assignment, free))
             payload = [None] * size
             for color, (tid, grp) in enumerate(assignment):
                 t = tasks[tid]
@@ -286,6 +305,12 @@ def execute(plan, *, archive_path, workdir, comm=None, registry: dict[str, Any] 
         for tid in stats.executed:
             if tasks[tid].kind == "summary" and "text" in results[tid]:
                 stats.summary_text = str(results[tid].get("text")[()])
+        for tid in stats.reused:   # a resumed run prints the stored summary again
+            if tasks[tid].kind == "summary" and not stats.summary_text:
+                try:
+                    stats.summary_text = str(open_archive(archive_path).result(tid).get("text")[()])
+                except (KeyError, OSError):
+                    pass
         writer.finish(end_time=_now(), task_wall_s=stats.wall_s,
                       status="ok" if stats.ok else "failed")
         jlog("run_end", executed=len(stats.executed), reused=len(stats.reused), failed=list(stats.failed),
