@@ -26,6 +26,7 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(VENV)/bin/mpiexec -n 2 $(VENV)/bin/argyro-run inputs/quickstart.toml
+	$(VENV)/bin/argyro-run report inputs/quickstart.h5 -o quickstart-report
 
 test: setup
 	$(PY) -m pytest -q tests

@@ -776,6 +776,6 @@ def active_learning_result(out: LevelOutcome, settings: LoopSettings | None = No
     r.add("reference_wall_s", total.wall_s, "s")
     r.set_attrs("", converged=bool(out.converged), n_iterations=len(out.iterations), reason=out.reason,
                 level=int(settings.level), gamma_select=float(settings.gamma_select),
-                gamma_break=float(settings.gamma_break), wall_s=float(out.wall_s),
+                gamma_break=float(settings.gamma_break), loop_wall_s=float(out.wall_s),
                 local_radius_A=float(settings.local_radius()))
     return r

@@ -96,6 +96,6 @@ def run_md_run(params: dict, deps: dict, comm, workdir: Path) -> Result:
         r.add("gb/plane_z_A", np.array([atoms.info["gb_plane_1_z_A"], atoms.info["gb_plane_2_z_A"]], float), "Angstrom")
         r.add("gb/period_A", float(run.cell_A[2, 2]), "Angstrom")
         r.add("gb/normal", np.array([0.0, 0.0, 1.0]), "1")
-    r.set_attrs("", structure=name, temperature_K=T, potential=pot_id, steps=run.steps_done, wall_s=run.wall_s,
+    r.set_attrs("", structure=name, temperature_K=T, potential=pot_id, steps=run.steps_done, lammps_wall_s=run.wall_s,
                 mean_temperature_K=float(np.mean(run.temperature_K[1:])) if len(run.temperature_K) > 1 else T)
     return r

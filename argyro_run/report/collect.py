@@ -271,11 +271,11 @@ def _microstructure(a) -> list[dict]:
         r = a.result(tid)
         at = r.get_attrs("")
         d = {"task": tid, "label": tid.split("/", 1)[1], **{k: at.get(k) for k in (
-            "kind", "dimension", "box_nm", "grain_size_nm", "gb_thickness_nm", "n_grains", "gb_volume_fraction",
+            "microstructure_kind", "dimension", "box_nm", "grain_size_nm", "gb_thickness_nm", "n_grains", "gb_volume_fraction",
             "n_cells", "n_nodes", "xdmf")}}
         for k in ("points_nm", "cells", "cell_kind", "grain_id"):
             d[k] = np.asarray(r.get(f"mesh/{k}")) if f"mesh/{k}" in r else None
-        d["kind"] = d.get("kind") or micro_kind
+        d["kind"] = d.pop("microstructure_kind", None) or micro_kind
         d["seeds_nm"] = np.asarray(r.get("grains/seeds_nm"), float) if "grains/seeds_nm" in r else None
         out.append(d)
     out.sort(key=lambda d: (float(d.get("grain_size_nm") or 0.0), d["label"]))
