@@ -49,20 +49,8 @@ def main(argv=None):
     p.add_argument("--n-held-out", type=int, default=2)
     p.add_argument("--workdir", default="benchmark-local-learning")
     p.add_argument("--explorer", default="lammps", choices=["lammps", "ase"])
-    p.add_argument("--standin", action="store_true",
-                   help="while the MTP core (potentials/mtp.py, evaluate.py, grades.py, cfg.py) is missing: use "
-                        "tests/learning/_standin.py (trainer's engine, small hand-written basis)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    standin = False
-    if args.standin:
-        import sys
-
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-        from tests.learning import _standin
-
-        standin = _standin.install()
-
     from argyro_run._stack import MPI
     from argyro_run.learning.dataset import label_images
     from argyro_run.learning.initial import rattled_and_strained
@@ -100,7 +88,7 @@ def main(argv=None):
     out = {"machine": platform.node(), "processor": platform.processor() or platform.machine(),
            "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "gb_atoms": len(gb),
            "level": args.level, "iterations": args.iterations, "select": args.select,
-           "setup_reference_s": t_setup, "held_out_configs": len(held_l), "standin_mtp_core": standin,
+           "setup_reference_s": t_setup, "held_out_configs": len(held_l),
            "explorer": args.explorer,
            "initial": {"rmse_force_all": force_rmse(mtp0, held_l),
                        "rmse_force_gb": force_rmse(mtp0, held_l, "gb_distance_A", 4.0)}}
