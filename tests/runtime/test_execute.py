@@ -180,3 +180,83 @@ def test_sigkill_then_resume(tmp_path):
     assert set(stats["reused"]) == set(done)
     assert sorted(stats["executed"] + stats["reused"]) == sorted(s["id"] for s in spec)
     assert len(calls(tmp_path)) == n_before + len(stats["executed"])
+
+
+def _log_events(tmp, event):
+    lines = (Path(tmp) / "work" / "argyro-run.log").read_text().splitlines()
+    return [e for e in map(json.loads, lines) if e["event"] == event]
+
+
+def test_idle_ranks_are_logged_with_the_reason(tmp_path):
+    """On 2 ranks a serial task leaves rank 1 idle: the rank-0 log names the ranks, the running
+    serial task and why nothing else can start (dependants wait; a ready task is too wide)."""
+    spec = [
+        {"id": "serial", "kind": "rand", "params": {"seed": 1, "n": 4, "tag": "s"}},
+        {"id": "wide", "kind": "rand", "params": {"seed": 2, "n": 4, "tag": "w"}, "ranks": 2},
+        {"id": "after", "kind": "rand", "params": {"seed": 3, "n": 4, "tag": "a"}, "deps": ["wide"]},
+        {"id": "last", "kind": "rand", "params": {"seed": 4, "n": 4, "tag": "l"}, "deps": ["after"]},
+    ]
+    p, stats = drive(tmp_path, 2, spec)
+    assert p.returncode == 0, p.stdout + p.stderr
+    idle = _log_events(tmp_path, "idle")
+    # wave 1: 'serial' on rank 0, 'wide' is ready but needs 2 ranks
+    assert idle[0]["ranks"] == [1] and idle[0]["running"] == [{"task": "serial", "ranks": 1, "serial": True}]
+    assert idle[0]["reason"] == "ready task wide needs 2 ranks, only 1 free"
+    assert "world rank(s) 1 idle while serial on 1 rank(s) (serial task)" in idle[0]["message"]
+    # wave 3: 'after' is serial and 'last' waits for it
+    (w3,) = [e for e in idle if e["running"][0]["task"] == "after"]
+    assert w3["reason"] == "the 1 remaining task(s) wait for the result of running task(s) after"
+    # the last wave: nothing left
+    assert idle[-1]["running"][0]["task"] == "last" and idle[-1]["reason"] == "no task left to start"
+    # a 1-rank run never idles
+    (tmp_path / "one").mkdir()
+    p, _ = drive(tmp_path / "one", 1, spec)
+    assert p.returncode == 0 and _log_events(tmp_path / "one", "idle") == []
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_many_times(tmp_path):
+    """SIGKILL of the whole run (1 or 2 ranks) at >= 20 random moments: after every kill the archive
+    opens, every task finished before is still there with its exact values (nothing lost), and
+    reruns complete the job with the results of an uninterrupted run."""
+    spec = [{"id": f"t/{i}", "kind": "rand", "params": {"seed": 10 + i, "n": 50, "tag": f"t{i}", "sleep_s": 0.08},
+             "deps": [f"t/{i - 1}"] if i % 3 else [], "ranks": 2 if i % 4 == 1 else 1} for i in range(10)]
+    (tmp_path / "ref").mkdir()
+    p, _ = drive(tmp_path / "ref", 1, spec)
+    assert p.returncode == 0, p.stderr
+    ref = dump(tmp_path / "ref" / "res.h5")
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    archive, rng = tmp_path / "res.h5", np.random.default_rng(2024)
+    kills = restarts = partial = 0
+    before: set[str] = set()
+    while kills < 20:
+        n = 1 + kills % 2
+        proc = subprocess.Popen([str(MPIEXEC), "-n", str(n), sys.executable, DRIVER, str(tmp_path / "spec.json"),
+                                 str(archive), str(tmp_path / "work")], start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(Path(__file__).parents[2]))
+        time.sleep(float(rng.uniform(0.2, 1.6)))
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        if not archive.exists():
+            continue
+        a = open_archive(archive)                 # opens after every kill
+        done = set(done_tasks(archive))
+        assert before <= done, f"lost {before - done}"
+        for tid in done:                          # finished tasks are intact
+            np.testing.assert_array_equal(a[f"/{tid}/x"], ref[f"{tid}/x"])
+        before = done
+        partial += 0 < len(done) < len(spec)
+        if len(done) == len(spec):                # finished between kills: start over
+            archive.unlink()
+            before = set()
+            restarts += 1
+    assert partial >= 5, (kills, partial, restarts)  # most kills hit a run in the middle of its tasks
+    p, stats = drive(tmp_path, 2, spec)
+    assert p.returncode == 0, p.stderr
+    assert sorted(stats["executed"] + stats["reused"]) == sorted(s["id"] for s in spec)
+    after = dump(archive)
+    assert after.keys() == ref.keys()
+    for k in ref:
+        np.testing.assert_array_equal(after[k], ref[k])
