@@ -23,6 +23,126 @@ using namespace LAMMPS_NS;
 
 namespace {
 
+// ---- vectorisable kernels over the neighbours of one atom (structure of arrays, stride NN,
+// a multiple of 4; padded neighbours have zero radial functions). On x86-64 GCC builds a
+// second copy for x86-64-v3 (AVX2 + FMA) chosen at run time, so the portable build is as fast
+// as a -march=native one on current CPUs.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(ARGYRO_NO_CLONES)
+#define MTP_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define MTP_CLONES
+#endif
+
+// P[m][q] = P[par[m]][q] * u[dim[m]][q] for m >= 1 (P[0] = 1); offsets are row * stride
+MTP_CLONES void mtp_monomials(int n_mono, const int *par_off, const int *dim_off, const int *row_off,
+                              const double *__restrict u, double *__restrict P, int NQ)
+{
+  for (int q = 0; q < NQ; q++) P[q] = 1.0;
+  for (int m = 1; m < n_mono; m++) {
+    const double *__restrict a = P + par_off[m];
+    const double *__restrict b = u + dim_off[m];
+    double *__restrict c = P + row_off[m];
+    for (int q = 0; q < NQ; q++) c[q] = a[q] * b[q];
+  }
+}
+
+// basic moments: M_k = sum_q F[mu_k][q] * P[mono_k][q]
+MTP_CLONES void mtp_basic_moments(int n_basic, const int *P_off, const int *F_off, const double *__restrict P,
+                                  const double *__restrict F, int NQ, double *__restrict out)
+{
+  for (int k = 0; k < n_basic; k++) {
+    const double *__restrict a = P + P_off[k];
+    const double *__restrict b = F + F_off[k];
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    for (int q = 0; q < NQ; q += 4) {
+      s0 += a[q] * b[q];
+      s1 += a[q + 1] * b[q + 1];
+      s2 += a[q + 2] * b[q + 2];
+      s3 += a[q + 3] * b[q + 3];
+    }
+    out[k] = (s0 + s1) + (s2 + s3);
+  }
+}
+
+// alpha_index_times recursion in runs of one target: forward M[target] = sum mult M[a] M[b]
+// (two accumulators: runs are short and the sum is latency-bound) and its adjoint
+MTP_CLONES void mtp_times_forward(int n_runs, const int *run_start, const int *run_target, const int *t_a,
+                                  const int *t_b, const double *t_mult, double *M)
+{
+  for (int rr = 0; rr < n_runs; rr++) {
+    double acc0 = 0.0, acc1 = 0.0;
+    int m = run_start[rr];
+    const int e = run_start[rr + 1];
+    for (; m + 1 < e; m += 2) {
+      acc0 += t_mult[m] * M[t_a[m]] * M[t_b[m]];
+      acc1 += t_mult[m + 1] * M[t_a[m + 1]] * M[t_b[m + 1]];
+    }
+    if (m < e) acc0 += t_mult[m] * M[t_a[m]] * M[t_b[m]];
+    M[run_target[rr]] = acc0 + acc1;
+  }
+}
+
+MTP_CLONES void mtp_times_backward(int n_runs, const int *run_start, const int *run_target, const int *t_a,
+                                   const int *t_b, const double *t_mult, const double *M, double *G)
+{
+  for (int rr = n_runs - 1; rr >= 0; rr--) {
+    const double g = G[run_target[rr]];
+    if (g == 0.0) continue;
+    for (int m = run_start[rr]; m < run_start[rr + 1]; m++) {
+      const double w = t_mult[m] * g;
+      G[t_a[m]] += w * M[t_b[m]];
+      G[t_b[m]] += w * M[t_a[m]];
+    }
+  }
+}
+
+// four doubles (one AVX2 register, two SSE2 registers in the portable clone); unaligned
+// loads/stores through memcpy
+typedef double v4d __attribute__((vector_size(32)));
+inline v4d ld4(const double *p)
+{
+  v4d v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void st4(double *p, v4d v) { std::memcpy(p, &v, sizeof v); }
+
+// backward pass: per neighbour q, A = dE/dr (radial), nP = sum_a W_a n_a P_a and
+// g_d = sum_a W_a p_d(a) P_{a - e_d} with W_a = sum_{k in a} dE/dM_k F[mu_k] (wk[p] = dE/dM of
+// the p-th basic moment in angular order); four neighbours at a time, all sums in registers
+MTP_CLONES void mtp_backward(int n_ang, const int *ang_start, const int *F_off, const int *P_off,
+                             const int *G_off, const double *ang_n, const double *__restrict wk,
+                             const double *__restrict P, const double *__restrict F,
+                             const double *__restrict Fd, int NQ, double *__restrict A,
+                             double *__restrict nP, double *__restrict gx, double *__restrict gy,
+                             double *__restrict gz)
+{
+  for (int q = 0; q < NQ; q += 4) {
+    v4d a_ = {0, 0, 0, 0}, np_ = a_, x_ = a_, y_ = a_, z_ = a_;
+    for (int a = 0; a < n_ang; a++) {
+      v4d W = {0, 0, 0, 0}, Wd = W;
+      for (int p = ang_start[a]; p < ang_start[a + 1]; p++) {
+        const double w = wk[p];
+        W += w * ld4(F + F_off[p] + q);
+        Wd += w * ld4(Fd + F_off[p] + q);
+      }
+      const double *an = ang_n + 4 * a;
+      const int *gi = G_off + 3 * a;
+      const v4d Pa = ld4(P + P_off[a] + q);
+      a_ += Wd * Pa;
+      np_ += (an[3] * W) * Pa;
+      x_ += (an[0] * W) * ld4(P + gi[0] + q);
+      y_ += (an[1] * W) * ld4(P + gi[1] + q);
+      z_ += (an[2] * W) * ld4(P + gi[2] + q);
+    }
+    st4(A + q, a_);
+    st4(nP + q, np_);
+    st4(gx + q, x_);
+    st4(gy + q, y_);
+    st4(gz + q, z_);
+  }
+}
+
 std::string trim(const std::string &s)
 {
   size_t a = s.find_first_not_of(" \t\r\n");
@@ -236,6 +356,8 @@ void PairMTP::read_mtp(const std::string &path)
       }
     }
   }
+  basic_mono.assign(n_basic, 0);
+  for (int k = 0; k < n_basic; k++) basic_mono[k] = ang_mono[basic_ang[k]];
   ang_n.assign(4 * n_ang, 0.0);
   for (int a = 0; a < n_ang; a++) {
     for (int d = 0; d < 3; d++) ang_n[4 * a + d] = ang_pow[3 * a + d];
@@ -256,10 +378,36 @@ void PairMTP::read_mtp(const std::string &path)
   }
   times.resize(4 * n_times);
   for (int m = 0; m < 4 * n_times; m++) times[m] = (int) tim[m];
+  // rows grouped by target moment, groups in ascending target order: every source has a lower
+  // index than its target (checked below), so a group's sources are complete when it runs
+  {
+    std::vector<int> order(n_times);
+    for (int m = 0; m < n_times; m++) order[m] = m;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int u, int v) { return tim[4 * u + 3] < tim[4 * v + 3]; });
+    t_a.assign(n_times, 0);
+    t_b.assign(n_times, 0);
+    t_mult.assign(n_times, 0.0);
+    run_start.assign(1, 0);
+    run_target.clear();
+    for (int p = 0; p < n_times; p++) {
+      const int m = order[p];
+      t_a[p] = (int) tim[4 * m];
+      t_b[p] = (int) tim[4 * m + 1];
+      t_mult[p] = tim[4 * m + 2];
+      const int k = (int) tim[4 * m + 3];
+      if (run_target.empty() || run_target.back() != k) {
+        if (!run_target.empty()) run_start.push_back(p);
+        run_target.push_back(k);
+      }
+    }
+    run_start.push_back(n_times);
+    n_runs = (int) run_target.size();
+  }
   for (int m = 0; m < n_times; m++) {
     int a = times[4 * m], b = times[4 * m + 1], k = times[4 * m + 3];
     if (a < 0 || b < 0 || k < 0 || a >= alpha_moments_count || b >= alpha_moments_count ||
-        k >= alpha_moments_count || a >= k || b >= k)
+        k >= alpha_moments_count || a >= k || b >= k || k < n_basic)
       error->all(FLERR, "pair mtp: alpha_index_times row {} of {} is not in evaluation order", m,
                  path);
   }
@@ -270,8 +418,8 @@ void PairMTP::read_mtp(const std::string &path)
       error->all(FLERR, "pair mtp: bad alpha_moment_mapping in {}", path);
   }
   moments.assign(alpha_moments_count, 0.0);
-  mdense.assign((size_t) n_ang * rf_count, 0.0);
-  wdense.assign((size_t) n_ang * rf_count, 0.0);
+  wk.assign(n_basic, 0.0);
+  nmax_nb = 0;    // neighbour arrays and kernel offsets are rebuilt for this basis
   dEdM.assign(alpha_moments_count, 0.0);
   rb_v.assign(rb_size, 0.0);
   rb_d.assign(rb_size, 0.0);
@@ -379,14 +527,39 @@ double PairMTP::init_one(int, int) { return max_dist; }
 
 void PairMTP::grow_nb(int n)
 {
-  if (n <= nmax_nb) return;
-  nmax_nb = n + 16;
-  nb_r.resize(nmax_nb);
-  nb_u.resize(3 * (size_t) nmax_nb);
-  nb_f.resize((size_t) nmax_nb * rf_count);
-  nb_df.resize((size_t) nmax_nb * rf_count);
-  nb_P.resize((size_t) nmax_nb * n_mono);
-  nb_j.resize(nmax_nb);
+  if (n + 4 <= nmax_nb) return;
+  nmax_nb = ((n + 4 + 16) + 3) & ~3;    // stride of the structure-of-arrays neighbour data
+  const int ST = nmax_nb;
+  nb_r.resize(ST);
+  nb_u.resize(3 * (size_t) ST);
+  nb_f.resize((size_t) ST * rf_count);
+  nb_df.resize((size_t) ST * rf_count);
+  nb_P.resize((size_t) ST * n_mono);
+  nb_w.resize(5 * (size_t) ST);
+  nb_j.resize(ST);
+  // row offsets (row * stride) used by the kernels
+  off_mono.assign(n_mono, 0);
+  off_mono_par.assign(n_mono, 0);
+  off_mono_dim.assign(n_mono, 0);
+  for (int m = 0; m < n_mono; m++) {
+    off_mono[m] = m * ST;
+    off_mono_par[m] = mono_par[m] * ST;
+    off_mono_dim[m] = mono_dim[m] * ST;
+  }
+  off_basic_P.assign(n_basic, 0);
+  off_basic_F.assign(n_basic, 0);
+  for (int k = 0; k < n_basic; k++) {
+    off_basic_P[k] = basic_mono[k] * ST;
+    off_basic_F[k] = basic_mu[k] * ST;
+  }
+  off_ang_F.assign(n_basic, 0);
+  for (int p = 0; p < n_basic; p++) off_ang_F[p] = ang_mu[p] * ST;
+  off_ang_P.assign(n_ang, 0);
+  off_ang_g.assign(3 * n_ang, 0);
+  for (int a = 0; a < n_ang; a++) {
+    off_ang_P[a] = ang_mono[a] * ST;
+    for (int d = 0; d < 3; d++) off_ang_g[3 * a + d] = ang_gidx[3 * a + d] * ST;
+  }
 }
 
 void PairMTP::compute(int eflag, int vflag)
@@ -429,10 +602,12 @@ template <int RR> void PairMTP::eval(int eflag, int vflag)
     const int *jl = firstneigh[i];
     const int jn = numneigh[i];
     grow_nb(jn);
-    std::fill(moments.begin(), moments.end(), 0.0);
-    std::fill(mdense.begin(), mdense.end(), 0.0);
+    const int NN = nmax_nb;    // stride of the neighbour arrays (a multiple of 4, > jn + 3)
+    double *ux_ = &nb_u[0], *uy_ = ux_ + NN, *uz_ = uy_ + NN;
+    double *F = &nb_f[0], *Fd = &nb_df[0];
     int nn = 0;
-    // pass 1: neighbours, radial functions, angular parts, basic moments
+    // pass 1: neighbours inside the cutoff, unit vectors, radial functions (Chebyshev basis
+    // times scaling*(r-max_dist)^2 as MLIP's RBChebyshev, contracted with the coefficients)
     for (int jj = 0; jj < jn; jj++) {
       const int j = jl[jj] & NEIGHMASK;
       const int tj = type_map[type[j]];
@@ -441,19 +616,15 @@ template <int RR> void PairMTP::eval(int eflag, int vflag)
       const double r2 = dx * dx + dy * dy + dz * dz;
       if (r2 >= cut2) continue;
       const double r = sqrt(r2), inv_r = 1.0 / r;
-      const double ux = dx * inv_r, uy = dy * inv_r, uz = dz * inv_r;
       nb_j[nn] = j;
       nb_r[nn] = r;
-      nb_u[3 * nn] = ux;
-      nb_u[3 * nn + 1] = uy;
-      nb_u[3 * nn + 2] = uz;
-      // Chebyshev radial basis times scaling*(r-max_dist)^2 (MLIP RBChebyshev), contracted
-      // with the radial coefficients on the fly (recursion kept in registers)
+      ux_[nn] = dx * inv_r;
+      uy_[nn] = dy * inv_r;
+      uz_[nn] = dz * inv_r;
       const double ksi = (2.0 * r - (min_dist + max_dist)) / (max_dist - min_dist);
       const double d = r - max_dist;
       const double *c = &radial_coeffs_t[(size_t) (ti * S + tj) * B * R];
-      double *fv = &nb_f[(size_t) nn * R];
-      double *fd = &nb_df[(size_t) nn * R];
+      double fv[RR > 0 ? RR : 64], fd[RR > 0 ? RR : 64];
       double v0 = scaling * d * d, d0 = scaling * 2.0 * d;
       for (int mu = 0; mu < R; mu++) {
         fv[mu] = c[mu] * v0;
@@ -480,24 +651,25 @@ template <int RR> void PairMTP::eval(int eflag, int vflag)
           d1 = d2;
         }
       }
-      // all monomials of the unit vector, each from its parent with one multiplication
-      double *Pn = &nb_P[(size_t) nn * n_mono];
-      const double uu[3] = {ux, uy, uz};
-      Pn[0] = 1.0;
-      for (int m = 1; m < n_mono; m++) Pn[m] = Pn[mono_par[m]] * uu[mono_dim[m]];
-      for (int a = 0; a < n_ang; a++) {
-        const double val = Pn[ang_mono[a]];
-        double *md = &mdense[(size_t) a * R];
-        for (int mu = 0; mu < R; mu++) md[mu] += val * fv[mu];
+      for (int mu = 0; mu < R; mu++) {
+        F[(size_t) mu * NN + nn] = fv[mu];
+        Fd[(size_t) mu * NN + nn] = fd[mu];
       }
       nn++;
     }
-    for (int k = 0; k < n_basic; k++) moments[k] = mdense[(size_t) basic_ang[k] * R + basic_mu[k]];
-    // forward recursion
-    for (int m = 0; m < n_times; m++) {
-      const int *t = &times[4 * m];
-      moments[t[3]] += t[2] * moments[t[0]] * moments[t[1]];
+    const int NQ = (nn + 3) & ~3;    // neighbours padded to whole vectors
+    for (int q = nn; q < NQ; q++) {    // padding: zero radial functions, harmless unit vector
+      ux_[q] = 1.0;
+      uy_[q] = uz_[q] = 0.0;
+      nb_r[q] = 1.0;
+      for (int mu = 0; mu < R; mu++) F[(size_t) mu * NN + q] = Fd[(size_t) mu * NN + q] = 0.0;
     }
+    double *P = &nb_P[0];
+    mtp_monomials(n_mono, off_mono_par.data(), off_mono_dim.data(), off_mono.data(), ux_, P, NQ);
+    mtp_basic_moments(n_basic, off_basic_P.data(), off_basic_F.data(), P, F, NQ, moments.data());
+    // forward recursion, one run of rows per target moment
+    mtp_times_forward(n_runs, run_start.data(), run_target.data(), t_a.data(), t_b.data(), t_mult.data(),
+                      moments.data());
     double Ei = species_coeffs[ti];
     std::fill(dEdM.begin(), dEdM.end(), 0.0);
     for (int m = 0; m < n_scalar; m++) {
@@ -525,55 +697,32 @@ template <int RR> void PairMTP::eval(int eflag, int vflag)
       grades[i] = g;
       local_max_grade = std::max(local_max_grade, g);
     }
-    // backward recursion
-    for (int m = n_times - 1; m >= 0; m--) {
-      const int *t = &times[4 * m];
-      const double w = t[2] * dEdM[t[3]];
-      dEdM[t[0]] += w * moments[t[1]];
-      dEdM[t[1]] += w * moments[t[0]];
-    }
-    std::fill(wdense.begin(), wdense.end(), 0.0);
-    for (int k = 0; k < n_basic; k++) wdense[(size_t) basic_ang[k] * R + basic_mu[k]] = dEdM[k];
+    // backward recursion, runs in reverse order (a target's dE/dM is complete before its run)
+    mtp_times_backward(n_runs, run_start.data(), run_target.data(), t_a.data(), t_b.data(), t_mult.data(),
+                       moments.data(), dEdM.data());
+    for (int p = 0; p < n_basic; p++) wk[p] = dEdM[ang_k[p]];
     // pass 2: dE_i/dr_ij. With P_a = ux^p0 uy^p1 uz^p2 and n = p0+p1+p2,
     // dP_a/dr = (1/r) [(p0 ux^(p0-1) uy^p1 uz^p2, ...) - n P_a u].
+    double *Ar = &nb_w[0], *nP = Ar + NN, *gx = nP + NN, *gy = gx + NN, *gz = gy + NN;
+    mtp_backward(n_ang, ang_start.data(), off_ang_F.data(), off_ang_P.data(), off_ang_g.data(), ang_n.data(),
+                 wk.data(), P, F, Fd, NQ, Ar, nP, gx, gy, gz);
     for (int q = 0; q < nn; q++) {
-      const double *fv = &nb_f[(size_t) q * R];
-      const double *fd = &nb_df[(size_t) q * R];
-      const double *Pq = &nb_P[(size_t) q * n_mono];
-      double A = 0.0, gx = 0.0, gy = 0.0, gz = 0.0, nP = 0.0;
-      for (int a = 0; a < n_ang; a++) {
-        double W = 0.0, Wd = 0.0;
-        const double *wd = &wdense[(size_t) a * R];
-        for (int mu = 0; mu < R; mu++) {
-          W += wd[mu] * fv[mu];
-          Wd += wd[mu] * fd[mu];
-        }
-        const int *gi = &ang_gidx[3 * a];
-        const double *an = &ang_n[4 * a];
-        const double val = Pq[ang_mono[a]];
-        A += Wd * val;
-        nP += W * an[3] * val;
-        // d/du_x of u_x^p0 u_y^p1 u_z^p2 = p0 * (monomial with p0-1); p0 = 0 gives 0
-        gx += W * an[0] * Pq[gi[0]];
-        gy += W * an[1] * Pq[gi[1]];
-        gz += W * an[2] * Pq[gi[2]];
-      }
       const double inv_r = 1.0 / nb_r[q];
-      const double ux = nb_u[3 * q], uy = nb_u[3 * q + 1], uz = nb_u[3 * q + 2];
-      const double s_u = A - nP * inv_r;
-      gx = gx * inv_r + s_u * ux;
-      gy = gy * inv_r + s_u * uy;
-      gz = gz * inv_r + s_u * uz;
+      const double ux = ux_[q], uy = uy_[q], uz = uz_[q];
+      const double s_u = Ar[q] - nP[q] * inv_r;
+      const double fx = gx[q] * inv_r + s_u * ux;
+      const double fy = gy[q] * inv_r + s_u * uy;
+      const double fz = gz[q] * inv_r + s_u * uz;
       const int j = nb_j[q];
-      f[i][0] += gx;
-      f[i][1] += gy;
-      f[i][2] += gz;
-      f[j][0] -= gx;
-      f[j][1] -= gy;
-      f[j][2] -= gz;
+      f[i][0] += fx;
+      f[i][1] += fy;
+      f[i][2] += fz;
+      f[j][0] -= fx;
+      f[j][1] -= fy;
+      f[j][2] -= fz;
       if (vflag_either) {    // ev_setup clears vflag_global when fdotr is used
         const double r = nb_r[q];
-        ev_tally_xyz(i, j, atom->nlocal, 1, 0.0, 0.0, gx, gy, gz, -r * ux, -r * uy, -r * uz);
+        ev_tally_xyz(i, j, atom->nlocal, 1, 0.0, 0.0, fx, fy, fz, -r * ux, -r * uy, -r * uz);
       }
     }
   }

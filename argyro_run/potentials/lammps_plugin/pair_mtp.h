@@ -56,7 +56,9 @@ class PairMTP : public Pair {
 
   // work arrays (grown, never allocated in the inner loop)
   int nmax_nb = 0;
-  std::vector<double> nb_r, nb_u, nb_f, nb_df, nb_P;  // nb_P: monomials per neighbour
+  // neighbour data of the current atom as structure of arrays with stride NN (multiple of 4):
+  // nb_u [3][NN] unit vectors, nb_f/nb_df [mu][NN] radial functions/derivatives, nb_P [m][NN]
+  std::vector<double> nb_r, nb_u, nb_f, nb_df, nb_P;
   std::vector<int> ang_gidx;                // per angular part: monomials with one power less (x,y,z)
   std::vector<int> ang_mono;                // per angular part: its index in the monomial list
   std::vector<int> mono_par, mono_dim;      // monomial list closed under lowering, degree order:
@@ -64,7 +66,16 @@ class PairMTP : public Pair {
   std::vector<double> ang_n;                // per angular part: p0, p1, p2, p0+p1+p2
   std::vector<int> nb_j;
   std::vector<double> moments, dEdM, rb_v, rb_d, row;
-  std::vector<double> mdense, wdense;       // basic moments / dE/dM as [angular part][mu]
+  std::vector<double> nb_w;                 // backward-pass results: A, nP, gx, gy, gz per neighbour
+  std::vector<double> wk;                   // dE/dM of the basic moments in angular order
+  // row offsets (row index * stride nmax_nb) of the kernels' gathers, recomputed in grow_nb
+  std::vector<int> off_mono, off_mono_par, off_mono_dim, off_basic_P, off_basic_F, off_ang_F, off_ang_P,
+      off_ang_g;
+  // alpha_index_times rows grouped in runs of one target moment: rows run_start[r]..run_start[r+1)
+  std::vector<int> t_a, t_b, run_start, run_target;
+  std::vector<double> t_mult;
+  int n_runs = 0;
+  std::vector<int> basic_mono;              // per basic moment: monomial index of its angular part
 
   template <int RR> void eval(int, int);
   void read_mtp(const std::string &);
