@@ -86,3 +86,48 @@ def test_init_keeps_an_existing_companion(tmp_path, capsys):
     assert main(["init", "new-material", "-o", str(tmp_path / "a.toml")]) == 0
     assert (tmp_path / "example_Li6PS5Cl.cif").read_text() == "mine"
     assert "kept the existing" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_analysis_window_fits_the_md_of_each_template(name):
+    """The diffusion analysis accepts each template's MD output: a random walk sampled on the
+    template's time grid (production_ps, dump_interval_fs) goes through the real analysis task with
+    the template's [analysis] settings (defaults filled in as the task does) and gives D > 0."""
+    from argyro_run.analysis.tasks import run_diffusion
+    from argyro_run.results import Result
+    from argyro_run.structures import argyrodite
+
+    cfg = load_config(TEMPLATES / f"{name}.toml")
+    if cfg.md is None:
+        pytest.skip("no [md]")
+    plan = build_plan(cfg)
+    task = next(t for t in plan.tasks if t.kind == "diffusion")
+    md_id = task.deps[0]
+    dt_ps = cfg.md.dump_interval_fs / 1000.0
+    t = np.arange(0.0, cfg.md.production_ps + 0.5 * dt_ps, dt_ps)
+    atoms = argyrodite("Cl")[[0, 1, 2, 24, 28]]  # 3 Li, P, S: the analysis cost grows with the atoms
+    rng = np.random.default_rng(1)
+    x = atoms.positions + np.cumsum(rng.normal(scale=0.05, size=(len(t), len(atoms), 3)), axis=0)
+    md = Result()
+    md.add("time_ps", t, "ps")
+    md.add("trajectory/positions_A", x, "Angstrom")
+    md.add("trajectory/numbers", atoms.numbers, "")
+    md.add("trajectory/cell_A", np.asarray(atoms.cell[:]), "Angstrom")
+    md.set_attrs("", temperature_K=600.0)
+    res = run_diffusion(task.params, {md_id: md}, None, None)
+    assert res.get("D_m2_per_s")[0] > 0
+
+
+@pytest.mark.parametrize("name", ["Li6PS5Cl", "Li6PS5Br", "Li6PS5I"])
+def test_production_templates_cells_exceed_twice_the_cutoff(name, tmp_path):
+    """Production-scale structures: every cell (bulk supercells and GB bicrystals) is at least
+    twice the MTP cutoff wide in every direction (no atom sees its own image) and has >= 300 atoms."""
+    from argyro_run.structures.tasks import build_material
+
+    cfg = load_config(TEMPLATES / f"{name}.toml")
+    for m in cfg.materials:
+        for s, atoms in build_material(m, seed=1, base_dir=cfg.base_dir).items():
+            cell = np.asarray(atoms.cell[:])
+            widths = abs(np.linalg.det(cell)) / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+            assert widths.min() >= 2 * cfg.potential.max_dist_A, (s, widths)
+            assert len(atoms) >= 300, s
