@@ -28,6 +28,10 @@ class MDSection(Section):
     barostat_damping_fs: float = Field(1000.0, gt=0, le=1e7, description="Barostat damping time (NPT).")
     dump_interval_fs: float = Field(100.0, gt=0, le=1e6,
                                     description="Sampling interval of positions and thermo in production.")
+    trajectory_atoms: Literal["species", "all"] = Field(
+        "species", description="Atoms whose unwrapped positions are kept (archive /md/.../trajectory): 'species' "
+                               "= the diffusing species of [analysis] (what the MSD needs), 'all' = every atom "
+                               "(e.g. to visualise). Stored in single precision (~1e-5 A at 100 A).")
     structures: list[str] | None = Field(None, description="Structures to run (names as in `argyro-run plan`); default all.")
     gamma_break: float = Field(10.0, ge=0, le=1e6,
                                description="Stop a run (task fails, 'extrapolation') when an MTP grade exceeds this "

@@ -1,8 +1,9 @@
 """``run_md_run``: one structure at one temperature (task ``md/<material>/<structure>/T<T>``).
 
 Result (below the task's archive group): ``time_ps``, ``thermo/{temperature_K, potential_energy_eV,
-total_energy_eV, pressure_bar, volume_A3}``, ``trajectory/positions_A`` (samples x atoms x 3,
-unwrapped, lab frame), ``trajectory/numbers``, ``trajectory/cell_A``, GB geometry when the
+total_energy_eV, pressure_bar, volume_A3}``, ``trajectory/positions_A`` (samples x kept atoms x 3,
+unwrapped, lab frame, float32; ``md.trajectory_atoms``: the analysed species or all atoms),
+``trajectory/numbers``, ``trajectory/atom_index``, ``trajectory/cell_A``, GB geometry when the
 structure is a bicrystal (``gb/plane_z_A``, ``gb/period_A``, ``gb/normal``), attrs with the run
 settings. A run that loses atoms, extrapolates beyond ``md.gamma_break`` or misses its
 temperature raises (the runtime records the failure and its message).
@@ -87,8 +88,16 @@ def run_md_run(params: dict, deps: dict, comm, workdir: Path) -> Result:
     r.add("thermo/total_energy_eV", run.total_energy_eV, "eV")
     r.add("thermo/pressure_bar", run.pressure_bar, "bar")
     r.add("thermo/volume_A3", run.volume_A3, "Angstrom^3")
-    r.add("trajectory/positions_A", run.positions_A, "Angstrom", note="unwrapped, lab frame, every atom")
-    r.add("trajectory/numbers", atoms.numbers.astype(np.int32), "")
+    keep = np.ones(len(atoms), bool)
+    if md.get("trajectory_atoms", "species") == "species" and md.get("species"):
+        keep = np.array(atoms.get_chemical_symbols()) == md["species"]
+        if not keep.any():
+            raise ValueError(f"analysis.species {md['species']!r} is not in structure {name!r} "
+                             f"({sorted(set(atoms.get_chemical_symbols()))}); allowed: one of its elements")
+    r.add("trajectory/positions_A", run.positions_A[:, keep].astype(np.float32), "Angstrom",
+          note="unwrapped, lab frame, single precision; the atoms of trajectory/atom_index (md.trajectory_atoms)")
+    r.add("trajectory/numbers", atoms.numbers[keep].astype(np.int32), "")
+    r.add("trajectory/atom_index", np.flatnonzero(keep).astype(np.int32), "", note="indices in the structure")
     r.add("trajectory/cell_A", run.cell_A, "Angstrom")
     for k, v in run.equilibration.items():
         r.add(f"equilibration/{k}", v, "Angstrom^3")
@@ -97,5 +106,6 @@ def run_md_run(params: dict, deps: dict, comm, workdir: Path) -> Result:
         r.add("gb/period_A", float(run.cell_A[2, 2]), "Angstrom")
         r.add("gb/normal", np.array([0.0, 0.0, 1.0]), "1")
     r.set_attrs("", structure=name, temperature_K=T, potential=pot_id, steps=run.steps_done, lammps_wall_s=run.wall_s,
+                n_atoms=len(atoms),
                 mean_temperature_K=float(np.mean(run.temperature_K[1:])) if len(run.temperature_K) > 1 else T)
     return r

@@ -193,6 +193,8 @@ def build_plan(cfg) -> Plan:
                 for T in cfg.md.temperatures_K:
                     tid = f"md/{m.name}/{s}/T{_fmt(T)}"
                     md_params = {k: v for k, v in md.items() if k != "temperatures_K"}
+                    if md_params.get("trajectory_atoms", "species") == "species":
+                        md_params["species"] = cfg.analysis.species     # the atoms kept
                     md_ids.append(b.add(tid, "md_run", {"md": md_params, "temperature_K": T, "structure": s,
                                                         "seed": task_seed(seed, tid)},
                                         [struct_ids[m.name], potential_id], ranks=par.ranks_per_md,

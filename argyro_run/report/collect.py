@@ -159,7 +159,8 @@ def _md(a) -> list[dict]:
             at = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()}
             n_samples = int(g["time_ps"].shape[0]) if "time_ps" in g else 0
             t_end = float(g["time_ps"][-1]) if n_samples else 0.0
-            n_atoms = int(g["trajectory/numbers"].shape[0]) if "trajectory/numbers" in g else 0
+            n_atoms = int(at.get("n_atoms", 0)) or (int(g["trajectory/numbers"].shape[0])
+                                                    if "trajectory/numbers" in g else 0)
             rows.append({"task": tid, "structure": str(at.get("structure", "")),
                          "temperature_K": float(at.get("temperature_K", np.nan)),
                          "mean_temperature_K": float(at.get("mean_temperature_K", np.nan)),

@@ -91,6 +91,11 @@ def test_all_tasks_done_and_d_recomputed(done):
             md = a.result(f"md/LPSCl/{name}/T{T}")
             x = md.get("trajectory/positions_A")
             li = md.get("trajectory/numbers") == 3
+            # md.trajectory_atoms = "species" (default): only the analysed Li are kept, in float32
+            structure = a.atoms("structures/LPSCl", name)
+            assert li.all() and x.dtype == np.float32 and md.attrs[""]["n_atoms"] == len(structure)
+            np.testing.assert_array_equal(md.get("trajectory/atom_index"),
+                                          np.flatnonzero(structure.numbers == 3))
             t = md.get("time_ps")
             assert len(t) == 601 and np.isclose(t[1] - t[0], 0.02)
             mean_T = md.attrs[""]["mean_temperature_K"]
