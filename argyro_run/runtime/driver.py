@@ -79,5 +79,9 @@ def run_input(path, *, force: bool = False, registry=None) -> int:
     }
     stats = execute(plan, archive_path=archive, workdir=workdir, comm=comm, registry=registry,
                     on_error=cfg.run.on_error, input_dir=cfg.base_dir, provenance=provenance)
-    ok = comm.bcast(stats.ok if comm.rank == 0 else None, root=0)
+    ok, interrupted = comm.bcast((stats.ok, stats.interrupted) if comm.rank == 0 else None, root=0)
+    if interrupted:  # the shell convention for a run ended by a signal: 128 + its number
+        import signal
+
+        return 128 + signal.Signals[interrupted].value
     return 0 if ok else 1

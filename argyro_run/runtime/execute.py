@@ -18,6 +18,9 @@ import importlib
 import json
 import logging
 import pickle
+import signal
+import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -103,6 +106,43 @@ def _idle_record(plan, state: dict, assignment: list, free: list[int]) -> dict:
             "message": f"world rank(s) {', '.join(map(str, free))} idle while {desc}: {reason}"}
 
 
+class _Interrupt:
+    """SIGINT/SIGTERM: the first one lets the running tasks finish (their results are written),
+    starts nothing new and ends the run with a message; a second one aborts at once (the archive
+    stays consistent: it is only ever replaced atomically)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, rank: int):
+        self.rank, self.signum, self.old = rank, 0, {}
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in self.SIGNALS:
+            try:
+                self.old[sig] = signal.signal(sig, self._handler)
+            except (ValueError, OSError):  # not allowed here (embedded interpreter)
+                pass
+
+    def restore(self) -> None:
+        for sig, old in self.old.items():
+            signal.signal(sig, old)
+        self.old = {}
+
+    def _handler(self, signum, frame):
+        name = signal.Signals(signum).name
+        if self.signum:
+            self.restore()
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            raise SystemExit(128 + signum)
+        self.signum = signum
+        if self.rank == 0:
+            print(f"argyro-run: {name} received: finishing the running task(s), then stopping "
+                  f"(send it again to abort now)", file=sys.stderr, flush=True)
+
+
 @dataclass
 class RunStats:
     executed: list[str] = field(default_factory=list)
@@ -111,10 +151,11 @@ class RunStats:
     skipped: dict[str, str] = field(default_factory=dict)
     wall_s: dict[str, float] = field(default_factory=dict)
     summary_text: str = ""
+    interrupted: str = ""        # name of the signal that stopped the run early, if any
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.skipped
+        return not self.failed and not self.skipped and not self.interrupted
 
 
 class _JsonLog:
@@ -183,6 +224,8 @@ def execute(plan, *, archive_path, workdir, comm=None, registry: dict[str, Any] 
     results: dict[str, Result] = {}
     state: dict[str, str] = {}
     t_start = time.perf_counter()
+    intr = _Interrupt(rank)
+    intr.install()
     if size > 1 and any(t.kind in COLLECTIVE_IMPORT_KINDS for t in plan.tasks):
         # importing petsc4py/dolfinx initialises PETSc, which is collective over COMM_WORLD: do it
         # on every rank now, not inside a task that runs on a sub-communicator (that would hang)
@@ -296,12 +339,17 @@ def execute(plan, *, archive_path, workdir, comm=None, registry: dict[str, Any] 
                 if status == "done":
                     say(f"[{n_fin}/{len(plan.tasks)}] {t.stage or STAGE_OF_KIND.get(t.kind, '')} {tid} "
                         f"done in {wall:.2f} s (elapsed {time.perf_counter() - t_start:.1f} s)")
-        comm.Barrier()
+        signum = comm.allreduce(intr.signum, op=MPI.MAX)   # also the end-of-wave barrier
+        if signum and rank == 0 and not stats.interrupted:
+            stats.interrupted = signal.Signals(signum).name
+            stop = True
+            jlog("interrupted", signal=stats.interrupted, finished=len(stats.executed))
 
     if rank == 0:
         not_run = [t.id for t in plan.tasks if t.id not in state]
         for tid in not_run:
-            stats.skipped[tid] = "run stopped after a failure (on_error='stop')"
+            stats.skipped[tid] = (f"run interrupted by {stats.interrupted}" if stats.interrupted
+                                  else "run stopped after a failure (on_error='stop')")
         for tid in stats.executed:
             if tasks[tid].kind == "summary" and "text" in results[tid]:
                 stats.summary_text = str(results[tid].get("text")[()])
@@ -312,12 +360,16 @@ def execute(plan, *, archive_path, workdir, comm=None, registry: dict[str, Any] 
                 except (KeyError, OSError):
                     pass
         writer.finish(end_time=_now(), task_wall_s=stats.wall_s,
-                      status="ok" if stats.ok else "failed")
+                      status="ok" if stats.ok else ("interrupted" if stats.interrupted else "failed"))
         jlog("run_end", executed=len(stats.executed), reused=len(stats.reused), failed=list(stats.failed),
              skipped=list(stats.skipped), elapsed_s=round(time.perf_counter() - t_start, 3))
         if stats.summary_text:
             say(stats.summary_text)
         say(f"run finished: {len(stats.executed)} executed, {len(stats.reused)} reused, "
             f"{len(stats.failed)} failed, {len(stats.skipped)} skipped; archive {archive_path}")
+        if stats.interrupted:
+            say(f"interrupted by {stats.interrupted}: every finished task is in {archive_path}; "
+                "run the same command again to continue")
+    intr.restore()
     jlog.close()
     return stats

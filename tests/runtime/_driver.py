@@ -75,5 +75,5 @@ if __name__ == "__main__":
                     provenance={"run_name": "test", "input_path": spec_path})
     if MPI.COMM_WORLD.rank == 0:
         print("STATS " + json.dumps({"executed": stats.executed, "reused": stats.reused, "failed": stats.failed,
-                                     "skipped": stats.skipped}))
+                                     "skipped": stats.skipped, "interrupted": stats.interrupted}), flush=True)
     sys.exit(0 if (MPI.COMM_WORLD.rank != 0 or stats.ok) else 1)

@@ -116,3 +116,29 @@ def test_invalid_input_touches_nothing(tmp_path):
     p = cli("run", str(tmp_path / "in.toml"))
     assert p.returncode == 2 and "on_error" in p.stderr
     assert sorted(x.name for x in tmp_path.iterdir()) == ["in.toml"]
+
+
+def test_sigint_exit_code_and_rerun(tmp_path):
+    """``argyro-run run`` interrupted by SIGINT: the running task is archived, the run says so and
+    exits with 130 (128 + SIGINT) without a traceback; the same command then completes the job."""
+    import signal
+    import time
+
+    inp = write(tmp_path)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([CLI, "run", inp], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=str(REPO))
+    t0 = time.time()
+    for line in proc.stdout:   # the first finished task: interrupt during the next one
+        if " done in " in line or time.time() - t0 > 60:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "SIGINT received" in err and "Traceback" not in err and "interrupted by SIGINT" in out
+    a = open_archive(tmp_path / "out.h5")
+    done = {t for t, info in a.tasks.items() if info["status"] == "done"}
+    assert 1 <= len(done) < 5 and a.provenance["status"] == "interrupted"
+    p = cli("run", inp)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert f"{len(done)}/5 task(s) already in" in p.stdout and len(done_lines(p)) == 5 - len(done)

@@ -260,3 +260,38 @@ def test_sigkill_at_random_points_many_times(tmp_path):
     assert after.keys() == ref.keys()
     for k in ref:
         np.testing.assert_array_equal(after[k], ref[k])
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_finishes_running_tasks_then_stops(tmp_path, sig):
+    """SIGTERM/SIGINT to mpiexec (2 ranks): the running task finishes and is archived, nothing new
+    starts, the run ends with a message; a rerun completes with the values of an uninterrupted run."""
+    spec = [{"id": f"t/{i}", "kind": "rand", "params": {"seed": 30 + i, "n": 10, "tag": f"t{i}", "sleep_s": 0.6},
+             "deps": [f"t/{i - 1}"] if i else []} for i in range(6)]
+    (tmp_path / "ref").mkdir()
+    p, _ = drive(tmp_path / "ref", 1, spec)
+    assert p.returncode == 0, p.stderr
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    proc = subprocess.Popen([str(MPIEXEC), "-n", "2", sys.executable, DRIVER, str(tmp_path / "spec.json"),
+                             str(tmp_path / "res.h5"), str(tmp_path / "work")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=str(Path(__file__).parents[2]))
+    t0 = time.time()
+    while "t1" not in calls(tmp_path) and time.time() - t0 < 60:
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    stats = json.loads(next(line for line in out.splitlines() if line.startswith("STATS "))[6:])
+    name = signal.Signals(sig).name
+    assert stats["interrupted"] == name and f"{name} received" in err
+    assert f"interrupted by {name}" in out
+    assert stats["executed"] == ["t/0", "t/1"] and calls(tmp_path) == ["t0", "t1"]  # nothing new started
+    assert set(stats["skipped"]) == {f"t/{i}" for i in range(2, 6)}
+    a = open_archive(tmp_path / "res.h5")
+    assert set(done_tasks(tmp_path / "res.h5")) == {"t/0", "t/1"} and a.provenance["status"] == "interrupted"
+    assert [e["signal"] for e in _log_events(tmp_path, "interrupted")] == [name]
+    p, stats = drive(tmp_path, 2, spec)
+    assert p.returncode == 0 and sorted(stats["reused"]) == ["t/0", "t/1"] and len(stats["executed"]) == 4
+    ref, got = dump(tmp_path / "ref" / "res.h5"), dump(tmp_path / "res.h5")
+    assert ref.keys() == got.keys()
+    for k in ref:
+        np.testing.assert_array_equal(got[k], ref[k])
