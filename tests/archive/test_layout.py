@@ -207,7 +207,8 @@ def test_documented_stages_all_present(archive):
     rows = doc_layout()
     learning = "/learning" in groups
     stages = ("/structures", "/learning", "/summary", "/provenance") if learning else (
-        "/structures", "/potential", "/md", "/analysis", "/arrhenius", "/microstructure", "/fe", "/summary", "/provenance")
+        "/structures", "/potential", "/md", "/analysis", "/arrhenius", "/microstructure", "/fe", "/summary",
+        "/provenance")
     for prefix in stages:
         assert any(g == prefix or g.startswith(prefix + "/") for g in groups), prefix
         for r in rows:

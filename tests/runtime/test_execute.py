@@ -233,7 +233,8 @@ def test_sigkill_at_random_points_many_times(tmp_path):
         n = 1 + kills % 2
         proc = subprocess.Popen([str(MPIEXEC), "-n", str(n), sys.executable, DRIVER, str(tmp_path / "spec.json"),
                                  str(archive), str(tmp_path / "work")], start_new_session=True,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(Path(__file__).parents[2]))
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                cwd=str(Path(__file__).parents[2]))
         time.sleep(float(rng.uniform(0.2, 1.6)))
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
