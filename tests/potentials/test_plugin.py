@@ -670,3 +670,38 @@ def test_matches_python_evaluator_and_grades(mlip_fixtures, tmp_path):
     np.testing.assert_allclose(v, -s_ref, rtol=0, atol=1e-10 * abs(s_ref).max())
     _, g_ref = gr.grade(mtp, active, atoms)
     np.testing.assert_allclose(g, g_ref, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("level", [16, 20])
+def test_high_levels_match_python_evaluator(tmp_path, level):
+    """MLIP's level-16 (4 radial functions: the plugin's vectorised radial path) and level-20 (5:
+    the generic path) bases with tensors up to rank 6-8, random coefficients of realistic size, on
+    a rattled, sheared 4-species argyrodite cell: energy, forces, per-atom energies and virial equal
+    the Python evaluator's to 1e-10."""
+    from argyro_run.potentials.evaluate import evaluate
+    from argyro_run.potentials.mtp import init_mtp, write_mtp
+    from argyro_run.structures import argyrodite
+
+    species = ["Li", "P", "S", "Cl"]
+    mtp = init_mtp(level, species, max_dist_A=5.0, min_dist_A=1.5, radial_basis_size=8, seed=level)
+    rng = np.random.default_rng(level)
+    mtp.radial_coeffs = rng.normal(0, 0.3, mtp.radial_coeffs.shape)
+    mtp.moment_coeffs = rng.normal(0, 1e-2, mtp.n_scalar)
+    pot = tmp_path / f"l{level}.mtp"
+    write_mtp(mtp, pot)
+    atoms = argyrodite("Cl", li_seed=1)
+    atoms.set_cell(atoms.cell.array @ np.array([[1.0, 0.03, 0.0], [0.0, 0.99, -0.04], [0.02, 0.0, 1.01]]),
+                   scale_atoms=True)
+    atoms.rattle(0.08, seed=level)
+    ref = evaluate(mtp, atoms)
+    types = np.array([species.index(s) for s in atoms.get_chemical_symbols()])
+    lmp = Lmp(pot, types, atoms.positions, atoms.cell.array, S=4)
+    lmp.run0()
+    e, f, v, ea = lmp.energy(), lmp.forces(), lmp.virial(), lmp.peratom_energy()
+    lmp.close()
+    assert abs(ref["forces_eV_per_A"]).max() > 1e-3
+    assert abs(e - ref["energy_eV"]) <= 1e-10 * abs(ref["energy_eV"])
+    np.testing.assert_allclose(f, ref["forces_eV_per_A"], rtol=0, atol=1e-10 * abs(ref["forces_eV_per_A"]).max())
+    np.testing.assert_allclose(ea, ref["energies_eV"], rtol=1e-10, atol=1e-12 * abs(ref["energies_eV"]).max())
+    s_ref = np.asarray(ref["stress_eV_per_A3"]) * atoms.get_volume()
+    np.testing.assert_allclose(v, -s_ref, rtol=0, atol=1e-10 * abs(s_ref).max())

@@ -107,6 +107,44 @@ inline v4d ld4(const double *p)
 }
 inline void st4(double *p, v4d v) { std::memcpy(p, &v, sizeof v); }
 
+// radial functions for 4 radial functions (R = 4, the common MLIP levels 14-18): per neighbour the
+// Chebyshev recursion in scalars, the contraction with the coefficients c[tj][b][0..3] in one
+// vector register; results scattered to F[mu][q], Fd[mu][q] (stride ST)
+MTP_CLONES void mtp_radial4(int nn, const double *__restrict r, const int *__restrict tj,
+                            const double *__restrict c_ti, int B, double min_dist, double max_dist,
+                            double scaling, double *__restrict F, double *__restrict Fd, int ST)
+{
+  const double mult = 2.0 / (max_dist - min_dist);
+  for (int q = 0; q < nn; q++) {
+    const double rq = r[q];
+    const double ksi = (2.0 * rq - (min_dist + max_dist)) / (max_dist - min_dist);
+    const double d = rq - max_dist;
+    const double *c = c_ti + (size_t) tj[q] * B * 4;
+    double v0 = scaling * d * d, d0 = scaling * 2.0 * d;
+    v4d fv = ld4(c) * v0, fd = ld4(c) * d0;
+    if (B > 1) {
+      double v1 = scaling * ksi * d * d, d1 = scaling * (mult * d * d + 2.0 * ksi * d);
+      fv += ld4(c + 4) * v1;
+      fd += ld4(c + 4) * d1;
+      for (int b = 2; b < B; b++) {
+        const double v2 = 2.0 * ksi * v1 - v0;
+        const double d2 = 2.0 * (mult * v1 + ksi * d1) - d0;
+        const v4d cb = ld4(c + 4 * b);
+        fv += cb * v2;
+        fd += cb * d2;
+        v0 = v1;
+        v1 = v2;
+        d0 = d1;
+        d1 = d2;
+      }
+    }
+    for (int mu = 0; mu < 4; mu++) {
+      F[(size_t) mu * ST + q] = fv[mu];
+      Fd[(size_t) mu * ST + q] = fd[mu];
+    }
+  }
+}
+
 // backward pass: per neighbour q, A = dE/dr (radial), nP = sum_a W_a n_a P_a and
 // g_d = sum_a W_a p_d(a) P_{a - e_d} with W_a = sum_{k in a} dE/dM_k F[mu_k] (wk[p] = dE/dM of
 // the p-th basic moment in angular order); four neighbours at a time, all sums in registers
@@ -537,6 +575,7 @@ void PairMTP::grow_nb(int n)
   nb_P.resize((size_t) ST * n_mono);
   nb_w.resize(5 * (size_t) ST);
   nb_j.resize(ST);
+  nb_t.resize(ST);
   // row offsets (row * stride) used by the kernels
   off_mono.assign(n_mono, 0);
   off_mono_par.assign(n_mono, 0);
@@ -606,8 +645,9 @@ template <int RR> void PairMTP::eval(int eflag, int vflag)
     double *ux_ = &nb_u[0], *uy_ = ux_ + NN, *uz_ = uy_ + NN;
     double *F = &nb_f[0], *Fd = &nb_df[0];
     int nn = 0;
-    // pass 1: neighbours inside the cutoff, unit vectors, radial functions (Chebyshev basis
-    // times scaling*(r-max_dist)^2 as MLIP's RBChebyshev, contracted with the coefficients)
+    // pass 1: neighbours inside the cutoff and their unit vectors; then the radial functions
+    // (Chebyshev basis times scaling*(r-max_dist)^2 as MLIP's RBChebyshev, contracted with the
+    // coefficients of the species pair)
     for (int jj = 0; jj < jn; jj++) {
       const int j = jl[jj] & NEIGHMASK;
       const int tj = type_map[type[j]];
@@ -618,44 +658,53 @@ template <int RR> void PairMTP::eval(int eflag, int vflag)
       const double r = sqrt(r2), inv_r = 1.0 / r;
       nb_j[nn] = j;
       nb_r[nn] = r;
+      nb_t[nn] = tj;
       ux_[nn] = dx * inv_r;
       uy_[nn] = dy * inv_r;
       uz_[nn] = dz * inv_r;
-      const double ksi = (2.0 * r - (min_dist + max_dist)) / (max_dist - min_dist);
-      const double d = r - max_dist;
-      const double *c = &radial_coeffs_t[(size_t) (ti * S + tj) * B * R];
-      double fv[RR > 0 ? RR : 64], fd[RR > 0 ? RR : 64];
-      double v0 = scaling * d * d, d0 = scaling * 2.0 * d;
-      for (int mu = 0; mu < R; mu++) {
-        fv[mu] = c[mu] * v0;
-        fd[mu] = c[mu] * d0;
-      }
-      if (B > 1) {
-        double v1 = scaling * ksi * d * d, d1 = scaling * (mult * d * d + 2.0 * ksi * d);
-        const double *cb = c + R;
-        for (int mu = 0; mu < R; mu++) {
-          fv[mu] += cb[mu] * v1;
-          fd[mu] += cb[mu] * d1;
-        }
-        for (int b = 2; b < B; b++) {
-          const double v2 = 2.0 * ksi * v1 - v0;
-          const double d2 = 2.0 * (mult * v1 + ksi * d1) - d0;
-          cb = c + (size_t) b * R;
-          for (int mu = 0; mu < R; mu++) {
-            fv[mu] += cb[mu] * v2;
-            fd[mu] += cb[mu] * d2;
-          }
-          v0 = v1;
-          v1 = v2;
-          d0 = d1;
-          d1 = d2;
-        }
-      }
-      for (int mu = 0; mu < R; mu++) {
-        F[(size_t) mu * NN + nn] = fv[mu];
-        Fd[(size_t) mu * NN + nn] = fd[mu];
-      }
       nn++;
+    }
+    const double *c_ti = &radial_coeffs_t[(size_t) ti * S * B * R];
+    if (R == 4) {
+      mtp_radial4(nn, nb_r.data(), nb_t.data(), c_ti, B, min_dist, max_dist, scaling, F, Fd, NN);
+    } else {
+      for (int q = 0; q < nn; q++) {
+        const double r = nb_r[q];
+        const double ksi = (2.0 * r - (min_dist + max_dist)) / (max_dist - min_dist);
+        const double d = r - max_dist;
+        const double *c = c_ti + (size_t) nb_t[q] * B * R;
+        double fv[RR > 0 ? RR : 64], fd[RR > 0 ? RR : 64];
+        double v0 = scaling * d * d, d0 = scaling * 2.0 * d;
+        for (int mu = 0; mu < R; mu++) {
+          fv[mu] = c[mu] * v0;
+          fd[mu] = c[mu] * d0;
+        }
+        if (B > 1) {
+          double v1 = scaling * ksi * d * d, d1 = scaling * (mult * d * d + 2.0 * ksi * d);
+          const double *cb = c + R;
+          for (int mu = 0; mu < R; mu++) {
+            fv[mu] += cb[mu] * v1;
+            fd[mu] += cb[mu] * d1;
+          }
+          for (int b = 2; b < B; b++) {
+            const double v2 = 2.0 * ksi * v1 - v0;
+            const double d2 = 2.0 * (mult * v1 + ksi * d1) - d0;
+            cb = c + (size_t) b * R;
+            for (int mu = 0; mu < R; mu++) {
+              fv[mu] += cb[mu] * v2;
+              fd[mu] += cb[mu] * d2;
+            }
+            v0 = v1;
+            v1 = v2;
+            d0 = d1;
+            d1 = d2;
+          }
+        }
+        for (int mu = 0; mu < R; mu++) {
+          F[(size_t) mu * NN + q] = fv[mu];
+          Fd[(size_t) mu * NN + q] = fd[mu];
+        }
+      }
     }
     const int NQ = (nn + 3) & ~3;    // neighbours padded to whole vectors
     for (int q = nn; q < NQ; q++) {    // padding: zero radial functions, harmless unit vector

@@ -64,7 +64,7 @@ class PairMTP : public Pair {
   std::vector<int> mono_par, mono_dim;      // monomial list closed under lowering, degree order:
   int n_mono = 0;                           //   P[m] = P[mono_par[m]] * u[mono_dim[m]]
   std::vector<double> ang_n;                // per angular part: p0, p1, p2, p0+p1+p2
-  std::vector<int> nb_j;
+  std::vector<int> nb_j, nb_t;               // neighbour index, MTP species
   std::vector<double> moments, dEdM, rb_v, rb_d, row;
   std::vector<double> nb_w;                 // backward-pass results: A, nP, gx, gy, gz per neighbour
   std::vector<double> wk;                   // dE/dM of the basic moments in angular order
