@@ -190,6 +190,13 @@ def _run_member(task_dict, deps, subcomm, workdir: Path, registry, input_dir):
         result = fn(params, deps, subcomm, workdir)
         if subcomm.rank == 0 and not isinstance(result, Result):
             raise TypeError(f"task function for {task_dict['kind']!r} returned {type(result).__name__}, not Result")
+        if subcomm.rank == 0:
+            from argyro_run.archive import RUNTIME_ATTRS
+
+            clash = sorted(set(result.get_attrs("")) & set(RUNTIME_ATTRS))
+            if clash:  # they would be overwritten by the task journal's attributes in the archive
+                raise ValueError(f"task function for {task_dict['kind']!r} sets group attribute(s) {clash} "
+                                 f"reserved for the runtime ({', '.join(RUNTIME_ATTRS)}); rename them")
     except Exception as exc:  # noqa: BLE001 - every failure is reported, never crashes the run
         err = {"rank": subcomm.rank, "message": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
     errors = subcomm.allgather(err)

@@ -52,7 +52,15 @@ def run_fail(params, deps, comm, workdir):
     return r
 
 
-REGISTRY = {"rand": run_rand, "fail": run_fail}
+def run_shadow(params, deps, comm, workdir):
+    """A Result whose group attribute would be overwritten by the runtime's ``kind``."""
+    r = Result()
+    r.add("y", np.ones(2), "1")
+    r.set_attrs("", kind="mine")
+    return r
+
+
+REGISTRY = {"rand": run_rand, "fail": run_fail, "shadow": run_shadow}
 
 
 def make_plan(spec):

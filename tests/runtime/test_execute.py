@@ -296,3 +296,10 @@ def test_signal_finishes_running_tasks_then_stops(tmp_path, sig):
     assert ref.keys() == got.keys()
     for k in ref:
         np.testing.assert_array_equal(got[k], ref[k])
+
+
+def test_result_attrs_reserved_for_the_runtime_fail_the_task(tmp_path):
+    spec = [{"id": "s", "kind": "shadow", "params": {}}, {"id": "ok", "kind": "rand", "params": {"seed": 1, "n": 3,
+                                                                                                  "tag": "o"}}]
+    p, stats = drive(tmp_path, 1, spec, on_error="continue")
+    assert p.returncode == 1 and "reserved for the runtime" in stats["failed"]["s"] and stats["executed"] == ["ok"]
