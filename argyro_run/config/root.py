@@ -113,6 +113,10 @@ def cross_field_problems(cfg: Config) -> list[str]:
             out.append(f"analysis.fit_start_ps ({start}) must be below the block length md.production_ps / "
                        f"analysis.n_blocks ({prod / blocks:g} ps); allowed: a shorter fit window, fewer blocks "
                        "or a longer production")
+        elif prod is not None and start is not None and end is None and start >= 0.5 * prod / blocks:
+            out.append(f"analysis.fit_start_ps ({start}) must be below the default end of the fit window, half a "
+                       f"block ({0.5 * prod / blocks:g} ps = md.production_ps / analysis.n_blocks / 2); allowed: "
+                       "set analysis.fit_end_ps, a smaller fit_start_ps or fewer blocks")
         if prod is not None and end is not None and end > prod / blocks:
             out.append(f"analysis.fit_end_ps ({end}) must not exceed the block length md.production_ps / "
                        f"analysis.n_blocks ({prod / blocks:g} ps)")

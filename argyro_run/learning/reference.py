@@ -192,8 +192,11 @@ def _run_worker(batch: list, spec: ReferenceSpec, jobdir: Path, timeout_s: float
     write(jobdir / "in.extxyz", [a for _, a in batch], format="extxyz", parallel=False)
     (jobdir / "job.json").write_text(json.dumps({"spec": asdict(spec), "indices": [i for i, _ in batch]}))
     log_f = open(jobdir / "worker.log", "a")
+    # own session: a Ctrl-C in the terminal (SIGINT to the foreground process group) reaches the
+    # runtime, which lets running tasks finish, not the worker in the middle of its calculation
     proc = subprocess.Popen([sys.executable, "-m", "argyro_run.learning._worker", str(jobdir)],
-                            stdout=log_f, stderr=subprocess.STDOUT, env=_clean_env(), cwd=jobdir)
+                            stdout=log_f, stderr=subprocess.STDOUT, env=_clean_env(), cwd=jobdir,
+                            start_new_session=True)
     results: dict[int, dict] = {}
     last = time.monotonic()
     done_positions: set[int] = set()

@@ -41,12 +41,7 @@ def run(args) -> int:
     from argyro_run._stack import MPI
     from argyro_run.potentials.train import train
 
-    try:
-        from argyro_run.potentials.mtp import read_mtp, write_mtp
-    except ImportError:
-        from argyro_run.errors import NotBuiltYet
-
-        raise NotBuiltYet("mtp train (.mtp file reading/writing)", "MTP core, issue 6") from None
+    from argyro_run.potentials.mtp import read_mtp, write_mtp
 
     comm = MPI.COMM_WORLD
     pot, data, out = Path(args.potential), Path(args.training_set), Path(args.output)

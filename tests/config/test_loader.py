@@ -85,7 +85,7 @@ def test_cross_field_checks():
     text = "\n".join(problems_of(fixed))
     assert "potential.species" in text and "['Br']" in text
     assert "analysis.fit_start_ps (12.0) must be inside md.production_ps (10.0)" in text
-    ok = fixed.replace('"Cl"]', '"Br"]').replace("fit_start_ps = 12.0", "fit_start_ps = 1.0")
+    ok = fixed.replace('"Cl"]', '"Br"]').replace("fit_start_ps = 12.0", "fit_start_ps = 0.5")
     config_from_text(ok)
 
 
@@ -156,3 +156,15 @@ def test_named_files_must_exist(tmp_path):
     assert exc.value.problems[0].startswith("materials[0].structure_file (line 3): file 's.cif' not found")
     (tmp_path / "s.cif").write_text("x")
     assert load_config(f).resolve("s.cif") == tmp_path.resolve() / "s.cif"
+
+
+def test_fit_start_beyond_default_fit_end():
+    """The default end of the MSD fit window is half a block: a start at or after it is caught at
+    validation (before any MD runs), an explicit end or a smaller start is fine."""
+    base = ('[[materials]]\nname = "L"\n[potential]\nfile = "x.mtp"\n[active_learning]\nenabled = false\n'
+            '[md]\nproduction_ps = 100.0\n[analysis]\nn_blocks = 5\nfit_start_ps = 10.0\n')
+    text = "\n".join(problems_of(base))
+    assert "analysis.fit_start_ps (10.0) must be below the default end of the fit window" in text
+    assert "(10 ps" in text
+    config_from_text(base + "fit_end_ps = 15.0\n")
+    config_from_text(base.replace("fit_start_ps = 10.0", "fit_start_ps = 4.0"))
