@@ -9,6 +9,7 @@ copies of the bicrystal, labelled whole with tblite), over all atoms and over th
 (atoms within 4 A of a GB plane).
 
     .venv/bin/python benchmarks/local_learning.py [--level 4] [--iterations 2] [--select 4] [--workdir DIR]
+        [--reference tblite|mtp-teacher] [--gb-repeat N]
 
 Prints a JSON summary (last line). Reference results are cached in the workdir, so a rerun only
 repeats the (cheap) MTP parts.
@@ -49,6 +50,12 @@ def main(argv=None):
     p.add_argument("--n-held-out", type=int, default=2)
     p.add_argument("--workdir", default="benchmark-local-learning")
     p.add_argument("--explorer", default="lammps", choices=["lammps", "ase"])
+    p.add_argument("--reference", default="tblite", choices=["tblite", "mtp-teacher"],
+                   help="reference calculator: tblite GFN1-xTB, or the trained level-8 test MTP "
+                        "(tests/data/mtp/Li6PS5Cl-l08.mtp) as a cheap 'teacher' (5 A cutoff), which makes "
+                        "full-cell labels of large GB cells affordable")
+    p.add_argument("--gb-repeat", type=int, default=1,
+                   help="repeat the Sigma5 bicrystal n x n in the GB plane (1: 148 atoms, 2: 592)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     from argyro_run._stack import MPI
@@ -61,10 +68,17 @@ def main(argv=None):
 
     wd = Path(args.workdir).resolve()
     wd.mkdir(parents=True, exist_ok=True)
-    spec = ReferenceSpec(timeout_s=3600, max_retries=1, fallback={"electronic_temperature_K": 1000.0})
+    if args.reference == "tblite":
+        spec = ReferenceSpec(timeout_s=3600, max_retries=1, fallback={"electronic_temperature_K": 1000.0})
+    else:
+        teacher = Path(__file__).resolve().parents[1] / "tests" / "data" / "mtp" / "Li6PS5Cl-l08.mtp"
+        spec = ReferenceSpec(calculator="argyro_run.potentials.evaluate:MTPCalculator",
+                             kwargs={"mtp": str(teacher)}, timeout_s=3600, max_retries=0)
     cache = wd / "reference_cache"
     bulk = argyrodite("Cl")
     gb = csl_bicrystal(bulk, sigma=5, plane=[3, 1, 0], axis=[0, 0, 1])
+    if args.gb_repeat > 1:
+        gb = gb.repeat((args.gb_repeat, args.gb_repeat, 1))    # GB planes normal to z stay in place
     t0 = time.perf_counter()
     init, st_init = label_images(rattled_and_strained(bulk, args.n_rattled, rattle_amplitude_A=0.05,
                                                       strain_amplitude=0.02, seed=1, min_distance_A=1.2),
@@ -89,7 +103,7 @@ def main(argv=None):
            "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "gb_atoms": len(gb),
            "level": args.level, "iterations": args.iterations, "select": args.select,
            "setup_reference_s": t_setup, "held_out_configs": len(held_l),
-           "explorer": args.explorer,
+           "explorer": args.explorer, "reference": args.reference,
            "initial": {"rmse_force_all": force_rmse(mtp0, held_l),
                        "rmse_force_gb": force_rmse(mtp0, held_l, "gb_distance_A", 4.0)}}
     for mode, max_ref in (("local", 60), ("full", 100_000)):

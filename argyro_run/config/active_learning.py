@@ -28,6 +28,13 @@ class ActiveLearningSection(Section):
     n_rattled: int = Field(20, ge=0, le=100000, description="Rattled/strained copies of each structure in the initial data.")
     rattle_amplitude_A: float = Field(0.05, ge=0, le=2, description="Standard deviation of random atomic displacements.")
     strain_amplitude: float = Field(0.02, ge=0, le=0.5, description="Largest random strain component (dimensionless).")
+    initial_md_steps: int = Field(0, ge=0, le=1_000_000,
+                                  description="Steps of a short reference MD (Langevin NVT with the reference "
+                                              "calculator) of every bulk structure for the initial data; 0: none.")
+    initial_md_temperature_K: float = Field(600.0, gt=0, le=1e5, description="Temperature of the initial reference MD.")
+    initial_md_timestep_fs: float = Field(1.0, gt=0, le=10, description="Time step of the initial reference MD.")
+    initial_md_interval: int = Field(5, ge=1, le=1_000_000,
+                                     description="Keep every this-th frame of the initial reference MD (labelled).")
     levels: list[LevelStep] = Field(default_factory=lambda: [LevelStep(level=10)], min_length=1, description="Ladder of MTP levels, trained in order.")
     local_radius_A: float = Field(6.0, gt=0, le=50, description="Radius of the neighbourhood cut out around an extrapolating atom.")
     max_reference_atoms: int = Field(200, ge=1, le=100000, description="Largest structure sent to the reference calculator.")

@@ -111,6 +111,8 @@ def run_initial_data(params: dict, deps: dict, comm, workdir: Path) -> Result:
             c.info = {"origin": f"{mat}/{name}/{c.info['origin']}"}
             todo.append(c)
     images, st = label_images(todo, spec, workdir / "reference", comm=comm, cache_dir=workdir / "reference_cache")
+    md_frames, md_stats = _initial_reference_md(params, structs, spec, seed, comm, workdir)
+    images = images + md_frames
     if params.get("training_set"):
         path = resolve_input_file(params["training_set"], params, "potential.training_set")
         species = (params.get("potential") or {}).get("species")
@@ -121,9 +123,50 @@ def run_initial_data(params: dict, deps: dict, comm, workdir: Path) -> Result:
     result = Result()
     training_set_to_result(result, "training_set", images)
     _add_label_stats(result, "labels", st)
+    if md_stats:
+        result.add("reference_md/n_frames", np.array([m["frames"] for m in md_stats], dtype=np.int64), "1",
+                   note="labelled frames kept per bulk structure")
+        result.add("reference_md/wall_s", np.array([m["wall_s"] for m in md_stats], float), "s")
+        result.add("reference_md/ok", np.array([bool(m["ok"]) for m in md_stats]), "1")
+        result.add("reference_md/structure", np.array([m["structure"] for m in md_stats], dtype=object), "")
+        errors = [f"{m['structure']}: {m['error']}" for m in md_stats if not m["ok"]]
+        if errors:
+            result.set_attrs("reference_md/ok", errors="; ".join(errors)[:2000])
     result.set_attrs("", n_images=len(images), n_failed=st.failed, n_structures=len(structs))
     log.info("initial data: %d image(s) labelled, %d failed, %.1f s", len(images) - 0, st.failed, st.wall_s)
     return result
+
+
+def _initial_reference_md(params: dict, structs: list, spec, seed: int, comm, workdir: Path) -> tuple[list, list]:
+    """Optional short reference MD of every bulk structure (``active_learning.initial_md_steps``),
+    structures spread over the ranks of ``comm``; every rank returns all frames and stats."""
+    from argyro_run.learning.initial import reference_md
+
+    md = params.get("initial_md") or {}
+    steps = int(md.get("steps", 0))
+    if steps <= 0:
+        return [], []
+    bulk = [(j, mat, name, atoms) for j, (mat, name, atoms) in enumerate(structs) if not is_interface_cell(atoms)]
+    rank, size = (comm.rank, comm.size) if comm is not None else (0, 1)
+    mine = []
+    for k, (j, mat, name, atoms) in enumerate(bulk):
+        if k % size != rank:
+            continue
+        frames, st = reference_md(atoms, spec, Path(workdir) / "reference_md" / f"{mat}_{name}", steps=steps,
+                                  temperature_K=float(md.get("temperature_K", 600.0)),
+                                  timestep_fs=float(md.get("timestep_fs", 1.0)), interval=int(md.get("interval", 5)),
+                                  seed=_sub_seed(seed + 1, j))
+        for f in frames:
+            f.info = {"origin": f"{mat}/{name}/md{int(f.info.get('md_step', 0))}"}
+        st["structure"] = f"{mat}/{name}"
+        if not st.get("ok"):
+            log.warning("reference MD of %s/%s stopped: %s (%d frame(s) kept)", mat, name, st.get("error"), len(frames))
+        log.info("reference MD of %s/%s: %d frame(s), %.1f s", mat, name, len(frames), st["wall_s"])
+        mine.append((k, frames, st))
+    if comm is not None and size > 1:
+        mine = [x for part in comm.allgather(mine) for x in part]
+    mine.sort(key=lambda x: x[0])
+    return [f for _, frames, _ in mine for f in frames], [st for _, _, st in mine]
 
 
 def run_active_learning(params: dict, deps: dict, comm, workdir: Path) -> Result:

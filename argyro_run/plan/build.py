@@ -158,14 +158,19 @@ def build_plan(cfg) -> Plan:
         init = b.add("learning/initial_data", "initial_data",
                      {"reference": ref, "n_rattled": al.n_rattled, "rattle_amplitude_A": al.rattle_amplitude_A,
                       "strain_amplitude": al.strain_amplitude, "training_set": cfg.potential.training_set,
+                      "initial_md": {"steps": al.initial_md_steps, "temperature_K": al.initial_md_temperature_K,
+                                     "timestep_fs": al.initial_md_timestep_fs, "interval": al.initial_md_interval},
                       "seed": task_seed(seed, "learning/initial_data")},
                      list(struct_ids.values()), ranks=par.ranks_per_reference,
-                     cost_s=al.n_rattled * bulk_atoms * SECONDS_PER_REFERENCE_ATOM / par.ranks_per_reference,
+                     cost_s=(al.n_rattled + al.initial_md_steps) * bulk_atoms * SECONDS_PER_REFERENCE_ATOM
+                     / par.ranks_per_reference,
                      n_atoms=bulk_atoms,
                      description=f"{al.n_rattled} rattled/strained copies of each bulk structure "
                                  f"({bulk_atoms} atoms in all), labelled")
         prev = init
-        common = al.model_dump(mode="json", exclude={"levels", "enabled", "n_rattled", "rattle_amplitude_A", "strain_amplitude"})
+        common = al.model_dump(mode="json", exclude={"levels", "enabled", "n_rattled", "rattle_amplitude_A", "strain_amplitude",
+                                                     "initial_md_steps", "initial_md_temperature_K",
+                                                     "initial_md_timestep_fs", "initial_md_interval"})
         for step in al.levels:
             tid = f"learning/level{step.level}"
             n_eval = al.max_iterations * al.max_selected_per_iteration
