@@ -80,9 +80,17 @@ class Config(Section):
 
 
 
+NO_WORK = ("the input asks for no work: it needs at least one [[materials]] table (minimal: "
+           "[[materials]] with name = \"LPSCl\", which builds a Li6PS5Cl cell and learns an MTP; add [md] for "
+           "diffusivities) or a [microstructure] table (polycrystal meshes; with [fe] and fe.bulk for D_eff); "
+           "'argyro-run init quickstart' writes a complete example")
+
+
 def cross_field_problems(cfg: Config) -> list[str]:
     """Problems that involve several sections (each names the keys involved)."""
     out: list[str] = []
+    if not cfg.materials and cfg.microstructure is None:
+        out.append(NO_WORK)
     names = [getattr(m, "name", None) for m in cfg.materials]
     dup = sorted({n for n in names if n is not None and names.count(n) > 1})
     if dup:

@@ -37,6 +37,12 @@ def test_validate_exit_codes(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "md.timestep_fs (line 2)" in err and "Traceback" not in err
     assert main(["validate", str(tmp_path)]) == 2
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    capsys.readouterr()
+    assert main(["validate", str(empty)]) == 2
+    out, err = capsys.readouterr()
+    assert "valid" not in out and "asks for no work" in err and "[[materials]]" in err
 
 
 def test_init_writes_lists_and_refuses_overwrite(tmp_path, capsys):

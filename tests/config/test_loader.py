@@ -23,10 +23,21 @@ def problems_of(text: str) -> list[str]:
     return exc.value.problems
 
 
-def test_empty_document_is_valid_with_defaults():
-    cfg = config_from_text("")
+@pytest.mark.parametrize("text", ["", "# nothing\n", '[run]\nname = "x"\nseed = 3\n',
+                                  '[md]\ntemperatures_K = [600.0]\n', '[potential]\nlevel = 8\n'])
+def test_input_asking_for_no_work_is_an_error(text):
+    """No [[materials]] and no [microstructure]: the plan would be empty, so the input is refused
+    with what a minimal input needs (also when other sections are set)."""
+    (p,) = problems_of(text)
+    assert p.startswith("the input asks for no work") and "[[materials]]" in p and "[microstructure]" in p
+    assert "argyro-run init quickstart" in p
+
+
+def test_minimal_input_is_valid_with_defaults():
+    cfg = config_from_text('[[materials]]\nname = "LPSCl"\n')
     assert cfg.run.on_error == "stop" and cfg.reference.calculator == "tblite"
-    assert cfg.materials == [] and cfg.md is None
+    assert [m.name for m in cfg.materials] == ["LPSCl"] and cfg.md is None
+    assert config_from_text("[microstructure]\n").microstructure is not None
 
 
 @pytest.mark.parametrize("name", ["quickstart", "Li6PS5Cl", "Li6PS5Br", "Li6PS5I", "new-material"])
