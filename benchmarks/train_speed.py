@@ -51,7 +51,7 @@ def make_data(data_dir: Path) -> tuple[list, list]:
     return images[:N_TRAIN], images[N_TRAIN:]
 
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "mlip-fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "data" / "mlip"   # MLIP reference files (tests/data/mlip/README.md)
 TEMPLATE = FIXTURES / "crystals" / "noncubic" / "10" / "initial.mtp"     # MLIP's level-10 template
 SPECIES = ["Li", "P", "S", "Cl"]
 

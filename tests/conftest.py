@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-FIXTURES = SHARED / "mlip-fixtures"
+# MLIP reference outputs carried by the repository (origin and licence: tests/data/mlip/README.md)
+FIXTURES = REPO / "tests" / "data" / "mlip"
 BIN = Path(sys.executable).parent
 MPIEXEC = BIN / "mpiexec"
 
@@ -28,6 +28,6 @@ def run_mpi(n: int, args: list[str], timeout: float = 300, **kw) -> subprocess.C
 
 @pytest.fixture
 def mlip_fixtures() -> Path:
-    if not FIXTURES.is_dir():
-        pytest.skip(f"MLIP reference fixtures not found at {FIXTURES}")
+    """The MLIP reference fixtures (part of the repository: a missing folder is an error, not a skip)."""
+    assert (FIXTURES / "LICENSE-motep").is_file(), f"MLIP reference fixtures missing at {FIXTURES}"
     return FIXTURES

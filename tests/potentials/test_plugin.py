@@ -190,7 +190,7 @@ def test_matches_mlip_reference(mlip_fixtures):
     assert n >= 5 * 8 + 9 * 21
 
 
-def _fixture_crystal(fixtures, level="10", k=500):
+def _fixture_crystal(fixtures, level="10", k=19):  # 19: MLIP's configuration 500 (tests/data/mlip/README.md)
     d = fixtures / "crystals/noncubic" / level
     return d, read_out_cfg(d / "out.cfg")[k]
 
@@ -259,7 +259,7 @@ from argyro_run._stack import MPI
 from tests.potentials.test_plugin import Lmp, read_out_cfg
 import pathlib
 d = pathlib.Path(sys.argv[2])
-c = read_out_cfg(d / "out.cfg")[500]
+c = read_out_cfg(d / "out.cfg")[19]  # MLIP's configuration 500
 # 3x3x3 supercell so that two ranks really split the domain
 cell = c["cell"]; base = c["pos"]
 shifts = np.array([[i, j, k] for i in range(3) for j in range(3) for k in range(3)]) @ cell
@@ -501,7 +501,7 @@ from argyro_run._stack import MPI
 from tests.potentials.test_plugin import Lmp, read_out_cfg
 import pathlib
 d = pathlib.Path(sys.argv[2]); active = sys.argv[3]; dump = sys.argv[4]; thr = float(sys.argv[5])
-c = read_out_cfg(d / "out.cfg")[500]
+c = read_out_cfg(d / "out.cfg")[19]  # MLIP's configuration 500
 cell = c["cell"]
 shifts = np.array([[i, j, k] for i in range(2) for j in range(2) for k in range(2)]) @ cell
 pos = (c["pos"][None] + shifts[:, None]).reshape(-1, 3)
@@ -562,7 +562,8 @@ def test_configuration_mode_grade(mlip_fixtures, tmp_path):
 
     d = mlip_fixtures / "crystals/noncubic/06"  # one species: the count column is not constant x another
     S = species_count(d / "pot.mtp")
-    cfgs = read_out_cfg(d / "out.cfg")[::50]
+    cfgs = read_out_cfg(d / "out.cfg")
+    cfgs = [cfgs[0], *cfgs[10:]]  # MLIP's configurations 0, 50, ..., 1000 (tests/data/mlip/README.md)
     X = np.array([_site_rows(d, c, S, tmp_path).sum(axis=0) for c in cfgs])
     assert X.shape[0] > X.shape[1]
     sel = maxvol(X)
@@ -646,10 +647,10 @@ def _four_species_case(mlip_fixtures, tmp_path, seed=11):
 
 def test_matches_python_evaluator_and_grades(mlip_fixtures, tmp_path):
     """Plugin vs argyro_run.potentials.evaluate (1e-10 relative) and vs grades.grade, on a
-    4-species periodic cell. Skipped until the MTP core (mtp.py/evaluate.py/grades.py) exists."""
-    mtp_mod = pytest.importorskip("argyro_run.potentials.mtp", reason="MTP core not in the tree yet")
-    ev = pytest.importorskip("argyro_run.potentials.evaluate", reason="MTP evaluator not in the tree yet")
-    gr = pytest.importorskip("argyro_run.potentials.grades", reason="MTP grades not in the tree yet")
+    4-species periodic cell."""
+    import argyro_run.potentials.evaluate as ev
+    import argyro_run.potentials.grades as gr
+    import argyro_run.potentials.mtp as mtp_mod
     pot, species, atoms = _four_species_case(mlip_fixtures, tmp_path)
     mtp = mtp_mod.read_mtp(pot)
     mtp.species = species

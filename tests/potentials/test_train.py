@@ -285,7 +285,6 @@ def test_one_and_two_ranks_give_identical_results(mlip_fixtures, tmp_path):
 
 
 def test_cli_train(mlip_fixtures, tmp_path):
-    pytest.importorskip("argyro_run.potentials.mtp", reason="MTP core (potentials/mtp.py, cfg.py) not in the tree")
     from argyro_run.potentials.cfg import read_cfg, write_cfg
     from argyro_run.potentials.mtp import read_mtp
 
