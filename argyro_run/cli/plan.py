@@ -1,4 +1,4 @@
-"""``argyro-run plan FILE [--json]``: print the task DAG (done tasks marked if the archive exists)."""
+"""``argyro-run plan FILE [--outdir DIR] [--json]``: print the task DAG (done tasks marked if the archive exists)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ def _plan(args) -> int:
     from argyro_run.plan import build_plan
     from argyro_run.plan.done import done_task_ids
 
-    cfg = load_config(args.input)
+    cfg = load_config(args.input, output_dir=args.outdir)
     plan = build_plan(cfg)
-    done = done_task_ids(plan, cfg.resolve(cfg.run.archive))
+    done = done_task_ids(plan, cfg.resolve_output(cfg.run.archive))
     if args.json:
         print(plan.to_json(done))
         return 0
@@ -36,5 +36,7 @@ def _plan(args) -> int:
 def register(sub):
     p = sub.add_parser("plan", help="print the execution plan (task DAG) of an input file")
     p.add_argument("input", help="input TOML file")
+    p.add_argument("-o", "--outdir", metavar="DIR",
+                   help="results folder of the run (as given to 'run --outdir'): where the archive is looked for")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_plan)

@@ -68,15 +68,28 @@ class Config(Section):
     parallel: ParallelSection = Field(default_factory=ParallelSection, description="MPI ranks per task type.")
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _output_dir: Path | None = PrivateAttr(default=None)
 
     @property
     def base_dir(self) -> Path:
         """Directory relative paths in the input are resolved against (the input's folder)."""
         return self._base_dir
 
+    @property
+    def output_dir(self) -> Path:
+        """Directory relative ``run.archive`` and ``run.workdir`` are resolved against: the folder
+        given on the command line (``--outdir``), else the input's folder."""
+        return self._output_dir if self._output_dir is not None else self._base_dir
+
     def resolve(self, path: str) -> Path:
+        """An input file named in the input (relative: to the input's folder)."""
         p = Path(path).expanduser()
         return p if p.is_absolute() else self._base_dir / p
+
+    def resolve_output(self, path: str) -> Path:
+        """An output path of the input (``run.archive``, ``run.workdir``; relative: to ``output_dir``)."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.output_dir / p
 
 
 

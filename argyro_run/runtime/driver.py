@@ -48,7 +48,7 @@ def check_archive_owner(archive: Path, *, run_name: str, input_path: str, force:
     return None
 
 
-def run_input(path, *, force: bool = False, registry=None) -> int:
+def run_input(path, *, force: bool = False, registry=None, outdir=None) -> int:
     from argyro_run._stack import MPI
     from argyro_run.config import load_config
     from argyro_run.plan import build_plan
@@ -56,10 +56,10 @@ def run_input(path, *, force: bool = False, registry=None) -> int:
 
     comm = MPI.COMM_WORLD
     path = Path(path)
-    cfg = load_config(path)          # UserError before anything is written
+    cfg = load_config(path, output_dir=outdir)   # UserError before anything is written
     plan = build_plan(cfg)
-    archive = cfg.resolve(cfg.run.archive)
-    workdir = cfg.resolve(cfg.run.workdir)
+    archive = cfg.resolve_output(cfg.run.archive)
+    workdir = cfg.resolve_output(cfg.run.workdir)
     input_path = str(path.resolve())
     msg = None
     if comm.rank == 0:

@@ -1,13 +1,16 @@
-"""CLI verbs validate / schema / init (through argyro_run.cli.main, in-process)."""
+"""CLI verbs validate / schema / init / plan (through argyro_run.cli.main, in-process) and run's --outdir."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
+from argyro_run.archive import open_archive
 from argyro_run.cli import main
-from argyro_run.config import json_schema
+from argyro_run.config import json_schema, load_config
 from argyro_run.templates import template_text
+from tests.conftest import BIN
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,10 +65,78 @@ def test_init_writes_lists_and_refuses_overwrite(tmp_path, capsys):
     assert "quickstart" in capsys.readouterr().out.split()
 
 
-def test_plan_verb_text_and_json(capsys):
-    assert main(["plan", str(REPO / "inputs" / "quickstart.toml")]) == 0
+def test_plan_verb_text_and_json(tmp_path, capsys):
+    # a copy: results a user made beside inputs/quickstart.toml must not change what is tested
+    inp = tmp_path / "quickstart.toml"
+    inp.write_text(template_text("quickstart"))
+    assert main(["plan", str(inp)]) == 0
     text = capsys.readouterr().out
-    assert "md/LPSCl/ordered/T600" in text and "[dyn]" in text
-    assert main(["plan", "--json", str(REPO / "inputs" / "quickstart.toml")]) == 0
+    assert "md/LPSCl/ordered/T600" in text and "[dyn]" in text and "[done]" not in text
+    assert main(["plan", "--json", str(inp)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert any(t["kind"] == "active_learning" and t["dynamic"] for t in data["tasks"])
+    assert not any(t.get("done") for t in data["tasks"])
+
+
+RUN_FE = """
+[run]
+name = "outdir"
+archive = "res.h5"
+workdir = "scratch"
+seed = 3
+[microstructure]
+kind = "laminate"
+grain_sizes_nm = [10.0]
+n_grains = 2
+dimension = 2
+lloyd_iterations = 0
+mesh_size_fraction = 0.25
+mesh_size_gb_fraction = 0.5
+[fe]
+temperatures_K = [300.0]
+bulk = { D0_m2_per_s = 1e-7, Ea_eV = 0.35 }
+gb_parallel = { D0_m2_per_s = 1e-8, Ea_eV = 0.2 }
+gb_perpendicular = { D0_m2_per_s = 1e-8, Ea_eV = 0.2 }
+"""
+
+
+def test_outdir_puts_archive_and_workdir_there(tmp_path):
+    """``run -o DIR``: relative run.archive and run.workdir go under DIR (created), nothing is
+    written beside the input; ``plan -o DIR`` then finds the done tasks there; a DIR that is a file
+    is a user error (exit 2) that changes nothing."""
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    inp = inputs / "in.toml"
+    inp.write_text(RUN_FE)
+    out = tmp_path / "runs" / "one"
+    cli = str(BIN / "argyro-run")
+    p = subprocess.run([cli, str(inp), "-o", str(out)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert sorted(x.name for x in inputs.iterdir()) == ["in.toml"]
+    assert (out / "res.h5").is_file() and (out / "scratch").is_dir()
+    assert str(out / "res.h5") in p.stdout
+    assert set(open_archive(out / "res.h5").tasks) >= {"fe/d10nm", "microstructure/d10nm"}
+    p = subprocess.run([cli, "plan", "--json", str(inp), "--outdir", str(out)], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0 and all(t["done"] for t in json.loads(p.stdout)["tasks"])
+    p = subprocess.run([cli, "plan", "--json", str(inp)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and not any(t.get("done") for t in json.loads(p.stdout)["tasks"])
+    blocker = tmp_path / "file"
+    blocker.write_text("keep")
+    p = subprocess.run([cli, "run", str(inp), "--outdir", str(blocker)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "--outdir" in p.stderr and "Traceback" not in p.stderr
+    assert blocker.read_text() == "keep" and sorted(x.name for x in inputs.iterdir()) == ["in.toml"]
+
+
+def test_outdir_moves_outputs_only(tmp_path):
+    """Input files named in the input stay relative to the input file; outputs follow --outdir;
+    absolute output paths are used as given."""
+    (tmp_path / "s.cif").write_text("x")
+    inp = tmp_path / "in.toml"
+    inp.write_text('[run]\narchive = "a.h5"\n[[materials]]\nname = "L"\nstructure_file = "s.cif"\n')
+    cfg = load_config(inp, output_dir=tmp_path / "out")
+    assert cfg.resolve("s.cif") == tmp_path.resolve() / "s.cif"
+    assert cfg.resolve_output(cfg.run.archive) == tmp_path.resolve() / "out" / "a.h5"
+    assert cfg.resolve_output(str(tmp_path / "abs.h5")) == tmp_path / "abs.h5"
+    assert load_config(inp).resolve_output("a.h5") == tmp_path.resolve() / "a.h5"
+    assert not (tmp_path / "out").exists()      # validation creates nothing
