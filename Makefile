@@ -24,9 +24,13 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/argyro-run mtp lammps-plugin >/dev/null 2>&1 || true
 	@touch $(STAMP)
 
+# where `make demo` writes its results (never into inputs/, which holds the templates)
+DEMO_OUT ?= runs/quickstart
+
 demo: setup
-	$(VENV)/bin/mpiexec -n 2 $(VENV)/bin/argyro-run inputs/quickstart.toml
-	$(VENV)/bin/argyro-run report inputs/quickstart.h5 -o quickstart-report
+	$(VENV)/bin/mpiexec -n 2 $(VENV)/bin/argyro-run inputs/quickstart.toml --outdir $(DEMO_OUT)
+	$(VENV)/bin/argyro-run report $(DEMO_OUT)/quickstart.h5 -o $(DEMO_OUT)/report
+	@echo "demo results in $(DEMO_OUT)/: quickstart.h5 (archive), report/ (figures, summary.md), quickstart-work/ (task files)"
 
 test: setup
 	$(PY) -m pytest -q tests
@@ -35,4 +39,5 @@ bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info $(DEMO_OUT)
+	@rmdir runs 2>/dev/null || true

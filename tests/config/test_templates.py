@@ -24,7 +24,18 @@ SHIPPED = ["quickstart", "Li6PS5Cl", "Li6PS5Br", "Li6PS5I", "new-material"]
 
 
 def _files(d: Path) -> list[str]:
-    return sorted(p.name for p in d.iterdir() if p.is_file() and p.suffix != ".py")
+    """Shipped files of ``d``: not Python, and not results a user may have made there by running an
+    input in place (archives ``*.h5``, their ``*.h5.bak-<time>`` copies, work folders)."""
+    return sorted(p.name for p in d.iterdir()
+                  if p.is_file() and p.suffix != ".py" and p.suffix != ".h5" and ".h5.bak-" not in p.name)
+
+
+def test_results_beside_inputs_do_not_count_as_templates(tmp_path):
+    (tmp_path / "quickstart.toml").write_text("x")
+    for name in ("quickstart.h5", "quickstart.h5.bak-20260101T000000Z"):
+        (tmp_path / name).write_bytes(b"\x89HDF")
+    (tmp_path / "quickstart-work").mkdir()
+    assert _files(tmp_path) == ["quickstart.toml"]
 
 
 def test_inputs_equal_templates():
