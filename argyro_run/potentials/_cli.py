@@ -1,5 +1,9 @@
 """``argyro-run mtp init | eval | grade``: argument handling and printing (the work is in
-``mtp``, ``evaluate``, ``grades``, ``cfg``)."""
+``mtp``, ``evaluate``, ``grades``, ``cfg``).
+
+Like MLIP's ``mlp``, a potential without a species line works on ``.cfg`` files as they are: atoms
+are MTP types 0..n-1 in and out. Element names (the potential's species line or ``--species``)
+are needed only where a format has no types: extxyz and other ASE formats, and LAMMPS."""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ import numpy as np
 from argyro_run.errors import UserError
 
 
-def _species(text: str, option: str = "--species") -> list[str]:
+def parse_species(text: str, option: str = "--species") -> list[str]:
+    """Element symbols of a comma-separated option value (one per MTP type, in order)."""
     from ase.data import chemical_symbols
 
     out = [s.strip() for s in str(text).split(",") if s.strip()]
@@ -22,7 +27,8 @@ def _species(text: str, option: str = "--species") -> list[str]:
     return out
 
 
-def _read_potential(path: str, species_opt: str | None):
+def read_potential(path: str, species_opt: str | None):
+    """The .mtp of a command line (UserError if missing or unreadable), with --species applied."""
     from argyro_run.potentials.mtp import read_mtp
 
     p = Path(path)
@@ -33,11 +39,29 @@ def _read_potential(path: str, species_opt: str | None):
     except ValueError as e:
         raise UserError(f"potential: {e}") from None
     if species_opt:
-        sp = _species(species_opt)
+        sp = parse_species(species_opt)
         if len(sp) != mtp.species_count:
             raise UserError(f"--species: {len(sp)} elements given, the potential has {mtp.species_count} species")
         mtp.species = sp
     return mtp
+
+
+def require_elements(mtp, potential, configurations=(), output=None, engine=None) -> None:
+    """``UserError`` naming what needs element names, when the potential has none (MLIP's types
+    only) and a file format or the engine needs them; nothing when all is ``.cfg`` and Python."""
+    if mtp.species:
+        return
+    needs = [f"configurations {p} (a {Path(p).suffix or 'non-.cfg'} file names elements, not MTP types)"
+             for p in configurations if Path(p).suffix != ".cfg"]
+    if output is not None and Path(output).suffix != ".cfg":
+        needs.append(f"-o {output} (only .cfg output keeps MTP types)")
+    if engine == "lammps":
+        needs.append("--engine lammps (LAMMPS maps atom types to the potential by element)")
+    if needs:
+        raise UserError(f"potential {potential} names no elements (MLIP types 0..{mtp.species_count - 1}), but "
+                        f"{'; '.join(needs)} needs them: give --species with one element per MTP type, e.g. "
+                        f"--species {','.join(['Li', 'P', 'S', 'Cl', 'Br', 'I'][:mtp.species_count]) or 'Li'}, "
+                        "or use .cfg files (and --engine python)")
 
 
 def _read_images(path: str, species):
@@ -91,7 +115,7 @@ def run_init(args) -> int:
 
     if args.level not in range(2, 29, 2):
         raise UserError(f"--level: {args.level} is not an MTP level; allowed: even numbers 2..28")
-    species = _species(args.species)
+    species = parse_species(args.species)
     mtp = init_mtp(args.level, species, max_dist_A=args.cutoff, min_dist_A=args.min_dist,
                    radial_basis_size=args.radial_basis_size, seed=args.seed)
     out = Path(args.output)
@@ -109,7 +133,8 @@ def add_eval(q) -> None:
     q.add_argument("--engine", choices=["python", "lammps"], default="python",
                    help="python (numpy evaluator) or lammps (the pair_style mtp plugin)")
     q.add_argument("--active-set", default=None, help="active-set file: also per-atom extrapolation grades")
-    q.add_argument("--species", default=None, help="elements per MTP type, for potentials without a species line")
+    q.add_argument("--species", default=None, help="elements per MTP type (comma-separated), for potentials without a species line; needed "
+                   "only for extxyz files or --engine lammps")
     q.set_defaults(func=run_eval)
 
 
@@ -128,9 +153,8 @@ def _labelled_copy(atoms, r: dict):
 
 
 def run_eval(args) -> int:
-    mtp = _read_potential(args.potential, args.species)
-    if not mtp.species:
-        raise UserError(f"potential {args.potential}: no species line; give --species (elements per MTP type)")
+    mtp = read_potential(args.potential, args.species)
+    require_elements(mtp, args.potential, [args.configurations], args.output, args.engine)
     images = _read_images(args.configurations, mtp.species)
     active = None
     if args.active_set:
@@ -185,16 +209,16 @@ def add_grade(q) -> None:
     q.add_argument("--mode", choices=["neighborhood", "configuration"], default="neighborhood",
                    help="MaxVol rows per atom (neighborhood, default) or per configuration")
     q.add_argument("--save-active-set", default=None, help="also write the active set to this file")
-    q.add_argument("--species", default=None, help="elements per MTP type, for potentials without a species line")
+    q.add_argument("--species", default=None, help="elements per MTP type (comma-separated), for potentials "
+                   "without a species line; needed only for extxyz files")
     q.set_defaults(func=run_grade)
 
 
 def run_grade(args) -> int:
     from argyro_run.potentials.grades import grade, save_active_set, select_active_set
 
-    mtp = _read_potential(args.potential, args.species)
-    if not mtp.species:
-        raise UserError(f"potential {args.potential}: no species line; give --species (elements per MTP type)")
+    mtp = read_potential(args.potential, args.species)
+    require_elements(mtp, args.potential, [args.training_set, args.configurations], args.output)
     train = _read_images(args.training_set, mtp.species)
     images = _read_images(args.configurations, mtp.species)
     try:

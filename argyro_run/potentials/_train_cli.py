@@ -1,6 +1,9 @@
 """``argyro-run mtp train POT TRAIN -o OUT.mtp``: argument handling and the run (parsing and
 printing only; the fit is :func:`argyro_run.potentials.train.train`).
 
+Like MLIP's ``mlp train``, a potential without a species line trains on ``.cfg`` files as they are
+(MTP types); an extxyz training set needs element names (``--species``).
+
 Runs under ``mpiexec -n N argyro-run mtp train ...`` too: configurations are shared over the ranks,
 rank 0 writes the output."""
 
@@ -24,7 +27,8 @@ def add_arguments(q) -> None:
                    help="fraction of the configurations held out for validation (default 0)")
     q.add_argument("--seed", type=int, default=0, help="seed of the validation split")
     q.add_argument("--species", default=None,
-                   help="comma-separated elements per MTP type, for potentials that do not name them")
+                   help="comma-separated elements per MTP type, for potentials that do not name them; needed only "
+                        "for extxyz training sets (.cfg files work with MLIP's types as they are)")
 
 
 def _read_images(path: Path, species):
@@ -41,7 +45,8 @@ def run(args) -> int:
     from argyro_run._stack import MPI
     from argyro_run.potentials.train import train
 
-    from argyro_run.potentials.mtp import read_mtp, write_mtp
+    from argyro_run.potentials._cli import read_potential, require_elements
+    from argyro_run.potentials.mtp import write_mtp
 
     comm = MPI.COMM_WORLD
     pot, data, out = Path(args.potential), Path(args.training_set), Path(args.output)
@@ -52,14 +57,12 @@ def run(args) -> int:
         raise UserError(f"--max-iter: must be >= 0 (got {args.max_iter})")
     if not 0.0 <= args.validation_fraction < 1.0:
         raise UserError(f"--validation-fraction: must be in [0, 1) (got {args.validation_fraction})")
-    mtp = read_mtp(pot)
-    if args.species:
-        species = [s.strip() for s in args.species.split(",") if s.strip()]
-        if len(species) != len(mtp.species_coeffs):
-            raise UserError(f"--species: {len(species)} elements given, the potential has "
-                            f"{len(mtp.species_coeffs)} species")
-        mtp.species = species
-    images = _read_images(data, mtp.species)
+    mtp = read_potential(str(pot), args.species)
+    require_elements(mtp, pot, [data])
+    try:
+        images = _read_images(data, mtp.species)
+    except Exception as exc:  # noqa: BLE001 - any parse error is the user's file
+        raise UserError(f"training set {data}: cannot read ({exc})") from None
     if not images:
         raise UserError(f"training set {data}: no configurations")
     try:

@@ -94,3 +94,82 @@ def test_grade_cli(mlip_fixtures, tmp_path):
     e = read_cfg(tmp_path / "e.cfg", species=m.species)
     for a, b in zip(g, e):
         np.testing.assert_allclose(b.arrays["grade"], a.arrays["grade"], rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("case", ["molecules/291/10", "crystals/noncubic/06"])
+def test_eval_on_mlip_files_as_they_are(mlip_fixtures, tmp_path, case):
+    """``mtp eval pot.mtp in.cfg -o out.cfg`` on MLIP's own files (no element names, types 0..n-1),
+    as ``mlp calc-efs`` does: the output keeps the types and reproduces MLIP's numbers (energies,
+    forces, PlusStress) to their printed precision."""
+    d = mlip_fixtures / case
+    assert not read_mtp(d / "pot.mtp").species          # MLIP names no elements
+    out = tmp_path / "out.cfg"
+    p = _cli("eval", d / "pot.mtp", d / "out.cfg", "-o", out)
+    assert p.returncode == 0, p.stderr
+    ref, got = read_cfg(d / "out.cfg"), read_cfg(out)
+    assert len(got) == len(ref) and "BEGIN_CFG" in out.read_text()
+    for a, b in zip(ref, got):
+        np.testing.assert_array_equal(b.arrays["mtp_type"], a.arrays["mtp_type"])
+        np.testing.assert_allclose(b.positions, a.positions, atol=1e-12)
+        e = a.get_potential_energy()
+        assert abs(b.get_potential_energy() - e) <= 1e-8 * max(abs(e), 1e-3)
+        np.testing.assert_allclose(b.get_forces(), a.get_forces(), rtol=0, atol=2e-6)
+        if a.pbc.all():
+            vol = a.get_volume()
+            np.testing.assert_allclose(b.get_stress() * vol, a.get_stress() * vol, rtol=0, atol=2e-5)
+    if "molecules/291" in case:
+        assert {int(t) for a in got for t in a.arrays["mtp_type"]} == {0, 1}
+
+
+def test_grade_and_train_on_mlip_files_as_they_are(mlip_fixtures, tmp_path):
+    """``mtp grade`` and ``mtp train`` take MLIP's untyped .cfg files too: the configurations of
+    the training set grade <= 1 (MaxVol), grades equal the Python API's with the same types, and
+    training on MLIP's labels from its own potential keeps the potential (errors at print
+    precision) and writes no species line, as MLIP would not."""
+    from argyro_run.potentials.grades import grade, select_active_set
+
+    d = mlip_fixtures / "molecules/291/10"
+    g = tmp_path / "g.cfg"
+    p = _cli("grade", d / "pot.mtp", d / "out.cfg", d / "out.cfg", "-o", g)
+    assert p.returncode == 0, p.stderr
+    graded = read_cfg(g)
+    m, images = read_mtp(d / "pot.mtp"), read_cfg(d / "out.cfg")
+    active = select_active_set(m, images)
+    for a, b in zip(images, graded):
+        np.testing.assert_array_equal(b.arrays["mtp_type"], a.arrays["mtp_type"])
+        np.testing.assert_allclose(b.arrays["grade"], grade(m, active, a)[1], rtol=1e-8, atol=1e-10)
+        assert b.arrays["grade"].max() <= 1.0 + 1e-6
+    out = tmp_path / "t.mtp"
+    p = _cli("train", d / "pot.mtp", d / "out.cfg", "-o", out, "--max-iter", 3)
+    assert p.returncode == 0, p.stderr
+    force_rmse = float(p.stdout.split("force ")[1].split()[0])
+    assert force_rmse < 1e-5
+    text = out.read_text()
+    assert "species:" not in text and "species_count = 2" in text and not read_mtp(out).species
+
+
+def test_elements_needed_only_for_formats_without_types(mlip_fixtures, tmp_path):
+    """With a potential that names no elements: extxyz in or out, and the LAMMPS engine, need them;
+    the error (exit 2) says which and how (--species), and nothing is written; with --species the
+    same commands work."""
+    d = mlip_fixtures / "molecules/291/10"
+    xyz = tmp_path / "in.extxyz"
+    p = _cli("eval", d / "pot.mtp", d / "out.cfg", "-o", xyz, "--species", "C,H")
+    assert p.returncode == 0, p.stderr
+    cases = [("eval", d / "pot.mtp", d / "out.cfg", "-o", tmp_path / "x.extxyz"),
+             ("eval", d / "pot.mtp", xyz, "-o", tmp_path / "x.cfg"),
+             ("eval", d / "pot.mtp", d / "out.cfg", "-o", tmp_path / "x.cfg", "--engine", "lammps"),
+             ("grade", d / "pot.mtp", xyz, d / "out.cfg", "-o", tmp_path / "x.cfg"),
+             ("train", d / "pot.mtp", xyz, "-o", tmp_path / "x.mtp")]
+    for args in cases:
+        p = _cli(*args)
+        assert p.returncode == 2, (args, p.stderr)
+        assert "names no elements" in p.stderr and "--species" in p.stderr and "Traceback" not in p.stderr
+        assert not any(x.name.startswith("x.") for x in tmp_path.iterdir()), args
+    assert "x.extxyz" in _cli(*cases[0]).stderr and "--engine lammps" in _cli(*cases[2]).stderr
+    p = _cli("train", d / "pot.mtp", xyz, "-o", tmp_path / "x.mtp", "--species", "C,H", "--max-iter", 1)
+    assert p.returncode == 0, p.stderr
+    p = _cli("eval", d / "pot.mtp", d / "out.cfg", "-o", tmp_path / "y.cfg", "--engine", "lammps", "--species", "C,H")
+    assert p.returncode == 0, p.stderr
+    np.testing.assert_allclose([a.get_potential_energy() for a in read_cfg(tmp_path / "y.cfg", species=["C", "H"])],
+                               [a.get_potential_energy() for a in read_cfg(d / "out.cfg")], rtol=1e-10)
