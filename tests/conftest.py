@@ -16,13 +16,16 @@ BIN = Path(sys.executable).parent
 MPIEXEC = BIN / "mpiexec"
 
 
-def run_mpi(n: int, args: list[str], timeout: float = 300, **kw) -> subprocess.CompletedProcess:
-    """Run ``mpiexec -n n <python> args`` with the venv's MPI; returns the completed process."""
-    env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", "1")
+def run_mpi(n: int, args: list[str], timeout: float = 300, env: dict | None = None,
+            **kw) -> subprocess.CompletedProcess:
+    """Run ``mpiexec -n n <python> args`` with the venv's MPI (``env``: extra environment
+    variables); returns the completed process."""
+    full = dict(os.environ)
+    full.setdefault("OMP_NUM_THREADS", "1")
+    full.update(env or {})
     return subprocess.run(
         [str(MPIEXEC), "-n", str(n), sys.executable, *args],
-        capture_output=True, text=True, timeout=timeout, env=env, **kw,
+        capture_output=True, text=True, timeout=timeout, env=full, **kw,
     )
 
 

@@ -1,20 +1,27 @@
-"""The quickstart, unshortened, as `make demo` runs it: ``mpiexec -n 2 argyro-run inputs/quickstart.toml``
+"""The quickstart as a new user meets it: the repository's committed HEAD cloned into an empty
+folder (no ``../shared`` beside it), the config tests run there, then ``make demo``'s own commands
+(``make -n demo``: ``mpiexec -n 2 argyro-run inputs/quickstart.toml --outdir runs/quickstart``,
+then the report), then the config tests again. The clone's code runs on this venv's interpreter
+(``PYTHONPATH`` = the clone), so no second install is needed. The run is the full quickstart
 (structures incl. a Sigma5 bicrystal, tblite-labelled MTP active learning, LAMMPS MD at three
 temperatures, diffusion and Arrhenius fits, Voronoi polycrystals, FE D_eff), about 5 minutes on
-2 cores; then the resume and the report.
+2 cores; then the resume.
 
-Asserted: every task done; the printed summary has the Arrhenius, D(T), D_eff and active-learning
-tables with the archive's numbers; physically sane results (positive finite D rising with T, fits
-with error bars, D_eff between the smallest and largest local diffusivity at every temperature,
-MD temperatures near their targets, active learning labelled with the reference calculator);
-the second run of the same input executes nothing and prints the same summary; the report
-writes its figures and summary.md.
+Asserted: the config tests pass with no skip before and after the demo, and neither they nor the
+demo leave a file git does not ignore (results go to ``runs/quickstart/``, never ``inputs/``);
+every task done; the printed summary has the Arrhenius, D(T), D_eff and active-learning tables
+with the archive's numbers; physically sane results (positive finite D rising with T, fits with
+error bars, D_eff between the smallest and largest local diffusivity at every temperature, MD
+temperatures near their targets, active learning labelled with the reference calculator); the
+second run of the same input executes nothing and prints the same summary; the report has its
+figures and summary.md.
 """
 
 from __future__ import annotations
 
-import shutil
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,17 +30,63 @@ import pytest
 from argyro_run.archive import open_archive
 from tests.conftest import BIN, REPO, run_mpi
 
-CLI = str(BIN / "argyro-run")
 pytestmark = pytest.mark.slow
+VENV = BIN.parent
+RESULTS = Path("runs") / "quickstart"          # make demo's DEMO_OUT
+
+
+def _git(*args, cwd=REPO) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=300).stdout
 
 
 @pytest.fixture(scope="module")
-def quickstart(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("quickstart")
-    shutil.copy(REPO / "inputs" / "quickstart.toml", tmp / "quickstart.toml")
-    p = run_mpi(2, [CLI, str(tmp / "quickstart.toml")], timeout=1500, cwd=str(tmp))
+def clone(tmp_path_factory) -> Path:
+    """The committed HEAD of this repository, cloned into an empty folder."""
+    root = tmp_path_factory.mktemp("fresh")
+    dst = root / "argyro-run"
+    head = _git("rev-parse", "HEAD").strip()
+    _git("clone", "--quiet", "--no-checkout", str(REPO), str(dst), cwd=root)
+    _git("checkout", "--quiet", head, cwd=dst)
+    assert sorted(p.name for p in root.iterdir()) == ["argyro-run"]      # no ../shared
+    return dst
+
+
+def _env(clone: Path) -> dict:
+    return {"PYTHONPATH": str(clone), "OMP_NUM_THREADS": "1"}
+
+
+def _config_tests(clone: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "tests/config"],
+                          cwd=clone, env={**os.environ, **_env(clone)}, capture_output=True, text=True, timeout=1200)
+
+
+def _assert_passed_no_skip(p: subprocess.CompletedProcess) -> None:
+    tail = p.stdout[-3000:] + p.stderr[-2000:]
+    assert p.returncode == 0, tail
+    assert " passed" in p.stdout and "skipped" not in p.stdout and "SKIPPED" not in p.stdout, tail
+
+
+def _demo_commands(clone: Path) -> str:
+    """The recipe of ``make demo`` (setup taken as done: this venv)."""
+    out = subprocess.run(["make", "-s", "-n", "demo", f"VENV={VENV}", "-o", f"{VENV}/.argyro-installed"],
+                         cwd=clone, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "--outdir" in out.stdout and str(RESULTS) in out.stdout
+    return out.stdout
+
+
+def _run_demo(clone: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-e", "-c", _demo_commands(clone)], cwd=clone, env={**os.environ, **_env(clone)},
+                          capture_output=True, text=True, timeout=2400)
+
+
+@pytest.fixture(scope="module")
+def quickstart(clone):
+    _assert_passed_no_skip(_config_tests(clone))          # `make test` before `make demo` ...
+    assert _git("status", "--porcelain", cwd=clone) == ""  # ... leaves the tree as cloned
+    p = _run_demo(clone)
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-4000:]
-    return tmp, p
+    return clone / RESULTS, p
 
 
 def test_every_stage_runs_and_summary_is_printed(quickstart):
@@ -80,20 +133,31 @@ def test_results_are_physically_sane(quickstart):
     assert init.attrs[""]["n_images"] > 0 and init.attrs[""]["n_failed"] == 0
 
 
-def test_second_run_resumes_and_report(quickstart):
+def test_demo_results_are_in_runs_and_the_report(quickstart, clone):
+    tmp, p = quickstart
+    assert f"demo results in {RESULTS}/" in p.stdout
+    assert sorted(x.name for x in (clone / "inputs").iterdir()) == sorted(
+        Path(f).name for f in _git("ls-files", "inputs", cwd=clone).split())
+    out = tmp / "report"
+    for png in ("arrhenius.png", "activation_energy.png", "deff_vs_grain_size.png", "active_learning.png"):
+        data = (out / png).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, png
+    assert "Arrhenius" in (out / "summary.md").read_text()
+
+
+def test_second_run_resumes(quickstart, clone):
     tmp, first = quickstart
     before = open_archive(tmp / "quickstart.h5")["/md/LPSCl/ordered/T600/trajectory/positions_A"]
-    p = run_mpi(2, [CLI, str(tmp / "quickstart.toml")], timeout=300, cwd=str(tmp))
+    p = run_mpi(2, ["-m", "argyro_run.cli", "inputs/quickstart.toml", "--outdir", str(RESULTS)], timeout=300,
+                cwd=str(clone), env=_env(clone))
     assert p.returncode == 0, p.stderr[-3000:]
     assert " done in " not in p.stdout and "already in" in p.stdout
     assert "summary of key results" in p.stdout
     np.testing.assert_array_equal(open_archive(tmp / "quickstart.h5")["/md/LPSCl/ordered/T600/trajectory/positions_A"],
                                   before)
-    out = tmp / "report"
-    r = subprocess.run([CLI, "report", str(tmp / "quickstart.h5"), "-o", str(out)], capture_output=True, text=True,
-                       timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
-    for png in ("arrhenius.png", "activation_energy.png", "deff_vs_grain_size.png", "active_learning.png"):
-        data = (out / png).read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, png
-    assert "Arrhenius" in (out / "summary.md").read_text()
+
+
+def test_config_tests_pass_in_the_clone_after_the_demo(quickstart, clone):
+    """`make demo` then `make test`: the demo's results change no test; git sees no new file."""
+    _assert_passed_no_skip(_config_tests(clone))
+    assert _git("status", "--porcelain", cwd=clone) == ""
