@@ -92,7 +92,6 @@ class Config(Section):
         return p if p.is_absolute() else self.output_dir / p
 
 
-
 NO_WORK = ("the input asks for no work: it needs at least one [[materials]] table (minimal: "
            "[[materials]] with name = \"LPSCl\", which builds a Li6PS5Cl cell and learns an MTP; add [md] for "
            "diffusivities) or a [microstructure] table (polycrystal meshes; with [fe] and fe.bulk for D_eff); "
