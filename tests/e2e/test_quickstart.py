@@ -111,7 +111,11 @@ def test_results_are_physically_sane(quickstart):
     for name in ("ordered", "gb_sigma5_310"):
         res = a.result(f"analysis/LPSCl/{name}")
         D, err = res.get("D_m2_per_s"), res.get("D_err_m2_per_s")
-        assert np.all(np.isfinite(D)) and np.all(D > 0) and np.all(err > 0)
+        assert np.all(np.isfinite(D)) and np.all(err > 0)
+        # an MSD slope is an estimate: where Li barely moves in 40 ps (the ordered 52-atom cell at
+        # 500 K gives -1.7e-12 +- 1.1e-12 m2/s) it may come out just below 0, never significantly
+        assert np.all(D > -3 * err)
+        assert D[-1] > 3 * err[-1]                           # diffusion resolved at 700 K
         assert D[-1] > D[0]                                  # 700 K faster than 500 K
         for T in (500, 600, 700):
             md = a.result(f"md/LPSCl/{name}/T{T}")
