@@ -70,7 +70,7 @@ def _default_cases(cfg) -> list[dict]:
             variants = [v for v in variants if _simulated(cfg, f"{m.name}/{v}")] or variants
         for v in variants:
             out.append({"name": f"{m.name}-{v}", "bulk": f"{m.name}/{v}", "gb": gbs,
-                        "gb_fractions": [1.0 / len(gbs)] * len(gbs), "gb_seed": 0})
+                        "gb_fractions": [1.0 / len(gbs)] * len(gbs) if gbs else [], "gb_seed": 0})
     return out
 
 
@@ -120,35 +120,48 @@ def resolve_cases(cfg) -> tuple[list[dict], list[str]]:
         if bad:
             continue
         sources: dict[str, dict] = {}
+        absent: dict[str, list[str]] = {"bulk": [], "gb": []}
         for kind in FIT_KINDS:
             if kind in explicit:
                 over = c["bulk"] if kind == "bulk" else ", ".join(c["gb"])
                 sources[kind] = {"source": f"input: fe.{kind}" + (f" (overrides MD of {over})" if over else ""),
                                  "input": _law(fe, kind)}
                 continue
-            structs = [c["bulk"]] if kind == "bulk" and c["bulk"] else ([] if kind == "bulk" else c["gb"])
             field = "bulk" if kind == "bulk" else "gb"
+            structs = ([c["bulk"]] if c["bulk"] else []) if kind == "bulk" else c["gb"]
             if not structs:
-                problems.append(f"{key}.{field}: needed for the {kind} diffusivity, which fe.{kind} does not give; "
-                                f"allowed: {(bulk_allowed if kind == 'bulk' else gb_allowed) or 'none'} "
-                                f"(structures of [[materials]] with [md]) or set fe.{kind}")
-                bad = True
-                break
+                absent[field].append(kind)
+                continue
             off = [s for s in structs if not _simulated(cfg, s)]
             if off:
                 problems.append(f"{key}.{field}: the {kind} diffusivity of {off} is not computed: "
-                                f"{_why_not_simulated(cfg, off[0])}; add it or set fe.{kind}")
+                                f"{_why_not_simulated(cfg, off[0])}; allowed: simulate it or set fe.{kind}")
                 bad = True
-                break
+                continue
             fits = [_md_fit(s, kind) for s in structs]
             sources[kind] = {"source": "md: " + "; ".join(f"{f['task']} {f['fit']}" for f in fits), "md": fits}
+        for field, kinds in absent.items():
+            if not kinds:
+                continue
+            bad = True
+            laws = " and ".join(f"fe.{k}" for k in kinds)
+            if given:
+                allowed = bulk_allowed if field == "bulk" else gb_allowed
+                problems.append(f"{key}.{field}: needed for the {', '.join(kinds)} diffusivity ({laws} not given); "
+                                f"allowed: {allowed or 'none'}, or give {laws}")
+            else:
+                what = "bulk structure" if field == "bulk" else "grain_boundaries"
+                problems.append(f"{laws}: not given, and material {mats[0] if mats else '?'!r} has no {what} whose MD "
+                                f"gives {'it' if len(kinds) == 1 else 'them'}; allowed: "
+                                f"give {laws} (D0_m2_per_s, Ea_eV), add [[materials.grain_boundaries]] or name "
+                                "[[fe.cases]]")
         if bad:
             continue
         mat = mats[0] if mats else None
         arr = sorted({f["task"] for s in sources.values() for f in s.get("md", [])})
         cases.append({**c, "material": mat, "sources": sources, "arrhenius": arr,
                       "structures_task": f"structures/{mat}" if c["bulk"] else None})
-    return cases, problems
+    return cases, list(dict.fromkeys(problems))
 
 
 def gb_model_counts(n_faces: int, fractions) -> np.ndarray:
