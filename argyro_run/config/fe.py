@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from argyro_run.config.base import Section
 
@@ -14,6 +14,11 @@ FIT_KINDS = ("bulk", "gb_parallel", "gb_perpendicular")
 class Arrhenius(Section):
     D0_m2_per_s: float = Field(..., gt=0, le=1.0, description="Pre-exponential factor.")
     Ea_eV: float = Field(..., ge=0, le=10, description="Activation energy.")
+
+
+def _structure_ref(s: str) -> None:
+    if s.count("/") != 1 or not all(s.split("/")):
+        raise ValueError(f"{s!r} is not '<material>/<structure>' (e.g. 'LPSCl/ordered')")
 
 
 class FECase(Section):
@@ -30,19 +35,34 @@ class FECase(Section):
         "equal). Counts are rounded by largest remainder, faces drawn with gb_seed.")
     gb_seed: int = Field(0, ge=0, description="Seed of the random assignment of GB models to faces.")
 
+    @field_validator("bulk")
+    @classmethod
+    def _bulk(cls, v: str | None) -> str | None:
+        if v is not None:
+            _structure_ref(v)
+        return v
+
+    @field_validator("gb")
+    @classmethod
+    def _gb(cls, v: list[str]) -> list[str]:
+        for s in v:
+            _structure_ref(s)
+        if len(set(v)) != len(v):
+            raise ValueError(f"{v} contains duplicates")
+        return v
+
+    @field_validator("gb_fractions")
+    @classmethod
+    def _fractions(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and abs(sum(v) - 1.0) > 1e-6:
+            raise ValueError(f"{v} sum to {sum(v):g}; the fractions must sum to 1")
+        return v
+
     @model_validator(mode="after")
     def _check(self):
-        if len(set(self.gb)) != len(self.gb):
-            raise ValueError(f"gb {self.gb} contains duplicates")
-        for s in ([self.bulk] if self.bulk else []) + self.gb:
-            if s.count("/") != 1 or not all(s.split("/")):
-                raise ValueError(f"{s!r} is not '<material>/<structure>' (e.g. 'LPSCl/ordered')")
-        if self.gb_fractions is not None:
-            if len(self.gb_fractions) != len(self.gb):
-                raise ValueError(f"gb_fractions has {len(self.gb_fractions)} entries, gb has {len(self.gb)}; "
-                                 "give one fraction per GB model")
-            if abs(sum(self.gb_fractions) - 1.0) > 1e-6:
-                raise ValueError(f"gb_fractions {self.gb_fractions} sum to {sum(self.gb_fractions):g}; they must sum to 1")
+        if self.gb_fractions is not None and len(self.gb_fractions) != len(self.gb):
+            raise ValueError(f"gb_fractions has {len(self.gb_fractions)} entries, gb has {len(self.gb)}; "
+                             "give one fraction per GB model")
         return self
 
     def fractions(self) -> list[float]:
