@@ -123,7 +123,8 @@ def resolve_cases(cfg) -> tuple[list[dict], list[str]]:
         absent: dict[str, list[str]] = {"bulk": [], "gb": []}
         for kind in FIT_KINDS:
             if kind in explicit:
-                over = c["bulk"] if kind == "bulk" else ", ".join(c["gb"])
+                named = ([c["bulk"]] if c["bulk"] else []) if kind == "bulk" else c["gb"]
+                over = ", ".join(s for s in named if _simulated(cfg, s))
                 sources[kind] = {"source": f"input: fe.{kind}" + (f" (overrides MD of {over})" if over else ""),
                                  "input": _law(fe, kind)}
                 continue
