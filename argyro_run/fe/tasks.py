@@ -173,11 +173,15 @@ def run_fe_sweep(params: dict, deps: dict, comm, workdir: pathlib.Path) -> Resul
     if per_face:
         res.add("gb_faces/models", np.asarray(case["gb"], dtype=object), "")
         res.add("gb_faces/fractions", np.asarray(fractions, float), "1", description="requested fraction per model")
+        first_idx = next(iter(assignment.values()))
+        same = all(np.array_equal(first_idx, idx) for idx in assignment.values())  # layer meshes of one tessellation
         for mid, idx in assignment.items():
-            p = "gb_faces" if len(assignment) == 1 else f"gb_faces/{_label(mid)}"
-            res.add(f"{p}/model_index", idx, "", description="index into gb_faces/models per GB face", mesh=mid,
-                    seed=int(case.get("gb_seed", 0)))
+            p = "gb_faces" if same else f"gb_faces/{_label(mid)}"
+            res.add(f"{p}/model_index", idx, "", description="index into gb_faces/models per GB face",
+                    meshes=",".join(sorted(assignment)) if same else mid, seed=int(case.get("gb_seed", 0)))
             res.add(f"{p}/model_counts", np.bincount(idx, minlength=len(case["gb"])), "")
+            if same:
+                break
     first = next(iter(solvers.values()))
     res.set_attrs("", case=case["name"], material=case.get("material") or "", bulk=case.get("bulk") or "",
                   gb=",".join(case.get("gb") or []), bc=bc, element_degree=degree, solver_rtol=rtol, dimension=dim,
