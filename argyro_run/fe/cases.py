@@ -100,7 +100,7 @@ def resolve_cases(cfg) -> tuple[list[dict], list[str]]:
                         f"{'it' if len(missing) == 1 else 'them'} from (give D0_m2_per_s and Ea_eV, or add "
                         "[[materials]] and [md])"]
         raw = _default_cases(cfg)
-        keys = [f"fe (default case {c['name']})" for c in raw]
+        keys = ["fe" for c in raw]
     cases = []
     for key, c in zip(keys, raw):
         bad = False
@@ -135,8 +135,11 @@ def resolve_cases(cfg) -> tuple[list[dict], list[str]]:
                 continue
             off = [s for s in structs if not _simulated(cfg, s)]
             if off:
-                problems.append(f"{key}.{field}: the {kind} diffusivity of {off} is not computed: "
-                                f"{_why_not_simulated(cfg, off[0])}; allowed: simulate it or set fe.{kind}")
+                why = _why_not_simulated(cfg, off[0])
+                problems.append(f"{key}.{field}: the {kind} diffusivity of {off} is not computed: {why}; allowed: "
+                                f"simulate it or set fe.{kind}" if given else
+                                f"fe.{kind}: not given, and it is not computed: {why}; allowed: give fe.{kind} "
+                                "(D0_m2_per_s, Ea_eV) or run the MD of the structures it comes from")
                 bad = True
                 continue
             fits = [_md_fit(s, kind) for s in structs]
