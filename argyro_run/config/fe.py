@@ -16,6 +16,12 @@ class Arrhenius(Section):
     Ea_eV: float = Field(..., ge=0, le=10, description="Activation energy.")
 
 
+class CaseLaws(Section):
+    bulk: Arrhenius | None = Field(None, description="Bulk diffusivity of this case (overrides fe.bulk and MD).")
+    gb_parallel: Arrhenius | None = Field(None, description="In-plane GB diffusivity of this case (overrides fe.gb_parallel and MD).")
+    gb_perpendicular: Arrhenius | None = Field(None, description="Across-GB diffusivity of this case (overrides fe.gb_perpendicular and MD).")
+
+
 def _structure_ref(s: str) -> None:
     if s.count("/") != 1 or not all(s.split("/")):
         raise ValueError(f"{s!r} is not '<material>/<structure>' (e.g. 'LPSCl/ordered')")
@@ -34,6 +40,9 @@ class FECase(Section):
         None, description="Fraction of the GB faces assigned to each gb model (same length as gb, sum 1; default: "
         "equal). Counts are rounded by largest remainder, faces drawn with gb_seed.")
     gb_seed: int = Field(0, ge=0, description="Seed of the random assignment of GB models to faces.")
+    laws: CaseLaws = Field(default_factory=CaseLaws, description="Arrhenius laws of this case only, per kind "
+                           "(e.g. laws.gb_perpendicular = { D0_m2_per_s = 1e-9, Ea_eV = 0.5 }); they override "
+                           "the [fe] laws and MD for that kind.")
 
     @field_validator("bulk")
     @classmethod

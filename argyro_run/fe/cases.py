@@ -41,11 +41,6 @@ def _why_not_simulated(cfg, structure: str) -> str:
     return f"md.structures {list(cfg.md.structures)} does not include {structure.split('/', 1)[1]!r}"
 
 
-def _law(fe, kind: str) -> dict:
-    a = getattr(fe, kind)
-    return {"D0_m2_per_s": float(a.D0_m2_per_s), "Ea_eV": float(a.Ea_eV)}
-
-
 def _md_fit(structure: str, kind: str) -> dict:
     mat, name = structure.split("/", 1)
     fit = f"structures/{name}/{'tracer' if kind == 'bulk' else kind}"
@@ -92,6 +87,8 @@ def resolve_cases(cfg) -> tuple[list[dict], list[str]]:
     if given:
         raw = [{"name": c.name, "bulk": c.bulk, "gb": list(c.gb), "gb_fractions": c.fractions() if c.gb else [],
                 "gb_seed": c.gb_seed} for c in fe.cases]
+        case_laws = [{k: (f"fe.cases[{i}].laws.{k}", getattr(c.laws, k)) for k in FIT_KINDS
+                      if getattr(c.laws, k) is not None} for i, c in enumerate(fe.cases)]
         keys = [f"fe.cases[{i}]" for i in range(len(raw))]
     else:
         if not cfg.materials and explicit != set(FIT_KINDS):
@@ -101,9 +98,12 @@ def resolve_cases(cfg) -> tuple[list[dict], list[str]]:
                         "[[materials]] and [md])"]
         raw = _default_cases(cfg)
         keys = ["fe" for c in raw]
+        case_laws = [{} for c in raw]
     cases = []
-    for key, c in zip(keys, raw):
+    for key, c, own in zip(keys, raw, case_laws):
         bad = False
+        laws = {k: (f"fe.{k}", getattr(fe, k)) for k in explicit}
+        laws.update(own)  # the case's own laws first
         if c["bulk"] is not None and c["bulk"] not in bulk_allowed:
             problems.append(f"{key}.bulk: {c['bulk']!r} is not a bulk structure of [[materials]]; allowed: "
                             f"{bulk_allowed or 'none (no [[materials]])'}")
@@ -122,11 +122,12 @@ def resolve_cases(cfg) -> tuple[list[dict], list[str]]:
         sources: dict[str, dict] = {}
         absent: dict[str, list[str]] = {"bulk": [], "gb": []}
         for kind in FIT_KINDS:
-            if kind in explicit:
+            if kind in laws:
                 named = ([c["bulk"]] if c["bulk"] else []) if kind == "bulk" else c["gb"]
                 over = ", ".join(s for s in named if _simulated(cfg, s))
-                sources[kind] = {"source": f"input: fe.{kind}" + (f" (overrides MD of {over})" if over else ""),
-                                 "input": _law(fe, kind)}
+                where, law = laws[kind]
+                sources[kind] = {"source": f"input: {where}" + (f" (overrides MD of {over})" if over else ""),
+                                 "input": {"D0_m2_per_s": float(law.D0_m2_per_s), "Ea_eV": float(law.Ea_eV)}}
                 continue
             field = "bulk" if kind == "bulk" else "gb"
             structs = ([c["bulk"]] if c["bulk"] else []) if kind == "bulk" else c["gb"]
@@ -148,16 +149,17 @@ def resolve_cases(cfg) -> tuple[list[dict], list[str]]:
             if not kinds:
                 continue
             bad = True
-            laws = " and ".join(f"fe.{k}" for k in kinds)
+            names = " and ".join(f"fe.{k}" for k in kinds)
             if given:
                 allowed = bulk_allowed if field == "bulk" else gb_allowed
-                problems.append(f"{key}.{field}: needed for the {', '.join(kinds)} diffusivity ({laws} not given); "
-                                f"allowed: {allowed or 'none'}, or give {laws}")
+                problems.append(f"{key}.{field}: needed for the {', '.join(kinds)} diffusivity ({names} not given); "
+                                f"allowed: {allowed or 'none'}, or give {names} or {key}.laws."
+                                f"{' and laws.'.join(kinds)}")
             else:
                 what = "bulk structure" if field == "bulk" else "grain_boundaries"
-                problems.append(f"{laws}: not given, and material {mats[0] if mats else '?'!r} has no {what} whose MD "
+                problems.append(f"{names}: not given, and material {mats[0] if mats else '?'!r} has no {what} whose MD "
                                 f"gives {'it' if len(kinds) == 1 else 'them'}; allowed: "
-                                f"give {laws} (D0_m2_per_s, Ea_eV), add [[materials.grain_boundaries]] or name "
+                                f"give {names} (D0_m2_per_s, Ea_eV), add [[materials.grain_boundaries]] or name "
                                 "[[fe.cases]]")
         if bad:
             continue

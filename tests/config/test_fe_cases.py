@@ -154,3 +154,14 @@ def test_cli_exit_2_key_named_nothing_written(tmp_path, capsys, verb):
     assert "fe.cases" in err and "gb_fractions" in err and "sum to 1" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     assert (tmp_path / "out.h5").read_bytes() == b"an older archive"
+
+
+def test_case_laws_make_md_structures_unnecessary():
+    law = "{ D0_m2_per_s = 1e-9, Ea_eV = 0.5 }"
+    no_gb = CASE.replace('gb = ["L/gb_sigma5_310", "L/gb_sigma3_-111"]\n', "")
+    msg = "\n".join(problems_of(BASE + no_gb))
+    assert "fe.cases[0].gb" in msg and "fe.cases[0].laws.gb_parallel and laws.gb_perpendicular" in msg
+    cfg = config_from_text(BASE + no_gb + f"laws.gb_parallel = {law}\nlaws.gb_perpendicular = {law}\n")
+    assert cfg.fe.cases[0].laws.gb_perpendicular.Ea_eV == 0.5
+    msg = "\n".join(problems_of(BASE + CASE + "laws.gb_paralel = " + law + "\n"))
+    assert "fe.cases[0].laws.gb_paralel" in msg

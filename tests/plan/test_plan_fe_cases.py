@@ -115,3 +115,17 @@ def test_fe_cost_comes_from_the_cost_model(ranks):
     micro = config_from_dict(copy.deepcopy(BASE)).microstructure.model_dump(mode="json")
     assert plan["microstructure/voronoi"].cost_s == pytest.approx(estimate_mesh_seconds(micro))
     assert plan["fe/A-ordered"].cost_s == pytest.approx(estimate_solve_seconds(micro, 2 * 3, ranks))
+
+
+def test_case_laws_override_fe_laws_and_md_for_that_case_only():
+    slow = {"D0_m2_per_s": 1e-9, "Ea_eV": 0.5}
+    cases = [{"name": "md", "bulk": "A/ordered", "gb": ["A/gb_sigma5_310"]},
+             {"name": "blocking", "bulk": "A/ordered", "gb": ["A/gb_sigma5_310"], "laws": {"gb_perpendicular": slow}}]
+    plan = plan_of(fe={"cases": cases, "gb_parallel": LAW})
+    md, blocking = plan["fe/md"].params["case"]["sources"], plan["fe/blocking"].params["case"]["sources"]
+    assert md["gb_perpendicular"]["md"][0]["fit"] == "structures/gb_sigma5_310/gb_perpendicular"
+    assert blocking["gb_perpendicular"] == {"source": "input: fe.cases[1].laws.gb_perpendicular (overrides MD of "
+                                                      "A/gb_sigma5_310)", "input": slow}
+    assert md["gb_parallel"]["input"] == blocking["gb_parallel"]["input"] == LAW  # the [fe] law for both
+    plan = plan_of(fe={"cases": [dict(cases[1], laws={"gb_parallel": slow})], "gb_parallel": LAW})
+    assert plan["fe/blocking"].params["case"]["sources"]["gb_parallel"]["input"] == slow  # the case's law wins
