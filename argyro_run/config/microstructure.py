@@ -25,6 +25,9 @@ class MicrostructureSection(Section):
     dimension: Literal[2, 3] = Field(3, description="2D or 3D model.")
     lloyd_iterations: int = Field(2, ge=0, le=100, description="Lloyd relaxation steps of the Voronoi seeds (0: plain Poisson-Voronoi).")
     seed: int = Field(0, ge=0, description="Seed of the Voronoi points (the same for every grain size of the sweep).")
+    gb_model: Literal["interface", "layer"] = Field(
+        "interface", description="interface: GBs as interfaces of the grain mesh (one mesh serves every grain size); "
+        "layer: GB layers of thickness gb_thickness_nm resolved in one mesh per grain size.")
 
     @model_validator(mode="after")
     def _check(self):

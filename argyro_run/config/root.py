@@ -157,7 +157,7 @@ def cross_field_problems(cfg: Config) -> list[str]:
     if cfg.fe is not None:
         if cfg.microstructure is None:
             out.append("[fe] needs a [microstructure] section")
-        explicit = getattr(cfg.fe, "bulk", None) is not None
-        if not explicit and (cfg.md is None or not cfg.materials):
-            out.append("[fe] without fe.bulk (D0_m2_per_s, Ea_eV) needs [md] and [[materials]] to compute diffusivities")
+        from argyro_run.fe.cases import resolve_cases
+
+        out.extend(resolve_cases(cfg)[1])
     return out

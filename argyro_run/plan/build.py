@@ -215,21 +215,45 @@ def build_plan(cfg) -> Plan:
 
     fe_ids: list[str] = []
     if cfg.microstructure is not None:
-        micro = cfg.microstructure.model_dump(mode="json")
-        sizes = micro.pop("grain_sizes_nm", None) or [None]
-        for g in sizes:
-            label = f"d{_fmt(g)}nm" if g is not None else "default"
-            mid = b.add(f"microstructure/{label}", "mesh",
-                        {"microstructure": micro, "grain_size_nm": g, "seed": task_seed(seed, f"microstructure/{label}")},
-                        [], cost_s=20.0, description=f"polycrystal mesh, grain size {label}")
-            if cfg.fe is not None:
-                fe = cfg.fe.model_dump(mode="json")
-                explicit = getattr(cfg.fe, "bulk", None) is not None
-                temps = fe.get("temperatures_K", [])
-                fe_ids.append(b.add(f"fe/{label}", "fe_sweep", {"fe": fe, "grain_size_nm": g},
-                                    [mid] + ([] if explicit else arrhenius_ids), ranks=par.ranks_per_fe,
-                                    cost_s=30.0 * max(len(temps), 1) / par.ranks_per_fe,
-                                    description=f"FE transport at {', '.join(map(_fmt, temps))} K, grain size {label}"))
+        from argyro_run.fe.cost import estimate_mesh_seconds, estimate_solve_seconds
+
+        full = cfg.microstructure.model_dump(mode="json")
+        micro = {k: v for k, v in full.items() if k != "grain_sizes_nm"}
+        grain_sizes = list(full["grain_sizes_nm"])
+        mesh_of: dict[float, str] = {}
+        if micro.get("gb_model", "interface") == "layer":
+            # GB layers resolved in the mesh: one mesh per grain size
+            for g in grain_sizes:
+                mid = f"microstructure/d{_fmt(g)}nm"
+                mesh_of[g] = b.add(mid, "mesh", {"microstructure": micro, "grain_size_nm": g,
+                                                 "seed": task_seed(seed, mid)},
+                                   [], cost_s=estimate_mesh_seconds(full, g),
+                                   description=f"polycrystal mesh with GB layers, grain size {_fmt(g)} nm")
+        else:
+            # GBs as interfaces: one mesh of the tessellation serves every grain size
+            mid = f"microstructure/{micro['kind']}"
+            b.add(mid, "mesh", {"microstructure": micro, "seed": task_seed(seed, mid)}, [],
+                  cost_s=estimate_mesh_seconds(full),
+                  description=f"polycrystal mesh ({micro['kind']}, {micro['n_grains']} grains) for grain sizes "
+                              f"{', '.join(map(_fmt, grain_sizes))} nm")
+            mesh_of = {g: mid for g in grain_sizes}
+        if cfg.fe is not None:
+            from argyro_run.fe.cases import resolve_cases
+
+            fe = cfg.fe.model_dump(mode="json", exclude={"cases"})
+            temps = fe["temperatures_K"]
+            for case in resolve_cases(cfg)[0]:
+                tid = f"fe/{case['name']}"
+                deps = sorted(set(mesh_of.values())) + case["arrhenius"]
+                deps += [case["structures_task"]] if case["structures_task"] else []
+                fe_ids.append(b.add(tid, "fe_sweep",
+                                    {"fe": fe, "case": case, "grain_sizes_nm": grain_sizes,
+                                     "gb_thickness_nm": full["gb_thickness_nm"],
+                                     "meshes": [[g, mesh_of[g]] for g in grain_sizes]},
+                                    deps, ranks=par.ranks_per_fe,
+                                    cost_s=estimate_solve_seconds(full, len(temps) * len(grain_sizes), par.ranks_per_fe),
+                                    description=f"FE case {case['name']}: D_eff at {len(temps)} temperatures x "
+                                                f"{len(grain_sizes)} grain sizes"))
 
     terminal = arrhenius_ids + fe_ids
     if terminal or b.tasks:

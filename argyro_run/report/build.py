@@ -30,8 +30,8 @@ def _safe(name: str) -> str:
 
 def arrhenius_series(data: ReportData) -> list[tuple[str, list[dict]]]:
     """(panel title, series) for the Arrhenius figure: per material the bulk/GB fits with their
-    per-temperature points, and the FE D_eff of each grain size (on the material the FE used, or
-    a panel of its own with the input laws when the FE diffusivities were given explicitly)."""
+    per-temperature points, and each FE case's D_eff at its smallest and largest grain size (on its
+    material's panel, or a panel of its own with the input laws when its diffusivities were given)."""
     panels = []
     fe_panel = None
     for k, arr in enumerate(data.arrhenius):
@@ -50,71 +50,89 @@ def arrhenius_series(data: ReportData) -> list[tuple[str, list[dict]]]:
         panels.append([f"{arr['material']}", series])
         if k == 0:
             fe_panel = panels[-1]
-    md_fe = [r for r in data.fe if r["source"].startswith("md")]
-    in_fe = [r for r in data.fe if not r["source"].startswith("md")]
+    by_material = {p[0]: p for p in panels}
+    in_fe = [c for c in data.fe if not c["md"]]
     if in_fe:
         series = []
         for kind, law in in_fe[0]["inputs"].items():
             series.append({"key": f"input_{kind}", "label": F.KIND_LABELS[kind] + " (input)",
                            "temperatures_K": [], "D_m2_per_s": [],
                            "line_temperatures_K": in_fe[0]["temperatures_K"],
-                           "fit": {"D0_m2_per_s": law["D0_m2_per_s"], "Ea_eV": law["Ea_eV"]},
+                           "fit": {"D0_m2_per_s": float(law["D0_m2_per_s"][0]), "Ea_eV": float(law["Ea_eV"][0])},
                            "color": F.KIND_COLORS[kind]})
         panels.append(["FE with input diffusivities", series])
-    for rows, panel in ((md_fe, fe_panel), (in_fe, panels[-1] if in_fe else None)):
+    k = 0
+    for c in data.fe:
+        panel = by_material.get(c["material"]) if c["md"] else panels[-1]
         if panel is None:
-            continue
-        for i, r in enumerate(rows):
-            fit = F.arrhenius_fit_line(r["temperatures_K"], r["D_eff_mean_m2_per_s"])
-            panel[1].append({"key": f"fe_{r['label']}", "label": f"polycrystal D_eff, d = {r['grain_size_nm']:g} nm",
-                             "temperatures_K": r["temperatures_K"], "D_m2_per_s": r["D_eff_mean_m2_per_s"],
-                             "D_err_m2_per_s": None, "color": f"C{(i + 3) % 10}", "marker": "s",
+            if not panels:
+                panels.append(["polycrystal FE", []])
+            panel = fe_panel or panels[-1]
+        d = c["grain_sizes_nm"]
+        for j in sorted({int(np.argmin(d)), int(np.argmax(d))}):  # the smallest and the largest grains
+            D = c["D_eff_mean_m2_per_s"][:, j]
+            fit = F.arrhenius_fit_line(c["temperatures_K"], D)
+            panel[1].append({"key": f"fe_{c['label']}_d{d[j]:g}nm",
+                             "label": f"D_eff {c['case']}, d = {d[j]:g} nm",
+                             "temperatures_K": c["temperatures_K"], "D_m2_per_s": D,
+                             "D_err_m2_per_s": None, "color": f"C{(k + 3) % 10}", "marker": "s",
                              "fit": None if fit is None else {"D0_m2_per_s": fit[0], "Ea_eV": fit[1]}})
+            k += 1
     return [(t, s) for t, s in panels if s]
 
 
 def _fig_arrhenius(data, rep):
     panels = arrhenius_series(data)
     if not panels:
-        return "no Arrhenius fits (arrhenius/<material>) and no FE results (fe/<label>) in the archive"
+        return "no Arrhenius fits (arrhenius/<material>) and no FE results (fe/<case>) in the archive"
     fig, axes = F.new_figure(ncols=len(panels), width_in=6.5, height_in=5.0)
     for ax, (title, series) in zip(axes, panels):
         F.plot_arrhenius(ax, series)
         ax.set_title(title)
     rep.captions["arrhenius"] = ("log10 D vs 1000/T: MD diffusivities with block-average error bars, weighted "
                                  "Arrhenius fits (solid), extrapolation to 300 K (dashed, open markers)"
-                                 + (", polycrystal D_eff per grain size (squares, least-squares line)"
+                                 + (", polycrystal D_eff of each FE case at its smallest and largest grain size "
+                                    "(squares, least-squares line)"
                                     if data.fe else "") + ".")
     return fig
 
 
 def _fig_activation(data, rep):
     if not data.fe:
-        return "no FE results (fe/<label>)"
-    if not any(np.isfinite(r["Ea_app_eV"]).any() for r in data.fe):
+        return "no FE results (fe/<case>)"
+    if not any(np.isfinite(c["Ea_app_eV"]).any() for c in data.fe):
         return "the FE sweep has a single temperature; Ea_app needs >= 2 fe.temperatures_K"
-    has_curv = any(np.isfinite(r["curvature_K2"]).any() for r in data.fe)
-    fig, axes = F.new_figure(ncols=2 if has_curv else 1)
-    rows = [{**r, "label": f"d = {r['grain_size_nm']:g} nm"} for r in data.fe]
-    ea_in = {k: v["Ea_eV"] for k, v in data.fe[0]["inputs"].items()}
-    F.plot_apparent_activation(axes[0], axes[1] if has_curv else None, rows, ea_in)
+    has_curv = any(np.isfinite(c["curvature_K2"]).any() for c in data.fe)
+    n = len(data.fe)
+    fig, axes = F.new_figure(ncols=n, nrows=2 if has_curv else 1, width_in=5.5, height_in=4.0)
+    for i, c in enumerate(data.fe):
+        rows = [{"label": f"d = {g:g} nm", "temperatures_K": c["temperatures_K"], "Ea_app_eV": c["Ea_app_eV"][:, j],
+                 "curvature_K2": c["curvature_K2"][:, j]} for j, g in enumerate(c["grain_sizes_nm"])]
+        ea_in = {k: float(v["Ea_eV"][0]) for k, v in c["inputs"].items() if len(v["Ea_eV"]) == 1}
+        F.plot_apparent_activation(axes[i], axes[n + i] if has_curv else None, rows, ea_in)
+        axes[i].set_title(f"case {c['case']}", fontsize=9)
     rep.captions["activation_energy"] = (
-        "Apparent activation energy -k_B d ln D_eff / d(1/T) of the polycrystal per grain size (finite differences "
-        "on the FE temperatures); dashed: the activation energies of bulk and GBs the FE used."
-        + (" Right: curvature of ln D_eff vs 1/T (0 for a single Arrhenius law)." if has_curv
-           else " The curvature panel is left out: it needs >= 3 FE temperatures."))
+        "Apparent activation energy -k_B d ln D_eff / d(1/T) per FE case (columns) and grain size (finite "
+        "differences on the FE temperatures); dashed: the activation energies the FE used (a single law per kind)."
+        + (" Bottom: curvature of ln D_eff vs 1/T (0 for a single Arrhenius law)." if has_curv
+           else " The curvature row is left out: it needs >= 3 FE temperatures."))
     return fig
 
 
 def _fig_deff(data, rep):
     if not data.fe:
-        return "no FE results (fe/<label>)"
-    rows = [{**r, "D_bulk_m2_per_s": r["inputs"].get("bulk", {}).get("D_m2_per_s")} for r in data.fe]
-    fig, (a1, a2) = F.new_figure(ncols=2)
-    F.plot_deff_vs_grain_size(a1, a2, rows)
-    rep.captions["deff_vs_grain_size"] = ("Left: polycrystal D_eff (trace / dimension) vs grain size at each FE "
-                                          "temperature, dotted: bulk D at that temperature. Right: D_eff / D_bulk "
-                                          "(below 1: GBs block, above 1: GBs are fast paths).")
+        return "no FE results (fe/<case>)"
+    if all(len(c["grain_sizes_nm"]) < 2 for c in data.fe):
+        return "a single grain size per FE case; D_eff / D_bulk vs d needs >= 2 microstructure.grain_sizes_nm"
+    fig, axes = F.new_figure(ncols=len(data.fe), width_in=5.5, height_in=4.5)
+    for ax, c in zip(axes, data.fe):
+        F.plot_deff_vs_grain_size(ax, c)
+    tol = data.fe[0]["crossover_tolerance"]
+    rep.captions["deff_vs_grain_size"] = (
+        "D_eff / D_bulk (trace of the effective tensor / dimension over the grains' D) vs grain size, one panel per "
+        "FE case, one line per temperature (below 1: GBs block, above 1: GBs are fast paths). Shaded: within "
+        f"{tol:.0%} of 1; star and dashed line: the crossover grain size, from which on every larger grain size of "
+        "the sweep stays in that band (not drawn where the sweep does not reach it).")
     return fig
 
 

@@ -44,7 +44,7 @@ class ReportData:
     md: list[dict] = field(default_factory=list)             # one per md/... task (attrs + mean T)
     diffusion: list[dict] = field(default_factory=list)      # one per analysis/<mat>/<structure>
     arrhenius: list[dict] = field(default_factory=list)      # one per arrhenius/<mat>
-    fe: list[dict] = field(default_factory=list)             # one per fe/<label>
+    fe: list[dict] = field(default_factory=list)             # one per fe/<case>
     microstructure: list[dict] = field(default_factory=list)  # one per microstructure/<label>
 
     @property
@@ -229,30 +229,44 @@ def _arrhenius(a) -> list[dict]:
 
 
 def _fe(a) -> list[dict]:
+    """One dict per ``fe/<case>`` (arrays indexed [temperature, grain size])."""
     out = []
     for tid in _done(a, "fe/"):
         r = a.result(tid)
         at = r.get_attrs("")
         T = np.asarray(r.get("temperatures_K"), float)
+        d = np.asarray(r.get("grain_sizes_nm"), float)
+        arr = lambda p: np.asarray(r.get(p), float).reshape(len(T), len(d))  # noqa: E731
         inputs = {}
         for k in FIT_KINDS:
-            p = f"inputs/{k}/D_m2_per_s"
-            if p in r:
-                ia = r.get_attrs(p)
-                inputs[k] = {"D0_m2_per_s": float(ia.get("D0_m2_per_s", np.nan)),
-                             "Ea_eV": float(ia.get("Ea_eV", np.nan)),
-                             "D_m2_per_s": np.asarray(r.get(p), float)}
-        out.append({"task": tid, "label": tid.split("/", 1)[1], "grain_size_nm": float(at.get("grain_size_nm", np.nan)),
-                    "temperatures_K": T, "D_eff_mean_m2_per_s": np.asarray(r.get("D_eff_mean_m2_per_s"), float),
+            p = f"inputs/{k}"
+            if f"{p}/D_m2_per_s" in r:
+                inputs[k] = {"D0_m2_per_s": np.asarray(r.get(f"{p}/D0_m2_per_s"), float).reshape(-1),
+                             "Ea_eV": np.asarray(r.get(f"{p}/Ea_eV"), float).reshape(-1),
+                             "D_m2_per_s": np.asarray(r.get(f"{p}/D_m2_per_s"), float).reshape(-1, len(T)),
+                             "models": [str(x) for x in np.asarray(r.get(f"{p}/models")).reshape(-1).tolist()],
+                             "source": _text(r.get(f"{p}/source"))}
+        sig_at = r.get_attrs("sigma_eff_mS_per_cm")
+        out.append({"task": tid, "label": tid.split("/", 1)[1], "case": str(at.get("case", tid.split("/", 1)[1])),
+                    "material": str(at.get("material", "")), "bulk": str(at.get("bulk", "")),
+                    "temperatures_K": T, "grain_sizes_nm": d,
                     "D_eff_m2_per_s": np.asarray(r.get("D_eff_m2_per_s"), float),
-                    "sigma_eff_mS_per_cm": np.asarray(r.get("sigma_eff_mS_per_cm"), float)
-                    if "sigma_eff_mS_per_cm" in r else None,
-                    "Ea_app_eV": np.asarray(r.get("Ea_app_eV"), float) if "Ea_app_eV" in r else np.full(len(T), np.nan),
-                    "curvature_K2": np.asarray(r.get("curvature_K2"), float) if "curvature_K2" in r
-                    else np.full(len(T), np.nan),
-                    "inputs": inputs, "source": str(at.get("diffusivity_source", "")), "bc": str(at.get("bc", "")),
+                    "D_eff_mean_m2_per_s": arr("D_eff_mean_m2_per_s"), "D_eff_over_D_bulk": arr("D_eff_over_D_bulk"),
+                    "D_bulk_m2_per_s": np.asarray(r.get("D_bulk_m2_per_s"), float),
+                    "sigma_eff_mS_per_cm": arr("sigma_eff_mS_per_cm"), "Ea_app_eV": arr("Ea_app_eV"),
+                    "curvature_K2": arr("curvature_K2"),
+                    "crossover_grain_size_nm": np.asarray(r.get("crossover_grain_size_nm"), float),
+                    "crossover_tolerance": float(r.get_attrs("crossover_grain_size_nm").get("tolerance", np.nan)),
+                    "carrier_density_per_nm3": float(sig_at.get("carrier_density_per_nm3", np.nan)),
+                    "carrier_density_source": str(sig_at.get("carrier_density_source", "")),
+                    "gb_models": [str(x) for x in np.asarray(r.get("gb_faces/models")).tolist()]
+                    if "gb_faces/models" in r else [],
+                    "gb_fractions": np.asarray(r.get("gb_faces/fractions"), float) if "gb_faces/fractions" in r
+                    else np.zeros(0),
+                    "inputs": inputs, "md": any("md" == v["source"][:2] for v in inputs.values()),
+                    "bc": str(at.get("bc", "")), "gb_model": str(at.get("gb_model", "")),
                     "microstructure": str(at.get("microstructure", ""))})
-    out.sort(key=lambda d: (d["grain_size_nm"], d["label"]))
+    out.sort(key=lambda c: c["label"])
     return out
 
 

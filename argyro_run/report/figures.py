@@ -154,44 +154,39 @@ def plot_apparent_activation(ax_ea, ax_curv, fe_rows: list[dict], input_Ea: dict
     return ax_ea
 
 
-def plot_deff_vs_grain_size(ax, ax_ratio, fe_rows: list[dict]):
-    """D_eff (trace/dim) vs grain size, one line per FE temperature; right: D_eff / D_bulk.
-    ``fe_rows``: ``grain_size_nm``, ``temperatures_K``, ``D_eff_mean_m2_per_s``, ``D_bulk_m2_per_s``."""
-    temps = sorted({float(t) for r in fe_rows for t in np.asarray(r["temperatures_K"], float)})
-    for i, T in enumerate(temps):
-        g, D, Db = [], [], []
-        for r in fe_rows:
-            Ts = np.asarray(r["temperatures_K"], float)
-            j = np.flatnonzero(np.isclose(Ts, T))
-            if len(j):
-                g.append(float(r["grain_size_nm"]))
-                D.append(float(np.asarray(r["D_eff_mean_m2_per_s"])[j[0]]))
-                db = r.get("D_bulk_m2_per_s")
-                Db.append(float(np.asarray(db)[j[0]]) if db is not None else np.nan)
-        o = np.argsort(g)
-        g, D, Db = np.asarray(g)[o], np.asarray(D)[o], np.asarray(Db)[o]
+def plot_deff_vs_grain_size(ax, case: dict):
+    """D_eff / D_bulk vs grain size (log x) of one FE case, one line per temperature, the band
+    |D_eff/D_bulk - 1| < tolerance shaded and the crossover grain size of each temperature marked
+    (dashed vertical line and star; none where the sweep does not reach it). ``case``:
+    ``grain_sizes_nm`` (n_d), ``temperatures_K`` (n_T), ``D_eff_over_D_bulk`` (n_T, n_d),
+    ``crossover_grain_size_nm`` (n_T), ``crossover_tolerance``, ``case``."""
+    d = np.asarray(case["grain_sizes_nm"], float)
+    T = np.asarray(case["temperatures_K"], float)
+    ratio = np.asarray(case["D_eff_over_D_bulk"], float).reshape(len(T), len(d))
+    cross = np.asarray(case.get("crossover_grain_size_nm", np.full(len(T), np.nan)), float)
+    tol = float(case.get("crossover_tolerance", 0.05))
+    o = np.argsort(d)
+    for i, t in enumerate(T):
         c = f"C{i % 10}"
-        (ln,) = ax.plot(g, D, "o-", color=c, label=f"{T:g} K")
-        ln.set_gid(f"deff:T{T:g}")
-        if np.isfinite(Db).any():
-            ax.axhline(np.nanmean(Db), color=c, ls=":", lw=1)
-            if ax_ratio is not None:
-                (lr,) = ax_ratio.plot(g, D / Db, "o-", color=c, label=f"{T:g} K")
-                lr.set_gid(f"ratio:T{T:g}")
-    for a in (ax, ax_ratio):
-        if a is None:
-            continue
-        a.set_xlabel("grain size d  [nm]")
-        a.grid(True, alpha=0.3, which="both")
-        gs = [float(r["grain_size_nm"]) for r in fe_rows]
-        if gs and max(gs) / max(min(gs), 1e-30) > 3:
-            a.set_xscale("log")
-        a.legend(fontsize=7, title="T")
-    ax.set_yscale("log")
-    ax.set_ylabel("D_eff  [m²/s]   (dotted: bulk D)")
-    if ax_ratio is not None:
-        ax_ratio.axhline(1.0, color="0.5", lw=0.8)
-        ax_ratio.set_ylabel("D_eff / D_bulk  (1: no grain-boundary effect)")
+        (ln,) = ax.plot(d[o], ratio[i, o], "o-", color=c, label=f"{t:g} K")
+        ln.set_gid(f"ratio:T{t:g}")
+        if np.isfinite(cross[i]):
+            y = ratio[i, np.flatnonzero(np.isclose(d, cross[i]))[0]]
+            ax.axvline(cross[i], color=c, ls="--", lw=0.8)
+            (mk,) = ax.plot([cross[i]], [y], "*", color=c, ms=12, mec="k")
+            mk.set_gid(f"crossover:T{t:g}")
+    ax.axhspan(1.0 - tol, 1.0 + tol, color="0.85", zorder=0, label=f"|D_eff/D_bulk - 1| < {tol:.0%}")
+    ax.axhline(1.0, color="0.5", lw=0.8)
+    if len(d) > 1 and d.max() / d.min() > 3:
+        ax.set_xscale("log")
+    r = ratio[np.isfinite(ratio) & (ratio > 0)]
+    if r.size and r.max() / r.min() > 10:
+        ax.set_yscale("log")
+    ax.set_xlabel("grain size d  [nm]")
+    ax.set_ylabel("D_eff / D_bulk  (1: no grain-boundary effect)")
+    ax.grid(True, alpha=0.3, which="both")
+    ax.set_title(f"{case.get('case', '')}" + (f" (bulk {case['bulk']})" if case.get("bulk") else ""), fontsize=9)
+    ax.legend(fontsize=7, title="T (star: crossover)")
     return ax
 
 

@@ -2,9 +2,10 @@
 ``argyro-run run`` and kept in the archive (``/summary/text`` and ``/summary/table/*``).
 
 Sections, each when its stage ran: Arrhenius fits per material (Ea with error, D0, D(300 K) with
-error, sigma(300 K)), tracer D(T) per structure, polycrystal D_eff(T) per grain size with the
-apparent activation energy, and the active-learning record per MTP level (iterations, converged or
-not, reference calls and atoms, training-set size, final training errors).
+error, sigma(300 K)), tracer D(T) per structure, per FE case the sources of its diffusivities and
+D_eff/D_bulk per grain size and temperature with Ea_app and the crossover grain size, and the
+active-learning record per MTP level (iterations, converged or not, reference calls and atoms,
+training-set size, final training errors).
 """
 
 from __future__ import annotations
@@ -90,24 +91,59 @@ def _diffusion_lines(deps: dict) -> list[str]:
     return ["Tracer D(T) of the diffusing species [m2/s] (block-averaged MSD slope):", *_table(head, body)]
 
 
-def _fe_lines(deps: dict) -> list[str]:
-    rows, temps = [], None
-    for dep_id in sorted((d for d in deps if d.startswith("fe/")),
-                         key=lambda d: deps[d].attrs.get("", {}).get("grain_size_nm", 0.0)):
-        res = deps[dep_id]
-        if "D_eff_mean_m2_per_s" not in res.datasets:
-            continue
+def _text(res: Result, path: str) -> str:
+    if path not in res.datasets:
+        return ""
+    a = np.asarray(res.get(path))
+    v = a.item() if a.shape == () else a.tolist()
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _fe_cases(deps: dict) -> list[tuple[str, Result]]:
+    return [(d.split("/", 1)[1], deps[d]) for d in sorted(deps) if d.startswith("fe/")
+            and "D_eff_over_D_bulk" in deps[d].datasets and np.ndim(deps[d].get("D_eff_over_D_bulk")) == 2]
+
+
+def _fe_rows(deps: dict) -> list[tuple[str, str, str, float, str]]:
+    """Crossover grain size per case and temperature for /summary/table."""
+    rows = []
+    for name, res in _fe_cases(deps):
         T = np.asarray(res.get("temperatures_K"), float)
-        temps = T
-        d = res.attrs.get("", {}).get("grain_size_nm")
-        ea = np.asarray(res.get("Ea_app_eV"), float) if "Ea_app_eV" in res.datasets else np.full(len(T), np.nan)
-        rows.append([f"{d:g} nm" if d is not None else dep_id,
-                     *(f"{x:.3g}" for x in np.asarray(res.get("D_eff_mean_m2_per_s"), float)),
-                     " ".join(f"{x:.3f}" for x in ea)])
-    if not rows:
+        for t, x in zip(T, np.asarray(res.get("crossover_grain_size_nm"), float)):
+            rows.append((f"fe/{name}", f"crossover_grain_size_nm/T{t:g}", "nm", float(x), ""))
+    return rows
+
+
+def _fe_lines(deps: dict) -> list[str]:
+    cases = _fe_cases(deps)
+    if not cases:
         return []
-    return ["Polycrystal effective diffusivity D_eff [m2/s] (FE homogenisation, mean of the diagonal):",
-            *_table(["grain size", *(f"{t:g} K" for t in temps), "Ea_app(T) [eV]"], rows)]
+    src_rows = []
+    for name, res in cases:
+        a = res.attrs.get("", {})
+        models = [str(m) for m in np.asarray(res.get("gb_faces/models")).tolist()] if "gb_faces/models" in res.datasets else []
+        fr = np.asarray(res.get("gb_faces/fractions"), float) if "gb_faces/fractions" in res.datasets else []
+        sig = res.get_attrs("sigma_eff_mS_per_cm")
+        src_rows.append([name, a.get("bulk") or "-", ", ".join(f"{m} ({f:.2g})" for m, f in zip(models, fr)) or "-",
+                         *(_text(res, f"inputs/{k}/source") for k in ("bulk", "gb_parallel", "gb_perpendicular")),
+                         f"{float(sig.get('carrier_density_per_nm3', np.nan)):.3g}"])
+    out = ["Polycrystal FE cases: where each diffusivity comes from (md: Arrhenius fit of MD; input: [fe] law):",
+           *_table(["case", "bulk", "GB models (face fraction)", "bulk D", "GB parallel D", "GB perpendicular D",
+                    "carriers [1/nm3]"], src_rows)]
+    for name, res in cases:
+        T = np.asarray(res.get("temperatures_K"), float)
+        d = np.asarray(res.get("grain_sizes_nm"), float)
+        ratio = np.asarray(res.get("D_eff_over_D_bulk"), float)
+        ea = np.asarray(res.get("Ea_app_eV"), float)
+        cross = np.asarray(res.get("crossover_grain_size_nm"), float)
+        tol = float(res.get_attrs("crossover_grain_size_nm").get("tolerance", 0.05))
+        body = [[f"{g:g} nm", *(f"{ratio[i, j]:.3g}" for i in range(len(T))), " ".join(f"{x:.3f}" for x in ea[:, j])]
+                for j, g in enumerate(d)]
+        body.append(["D_bulk [m2/s]", *(f"{x:.3g}" for x in np.asarray(res.get("D_bulk_m2_per_s"), float)), ""])
+        body.append([f"crossover (<{tol:.0%})", *("not reached" if not np.isfinite(x) else f"{x:g} nm" for x in cross), ""])
+        out += ["", f"Case {name}: D_eff / D_bulk (FE homogenisation, mean of the diagonal) per grain size:",
+                *_table(["grain size", *(f"{t:g} K" for t in T), "Ea_app(T) [eV]"], body)]
+    return out
 
 
 def _learning_lines(deps: dict) -> list[str]:
@@ -141,6 +177,7 @@ def run_summary(params: dict, deps: dict[str, Result], comm, workdir) -> Result:
     rows = []
     for dep_id in sorted(deps):
         rows.extend(_rows(dep_id, deps[dep_id]))
+    rows.extend(_fe_rows(deps))
     name = (params.get("run") or {}).get("name", "")
     sections = [s for s in (_arrhenius_lines(deps), _diffusion_lines(deps), _fe_lines(deps), _learning_lines(deps)) if s]
     if sections:

@@ -137,7 +137,7 @@ def test_doc_table_parses():
     assert len(rows) > 100
     paths = {r["path"] for r in rows}
     for p in ("/provenance/input_toml", "/md/<material>/<structure>/T<T>/trajectory/positions_A",
-              "/learning/level<L>/iterations/<k>/train/rmse_force_eV_per_A", "/fe/<d>/D_eff_m2_per_s",
+              "/learning/level<L>/iterations/<k>/train/rmse_force_eV_per_A", "/fe/<case>/D_eff_m2_per_s",
               "/arrhenius/<material>/structures/<structure>/<kind>/Ea_eV", "/microstructure/<d>/mesh/cell_kind"):
         assert p in paths, p
 

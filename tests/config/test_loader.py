@@ -103,7 +103,8 @@ def test_cross_field_checks():
 def test_fe_alone_needs_explicit_diffusivities():
     text = "[microstructure]\ngrain_sizes_nm = [50.0]\n[fe]\ntemperatures_K = [300.0]\n"
     assert any("fe.bulk" in p for p in problems_of(text))
-    cfg = config_from_text(text + "[fe.bulk]\nD0_m2_per_s = 1e-7\nEa_eV = 0.3\n")
+    law = "D0_m2_per_s = 1e-7\nEa_eV = 0.3\n"
+    cfg = config_from_text(text + "".join(f"[fe.{k}]\n{law}" for k in ("bulk", "gb_parallel", "gb_perpendicular")))
     assert cfg.fe.bulk.Ea_eV == 0.3
 
 

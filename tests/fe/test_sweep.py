@@ -19,6 +19,18 @@ GB = {"D0_m2_per_s": 1e-8, "Ea_eV": 0.20}
 TEMPS = list(np.linspace(200.0, 800.0, 13))
 
 
+def _params(fe: dict, sources: dict | None = None, grain_size_nm: float = 10.0) -> dict:
+    """fe_sweep parameters of one case on the mesh ``microstructure/d10nm``; kinds given in ``fe``
+    are input laws, the others come from ``sources`` (see argyro_run/fe/cases.py)."""
+    src = {k: {"source": f"input: fe.{k}", "input": fe[k]} for k in ("bulk", "gb_parallel", "gb_perpendicular")
+           if k in fe}
+    src.update(sources or {})
+    case = {"name": "c", "bulk": None, "gb": [], "gb_fractions": [], "gb_seed": 0, "sources": src,
+            "structures_task": None}
+    return {"fe": fe, "case": case, "grain_sizes_nm": [grain_size_nm], "gb_thickness_nm": MICRO["gb_thickness_nm"],
+            "meshes": [[grain_size_nm, "microstructure/d10nm"]]}
+
+
 def _mesh(tmp_path, **kw):
     return run_mesh({"microstructure": dict(MICRO, **kw), "grain_size_nm": 10.0}, {}, MPI.COMM_WORLD, tmp_path / "m")
 
@@ -27,17 +39,17 @@ def test_laminate_sweep_matches_exact_means_and_ea_app(tmp_path):
     mres = _mesh(tmp_path)
     fe = {"temperatures_K": TEMPS, "bulk": BULK, "gb_parallel": GB, "gb_perpendicular": GB,
           "solver_rtol": 1e-12}
-    r = run_fe_sweep({"fe": fe, "grain_size_nm": 10.0}, {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
+    r = run_fe_sweep(_params(fe), {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
     f = 1.0 / 10.0
     Db, Dg = arrhenius_D(**BULK, temperature_K=TEMPS), arrhenius_D(**GB, temperature_K=TEMPS)
     along = f * Dg + (1 - f) * Db
     across = 1 / (f / Dg + (1 - f) / Db)
-    De = r.get("D_eff_m2_per_s")
+    De = r.get("D_eff_m2_per_s")[:, 0]  # the one grain size
     np.testing.assert_allclose(De[:, 0, 0], along, rtol=1e-8)
     np.testing.assert_allclose(De[:, 1, 1], across, rtol=1e-8)
     ea, _ = apparent_activation_energy(TEMPS, (along + across) / 2)
-    np.testing.assert_allclose(r.get("Ea_app_eV"), ea, rtol=1e-6)
-    assert r.get_attrs("")["diffusivity_source"] == "input"
+    np.testing.assert_allclose(r.get("Ea_app_eV")[:, 0], ea, rtol=1e-6)
+    assert str(np.asarray(r.get("inputs/gb_parallel/source")).item()) == "input: fe.gb_parallel"
 
 
 def test_brick_layer_ea_app_crosses_over(tmp_path):
@@ -49,8 +61,8 @@ def test_brick_layer_ea_app_crosses_over(tmp_path):
     bulk = {"D0_m2_per_s": 1e-6, "Ea_eV": 0.45}
     temps = [150.0, 200.0, 300.0, 500.0, 800.0, 1500.0, 3000.0, 6000.0]
     fe = {"temperatures_K": temps, "bulk": bulk, "gb_parallel": gb, "gb_perpendicular": gb}
-    r = run_fe_sweep({"fe": fe, "grain_size_nm": 10.0}, {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
-    ea = r.get("Ea_app_eV")
+    r = run_fe_sweep(_params(fe), {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
+    ea = r.get("Ea_app_eV")[:, 0]
     assert ea[0] == pytest.approx(0.15, abs=0.03)
     assert ea[-1] > 0.37
     assert np.all(np.diff(ea) > 0)
@@ -61,34 +73,39 @@ def test_brick_layer_ea_app_crosses_over(tmp_path):
     assert np.all(np.isfinite(r.get("curvature_K2")))
 
 
-def test_inputs_from_arrhenius_dependency_and_fallback(tmp_path):
+def test_inputs_from_arrhenius_dependency(tmp_path):
     mres = _mesh(tmp_path)
     arr = Result()
-    arr.add("fits/bulk/D0_m2_per_s", 1e-7, "m^2/s")
-    arr.add("fits/bulk/Ea_eV", 0.3, "eV")
+    for kind in ("tracer", "gb_parallel", "gb_perpendicular"):  # GB = bulk -> homogeneous
+        name = "ordered" if kind == "tracer" else "gb_sigma5_310"
+        arr.add(f"structures/{name}/{kind}/D0_m2_per_s", 1e-7, "m^2/s")
+        arr.add(f"structures/{name}/{kind}/Ea_eV", 0.3, "eV")
+    fits = {k: {"source": "md", "md": [{"task": "arrhenius/LPSCl", "structure": f"LPSCl/{s}",
+                                        "fit": f"structures/{s}/{k if s != 'ordered' else 'tracer'}"}]}
+            for k, s in (("bulk", "ordered"), ("gb_parallel", "gb_sigma5_310"), ("gb_perpendicular", "gb_sigma5_310"))}
     fe = {"temperatures_K": [300.0, 400.0], "carrier_density_per_nm3": 25.0}
-    r = run_fe_sweep({"fe": fe, "grain_size_nm": 10.0}, {"microstructure/d10nm": mres, "arrhenius/LPSCl": arr},
-                     MPI.COMM_WORLD, tmp_path)
+    params = _params(fe, fits)
+    params["case"].update(gb=["LPSCl/gb_sigma5_310"], gb_fractions=[1.0])
+    r = run_fe_sweep(params, {"microstructure/d10nm": mres, "arrhenius/LPSCl": arr}, MPI.COMM_WORLD, tmp_path)
     D = arrhenius_D(1e-7, 0.3, [300.0, 400.0])
-    np.testing.assert_allclose(r.get("D_eff_mean_m2_per_s"), D, rtol=1e-8)  # GB = bulk -> homogeneous
-    assert "bulk values used for gb_parallel, gb_perpendicular" in r.get_attrs("")["diffusivity_source"]
+    np.testing.assert_allclose(r.get("D_eff_mean_m2_per_s")[:, 0], D, rtol=1e-8)
     np.testing.assert_allclose(r.get("Ea_app_eV"), 0.3, rtol=1e-10)
     sig = nernst_einstein_mS_per_cm(D, temperature_K=[300.0, 400.0], carrier_density_per_nm3=25.0)
-    np.testing.assert_allclose(r.get("sigma_eff_mS_per_cm"), sig, rtol=1e-8)
+    np.testing.assert_allclose(r.get("sigma_eff_mS_per_cm")[:, 0], sig, rtol=1e-8)
     # hand check of Nernst-Einstein: n e^2 D / kT in S/m, x10 -> mS/cm
     assert sig[0] == pytest.approx(25e27 * (1.602176634e-19) ** 2 * D[0] / (1.380649e-23 * 300.0) * 10, rel=1e-12)
-    with pytest.raises(UserError):
-        run_fe_sweep({"fe": fe}, {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
+    with pytest.raises(UserError):  # the named Arrhenius result is missing
+        run_fe_sweep(params, {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
 
 
 def test_electrode_bc_sweep_agrees_with_periodic_on_laminate(tmp_path):
     mres = _mesh(tmp_path)
     fe = {"temperatures_K": [300.0, 500.0], "bulk": BULK, "gb_parallel": GB, "gb_perpendicular": GB,
           "solver_rtol": 1e-12}
-    rp = run_fe_sweep({"fe": fe}, {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
-    re = run_fe_sweep({"fe": dict(fe, bc="electrode")}, {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
-    np.testing.assert_allclose(np.diagonal(re.get("D_eff_m2_per_s"), axis1=1, axis2=2),
-                               np.diagonal(rp.get("D_eff_m2_per_s"), axis1=1, axis2=2), rtol=1e-8)
+    rp = run_fe_sweep(_params(fe), {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
+    re = run_fe_sweep(_params(dict(fe, bc="electrode")), {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
+    np.testing.assert_allclose(np.diagonal(re.get("D_eff_m2_per_s"), axis1=2, axis2=3),
+                               np.diagonal(rp.get("D_eff_m2_per_s"), axis1=2, axis2=3), rtol=1e-8)
     assert K_B_eV_per_K > 0
 
 
@@ -127,7 +144,7 @@ def _voronoi_sweep(work):
                      "grain_size_nm": 10.0}, {}, comm, work / "m")
     fe = {"temperatures_K": [300.0, 600.0], "bulk": BULK, "gb_parallel": GB,
           "gb_perpendicular": {"D0_m2_per_s": 1e-9, "Ea_eV": 0.5}, "element_degree": 2, "solver_rtol": 1e-12}
-    return run_fe_sweep({"fe": fe, "grain_size_nm": 10.0}, {"microstructure/d10nm": mres}, comm, work)
+    return run_fe_sweep(_params(fe), {"microstructure/d10nm": mres}, comm, work)
 
 
 def test_mesh_and_sweep_tasks_on_two_ranks_agree_with_one(tmp_path):

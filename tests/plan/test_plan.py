@@ -51,7 +51,7 @@ def test_dag_acyclic_complete_and_topological():
         assert t.hash == want
     kinds = [t.kind for t in plan.tasks]
     assert kinds.count("md_run") == 2 * 3  # (ordered + one GB) x 3 temperatures
-    assert kinds.count("mesh") == 2 and kinds.count("fe_sweep") == 2
+    assert kinds.count("mesh") == 1 and kinds.count("fe_sweep") == 1  # one interface mesh, one case
     assert [t.dynamic for t in plan.tasks if t.kind == "active_learning"] == [True]
     # everything reaches the summary
     assert set(plan.by_id) - {"summary"} <= {a for a in plan.by_id if "summary" in plan.dependants(a)}
@@ -63,12 +63,12 @@ def test_changing_md_temperature_changes_only_that_branch():
     assert set(a) - set(b) == {"md/LPSCl/ordered/T700", "md/LPSCl/gb_sigma5_310/T700"}
     assert set(b) - set(a) == {"md/LPSCl/ordered/T750", "md/LPSCl/gb_sigma5_310/T750"}
     assert changed == {"analysis/LPSCl/ordered", "analysis/LPSCl/gb_sigma5_310", "arrhenius/LPSCl",
-                       "fe/d20nm", "fe/d50nm", "summary"}
+                       "fe/LPSCl-ordered", "summary"}
 
 
 def test_changing_fe_setting_changes_only_fe_and_summary():
     a, b = hashes(plan_of()), hashes(plan_of(fe__temperatures_K=[300.0, 350.0]))
-    assert {k for k in a if a[k] != b[k]} == {"fe/d20nm", "fe/d50nm", "summary"}
+    assert {k for k in a if a[k] != b[k]} == {"fe/LPSCl-ordered", "summary"}
 
 
 def test_ranks_follow_parallel():
@@ -82,10 +82,11 @@ def test_ranks_follow_parallel():
 
 
 def test_fe_alone_from_explicit_diffusivities():
+    law = {"D0_m2_per_s": 1e-7, "Ea_eV": 0.3}
     doc = {"microstructure": {"grain_sizes_nm": [30.0]},
-           "fe": {"temperatures_K": [300.0], "bulk": {"D0_m2_per_s": 1e-7, "Ea_eV": 0.3}}}
+           "fe": {"temperatures_K": [300.0], "bulk": law, "gb_parallel": law, "gb_perpendicular": law}}
     plan = build_plan(config_from_dict(doc))
-    assert [t.kind for t in plan.tasks] == ["mesh", "fe_sweep", "summary"]
+    assert [t.id for t in plan.tasks] == ["microstructure/voronoi", "fe/explicit", "summary"]
 
 
 def test_md_from_given_potential_skips_learning():

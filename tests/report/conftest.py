@@ -34,6 +34,7 @@ grain_sizes_nm = [10.0, 30.0]
 gb_thickness_nm = 1.0
 dimension = 2
 mesh_size_fraction = 0.25
+gb_model = "layer"
 
 [fe]
 temperatures_K = [300.0, 400.0, 500.0]
@@ -79,9 +80,10 @@ n_blocks = 4
 [microstructure]
 kind = "laminate"
 n_grains = 2
-grain_sizes_nm = [10.0]
+grain_sizes_nm = [10.0, 20.0]
 gb_thickness_nm = 1.0
 dimension = 2
+gb_model = "layer"
 
 [fe]
 temperatures_K = [300.0, 400.0]
@@ -98,7 +100,7 @@ def _run(d: Path, text: str, archive: str) -> Path:
 
 @pytest.fixture(scope="session")
 def fe_archive(tmp_path_factory) -> Path:
-    """structures + 2 Voronoi meshes (10, 30 nm) + FE at 300/400/500 K with explicit Arrhenius laws."""
+    """structures + 2 Voronoi layer meshes (10, 30 nm) + FE case ``L-ordered`` at 300/400/500 K with explicit Arrhenius laws."""
     return _run(tmp_path_factory.mktemp("report_fe"), FE_INPUT, "fe.h5")
 
 

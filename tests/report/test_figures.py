@@ -138,15 +138,16 @@ def test_mesh_plot_colours_gb_cells():
     assert not np.allclose(fc[0], fc[2])
 
 
-def test_deff_ratio_panel_is_deff_over_dbulk():
-    rows = [{"grain_size_nm": g, "temperatures_K": [300.0, 400.0], "D_eff_mean_m2_per_s": [g * 1e-13, g * 2e-13],
-             "D_bulk_m2_per_s": [1e-11, 4e-11]} for g in (10.0, 50.0)]
-    fig, (a, b) = F.new_figure(ncols=2)
-    F.plot_deff_vs_grain_size(a, b, rows)
-    r = _line(b, "ratio:T400")
-    np.testing.assert_allclose(r.get_xdata(), [10.0, 50.0])
-    np.testing.assert_allclose(r.get_ydata(), [10 * 2e-13 / 4e-11, 50 * 2e-13 / 4e-11])
-    np.testing.assert_allclose(_line(a, "deff:T300").get_ydata(), [1e-12, 5e-12])
+def test_deff_ratio_panel_draws_the_ratio_and_marks_the_crossover():
+    ratio = np.array([[1.5, 1.1, 1.02], [1.3, 1.2, 1.07]])
+    case = {"case": "c", "grain_sizes_nm": [10.0, 100.0, 1000.0], "temperatures_K": [300.0, 400.0],
+            "D_eff_over_D_bulk": ratio, "crossover_grain_size_nm": [1000.0, np.nan], "crossover_tolerance": 0.05}
+    fig, (a,) = F.new_figure()
+    F.plot_deff_vs_grain_size(a, case)
+    np.testing.assert_allclose(_line(a, "ratio:T400").get_ydata(), ratio[1])
+    np.testing.assert_allclose(_line(a, "crossover:T300").get_xydata(), [[1000.0, 1.02]])
+    assert "crossover:T400" not in {ln.get_gid() for ln in a.get_lines()}  # not reached: not drawn
+    assert a.get_xscale() == "log" and a.get_yscale() == "linear"
 
 
 def test_mesh_plot_of_a_3d_mesh_cuts_it_and_keeps_the_gb_area():

@@ -67,21 +67,24 @@ def test_fe_run_report(fe_archive, tmp_path):
     assert "no diffusion analysis results" in md and "no active-learning results" in md
     t = tables(md)
     a = open_archive(fe_archive)
+    g = "/fe/LPSCl-ordered"  # the default case of the material (its bulk gives the carrier density)
+    src, laws, rows, cross = t["Polycrystal FE"]
+    assert [(r["case"], r["bulk"], r["bulk D"]) for r in src] == [("LPSCl-ordered", "LPSCl/ordered", "input: fe.bulk")]
+    assert num(src[0]["carriers [1/nm³]"].split()[0]) == pytest.approx(24 / 0.986 ** 3, rel=1e-3)
     # FE table: every D_eff and sigma_eff as in the archive (4 significant digits)
-    rows = t["Polycrystal FE"][0]
     assert len(rows) == 6
+    T, d = a[f"{g}/temperatures_K"], a[f"{g}/grain_sizes_nm"]
     for row in rows:
-        tid = f"fe/{row['mesh']}"
-        T = a[f"/{tid}/temperatures_K"]
         i = int(np.flatnonzero(np.isclose(T, float(row["T [K]"])))[0])
-        assert num(row["D_eff [m²/s]"]) == pytest.approx(a[f"/{tid}/D_eff_mean_m2_per_s"][i], rel=1e-3)
-        assert num(row["σ_eff [mS/cm]"]) == pytest.approx(a[f"/{tid}/sigma_eff_mS_per_cm"][i], rel=1e-3)
-        assert num(row["Ea_app [eV]"]) == pytest.approx(a[f"/{tid}/Ea_app_eV"][i], rel=1e-3)
+        j = int(np.flatnonzero(np.isclose(d, float(row["grain size [nm]"])))[0])
+        assert num(row["D_eff [m²/s]"]) == pytest.approx(a[f"{g}/D_eff_mean_m2_per_s"][i, j], rel=1e-3)
+        assert num(row["σ_eff [mS/cm]"]) == pytest.approx(a[f"{g}/sigma_eff_mS_per_cm"][i, j], rel=1e-3)
+        assert num(row["Ea_app [eV]"]) == pytest.approx(a[f"{g}/Ea_app_eV"][i, j], rel=1e-3)
         # physics: the polycrystal's apparent activation energy lies between those of its phases
         assert 0.25 - 1e-3 <= num(row["Ea_app [eV]"]) <= 0.45 + 1e-3
         assert num(row["D_eff / D_bulk"]) == pytest.approx(
-            a[f"/{tid}/D_eff_mean_m2_per_s"][i] / a[f"/{tid}/inputs/bulk/D_m2_per_s"][i], rel=1e-3)
-    laws = t["Polycrystal FE"][1]
+            a[f"{g}/D_eff_mean_m2_per_s"][i, j] / a[f"{g}/D_bulk_m2_per_s"][i], rel=1e-3)
+    assert len(cross) == 3
     assert {r["kind"]: (num(r["D0 [m²/s]"]), num(r["Ea [eV]"])) for r in laws} == {
         "bulk": (1e-7, 0.35), "gb_parallel": (1e-8, 0.25), "gb_perpendicular": (1e-9, 0.45)}
     st = t["Structures"][0]
@@ -104,17 +107,19 @@ def test_fe_input_laws_drawn_with_their_activation_energy(fe_archive):
         ln = [x for x in ax.get_lines() if x.get_gid() == f"fit:input_{kind}"][0]
         slope = np.polyfit(ln.get_xdata(), ln.get_ydata(), 1)[0]
         assert slope * 1000 * math.log(10) == pytest.approx(-Ea / KB, rel=1e-9)
-    # D_eff points of each grain size are the archive's values
+    # D_eff points of the smallest and largest grain size are the archive's values
+    a = open_archive(fe_archive)
     for r in data.fe:
-        s = [x for x in series if x["key"] == f"fe_{r['label']}"][0]
-        np.testing.assert_allclose(s["D_m2_per_s"], open_archive(fe_archive)[f"/fe/{r['label']}/D_eff_mean_m2_per_s"])
+        for j, d in enumerate(r["grain_sizes_nm"]):
+            s = [x for x in series if x["key"] == f"fe_{r['label']}_d{d:g}nm"][0]
+            np.testing.assert_allclose(s["D_m2_per_s"], a[f"/fe/{r['label']}/D_eff_mean_m2_per_s"][:, j])
 
 
 @pytest.mark.slow  # ~20 s with the MD runs of the fixture
 def test_md_run_report(md_archive, tmp_path):
     rep = make_report(md_archive, tmp_path / "rep")
     check_pngs(rep, ["arrhenius", "activation_energy", "deff_vs_grain_size", "msd_LPSCl_ordered",
-                     "msd_LPSCl_gb_sigma5_310", "mesh_d10nm"])
+                     "msd_LPSCl_gb_sigma5_310", "mesh_d10nm", "mesh_d20nm"])
     assert set(rep.skipped) == {"active_learning"}
     a = open_archive(md_archive)
     t = tables(rep.summary.read_text())
@@ -143,8 +148,14 @@ def test_md_run_report(md_archive, tmp_path):
         (52, 700.0), (52, 800.0), (148, 700.0), (148, 800.0)]
     assert all(float(r["production [ps]"]) == pytest.approx(10.0, abs=0.2) for r in mdrows)
     fe_laws = {r["kind"]: r for r in t["Polycrystal FE"][1]}
-    for kind in ("bulk", "gb_parallel", "gb_perpendicular"):   # the FE used the MD fits
-        assert num(fe_laws[kind]["Ea [eV]"]) == pytest.approx(num(fits[kind]["Ea [eV]"]), rel=1e-3)
+    for kind in ("bulk", "gb_parallel", "gb_perpendicular"):   # the FE used the MD fits of the case's structures
+        st = {"bulk": "ordered"}.get(kind, "gb_sigma5_310")
+        set_ = {"bulk": "tracer"}.get(kind, kind)
+        assert num(fe_laws[kind]["Ea [eV]"]) == pytest.approx(
+            float(a[f"/arrhenius/LPSCl/structures/{st}/{set_}/Ea_eV"]), rel=1e-3)
+        assert fe_laws[kind]["model"] == f"LPSCl/{st}"
+    src = t["Polycrystal FE"][0][0]
+    assert src["GB parallel D"] == "md: arrhenius/LPSCl structures/gb_sigma5_310/gb_parallel"
     # the Arrhenius figure's bulk line has slope -Ea/k_B of the archived fit, and FE D_eff is on the same panel
     data = collect(md_archive)
     (title, series), = arrhenius_series(data)
@@ -154,7 +165,7 @@ def test_md_run_report(md_archive, tmp_path):
     slope = np.polyfit(ln.get_xdata(), ln.get_ydata(), 1)[0]
     assert slope * 1000 * math.log(10) == pytest.approx(-float(a["/arrhenius/LPSCl/fits/bulk/Ea_eV"]) / KB, rel=1e-9)
     assert any(x.get_gid() == "d300:bulk" for x in ax.get_lines())
-    assert "fe_d10nm" in {s["key"] for s in series}
+    assert "fe_LPSCl-ordered_d10nm" in {s["key"] for s in series}
     # MSD figure: fit window and lines as in the analysis result
     d = data.diffusion[0]
     assert [c["temperature_K"] for c in d["msd"]] == [700.0, 800.0]

