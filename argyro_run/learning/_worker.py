@@ -59,7 +59,10 @@ def main(jobdir: str) -> int:
                 raise RuntimeError("reference returned non-finite energy or forces")
             np.savez(job / f"out_{p}.npz", energy=energy, forces=forces,
                      stress=np.zeros(6) if stress is None else stress, has_stress=stress is not None)
-            _write_json(job / f"out_{p}.json", {"ok": True, "wall_s": time.perf_counter() - t0})
+            rec = {"ok": True, "wall_s": time.perf_counter() - t0}
+            if reusable:  # the threads torch really used (bound from the task's ranks)
+                rec["torch_threads"] = int(sys.modules["torch"].get_num_threads())
+            _write_json(job / f"out_{p}.json", rec)
         except Exception as exc:  # recorded; the parent decides about retries
             _write_json(job / f"out_{p}.json", {"ok": False, "wall_s": time.perf_counter() - t0,
                                                 "error": f"{type(exc).__name__}: {exc}",
