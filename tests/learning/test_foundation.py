@@ -81,9 +81,10 @@ def test_worker_labels_offline_equal_in_process_model(tmp_path, offline):
         # the worker ran torch on the threads it was given
         rec = json.loads(next((tmp_path / calc).glob("job_*/out_0.json")).read_text())
         assert rec["torch_threads"] == 2
+        here = make_calculator(ReferenceSpec(calculator=calc, model=model), tmp_path)
         for a, o in zip(structs, outs):
             b = a.copy()
-            b.calc = make_calculator(ReferenceSpec(calculator=calc, model=model), tmp_path)
+            b.calc = here
             assert o.energy_eV == pytest.approx(b.get_potential_energy(), abs=2e-4)
             np.testing.assert_allclose(o.forces_eV_per_A, b.get_forces(), atol=2e-4)
             np.testing.assert_allclose(o.stress_eV_per_A3, b.get_stress(voigt=True), atol=2e-5)
