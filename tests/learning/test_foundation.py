@@ -205,3 +205,13 @@ def test_initial_data_task_with_chgnet_reference(tmp_path):
     c = make_calculator(ReferenceSpec(calculator="chgnet"), tmp_path)
     for img in images:
         assert img.get_potential_energy() == pytest.approx(_energy(img, c), abs=2e-4)
+
+
+def test_provenance_records_the_packages_that_ship_the_weights():
+    from importlib.metadata import version
+
+    from argyro_run.runtime.driver import package_versions
+
+    v = package_versions()
+    assert v["chgnet"] == version("chgnet") and v["sevenn"] == version("sevenn") and v["torch"] == version("torch")
+    assert ref.foundation_version("sevenn") == version("sevenn")
