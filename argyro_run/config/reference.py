@@ -50,4 +50,12 @@ class ReferenceSection(Section):
                 raise ValueError("; ".join(problems))
             if self.model is None:  # recorded in the provenance's configuration as the model used
                 self.model = FOUNDATION_DEFAULT_MODEL[self.calculator]
+        if self.calculator in FOUNDATION_MODELS:  # a value given is used or rejected, never ignored
+            unused = [f"reference.{k}" for k in ("method", "electronic_temperature_K", "command") if k in self.model_fields_set]
+            if "electronic_temperature_K" in self.fallback.model_fields_set:
+                unused.append("reference.fallback.electronic_temperature_K")
+            if unused:
+                verb = "does" if len(unused) == 1 else "do"
+                raise ValueError(f"{', '.join(unused)} {verb} not apply to calculator = {self.calculator!r} (a pretrained "
+                                 f"potential, chosen with reference.model); remove {'it' if len(unused) == 1 else 'them'}")
         return self
