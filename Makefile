@@ -4,6 +4,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.argyro-installed
+# tests and benchmarks also need the `foundation` extra (chgnet, sevenn: torch, ~6 GB); the demo does not
+TEST_STAMP := $(VENV)/.argyro-test-installed
 
 # First Python >= 3.12 that actually runs (pyenv shims exist for versions that are not
 # selected, so `command -v` is not enough): python3.12, python3.13, then pyenv's installs.
@@ -32,10 +34,14 @@ demo: setup
 	$(VENV)/bin/argyro-run report $(DEMO_OUT)/quickstart.h5 -o $(DEMO_OUT)/report
 	@echo "demo results in $(DEMO_OUT)/: quickstart.h5 (archive), report/ (figures, summary.md), quickstart-work/ (task files)"
 
-test: setup
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[test,bench,foundation]'
+	@touch $(TEST_STAMP)
+
+test: $(TEST_STAMP)
 	$(PY) -m pytest -q tests
 
-bench: setup
+bench: $(TEST_STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:

@@ -32,6 +32,7 @@ def spec_from_params(ref: dict) -> ReferenceSpec:
     if fb.get("electronic_temperature_K") is not None:
         fallback["electronic_temperature_K"] = float(fb["electronic_temperature_K"])
     return ReferenceSpec(calculator=ref.get("calculator", "tblite"), method=ref.get("method", "GFN1-xTB"),
+                         model=ref.get("model"),
                          electronic_temperature_K=float(ref.get("electronic_temperature_K", 300.0)),
                          kwargs=dict(ref.get("kwargs") or {}), command=ref.get("command"),
                          timeout_s=float(ref.get("timeout_s", 1800.0)), max_retries=int(ref.get("max_retries", 1)),

@@ -6,8 +6,10 @@ takes the run down. Failures are retried with the ``fallback`` settings, then re
 skipped. Results are cached on disk by a hash of the structure and the calculator settings, so
 reruns never recompute.
 
-Built-in calculator names: ``tblite`` (GFN1-xTB by default, embedded), ``vasp``, ``espresso``,
-``gpaw``, ``cp2k``; or ``"package.module:Class"`` with keyword arguments.
+Built-in calculator names: ``tblite`` (GFN1-xTB by default, embedded), ``chgnet`` and
+``sevenn`` (pretrained universal potentials whose weights ship inside their wheels, the
+``foundation`` extra; ``model`` names the pretrained model, see :data:`FOUNDATION_MODELS`),
+``vasp``, ``espresso``, ``gpaw``, ``cp2k``; or ``"package.module:Class"`` with keyword arguments.
 """
 
 from __future__ import annotations
@@ -28,7 +30,20 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-BUILTIN = ("tblite", "vasp", "espresso", "gpaw", "cp2k")
+BUILTIN = ("tblite", "chgnet", "sevenn", "vasp", "espresso", "gpaw", "cp2k")
+
+# Pretrained universal potentials whose weights are files inside the installed wheel (compute
+# nodes have no network: nothing is ever downloaded). calculator -> model name -> how to load it:
+# chgnet: the ``model_name`` of ``CHGNet.load``; sevenn: (attribute of ``sevenn._const`` holding
+# the checkpoint path in the package, modal of a multi-fidelity model or None).
+FOUNDATION_MODELS: dict[str, dict[str, Any]] = {
+    "chgnet": {"0.3.0": "0.3.0", "r2scan": "r2scan"},
+    "sevenn": {"7net-0": ("SEVENNET_0_11Jul2024", None),
+               "7net-l3i5": ("SEVENNET_l3i5", None),
+               "7net-mf-0-pbe": ("SEVENNET_MF_0", "PBE"),
+               "7net-mf-0-r2scan": ("SEVENNET_MF_0", "R2SCAN")},
+}
+FOUNDATION_DEFAULT_MODEL = {"chgnet": "0.3.0", "sevenn": "7net-0"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,7 @@ class ReferenceSpec:
 
     calculator: str = "tblite"
     method: str = "GFN1-xTB"                 # tblite only
+    model: str | None = None                 # chgnet / sevenn only: pretrained model (None: the default)
     electronic_temperature_K: float = 300.0  # tblite Fermi smearing; small, for metallic snapshots
     kwargs: dict[str, Any] = field(default_factory=dict)     # passed to the ASE calculator
     command: str | None = None               # launch command of a DFT code, e.g. "mpirun -n 16 vasp_std"
@@ -59,6 +75,9 @@ class ReferenceSpec:
         """Hash of what determines the result (not timeouts or retry policy)."""
         d = {"calculator": self.calculator, "method": self.method,
              "electronic_temperature_K": self.electronic_temperature_K, "kwargs": self.kwargs}
+        if self.calculator in FOUNDATION_MODELS:  # model and the package that ships its weights
+            d["model"] = foundation_model(self)
+            d["package_version"] = foundation_version(self.calculator)
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -76,11 +95,75 @@ class LabelOutcome:
     cached: bool = False
 
 
-def make_calculator(spec: ReferenceSpec, directory: str | os.PathLike):
-    """Instantiate the ASE calculator described by ``spec`` working in ``directory``."""
+def foundation_model(spec: ReferenceSpec) -> str:
+    """The pretrained model of a ``chgnet`` / ``sevenn`` spec (its default when ``model`` is None)."""
+    name = spec.model if spec.model is not None else FOUNDATION_DEFAULT_MODEL[spec.calculator]
+    allowed = FOUNDATION_MODELS[spec.calculator]
+    if name not in allowed:
+        raise ValueError(f"reference.model = {name!r} is not a {spec.calculator} model shipped with the package; "
+                         f"allowed: {', '.join(allowed)}")
+    return name
+
+
+def foundation_version(calculator: str) -> str:
+    """Installed version of the package that ships the weights of ``calculator``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(calculator)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _bind_torch_threads(threads: int) -> None:
+    """Run torch on ``threads`` threads (the reference's share of the task's ranks), not on
+    every core of the node; must precede the first torch operation of the process."""
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set (a second calculator in this process)
+        pass
+
+
+def _foundation_calculator(spec: ReferenceSpec, kw: dict, threads: int):
+    """CHGNet / SevenNet calculator from the weights inside the installed package (CPU unless
+    ``kwargs`` chooses a device); never downloads."""
+    model = foundation_model(spec)
+    _bind_torch_threads(threads)
+    if spec.calculator == "chgnet":
+        from chgnet.model import CHGNet, CHGNetCalculator
+
+        device = kw.pop("use_device", "cpu")
+        net = CHGNet.load(model_name=FOUNDATION_MODELS["chgnet"][model], use_device=device, verbose=False)
+        return CHGNetCalculator(model=net, use_device=device, **kw)
+    from sevenn import _const
+    from sevenn.calculator import SevenNetCalculator
+
+    attr, modal = FOUNDATION_MODELS["sevenn"][model]
+    path = Path(getattr(_const, attr))
+    if not path.is_file():  # a path (not a name) never makes sevenn try its download links
+        raise FileNotFoundError(f"sevenn {foundation_version('sevenn')} does not ship the weights of {model!r} "
+                                f"(expected {path})")
+    kw.setdefault("device", "cpu")
+    return SevenNetCalculator(model=str(path), file_type="checkpoint", modal=modal, **kw)
+
+
+def make_calculator(spec: ReferenceSpec, directory: str | os.PathLike, threads: int = 1):
+    """Instantiate the ASE calculator described by ``spec`` working in ``directory``.
+
+    ``threads``: CPU threads the calculator may use (set for the torch-based ones; the others
+    follow ``OMP_NUM_THREADS`` of the worker's environment).
+    """
     directory = str(directory)
     name = spec.calculator
     kw = dict(spec.kwargs)
+    if name in FOUNDATION_MODELS:
+        return _foundation_calculator(spec, kw, threads)
+    if spec.model is not None:
+        raise ValueError(f"reference.model applies to {' and '.join(FOUNDATION_MODELS)} only, "
+                         f"not to calculator {name!r}")
     if name == "tblite":
         from tblite.ase import TBLite
 
@@ -121,13 +204,22 @@ def make_calculator(spec: ReferenceSpec, directory: str | os.PathLike):
 def check_spec(spec: ReferenceSpec) -> list[str]:
     """Problems with a spec that can be seen without running it (for the config validator)."""
     name = spec.calculator
+    if spec.model is not None and name not in FOUNDATION_MODELS:
+        return [f"reference.model applies to {' and '.join(FOUNDATION_MODELS)} only, not to calculator {name!r}"]
     if name in BUILTIN:
-        mod = {"tblite": "tblite.ase", "gpaw": "gpaw"}.get(name)
+        mod = {"tblite": "tblite.ase", "gpaw": "gpaw", "chgnet": "chgnet", "sevenn": "sevenn"}.get(name)
         if mod:
             import importlib.util
 
             if importlib.util.find_spec(mod.split(".")[0]) is None:
-                return [f"reference.calculator = {name!r} needs the Python package {mod.split('.')[0]!r}, which is not installed"]
+                extra = " (pip install 'argyro-run[foundation]')" if name in FOUNDATION_MODELS else ""
+                return [f"reference.calculator = {name!r} needs the Python package {mod.split('.')[0]!r}, "
+                        f"which is not installed{extra}"]
+        if name in FOUNDATION_MODELS:
+            try:
+                foundation_model(spec)
+            except ValueError as exc:
+                return [str(exc)]
         return []
     if ":" not in name:
         return [f"reference.calculator = {name!r} is not allowed; use one of {', '.join(BUILTIN)} or 'package.module:Class'"]
@@ -176,8 +268,9 @@ def _cache_store(path: Path, out: LabelOutcome) -> None:
     os.replace(tmp, path)
 
 
-def _run_worker(batch: list, spec: ReferenceSpec, jobdir: Path, timeout_s: float) -> dict[int, dict]:
-    """Run the worker on ``batch`` (list of (index, Atoms)); per-structure timeout.
+def _run_worker(batch: list, spec: ReferenceSpec, jobdir: Path, timeout_s: float, threads: int = 1) -> dict[int, dict]:
+    """Run the worker on ``batch`` (list of (index, Atoms)) on ``threads`` CPU threads;
+    per-structure timeout.
 
     Returns {index: {"ok": bool, ...}} for every structure the worker finished or that timed
     out / crashed (the one in progress when the worker died). Structures never started are
@@ -190,7 +283,8 @@ def _run_worker(batch: list, spec: ReferenceSpec, jobdir: Path, timeout_s: float
         f.unlink()
     # parallel=False: under MPI, ASE would let only world rank 0 write (and hang on a barrier)
     write(jobdir / "in.extxyz", [a for _, a in batch], format="extxyz", parallel=False)
-    (jobdir / "job.json").write_text(json.dumps({"spec": asdict(spec), "indices": [i for i, _ in batch]}))
+    (jobdir / "job.json").write_text(json.dumps({"spec": asdict(spec), "indices": [i for i, _ in batch],
+                                                  "threads": int(threads)}))
     log_f = open(jobdir / "worker.log", "a")
     # own session: a Ctrl-C in the terminal (SIGINT to the foreground process group) reaches the
     # runtime, which lets running tasks finish, not the worker in the middle of its calculation
@@ -240,11 +334,13 @@ def _run_worker(batch: list, spec: ReferenceSpec, jobdir: Path, timeout_s: float
 
 
 def label_structures(structures: list, spec: ReferenceSpec, workdir: str | os.PathLike,
-                     cache_dir: str | os.PathLike | None = None, keep_workdirs: bool = False) -> list[LabelOutcome]:
+                     cache_dir: str | os.PathLike | None = None, keep_workdirs: bool = False,
+                     threads: int = 1) -> list[LabelOutcome]:
     """Label ``structures`` (ASE Atoms) with the reference; never raises for a failed calculation.
 
     Cached results are reused; each failure is retried up to ``spec.max_retries`` times with
-    ``spec.fallback`` applied; outcomes are in input order.
+    ``spec.fallback`` applied; outcomes are in input order. ``threads``: CPU threads of the
+    worker (one per MPI rank doing the labelling; applied to the torch-based references).
     """
     workdir = Path(workdir)
     cache = Path(cache_dir) if cache_dir else workdir / "cache"
@@ -269,7 +365,8 @@ def label_structures(structures: list, spec: ReferenceSpec, workdir: str | os.Pa
         failed = []
         while pending:
             jobdir = workdir / f"job_{keys[pending[0]]}_a{attempt}"
-            res = _run_worker([(i, structures[i]) for i in pending], attempt_spec, jobdir, spec.timeout_s)
+            res = _run_worker([(i, structures[i]) for i in pending], attempt_spec, jobdir, spec.timeout_s,
+                              threads=threads)
             for i in list(pending):
                 if i not in res:
                     continue

