@@ -178,9 +178,14 @@ class Material(Section):
         """Halide of the built-in argyrodite builder (``halide``, default Cl)."""
         return self.halide or "Cl"
 
-    def argyrodite_keys_set(self) -> list[str]:
-        """Argyrodite-only keys the user gave (incl. the ``disordered`` variant and GB site_disorder)."""
-        out = [k for k in ARGYRODITE_KEYS if k in self.model_fields_set]
+    def argyrodite_keys_set(self, explicit: bool = True) -> list[str]:
+        """Argyrodite-only keys the user gave (incl. the ``disordered`` variant and GB site_disorder);
+        ``explicit=False``: those whose value differs from the default (for a re-validated dump,
+        where every key counts as given)."""
+        if explicit:
+            out = [k for k in ARGYRODITE_KEYS if k in self.model_fields_set]
+        else:
+            out = [k for k in ARGYRODITE_KEYS if getattr(self, k) != type(self).model_fields[k].get_default(call_default_factory=True)]
         if "disordered" in self.variants:
             out.append("variants = 'disordered'")
         out += [f"grain_boundaries[{i}].site_disorder" for i, g in enumerate(self.grain_boundaries)

@@ -65,8 +65,8 @@ def _check_occupancies(atoms: Atoms, path: Path) -> None:
         raise UserError(
             f"materials.structure_file: {path} has partially occupied sites: {'; '.join(bad)}. "
             "Resolve the disorder first (one species per site, occupancy 1), e.g. export one "
-            "ordered configuration, or leave structure_file unset to use the built-in builder "
-            "(it chooses one Li per 48h pair and applies site_disorder itself).")
+            "ordered configuration; for an Li6PS5X argyrodite, leaving structure_file unset uses the "
+            "built-in builder (it chooses one Li per 48h pair and applies site_disorder itself).")
 
 
 def read_structure(path, *, index=None) -> Atoms:
@@ -163,7 +163,11 @@ def is_argyrodite(atoms: Atoms, *, symprec: float = 0.1) -> bool:
 
     if sg(numbers) == 216:
         return True
-    free_s = (sym == "S") & (np.bincount(ion_units(atoms))[ion_units(atoms)] == 1)
+    try:
+        uid = ion_units(atoms)
+    except UserError:  # S shared by two P: not the PS4 framework of an argyrodite
+        return False
+    free_s = (sym == "S") & (np.bincount(uid)[uid] == 1)
     numbers[free_s] = 17
     return sg(numbers) == 216
 

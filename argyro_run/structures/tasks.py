@@ -54,8 +54,8 @@ def unit_cell(material, *, base_dir: Path | None = None) -> Atoms:
                                 "halide unset")
         if is_argyrodite(atoms):
             atoms.info.setdefault("halide", m.halide or halides[0])
-        elif m.argyrodite_keys_set():
-            raise UserError(f"materials.{m.name}: {', '.join(m.argyrodite_keys_set())} describe an argyrodite "
+        elif m.argyrodite_keys_set(explicit=False):
+            raise UserError(f"materials.{m.name}: {', '.join(m.argyrodite_keys_set(explicit=False))} describe an argyrodite "
                             f"Li6PS5X, but {p.name} is not one; remove them")
         atoms.info["mobile_ion"] = m.mobile_species(base_dir)
         return atoms

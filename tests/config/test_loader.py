@@ -11,8 +11,7 @@ import pytest
 from argyro_run.config import config_from_text, load_config
 from argyro_run.config.loader import key_lines
 from argyro_run.errors import UserError
-from argyro_run.templates import template_companions
-from argyro_run.templates import template_names
+from argyro_run.templates import template_companions, template_names
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO / "argyro_run" / "templates"
