@@ -77,11 +77,14 @@ def read_structure(path, *, index=None) -> Atoms:
     p = Path(path)
     if not p.is_file():
         raise UserError(f"materials.structure_file: {p} does not exist")
+    # parallel=False: ASE's default reads on its MPI rank 0 and broadcasts over COMM_WORLD, a
+    # collective that desynchronises the ranks when one task on one rank reads a file
+    kw = {"parallel": False, **({"index": index} if index is not None else {})}
     try:
         if p.suffix.lower() == ".cif":
-            atoms = read(p, store_tags=True) if index is None else read(p, index=index, store_tags=True)
+            atoms = read(p, store_tags=True, **kw)
         else:
-            atoms = read(p) if index is None else read(p, index=index)
+            atoms = read(p, **kw)
     except Exception as exc:  # ase raises many types for unreadable files
         raise UserError(f"materials.structure_file: cannot read {p}: {exc}") from None
     if isinstance(atoms, list):
@@ -211,8 +214,8 @@ def write_structure(path, atoms: Atoms) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     out = atoms.copy()
     out.info = {k: v for k, v in atoms.info.items() if isinstance(v, (int, float, str, bool, np.integer, np.floating))}
-    if fmt == "vasp":
-        write(p, out, format="vasp", direct=True, sort=False)
+    if fmt == "vasp":  # parallel=False: write from the calling rank (ASE's default: only its rank 0)
+        write(p, out, format="vasp", direct=True, sort=False, parallel=False)
     else:
-        write(p, out, format=fmt)
+        write(p, out, format=fmt, parallel=False)
     return p

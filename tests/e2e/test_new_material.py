@@ -1,8 +1,8 @@
 """The non-argyrodite worked example end to end at quickstart size: ``argyro-run init Na3PS4``
 (tetragonal Na3PS4 from the shipped literature-coordinate CIF, mobile ion Na) shrunk to the
-16-atom cell, a level-4 MTP and short MD, run with ``mpiexec -n 1 argyro-run`` (with 2 ranks the
-active-learning exploration of this tiny cell currently desynchronises the ranks after an
-extrapolation break: a runtime/learning issue reported separately, not a material one).
+16-atom cell, a level-4 MTP and short MD, run with ``mpiexec -n 2 argyro-run`` (two ranks: the
+structures task reads the file on one rank only, which must not be an MPI collective; ASE's
+default parallel read was one and desynchronised the ranks).
 
 Asserted: every task done; the MTP species are the file's elements (Na, P, S, no default Li/Cl);
 the structures task read the file (Na6P2S8 cell, mobile_ion attribute Na); MD keeps only Na in the
@@ -74,7 +74,7 @@ def run_na(tmp_path_factory):
     p = subprocess.run([CLI, "init", "Na3PS4", "-o", str(tmp / "na.toml")], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     (tmp / "na.toml").write_text(small_input((tmp / "na.toml").read_text()))
-    p = run_mpi(1, [CLI, str(tmp / "na.toml")], timeout=1500, cwd=str(tmp))
+    p = run_mpi(2, [CLI, str(tmp / "na.toml")], timeout=1500, cwd=str(tmp))
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-4000:]
     return tmp, p
 
