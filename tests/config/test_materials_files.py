@@ -204,3 +204,14 @@ def test_gb_of_a_cubic_structure_file(tmp_path):
     assert gb.info["gb_lattice"] == "fcc" and gb.info["gb_sigma"] == 5
     assert structure_sizes(cfg.materials[0], base_dir=tmp_path)["gb_sigma5_310"] == len(gb)
     assert read_structure(tmp_path / "Li2S.cif").info.get("mobile_ion") is None
+
+
+def test_builder_material_mobile_ion_and_carrier_density():
+    """The built-in Li6PS5Cl: mobile ion Li (+1), 24 Li per (9.86 A)^3 = 25.04 nm^-3 (the FE
+    stage's Nernst-Einstein density, fe.py's documented 25.0)."""
+    from argyro_run.config.materials import Material
+
+    m = Material(name="b")
+    assert m.mobile_species() == "Li" and m.mobile_charge() == 1
+    assert m.elements() == ["Li", "P", "S", "Cl"]
+    assert m.carrier_density_per_nm3() == pytest.approx(24 / 0.986**3, rel=1e-12)
