@@ -6,7 +6,8 @@ Construction (``docs/structures.md`` has the full description):
    (Ranganathan: theta = 2 atan(n sqrt(N) / m), Sigma = m^2 + N n^2 with factors of 2
    removed, N = u^2 + v^2 + w^2; the smallest such angle is used).
 2. The translation lattice L of the bulk cell is detected (F-centred if the structure is
-   invariant under the face-centring translations, else simple cubic). Grain 1 is the bulk
+   invariant under the face-centring translations, I-centred if under (1/2, 1/2, 1/2), else
+   simple cubic). Grain 1 is the bulk
    crystal, grain 2 the bulk rotated by R (plus the rigid-body translation). The 2D cell of
    the GB plane is the primitive cell of the planar CSL, L ∩ R L ∩ plane (vectors a1, a2).
 3. Grain 1 fills the slab spanned by (a1, a2, n1 w1), w1 the lattice vector of L with the
@@ -102,9 +103,14 @@ def csl_rotation(axis, sigma: int) -> tuple[np.ndarray, float]:
 def translation_lattice(bulk: Atoms) -> np.ndarray:
     """Primitive translation vectors (rows, Angstrom) of a cubic ``bulk`` cell: the
     F-centred vectors if the structure (species included) is invariant under the
-    face-centring translations, else the cell vectors. Other lattices (tetragonal,
-    orthorhombic, hexagonal, ...) raise a :class:`UserError`: the CSL construction here is
-    the one of cubic crystals."""
+    face-centring translations, the I-centred ones if it is invariant under (1/2, 1/2, 1/2),
+    else the cell vectors. Other lattices (tetragonal, orthorhombic, hexagonal, ...) raise a
+    :class:`UserError`: the CSL construction here is the one of cubic crystals."""
+    return _lattice(bulk)[1]
+
+
+def _lattice(bulk: Atoms) -> tuple[str, np.ndarray]:
+    """("fcc" | "bcc" | "sc", primitive translation vectors) of a cubic ``bulk`` cell."""
     cell = np.asarray(bulk.cell[:])
     L = float(np.linalg.norm(cell[0]))
     if not np.allclose(cell, np.eye(3) * L, atol=1e-6):
@@ -114,15 +120,20 @@ def translation_lattice(bulk: Atoms) -> np.ndarray:
                         f"angles {al:.4g}, {be:.4g}, {ga:.4g} deg")
     frac = bulk.get_scaled_positions(wrap=True)
     num = bulk.numbers
-    for t in ([0, .5, .5], [.5, 0, .5], [.5, .5, 0]):
+
+    def invariant(t) -> bool:
         moved = np.mod(frac + np.array(t), 1.0)
         d = moved[:, None, :] - frac[None, :, :]
         d -= np.round(d)
         dist = np.linalg.norm(d * L, axis=-1)
         j = np.argmin(dist, axis=1)
-        if not (np.all(dist[np.arange(len(frac)), j] < 1e-3) and np.all(num[j] == num)):
-            return cell.copy()
-    return 0.5 * L * np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
+        return bool(np.all(dist[np.arange(len(frac)), j] < 1e-3) and np.all(num[j] == num))
+
+    if all(invariant(t) for t in ([0, .5, .5], [.5, 0, .5], [.5, .5, 0])):
+        return "fcc", 0.5 * L * np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
+    if invariant([.5, .5, .5]):
+        return "bcc", 0.5 * L * np.array([[-1.0, 1.0, 1.0], [1.0, -1.0, 1.0], [1.0, 1.0, -1.0]])
+    return "sc", cell.copy()
 
 
 def _in_lattice(vecs: np.ndarray, basis_rows: np.ndarray, tol: float = 1e-6) -> np.ndarray:
@@ -315,7 +326,7 @@ def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0
     R_neg = R.T
     if np.abs(_integer_direction(R_neg.T @ n_int, int(sigma))).max() < np.abs(_integer_direction(R.T @ n_int, int(sigma))).max():
         R, theta = R_neg, -theta
-    basis = translation_lattice(bulk)
+    lattice_kind, basis = _lattice(bulk)
     a_const = float(bulk.cell[0, 0])
     if not np.allclose(n_int, np.round(n_int)):
         raise UserError(f"plane: Miller indices must be integers, found {list(np.ravel(plane))}")
@@ -397,7 +408,7 @@ def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0
         gb_misorientation_deg=float(theta), gb_translation=f"{tr[0]:g} {tr[1]:g}",
         gb_plane_1_z_A=float(gb_z[0]), gb_plane_2_z_A=float(gb_z[1]),
         gb_normal=[0.0, 0.0, 1.0], gb_normal_crystal=" ".join(f"{x:.6g}" for x in normal),
-        gb_area_A2=float(np.linalg.norm(np.cross(a1, a2))), gb_lattice="fcc" if not np.allclose(basis, bulk.cell[:]) else "sc",
+        gb_area_A2=float(np.linalg.norm(np.cross(a1, a2))), gb_lattice=lattice_kind,
         grain_1_thickness_A=float(h1), grain_2_thickness_A=float(h2), gb_gap_A=float(gap_A),
         gb_atoms_removed=int(n_before - len(atoms)), gb_removed=removed,
     )

@@ -27,7 +27,7 @@ def nacl():
 
 def na3ps4_cubic(a=6.99):
     """A cubic (I-43m) Na3PS4-type cell: P on 2a, S on 8c (x, x, x) with P-S = 2.05 A, Na on 6b.
-    Geometry for the builder only (bcc translations: treated as simple cubic)."""
+    Geometry for the builder only (an I-centred, body-centred cubic translation lattice)."""
     x = 2.05 / (np.sqrt(3) * a)
     p = [[0, 0, 0], [0.5, 0.5, 0.5]]
     s = []
@@ -64,7 +64,7 @@ def test_bicrystal_of_any_cubic_ionic_crystal(make, mobile, gb):
         assert not (set(n) & (set(cations()) - {mobile}))
     # composition: the bulk's minus removed neutral units, i.e. still charge balanced, grains filled
     assert set(sym) == set(bulk_counts)
-    assert at.info["gb_lattice"] == ("fcc" if make in (li2s, nacl) else "sc")
+    assert at.info["gb_lattice"] == ("fcc" if make in (li2s, nacl) else "bcc")
 
 
 def test_lattices_the_builder_does_not_handle():
@@ -77,6 +77,21 @@ def test_lattices_the_builder_does_not_handle():
     prim = bulk("NaCl", "rocksalt", a=5.64)  # fcc primitive cell: angles 60 deg
     with pytest.raises(UserError, match="angles 60, 60, 60"):
         translation_lattice(prim)
+
+
+@pytest.mark.parametrize("hkl", [(0, 0, 1), (1, 1, 0), (1, 1, 1), (3, 1, 0), (1, -1, 2), (7, -5, 3)])
+def test_bcc_plane_spacings(hkl):
+    """I lattice: planes (hkl) (coprime) are a / sqrt(N) apart when h + k + l is even, half that
+    when odd (reflection condition h + k + l even), N = h^2 + k^2 + l^2."""
+    from argyro_run.structures.gb import _plane_lattice
+
+    a = 7.0
+    basis = translation_lattice(na3ps4_cubic(a))
+    assert np.allclose(basis, 0.5 * a * np.array([[-1, 1, 1], [1, -1, 1], [1, 1, -1]]))
+    (p1, p2), d, w = _plane_lattice(basis, np.array(hkl))
+    n2 = sum(h * h for h in hkl)
+    assert d == pytest.approx(a / np.sqrt(n2) * (1.0 if sum(hkl) % 2 == 0 else 0.5))
+    assert np.linalg.norm(np.cross(p1, p2)) * d == pytest.approx(abs(np.linalg.det(basis)))
 
 
 def test_molecular_anions_other_than_ps4():
