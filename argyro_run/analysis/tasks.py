@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 def _species_mask(numbers: np.ndarray, species: str) -> np.ndarray:
     from ase.data import atomic_numbers
 
+    if not species:
+        raise ValueError("diffusion analysis without a species (the plan sets the material's mobile ion)")
     if species not in atomic_numbers:
         raise UserError(f"analysis.species: {species!r} is not an element symbol")
     mask = np.asarray(numbers) == atomic_numbers[species]
@@ -47,6 +49,7 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
     if not runs:
         raise ValueError("diffusion analysis without MD runs")
     out = Result()
+    charge = float(an.get("charge_e", 1))  # formal charge of the diffusing ion (Nernst-Einstein)
     rows = {k: [] for k in ("T", "D", "De", "sig", "Dc", "Dce", "gp", "gpe", "gn", "gne", "gb", "gbe", "ngb")}
     is_gb = False
     for T, tid, r in runs:
@@ -67,7 +70,7 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
                           collective=bool(an.get("collective")))
         vol = float(abs(np.linalg.det(np.asarray(r.get("trajectory/cell_A"), float))))
         H = float(an.get("haven_ratio", 1.0))
-        sig = conductivity_mS_per_cm(res["D_m2_per_s"], T, int(mask.sum()), vol, haven_ratio=H)
+        sig = conductivity_mS_per_cm(res["D_m2_per_s"], T, int(mask.sum()), vol, haven_ratio=H, charge=charge)
         p = f"msd/T{T:g}"
         out.add(f"{p}/lag_ps", res["lag_ps"], "ps")
         out.add(f"{p}/msd_A2", res["msd_A2"], "Angstrom^2", columns="x y z")
@@ -99,7 +102,7 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
     out.add("D_m2_per_s", np.array(rows["D"]), "m^2/s", note=f"tracer diffusivity of {an['species']}")
     out.add("D_err_m2_per_s", np.array(rows["De"]), "m^2/s", note="standard error over analysis.n_blocks blocks")
     out.add("sigma_mS_per_cm", np.array(rows["sig"]), "mS/cm",
-            note=f"Nernst-Einstein with Haven ratio {an.get('haven_ratio', 1.0)}")
+            note=f"Nernst-Einstein for {an['species']} (charge {charge:+g} e) with Haven ratio {an.get('haven_ratio', 1.0)}")
     if rows["Dc"]:
         out.add("D_collective_m2_per_s", np.array(rows["Dc"]), "m^2/s")
         out.add("D_collective_err_m2_per_s", np.array(rows["Dce"]), "m^2/s")
@@ -116,13 +119,15 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
     vol = float(abs(np.linalg.det(np.asarray(runs[0][2].get("trajectory/cell_A"), float))))
     n_car = int(_species_mask(runs[0][2].get("trajectory/numbers"), an["species"]).sum())
     out.set_attrs("", structure=params["structure"], material=params.get("material", ""), is_gb=is_gb,
-                  species=an["species"], n_carriers=n_car, volume_A3=vol, haven_ratio=float(an.get("haven_ratio", 1.0)))
+                  species=an["species"], charge_e=charge, n_carriers=n_car, volume_A3=vol,
+                  haven_ratio=float(an.get("haven_ratio", 1.0)))
     log.info("diffusion %s: D = %s m^2/s at T = %s K", params["structure"],
              ", ".join(f"{d:.3g}" for d in rows["D"]), ", ".join(f"{t:g}" for t in rows["T"]))
     return out
 
 
-def _fit_into(out: Result, prefix: str, T, D, De, *, n_carriers: int, volume_A3: float, haven_ratio: float) -> str:
+def _fit_into(out: Result, prefix: str, T, D, De, *, n_carriers: int, volume_A3: float, haven_ratio: float,
+              charge_e: float = 1.0) -> str:
     """Arrhenius fit of (T, D, De) stored below ``prefix``; returns '' or why there is no fit."""
     T, D, De = (np.asarray(v, float) for v in (T, D, De))
     ok = np.isfinite(D) & (D > 0)
@@ -144,7 +149,7 @@ def _fit_into(out: Result, prefix: str, T, D, De, *, n_carriers: int, volume_A3:
     out.add(f"{prefix}/D_300K_m2_per_s", float(d300), "m^2/s", note="Arrhenius extrapolation")
     out.add(f"{prefix}/D_300K_m2_per_s_err", float(d300e), "m^2/s")
     out.add(f"{prefix}/sigma_300K_mS_per_cm",
-            float(conductivity_mS_per_cm(d300, 300.0, n_carriers, volume_A3, haven_ratio)), "mS/cm")
+            float(conductivity_mS_per_cm(d300, 300.0, n_carriers, volume_A3, haven_ratio, charge=charge_e)), "mS/cm")
     out.set_attrs(prefix, weighted=bool(f["weighted"]), chi2=f["chi2"], dof=f["dof"], n_temperatures=int(ok.sum()))
     return ""
 
@@ -158,7 +163,7 @@ def run_arrhenius(params: dict, deps: dict, comm, workdir: Path) -> Result:
         a = r.get_attrs("")
         name = a.get("structure", tid.rsplit("/", 1)[-1])
         kw = {"n_carriers": int(a.get("n_carriers", 1)), "volume_A3": float(a.get("volume_A3", 1.0)),
-              "haven_ratio": float(a.get("haven_ratio", 1.0))}
+              "haven_ratio": float(a.get("haven_ratio", 1.0)), "charge_e": float(a.get("charge_e", 1.0))}
         T = r.get("temperatures_K")
         sets = {"tracer": (r.get("D_m2_per_s"), r.get("D_err_m2_per_s"))}
         if bool(a.get("is_gb")):

@@ -18,7 +18,9 @@ class AnalysisSection(Section):
     n_blocks: int = Field(5, ge=1, le=1000,
                           description="Independent production segments; D is their mean, its error their standard "
                                       "error (>= 2 for an uncertainty).")
-    species: str = Field("Li", description="Diffusing species.")
+    species: str | None = Field(None, min_length=1, max_length=2, pattern=r"^[A-Z][a-z]?$",
+                                description="Diffusing species analysed in every material (default: each "
+                                            "material's mobile_ion).")
     gb_width_A: float = Field(6.0, gt=0, le=100, description="Width of the GB slab (centred on each GB plane) "
                                                             "for GB-resolved diffusion.")
     haven_ratio: float = Field(1.0, gt=0, le=10, description="Haven ratio H for the Nernst-Einstein conductivity "

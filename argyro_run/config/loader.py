@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from argyro_run.config.root import Config, cross_field_problems
+from argyro_run.config.root import Config, apply_defaults, cross_field_problems
 from argyro_run.errors import UserError
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -32,8 +32,7 @@ def load_config(path: str | Path, check_files: bool = True, output_dir: str | Pa
     """
     p = Path(path)
     text = read_text(p)
-    cfg = config_from_text(text, source=str(p))
-    cfg._base_dir = p.resolve().parent
+    cfg = config_from_text(text, source=str(p), base_dir=p.resolve().parent)
     if output_dir is not None:
         out = Path(output_dir).expanduser()
         if out.exists() and not out.is_dir():
@@ -95,12 +94,15 @@ def parse_toml(text: str, source: str = "<input>") -> dict[str, Any]:
         raise UserError(f"{source} is nested too deeply to be an input file") from None
 
 
-def config_from_text(text: str, source: str = "<input>") -> Config:
-    return config_from_dict(parse_toml(text, source), source=source, text=text)
+def config_from_text(text: str, source: str = "<input>", base_dir: Path | None = None) -> Config:
+    return config_from_dict(parse_toml(text, source), source=source, text=text, base_dir=base_dir)
 
 
-def config_from_dict(data: Any, source: str = "<input>", text: str | None = None) -> Config:
-    """Validate a parsed document (dict) into a ``Config``, collecting every problem."""
+def config_from_dict(data: Any, source: str = "<input>", text: str | None = None,
+                     base_dir: Path | None = None) -> Config:
+    """Validate a parsed document (dict) into a ``Config``, collecting every problem; relative
+    file names (structure files, read by the checks) start at ``base_dir`` (default: the
+    current directory)."""
     lines = key_lines(text) if text else {}
     try:
         cfg = Config.model_validate(data)
@@ -109,10 +111,12 @@ def config_from_dict(data: Any, source: str = "<input>", text: str | None = None
         raise UserError(f"{source}: {len(problems)} problem(s) in the input", problems) from None
     except (RecursionError, OverflowError, ValueError, TypeError) as exc:
         raise UserError(f"{source}: the input cannot be validated ({type(exc).__name__}: {exc})") from None
+    if base_dir is not None:
+        cfg._base_dir = Path(base_dir)
     problems = cross_field_problems(cfg)
     if problems:
         raise UserError(f"{source}: {len(problems)} problem(s) in the input", problems)
-    return cfg
+    return apply_defaults(cfg)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,11 @@ MTP_LEVELS = (2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28)
 
 class PotentialSection(Section):
     level: int = Field(10, description="MTP level (even, 2..28); higher is more accurate and slower.")
-    species: list[str] = Field(default_factory=lambda: ["Li", "P", "S", "Cl"], min_length=1, description="Chemical symbols in MTP type order.")
+    species: list[str] | None = Field(
+        None, min_length=1,
+        description="Chemical symbols in MTP type order (default: the elements of all [[materials]], material by "
+                    "material in the order of their structures, each once, e.g. Li, P, S, Cl; with potential.file "
+                    "the file's species line).")
     max_dist_A: float = Field(5.0, gt=0, le=20, description="Cutoff radius.")
     min_dist_A: float = Field(1.6, gt=0, le=20, description="Smallest interatomic distance of the radial basis.")
     radial_basis_size: int = Field(8, ge=2, le=64, description="Number of Chebyshev radial basis functions.")
@@ -32,6 +36,6 @@ class PotentialSection(Section):
     def _check(self):
         if self.min_dist_A >= self.max_dist_A:
             raise ValueError(f"min_dist_A ({self.min_dist_A}) must be smaller than max_dist_A ({self.max_dist_A})")
-        if len(set(self.species)) != len(self.species):
+        if self.species is not None and len(set(self.species)) != len(self.species):
             raise ValueError(f"species {self.species} contains duplicates")
         return self

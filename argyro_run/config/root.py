@@ -43,14 +43,83 @@ MicrostructureModel = _section_class("microstructure", ("MicrostructureSection",
 FEModel = _section_class("fe", ("FESection", "FeSection", "FE"))
 
 
-def _material_elements(m) -> set[str]:
+def _material_elements(m, base_dir: Path | None = None) -> list[str]:
+    """Elements of a material in a stable order ([] if its structure file cannot be read: that
+    problem is reported by :func:`material_file_problems` or the loader's file check)."""
+    from argyro_run.errors import UserError
+
     if hasattr(m, "elements"):
         try:
-            return set(m.elements())
-        except Exception:  # structure files are not read during validation
-            return set()
+            return list(m.elements(base_dir))
+        except UserError:
+            return []
     halide = getattr(m, "halide", None)
-    return {"Li", "P", "S", halide} if halide else set()
+    return ["Li", "P", "S", halide] if halide else []
+
+
+def default_species(cfg: "Config") -> list[str]:
+    """``potential.species`` when not given: the elements of all materials, material by material
+    in the order each structure lists them (builder: Li, P, S, X), each once."""
+    out: list[str] = []
+    for m in cfg.materials:
+        out += [e for e in _material_elements(m, cfg.base_dir) if e not in out]
+    return out or ["Li", "P", "S", "Cl"]
+
+
+def material_file_problems(cfg: "Config") -> list[str]:
+    """Checks of ``[[materials]]`` that need the structure files (read relative to the input's
+    folder): readable, ordered, the mobile ion present, argyrodite-only keys only for
+    argyrodites, grain boundaries only for cubic cells. Missing files are left to the loader's
+    file check (which names the line)."""
+    from argyro_run.errors import UserError
+    from argyro_run.structures.ions import cations
+
+    out: list[str] = []
+    for i, m in enumerate(cfg.materials):
+        key = f"materials[{i}]"
+        if not getattr(m, "structure_file", None):
+            continue
+        path = m.structure_path(cfg.base_dir)
+        if not path.is_file():
+            continue
+        try:
+            info = m.summary(cfg.base_dir)
+        except UserError as exc:
+            out.append(f"{key}.structure_file: {str(exc).split(': ', 1)[-1]}")
+            continue
+        name = Path(m.structure_file).name
+        if not info.is_argyrodite:
+            given = m.argyrodite_keys_set()
+            if given:
+                out.append(f"{key}: {', '.join(given)} describe an argyrodite Li6PS5X, but {name} ({info.formula()}) "
+                           "is not one (recognised by composition Li:P:S:X = 6:1:5:1 and the F-43m anion framework); "
+                           "remove them (the structure file alone defines this material)")
+        else:
+            if m.halide is not None and m.halide not in info.halides:
+                out.append(f"{key}.halide: {m.halide!r} but {name} contains {list(info.halides)}; allowed: "
+                           f"{' or '.join(repr(h) for h in info.halides)} or leave halide unset (read from the file)")
+            if m.formula is not None and m.halide is None and m.formula[-2:].lstrip("5") not in info.halides:
+                out.append(f"{key}.formula: {m.formula!r} but {name} contains {list(info.halides)}")
+            if len(info.halides) > 1 and m.mixed_halide is not None:
+                out.append(f"{key}.mixed_halide: {name} already mixes {list(info.halides)}; mixed_halide replaces "
+                           "halides of a single-halide structure, leave it unset")
+        mobile = m.mobile_ion
+        present = [e for e in info.elements if e in cations()]
+        if mobile is None and "Li" not in info.elements:
+            out.append(f"{key}.mobile_ion: required, {name} ({info.formula()}) contains no Li; allowed: one of its "
+                       f"cations {present}")
+        elif mobile is not None and mobile not in info.elements:
+            out.append(f"{key}.mobile_ion: {mobile!r} is not in {name} ({info.formula()}); allowed: one of its "
+                       f"cations {present}")
+        if m.grain_boundaries and not info.is_cubic:
+            a, b, c, al, be, ga = info.cellpar
+            out.append(f"{key}.grain_boundaries: the CSL grain-boundary builder handles cubic cells only (a = b = c, "
+                       f"right angles; conventional cell); {name} has a, b, c = {a:.4g}, {b:.4g}, {c:.4g} A and "
+                       f"angles {al:.4g}, {be:.4g}, {ga:.4g} deg; remove grain_boundaries or give a cubic cell")
+        if info.formal_charge != 0:
+            out.append(f"{key}.structure_file: {name} ({info.formula()}) has a net formal charge of "
+                       f"{info.formal_charge:+d} e; allowed: a neutral cell")
+    return out
 
 
 class Config(Section):
@@ -98,6 +167,14 @@ NO_WORK = ("the input asks for no work: it needs at least one [[materials]] tabl
            "'argyro-run init quickstart' writes a complete example")
 
 
+def apply_defaults(cfg: Config) -> Config:
+    """Fill the defaults that depend on the structure files (after the checks passed):
+    ``potential.species`` (unless an existing ``potential.file`` brings its own)."""
+    if cfg.potential.species is None and cfg.potential.file is None:
+        cfg.potential.species = default_species(cfg)
+    return cfg
+
+
 def cross_field_problems(cfg: Config) -> list[str]:
     """Problems that involve several sections (each names the keys involved)."""
     out: list[str] = []
@@ -110,12 +187,22 @@ def cross_field_problems(cfg: Config) -> list[str]:
     needs_potential = cfg.md is not None and cfg.materials
     if needs_potential and not cfg.active_learning.enabled and cfg.potential.file is None:
         out.append("active_learning.enabled = false needs potential.file (an existing .mtp) for [md]")
-    elements: set[str] = set()
+    out += material_file_problems(cfg)
+    elements: list[str] = []
     for m in cfg.materials:
-        elements |= _material_elements(m)
-    missing = sorted(elements - set(cfg.potential.species))
+        elements += [e for e in _material_elements(m, cfg.base_dir) if e not in elements]
+    species = cfg.potential.species
+    missing = [e for e in elements if species is not None and e not in species]
     if missing and (cfg.md is not None or cfg.active_learning.enabled):
-        out.append(f"potential.species {cfg.potential.species} lacks {missing} (elements of [[materials]])")
+        out.append(f"potential.species {species} lacks {missing} (elements of [[materials]]); allowed: every "
+                   f"element of the materials, e.g. {elements}, or leave potential.species out (that list is the default)")
+    wanted = getattr(cfg.analysis, "species", None)
+    if wanted is not None and cfg.md is not None:
+        for i, m in enumerate(cfg.materials):
+            els = _material_elements(m, cfg.base_dir)
+            if els and wanted not in els:
+                out.append(f"analysis.species {wanted!r} is not in materials[{i}] ({m.name}: {els}); allowed: leave it "
+                           "out (each material's mobile_ion is analysed) or an element of every material")
     if cfg.active_learning.enabled and cfg.materials and cfg.potential.file is None:
         top = cfg.active_learning.levels[-1].level
         if top != cfg.potential.level:

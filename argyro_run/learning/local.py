@@ -16,12 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-FORMAL_CHARGES = {"Li": 1, "Na": 1, "K": 1, "Ag": 1, "Cu": 1, "Mg": 2, "Zn": 2, "Ga": 3, "Al": 3,
-                  "P": 5, "As": 5, "Sb": 5, "Si": 4, "Ge": 4, "Sn": 4,
-                  "O": -2, "S": -2, "Se": -2, "Te": -2, "F": -1, "Cl": -1, "Br": -1, "I": -1, "H": 1}
-# covalent bonds that make a molecular ion (kept whole); distances in Angstrom
-UNIT_BONDS_A = {("P", "S"): 2.5, ("P", "O"): 2.0, ("P", "Se"): 2.6, ("Si", "S"): 2.5, ("Ge", "S"): 2.6,
-                ("Sn", "S"): 2.7, ("As", "S"): 2.5, ("Sb", "S"): 2.7, ("Si", "O"): 1.9}
+from argyro_run.structures.ions import FORMAL_CHARGE as FORMAL_CHARGES  # one owner of the tables
+from argyro_run.structures.ions import UNIT_BONDS_A
 
 
 def molecular_units(atoms, bonds: dict | None = None) -> np.ndarray:

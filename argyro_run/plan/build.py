@@ -87,6 +87,22 @@ def _structure_names(m) -> list[str]:
     return list(getattr(m, "variants", ["bulk"]))
 
 
+def _mobile_ion(cfg, m) -> str:
+    """The material's diffusing ion (its ``mobile_ion``, else Li; validation made sure it exists)."""
+    from argyro_run.errors import UserError
+
+    try:
+        return m.mobile_species(cfg.base_dir)
+    except (UserError, AttributeError):
+        return getattr(m, "mobile_ion", None) or "Li"
+
+
+def _ion_charge(symbol: str) -> int:
+    from argyro_run.structures.ions import FORMAL_CHARGE
+
+    return int(FORMAL_CHARGE.get(symbol, 1))
+
+
 def _estimated_n_atoms(m, structure: str) -> int:
     """Fallback when the structures cannot be built at plan time (e.g. an unreadable file)."""
     sc = getattr(m, "supercell", [1, 1, 1]) or [1, 1, 1]
@@ -191,6 +207,9 @@ def build_plan(cfg) -> Plan:
         for m in cfg.materials:
             analysis_ids = []
             wanted = getattr(cfg.md, "structures", None)
+            # the diffusing ion of this material (analysis.species overrides it for every material)
+            species = getattr(cfg.analysis, "species", None) or _mobile_ion(cfg, m)
+            m_analysis = dict(analysis, species=species, charge_e=_ion_charge(species))
             for s in _structure_names(m):
                 if wanted and s not in wanted:
                     continue
@@ -199,7 +218,7 @@ def build_plan(cfg) -> Plan:
                     tid = f"md/{m.name}/{s}/T{_fmt(T)}"
                     md_params = {k: v for k, v in md.items() if k != "temperatures_K"}
                     if md_params.get("trajectory_atoms", "species") == "species":
-                        md_params["species"] = cfg.analysis.species     # the atoms kept
+                        md_params["species"] = species                  # the atoms kept
                     md_ids.append(b.add(tid, "md_run", {"md": md_params, "temperature_K": T, "structure": s,
                                                         "seed": task_seed(seed, tid)},
                                         [struct_ids[m.name], potential_id], ranks=par.ranks_per_md,
@@ -207,7 +226,7 @@ def build_plan(cfg) -> Plan:
                                         n_atoms=sizes[m.name][s],
                                         description=f"{s} of {m.name} at {_fmt(T)} K, {sizes[m.name][s]} atoms"))
                 aid = f"analysis/{m.name}/{s}"
-                analysis_ids.append(b.add(aid, "diffusion", {"analysis": analysis, "structure": s,
+                analysis_ids.append(b.add(aid, "diffusion", {"analysis": m_analysis, "structure": s,
                                                              "material": m.name}, md_ids,
                                           cost_s=2.0 * len(md_ids), description=f"MSD and diffusivity of {s}"))
             arrhenius_ids.append(b.add(f"arrhenius/{m.name}", "arrhenius", {"material": m.name}, analysis_ids,

@@ -68,7 +68,8 @@ def _arrhenius_lines(deps: dict) -> list[str]:
                          f"{T.min():g}-{T.max():g}" if T.size else ""])
     if not rows:
         return []
-    return ["Li diffusion, Arrhenius fits of MD (extrapolated to 300 K):",
+    ions = sorted({str(deps[d].get_attrs("").get("species", "")) for d in deps if d.startswith("analysis/")} - {""})
+    return [f"{'/'.join(ions) or 'Mobile-ion'} diffusion, Arrhenius fits of MD (extrapolated to 300 K):",
             *_table(["material", "diffusion", "Ea [eV]", "D0 [m2/s]", "D(300 K) [m2/s]", "sigma(300 K) [mS/cm]",
                      "T range [K]"], rows)]
 

@@ -36,6 +36,7 @@ import numpy as np
 from ase import Atoms
 
 from argyro_run.errors import UserError
+from argyro_run.structures.ions import FORMAL_CHARGE, UNIT_BONDS_A
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,6 @@ S16E_X = {"Cl": 0.6196, "Br": 0.6185, "I": 0.6168}
 #: Li on 48h (x, x, z), representative room-temperature refinement values (docs/structures.md).
 LI48H_XZ = {"Cl": (0.3175, 0.0225), "Br": (0.3175, 0.0225), "I": (0.3175, 0.0225)}
 
-#: Formal charges used for neutrality checks and for the GB overlap rule.
-FORMAL_CHARGE = {"Li": 1, "P": 5, "S": -2, "Cl": -1, "Br": -1, "I": -1}
 
 #: Integer codes of the ``sublattice`` per-atom array.
 SUBLATTICE = {"unknown": 0, "Li_48h": 1, "P_4b": 2, "S_16e": 3, "site_4a": 4, "site_4c": 5}
@@ -60,7 +59,7 @@ SUBLATTICE = {"unknown": 0, "Li_48h": 1, "P_4b": 2, "S_16e": 3, "site_4a": 4, "s
 LI_LI_MIN_A = 1.8
 
 #: P-S distance (Angstrom) below which an S belongs to a PS4 unit.
-PS_BOND_MAX_A = 2.5
+PS_BOND_MAX_A = UNIT_BONDS_A[("P", "S")]
 
 _FCC = np.array([[0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]])
 
@@ -207,48 +206,52 @@ def argyrodite(halide: str = "Cl", *, lattice_constant_A: float | None = None,
 
 
 def ion_units(atoms: Atoms) -> np.ndarray:
-    """Unit index per atom: P and its S within :data:`PS_BOND_MAX_A` (minimum image) share
-    one id (a PS4^3- unit); every other atom is its own unit. Ids are 0..n_units-1 in order
-    of first appearance."""
+    """Unit index per atom: the centre of a molecular anion (P, Ge, Si, ... of
+    :data:`~argyro_run.structures.ions.UNIT_BONDS_A`) and its ligands within the bond length
+    (minimum image) share one id (PS4^3-, GeS4^4-, ...); every other atom is its own unit. Ids
+    are 0..n_units-1 in order of first appearance."""
     n = len(atoms)
     uid = -np.ones(n, dtype=np.int64)
     sym = np.array(atoms.get_chemical_symbols())
-    p_idx = np.flatnonzero(sym == "P")
-    s_idx = np.flatnonzero(sym == "S")
     if not atoms.cell.rank == 3 and any(atoms.pbc):
         raise UserError("structure: periodic structure without a 3D cell")
     owner = -np.ones(n, dtype=np.int64)
-    if len(p_idx) and len(s_idx):
+    bonds = {k: v for k, v in UNIT_BONDS_A.items() if k[0] in sym and k[1] in sym}
+    if bonds:
         from ase.neighborlist import neighbor_list
 
-        i, j, d = neighbor_list("ijd", atoms, PS_BOND_MAX_A)
-        sel = (sym[i] == "S") & (sym[j] == "P")
-        i, j, d = i[sel], j[sel], d[sel]
-        n_p = np.bincount(i, minlength=n)
-        if np.any(n_p > 1):
-            s = int(np.flatnonzero(n_p > 1)[0])
-            raise UserError(f"structure: S atom {s} is within {PS_BOND_MAX_A} A of two P atoms; cannot assign PS4 units")
+        i, j, d = neighbor_list("ijd", atoms, max(bonds.values()))
+        cut = np.array([bonds.get((a, b), -1.0) for a, b in zip(sym[j], sym[i])]) if len(i) else np.zeros(0)
+        sel = d <= cut  # i a ligand, j its centre
+        i, j = i[sel], j[sel]
+        n_c = np.bincount(i, minlength=n)
+        if np.any(n_c > 1):
+            s = int(np.flatnonzero(n_c > 1)[0])
+            raise UserError(f"structure: {sym[s]} atom {s} is bonded to two molecular-anion centres "
+                            f"({', '.join(f'{a}-{b} <= {v} A' for (a, b), v in bonds.items())}); cannot assign units")
         owner[i] = j
+    centres = {c for c, _ in bonds}
     nxt = 0
     for i in range(n):
         if uid[i] >= 0:
             continue
         if owner[i] >= 0:
-            i_p = owner[i]
-            if uid[i_p] < 0:
-                uid[i_p] = nxt
+            i_c = owner[i]
+            if uid[i_c] < 0:
+                uid[i_c] = nxt
                 nxt += 1
-            uid[i] = uid[i_p]
+                uid[owner == i_c] = uid[i_c]
+            uid[i] = uid[i_c]
             continue
         uid[i] = nxt
         nxt += 1
-        if sym[i] == "P":
+        if sym[i] in centres:
             uid[owner == i] = uid[i]
     return uid.astype(np.int32)
 
 
 def unit_charges(atoms: Atoms, unit_id: np.ndarray | None = None) -> dict[int, int]:
-    """Formal charge of every unit (PS4 -3, S2- -2, X- -1, Li+ +1)."""
+    """Formal charge of every unit (PS4 -3, S2- -2, X- -1, Li+ +1, ...)."""
     uid = atoms.arrays["unit_id"] if unit_id is None else unit_id
     q: dict[int, int] = {}
     for u, s in zip(uid, atoms.get_chemical_symbols()):
@@ -257,7 +260,7 @@ def unit_charges(atoms: Atoms, unit_id: np.ndarray | None = None) -> dict[int, i
 
 
 def formal_charge(atoms: Atoms) -> int:
-    """Sum of formal charges (0 for a neutral argyrodite)."""
+    """Sum of formal charges (0 for a neutral ionic crystal)."""
     try:
         return int(sum(FORMAL_CHARGE[s] for s in atoms.get_chemical_symbols()))
     except KeyError as exc:

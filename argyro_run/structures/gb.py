@@ -6,7 +6,8 @@ Construction (``docs/structures.md`` has the full description):
    (Ranganathan: theta = 2 atan(n sqrt(N) / m), Sigma = m^2 + N n^2 with factors of 2
    removed, N = u^2 + v^2 + w^2; the smallest such angle is used).
 2. The translation lattice L of the bulk cell is detected (F-centred if the structure is
-   invariant under the face-centring translations, else simple cubic). Grain 1 is the bulk
+   invariant under the face-centring translations, I-centred if under (1/2, 1/2, 1/2), else
+   simple cubic). Grain 1 is the bulk
    crystal, grain 2 the bulk rotated by R (plus the rigid-body translation). The 2D cell of
    the GB plane is the primitive cell of the planar CSL, L ∩ R L ∩ plane (vectors a1, a2).
 3. Grain 1 fills the slab spanned by (a1, a2, n1 w1), w1 the lattice vector of L with the
@@ -17,11 +18,13 @@ Construction (``docs/structures.md`` has the full description):
    PS4 by its P), so no PS4 is ever cut.
 4. Pairs of atoms from different grains closer than ``min_distance_A`` (any pair), or anion
    units closer than ``min_anion_distance_A``, are resolved by deleting whole ions/units
-   (Li+ before anions; among anions the smaller charge first: X-, then S2-, then PS4^3-;
-   ties: the grain-2 one). The charge this leaves is then cancelled by deleting Li+ (if
-   anion charge was removed) or X- (if Li+ was removed), most crowded first among those
-   within ``gb_region_A`` of a GB. The removed set is therefore a neutral combination of
-   Li+X-, 2Li+S2-, 3Li+PS4^3- units.
+   (the mobile ion, Li+ by default, before anything else; then by the size of the charge,
+   e.g. X-, then S2-, then PS4^3-; ties: the grain-2 one). The charge this leaves is then
+   cancelled by deleting mobile ions (if anion charge was removed) or the single-atom
+   anion of smallest charge, X- before S2- (if cations were removed; in a structure
+   without single anions the smallest molecular anion), most crowded first among those
+   within ``gb_region_A`` of a GB. For an argyrodite the removed set is therefore a neutral
+   combination of Li+X-, 2Li+S2-, 3Li+PS4^3- units.
 
 The cell is written with a1 along x, a2 in the xy plane and the GB normal along +z (LAMMPS'
 lower-triangular convention). Per-atom arrays: ``grain_id`` (1, 2), ``gb_distance_A``
@@ -39,7 +42,8 @@ import numpy as np
 from ase import Atoms
 
 from argyro_run.errors import UserError
-from argyro_run.structures.argyrodite import FORMAL_CHARGE, ion_units
+from argyro_run.structures.argyrodite import ion_units
+from argyro_run.structures.ions import FORMAL_CHARGE
 
 log = logging.getLogger(__name__)
 
@@ -99,23 +103,37 @@ def csl_rotation(axis, sigma: int) -> tuple[np.ndarray, float]:
 def translation_lattice(bulk: Atoms) -> np.ndarray:
     """Primitive translation vectors (rows, Angstrom) of a cubic ``bulk`` cell: the
     F-centred vectors if the structure (species included) is invariant under the
-    face-centring translations, else the cell vectors."""
+    face-centring translations, the I-centred ones if it is invariant under (1/2, 1/2, 1/2),
+    else the cell vectors. Other lattices (tetragonal, orthorhombic, hexagonal, ...) raise a
+    :class:`UserError`: the CSL construction here is the one of cubic crystals."""
+    return _lattice(bulk)[1]
+
+
+def _lattice(bulk: Atoms) -> tuple[str, np.ndarray]:
+    """("fcc" | "bcc" | "sc", primitive translation vectors) of a cubic ``bulk`` cell."""
     cell = np.asarray(bulk.cell[:])
     L = float(np.linalg.norm(cell[0]))
     if not np.allclose(cell, np.eye(3) * L, atol=1e-6):
-        raise UserError("grain_boundaries: the bulk cell must be cubic with axes along x, y, z "
-                        f"(got cell {np.round(cell, 4).tolist()}); use the conventional cubic cell")
+        a, b, c, al, be, ga = bulk.cell.cellpar()
+        raise UserError("grain_boundaries: the CSL builder handles cubic cells only (a = b = c, right angles, "
+                        f"axes along x, y, z: the conventional cubic cell); got a, b, c = {a:.4g}, {b:.4g}, {c:.4g} A, "
+                        f"angles {al:.4g}, {be:.4g}, {ga:.4g} deg")
     frac = bulk.get_scaled_positions(wrap=True)
     num = bulk.numbers
-    for t in ([0, .5, .5], [.5, 0, .5], [.5, .5, 0]):
+
+    def invariant(t) -> bool:
         moved = np.mod(frac + np.array(t), 1.0)
         d = moved[:, None, :] - frac[None, :, :]
         d -= np.round(d)
         dist = np.linalg.norm(d * L, axis=-1)
         j = np.argmin(dist, axis=1)
-        if not (np.all(dist[np.arange(len(frac)), j] < 1e-3) and np.all(num[j] == num)):
-            return cell.copy()
-    return 0.5 * L * np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
+        return bool(np.all(dist[np.arange(len(frac)), j] < 1e-3) and np.all(num[j] == num))
+
+    if all(invariant(t) for t in ([0, .5, .5], [.5, 0, .5], [.5, .5, 0])):
+        return "fcc", 0.5 * L * np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
+    if invariant([.5, .5, .5]):
+        return "bcc", 0.5 * L * np.array([[-1.0, 1.0, 1.0], [1.0, -1.0, 1.0], [1.0, 1.0, -1.0]])
+    return "sc", cell.copy()
 
 
 def _in_lattice(vecs: np.ndarray, basis_rows: np.ndarray, tol: float = 1e-6) -> np.ndarray:
@@ -240,8 +258,8 @@ def _units(bulk: Atoms):
     cell = np.asarray(bulk.cell[:])
     for u in np.unique(uid):
         idx = np.flatnonzero(uid == u)
-        p = idx[sym[idx] == "P"]
-        ref_i = int(p[0]) if len(p) else int(idx[0])
+        # a molecular ion is placed by its centre (P of PS4, ...): the atom of largest formal charge
+        ref_i = int(idx[np.argmax([FORMAL_CHARGE[x] for x in sym[idx]])]) if len(idx) > 1 else int(idx[0])
         ref = bulk.positions[ref_i]
         d = bulk.positions[idx] - ref
         d -= np.round(d @ np.linalg.inv(cell)) @ cell
@@ -283,7 +301,8 @@ def _fill(bulk: Atoms, units, rot: np.ndarray, shift: np.ndarray, origin: np.nda
 # ---------------------------------------------------------------------------- main
 def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0),
                   min_distance_A: float = 1.8, min_anion_distance_A: float = 2.8,
-                  grain_thickness_cells: float = 1.0, gap_A: float = 0.0, gb_region_A: float = 4.0) -> Atoms:
+                  grain_thickness_cells: float = 1.0, gap_A: float = 0.0, gb_region_A: float = 4.0,
+                  mobile_ion: str = "Li") -> Atoms:
     """Periodic bicrystal with two Sigma``sigma`` grain boundaries (module docstring).
 
     ``bulk``: cubic conventional cell (with ``unit_id``; computed if absent). ``plane``: GB
@@ -292,7 +311,8 @@ def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0
     a2); ``grain_thickness_cells``: each grain at least this many lattice constants thick
     (rounded up to whole lattice-plane steps along the normal); ``gap_A``: extra spacing
     along the normal added at each of the two GBs (the cell grows by 2 gap_A; the GB planes
-    stay in the middle of the gaps, at z = 0 and z = h1 + gap_A).
+    stay in the middle of the gaps, at z = 0 and z = h1 + gap_A). ``mobile_ion``: the cation
+    removed first at overlaps and to restore neutrality (Li for argyrodites).
     """
     n_int = np.asarray(plane, dtype=float)
     if n_int.shape != (3,) or not np.any(n_int):
@@ -306,7 +326,7 @@ def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0
     R_neg = R.T
     if np.abs(_integer_direction(R_neg.T @ n_int, int(sigma))).max() < np.abs(_integer_direction(R.T @ n_int, int(sigma))).max():
         R, theta = R_neg, -theta
-    basis = translation_lattice(bulk)
+    lattice_kind, basis = _lattice(bulk)
     a_const = float(bulk.cell[0, 0])
     if not np.allclose(n_int, np.round(n_int)):
         raise UserError(f"plane: Miller indices must be integers, found {list(np.ravel(plane))}")
@@ -373,7 +393,8 @@ def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0
     gb_z = (0.0, h1 + gap_A)
 
     keep, removed = _remove_overlaps(atoms, gb_z=gb_z, period=h_total, min_distance_A=min_distance_A,
-                                     min_anion_distance_A=min_anion_distance_A, gb_region_A=gb_region_A)
+                                     min_anion_distance_A=min_anion_distance_A, gb_region_A=gb_region_A,
+                                     mobile_ion=mobile_ion)
     atoms = atoms[keep]
     _, uid = np.unique(atoms.arrays["unit_id"], return_inverse=True)
     atoms.arrays["unit_id"] = uid.astype(np.int32)
@@ -387,7 +408,7 @@ def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0
         gb_misorientation_deg=float(theta), gb_translation=f"{tr[0]:g} {tr[1]:g}",
         gb_plane_1_z_A=float(gb_z[0]), gb_plane_2_z_A=float(gb_z[1]),
         gb_normal=[0.0, 0.0, 1.0], gb_normal_crystal=" ".join(f"{x:.6g}" for x in normal),
-        gb_area_A2=float(np.linalg.norm(np.cross(a1, a2))), gb_lattice="fcc" if not np.allclose(basis, bulk.cell[:]) else "sc",
+        gb_area_A2=float(np.linalg.norm(np.cross(a1, a2))), gb_lattice=lattice_kind,
         grain_1_thickness_A=float(h1), grain_2_thickness_A=float(h2), gb_gap_A=float(gap_A),
         gb_atoms_removed=int(n_before - len(atoms)), gb_removed=removed,
     )
@@ -404,7 +425,8 @@ def _gb_distance(z: np.ndarray, planes, period: float) -> np.ndarray:
     return out
 
 
-def _remove_overlaps(atoms: Atoms, *, gb_z, period, min_distance_A, min_anion_distance_A, gb_region_A):
+def _remove_overlaps(atoms: Atoms, *, gb_z, period, min_distance_A, min_anion_distance_A, gb_region_A,
+                     mobile_ion: str = "Li"):
     """Indices to keep and a text summary of the removed ions (rule: module docstring)."""
     from ase.neighborlist import neighbor_list
 
@@ -414,12 +436,14 @@ def _remove_overlaps(atoms: Atoms, *, gb_z, period, min_distance_A, min_anion_di
     charge = {}
     for u, s in zip(uid, sym):
         charge[int(u)] = charge.get(int(u), 0) + FORMAL_CHARGE[s]
-    is_li = sym == "Li"
+    single = np.bincount(uid)[uid] == 1
+    is_li = sym == mobile_ion  # the mobile ion (Li+ in argyrodites)
+    is_cation = single & np.array([FORMAL_CHARGE[x] > 0 for x in sym], dtype=bool)
     cut = max(min_distance_A, min_anion_distance_A)
     i, j, d = neighbor_list("ijd", atoms, cut)
     sel = (i < j) & (uid[i] != uid[j]) & (grain[i] != grain[j])
     i, j, d = i[sel], j[sel], d[sel]
-    anion_pair = ~is_li[i] & ~is_li[j]
+    anion_pair = ~is_cation[i] & ~is_cation[j]
     bad = (d < min_distance_A) | (anion_pair & (d < min_anion_distance_A))
     # ties (frequent: symmetry-equivalent pairs) are broken by position in the cell, not by
     # atom order, so equivalent inputs (e.g. translations differing by a CSL vector) give
@@ -436,8 +460,8 @@ def _remove_overlaps(atoms: Atoms, *, gb_z, period, min_distance_A, min_anion_di
         ua, ub = int(uid[a]), int(uid[b])
         if ua in removed_units or ub in removed_units:
             continue
-        ka = (0 if is_li[a] else 1, abs(charge[ua]), 0 if grain[a] == 2 else 1)
-        kb = (0 if is_li[b] else 1, abs(charge[ub]), 0 if grain[b] == 2 else 1)
+        ka = (0 if is_li[a] else 1, 0 if is_cation[a] else 1, abs(charge[ua]), 0 if grain[a] == 2 else 1)
+        kb = (0 if is_li[b] else 1, 0 if is_cation[b] else 1, abs(charge[ub]), 0 if grain[b] == 2 else 1)
         removed_units.add(ua if ka <= kb else ub)
 
     q = -sum(charge[u] for u in removed_units)  # charge left in the cell
@@ -466,23 +490,44 @@ def _remove_overlaps(atoms: Atoms, *, gb_z, period, min_distance_A, min_anion_di
             near = np.flatnonzero(species_mask & alive & (dist_gb <= region))
         return int(uid[crowded(near)])
 
-    is_x = np.isin(sym, ["Cl", "Br", "I"])
-    single = np.bincount(uid)[uid] == 1
-    while q != 0:
+    unit_q = np.array([charge[int(u)] for u in uid])
+    anion_charges = sorted({int(q_) for q_ in unit_q[single] if q_ < 0}, reverse=True)  # -1 (X-) before -2 (S2-)
+    poly_charges = sorted({int(q_) for q_ in unit_q[~single] if q_ < 0}, reverse=True)
+    for _ in range(10 * len(atoms) + 10):
+        if q == 0:
+            break
+        u = None
         if q > 0:
             u = pick(is_li)
-        else:
-            u = pick(is_x & single)
             if u is None:
-                u = pick((sym == "S") & single)
-        if u is None:  # pragma: no cover - cannot happen for argyrodite compositions
-            raise RuntimeError("cannot restore charge neutrality of the bicrystal")
+                u = pick(is_cation)
+        else:
+            for qa in anion_charges:
+                u = pick(single & (unit_q == qa))
+                if u is not None:
+                    break
+            if u is None:
+                for qa in poly_charges:
+                    u = pick(~single & (unit_q == qa))
+                    if u is not None:
+                        break
+        if u is None:
+            raise UserError(f"grain_boundaries: cannot restore charge neutrality of the bicrystal (charge {q:+d} e "
+                            f"left and no {'cation' if q > 0 else 'anion'} to remove near the GB)")
         removed_units.add(u)
         q -= charge[u]
+    else:
+        raise UserError(f"grain_boundaries: cannot restore charge neutrality of the bicrystal with whole ions "
+                        f"(charge {q:+d} e left); try another translation or min_distance_A")
     counts: dict[str, int] = {}
     for u in sorted(removed_units):
         members = sym[uid == u]
-        name = "PS4" if "P" in members else str(members[0])
+        if len(members) > 1:  # molecular ion: centre + ligands, e.g. PS4
+            centre = max(set(members), key=lambda x: FORMAL_CHARGE[x])
+            lig = sorted(set(members) - {centre})
+            name = centre + "".join(f"{x}{(members == x).sum()}" for x in lig)
+        else:
+            name = str(members[0])
         counts[name] = counts.get(name, 0) + 1
     keep = np.flatnonzero(~np.isin(uid, list(removed_units)))
     summary = ", ".join(f"{k}:{v}" for k, v in sorted(counts.items())) or "none"

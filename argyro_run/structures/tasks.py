@@ -34,30 +34,40 @@ def _material(material) -> "object":
 
 
 def unit_cell(material, *, base_dir: Path | None = None) -> Atoms:
-    """The ordered unit cell of a material: the builder's 52-atom cell or its structure file."""
+    """The ordered unit cell of a material: the builder's 52-atom cell or its structure file
+    (``info["mobile_ion"]`` names the diffusing ion)."""
     from argyro_run.structures.argyrodite import argyrodite
     from argyro_run.structures.files import read_structure
 
     m = _material(material)
     if m.structure_file:
-        p = Path(m.structure_file).expanduser()
-        if not p.is_absolute():
-            p = Path(base_dir or Path.cwd()) / p
+        from argyro_run.structures.files import is_argyrodite
+
+        p = m.structure_path(base_dir)
         atoms = read_structure(p)
-        halides = {s for s in atoms.get_chemical_symbols() if s in ("Cl", "Br", "I")}
-        allowed = {m.halide} | ({m.mixed_halide} if m.mixed_halide else set())
-        if not halides or not halides <= allowed:
-            raise UserError(f"materials.{m.name}.halide: the material says {m.halide!r} but {p.name} contains "
-                            f"{sorted(halides) or 'no halide'}; set halide (and mixed_halide) to match the file")
-        atoms.info.setdefault("halide", m.halide)
+        halides = sorted({s for s in atoms.get_chemical_symbols() if s in ("Cl", "Br", "I")})
+        if m.halide is not None:
+            allowed = {m.halide} | ({m.mixed_halide} if m.mixed_halide else set())
+            if not halides or not set(halides) <= allowed:
+                raise UserError(f"materials.{m.name}.halide: the material says {m.halide!r} but {p.name} contains "
+                                f"{halides or 'no halide'}; set halide (and mixed_halide) to match the file, or leave "
+                                "halide unset")
+        if is_argyrodite(atoms):
+            atoms.info.setdefault("halide", m.halide or halides[0])
+        elif m.argyrodite_keys_set(explicit=False):
+            raise UserError(f"materials.{m.name}: {', '.join(m.argyrodite_keys_set(explicit=False))} describe an argyrodite "
+                            f"Li6PS5X, but {p.name} is not one; remove them")
+        atoms.info["mobile_ion"] = m.mobile_species(base_dir)
         return atoms
     a = m.lattice_constant_A
     if a is None and m.mixed_halide is not None and m.mixed_halide_fraction > 0:
         from argyro_run.structures.argyrodite import LATTICE_CONSTANTS_A
 
         f = m.mixed_halide_fraction  # Vegard's law between the two end members
-        a = (1 - f) * LATTICE_CONSTANTS_A[m.halide] + f * LATTICE_CONSTANTS_A[m.mixed_halide]
-    return argyrodite(m.halide, lattice_constant_A=a, li_seed=m.li_seed)
+        a = (1 - f) * LATTICE_CONSTANTS_A[m.builder_halide()] + f * LATTICE_CONSTANTS_A[m.mixed_halide]
+    atoms = argyrodite(m.builder_halide(), lattice_constant_A=a, li_seed=m.li_seed)
+    atoms.info["mobile_ion"] = "Li"
+    return atoms
 
 
 def gb_structures(bulk: Atoms, gb, *, seed: int = 0) -> list[Atoms]:
@@ -71,7 +81,8 @@ def gb_structures(bulk: Atoms, gb, *, seed: int = 0) -> list[Atoms]:
     for k, t in enumerate(gb.translations):
         atoms = csl_bicrystal(bulk, sigma=gb.sigma, plane=gb.plane, axis=gb.axis, translation=tuple(t),
                               min_distance_A=gb.min_distance_A, min_anion_distance_A=gb.min_anion_distance_A,
-                              grain_thickness_cells=gb.grain_thickness_cells, gap_A=gb.gap_A)
+                              grain_thickness_cells=gb.grain_thickness_cells, gap_A=gb.gap_A,
+                              mobile_ion=bulk.info.get("mobile_ion", "Li"))
         if tuple(gb.repeats_in_plane) != (1, 1):
             atoms = make_supercell(atoms, [gb.repeats_in_plane[0], gb.repeats_in_plane[1], 1])
         if gb.site_disorder:
@@ -98,7 +109,8 @@ def structure_sizes(material, *, base_dir: Path | None = None) -> dict[str, int]
     for gb in m.grain_boundaries:
         atoms = csl_bicrystal(cell, sigma=gb.sigma, plane=gb.plane, axis=gb.axis, translation=tuple(gb.translations[0]),
                               min_distance_A=gb.min_distance_A, min_anion_distance_A=gb.min_anion_distance_A,
-                              grain_thickness_cells=gb.grain_thickness_cells, gap_A=gb.gap_A)
+                              grain_thickness_cells=gb.grain_thickness_cells, gap_A=gb.gap_A,
+                              mobile_ion=cell.info.get("mobile_ion", "Li"))
         out[gb.name()] = len(atoms) * math.prod(gb.repeats_in_plane)
     return out
 
@@ -168,7 +180,10 @@ def run_build_structures(params: dict, deps: dict, comm, workdir: Path) -> Resul
         attrs = {"n_atoms": len(atoms)}
         add_atoms(result, name, atoms, **attrs)
     m = _material(material)
-    result.set_attrs("", material=m.name, halide=m.halide, structures=",".join(names),
+    first = next(iter(structures.values())) if structures else None
+    result.set_attrs("", material=m.name, halide=str(first.info.get("halide", "")) if first is not None else "",
+                     mobile_ion=str(first.info.get("mobile_ion", "")) if first is not None else "",
+                     structures=",".join(names),
                      lattice_constant_A=float(next(iter(structures.values())).info.get("lattice_constant_A", np.nan)) if structures else np.nan,
                      site_disorder=float(m.site_disorder))
     log.info("built %d structure(s) of %s: %s", len(structures), m.name,

@@ -11,7 +11,7 @@ import pytest
 from argyro_run.config import config_from_text, load_config
 from argyro_run.config.loader import key_lines
 from argyro_run.errors import UserError
-from argyro_run.templates import template_names
+from argyro_run.templates import template_companions, template_names
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO / "argyro_run" / "templates"
@@ -167,6 +167,10 @@ def test_named_files_must_exist(tmp_path):
         load_config(f)
     assert exc.value.problems[0].startswith("materials[0].structure_file (line 3): file 's.cif' not found")
     (tmp_path / "s.cif").write_text("x")
+    with pytest.raises(UserError) as exc:  # present but unreadable: the key and ASE's reason
+        load_config(f)
+    assert exc.value.problems[0].startswith("materials[0].structure_file: cannot read")
+    (tmp_path / "s.cif").write_bytes(template_companions("new-material")["example_Li6PS5Cl.cif"])
     assert load_config(f).resolve("s.cif") == tmp_path.resolve() / "s.cif"
 
 

@@ -20,7 +20,7 @@ from tests.conftest import BIN
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO / "argyro_run" / "templates"
 INPUTS = REPO / "inputs"
-SHIPPED = ["quickstart", "Li6PS5Cl", "Li6PS5Br", "Li6PS5I", "new-material"]
+SHIPPED = ["quickstart", "Li6PS5Cl", "Li6PS5Br", "Li6PS5I", "new-material", "Na3PS4"]
 
 
 def _files(d: Path) -> list[str]:
@@ -116,7 +116,13 @@ def test_analysis_window_fits_the_md_of_each_template(name):
     md_id = task.deps[0]
     dt_ps = cfg.md.dump_interval_fs / 1000.0
     t = np.arange(0.0, cfg.md.production_ps + 0.5 * dt_ps, dt_ps)
-    atoms = argyrodite("Cl")[[0, 1, 2, 24, 28]]  # 3 Li, P, S: the analysis cost grows with the atoms
+    from argyro_run.structures.tasks import unit_cell
+
+    cell = unit_cell(cfg.materials[0], base_dir=cfg.base_dir) if cfg.materials else argyrodite("Cl")
+    sym = np.array(cell.get_chemical_symbols())
+    mobile = task.params["analysis"]["species"]
+    # 3 mobile ions and 2 other atoms: the analysis cost grows with the atoms
+    atoms = cell[list(np.flatnonzero(sym == mobile)[:3]) + list(np.flatnonzero(sym != mobile)[:2])]
     rng = np.random.default_rng(1)
     x = atoms.positions + np.cumsum(rng.normal(scale=0.05, size=(len(t), len(atoms), 3)), axis=0)
     md = Result()

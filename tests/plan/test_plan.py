@@ -110,11 +110,14 @@ def test_task_kind_functions_are_named_per_convention():
 def test_editing_a_structure_file_changes_its_branch(tmp_path):
     from argyro_run.config import load_config
 
-    (tmp_path / "s.cif").write_text("one")
+    from argyro_run.templates import template_companions
+
+    cif = template_companions("new-material")["example_Li6PS5Cl.cif"]  # files are read at validation
+    (tmp_path / "s.cif").write_bytes(cif)
     (tmp_path / "in.toml").write_text('[[materials]]\nname = "L"\nstructure_file = "s.cif"\n'
                                       '[[materials]]\nname = "M"\n[active_learning]\nenabled = false\n')
     a = hashes(build_plan(load_config(tmp_path / "in.toml")))
-    (tmp_path / "s.cif").write_text("two")
+    (tmp_path / "s.cif").write_bytes(cif + b"# edited\n")
     b = hashes(build_plan(load_config(tmp_path / "in.toml")))
     assert {k for k in a if a[k] != b[k]} == {"structures/L", "summary"}
 

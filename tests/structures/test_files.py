@@ -97,8 +97,8 @@ def test_bad_files(tmp_path):
         read_structure(tmp_path / "junk.cif")
     from ase.build import bulk
 
-    write_structure(tmp_path / "cu.extxyz", bulk("Cu", cubic=True))
-    with pytest.raises(UserError, match="Cu"):
-        read_structure(tmp_path / "cu.extxyz")
+    write_structure(tmp_path / "fe.extxyz", bulk("Fe", cubic=True))  # no formal charge in the ion table
+    with pytest.raises(UserError, match=r"\['Fe'\].*no formal charge"):
+        read_structure(tmp_path / "fe.extxyz")
     with pytest.raises(UserError, match="unknown structure format"):
         write_structure(tmp_path / "a.pdf", argyrodite())

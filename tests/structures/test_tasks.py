@@ -150,7 +150,7 @@ def test_mixed_halide_material():
     m = Material(name="CB", halide="Cl", mixed_halide="Br", mixed_halide_fraction=0.5, variants=["ordered", "disordered"],
                  supercell=[2, 1, 1], grain_boundaries=[{"sigma": 3, "plane": [-1, 1, 1], "axis": [1, 1, 0],
                                                          "translations": [[0, 0], [0.5, 0]]}])
-    assert m.elements() == {"Li", "P", "S", "Cl", "Br"}
+    assert m.elements() == ["Li", "P", "S", "Cl", "Br"]
     out = build_material(m, seed=2)
     assert out["ordered"].cell[0, 0] == pytest.approx(2 * (9.86 + 9.99) / 2)
     for name, atoms in out.items():
