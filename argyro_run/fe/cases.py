@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from argyro_run.config.fe import FIT_KINDS
+from argyro_run.structures.ions import DEFAULT_MOBILE_ION, ion_charge
 
 DEFAULT_CARRIER_DENSITY_PER_NM3 = 25.0  # Li6PS5Cl: 24 Li per cubic cell of 0.986 nm
 DEFAULT_CARRIER_SOURCE = "default: Li6PS5Cl, 24 Li / (0.986 nm)^3 (no bulk structure in the case)"
@@ -165,8 +166,10 @@ def resolve_cases(cfg) -> tuple[list[dict], list[str]]:
             continue
         mat = mats[0] if mats else None
         arr = sorted({f["task"] for s in sources.values() for f in s.get("md", [])})
+        ion = materials[mat].mobile_species(cfg.base_dir) if mat else DEFAULT_MOBILE_ION
         cases.append({**c, "material": mat, "sources": sources, "arrhenius": arr,
-                      "structures_task": f"structures/{mat}" if c["bulk"] else None})
+                      "structures_task": f"structures/{mat}" if c["bulk"] else None,
+                      "mobile_ion": ion, "charge_e": ion_charge(ion)})
     return cases, list(dict.fromkeys(problems))
 
 

@@ -13,6 +13,7 @@ from argyro_run.errors import UserError
 from argyro_run.fe.cases import (DEFAULT_CARRIER_DENSITY_PER_NM3, DEFAULT_CARRIER_SOURCE, GB_KINDS, assign_gb_models,
                                  crossover_grain_size, mobile_ion_density_per_nm3)
 from argyro_run.results import Result, get_atoms
+from argyro_run.structures.ions import DEFAULT_MOBILE_ION
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,6 @@ K_B_eV_per_K = 8.617333262e-5
 E_C = 1.602176634e-19
 K_B_J_per_K = 1.380649e-23
 KINDS = ("bulk", "gb_parallel", "gb_perpendicular")
-MOBILE_ION = ("Li", 1)  # (symbol, charge in e) until [[materials]] names the mobile ion
 
 
 def arrhenius_D(D0_m2_per_s: float, Ea_eV: float, temperature_K) -> np.ndarray:
@@ -79,7 +79,7 @@ def case_laws(case: dict, deps: dict) -> dict[str, dict]:
     return out
 
 
-def case_carrier_density(case: dict, fe: dict, deps: dict, symbol: str = MOBILE_ION[0]) -> tuple[float, str]:
+def case_carrier_density(case: dict, fe: dict, deps: dict, symbol: str = DEFAULT_MOBILE_ION) -> tuple[float, str]:
     """(mobile-ion density per nm^3, where it came from): ``fe.carrier_density_per_nm3`` if given,
     else counted in the case's bulk structure (``structures/<material>`` result), else the default."""
     if fe.get("carrier_density_per_nm3") is not None:
@@ -147,7 +147,7 @@ def run_fe_sweep(params: dict, deps: dict, comm, workdir: pathlib.Path) -> Resul
     curv = np.full((len(T), len(sizes)), np.nan)
     for j in range(len(sizes)):
         ea[:, j], curv[:, j] = apparent_activation_energy(T, Dmean[:, j])
-    symbol, charge = MOBILE_ION
+    symbol, charge = case["mobile_ion"], int(case["charge_e"])
     n, n_src = case_carrier_density(case, fe, deps, symbol)
     res.add("temperatures_K", T, "K")
     res.add("grain_sizes_nm", sizes, "nm")
