@@ -2,8 +2,9 @@
 one temporary folder, free ports picked at start, stopped (and their processes ended) at exit.
 
 Needs Debian's ``slurm-wlm`` and ``munge`` and root (slurmd launches jobs as their owner).
-``local_slurm(tmp, cpus=2)`` is a context manager yielding the environment (``SLURM_CONF``)
-under which ``sbatch``/``srun``/``squeue`` talk to that cluster.
+``local_slurm(cpus=2)`` is a context manager yielding the environment (``SLURM_CONF``) under
+which ``sbatch``/``srun``/``squeue`` talk to that cluster; its folder is a short one in /tmp (Unix
+socket paths of slurmstepd must stay under 108 characters), removed at the end.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -64,9 +66,8 @@ def _wait(cond, timeout_s: float, what: str, logs: list[Path]):
 
 
 @contextlib.contextmanager
-def local_slurm(tmp: Path, cpus: int = 2):
-    tmp = Path(tmp)
-    tmp.mkdir(parents=True, exist_ok=True)
+def local_slurm(cpus: int = 2):
+    tmp = Path(tempfile.mkdtemp(prefix="asl", dir="/tmp"))
     os.chmod(tmp, 0o755)
     for d in ("munge", "state", "spool", "log"):
         (tmp / d).mkdir(exist_ok=True)
@@ -89,7 +90,7 @@ AuthType=auth/munge
 AuthInfo=socket={sock}
 CredType=cred/munge
 StateSaveLocation={tmp}/state
-SlurmdSpoolDir={tmp}/spool/%n
+SlurmdSpoolDir={tmp}/spool
 SlurmctldPidFile={tmp}/slurmctld.pid
 SlurmdPidFile={tmp}/slurmd.pid
 SlurmctldLogFile={tmp}/log/slurmctld.log
@@ -147,10 +148,30 @@ PartitionName=debug Nodes={node} Default=YES MaxTime=INFINITE State=UP
             else:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
-def sbatch_wait(script: Path, env: dict, timeout_s: float = 600) -> tuple[int, str]:
-    """Submit ``script`` with ``sbatch --wait`` from its folder; (exit code of the job, sbatch output)."""
-    p = subprocess.run(["sbatch", "--wait", str(script)], cwd=str(script.parent), env=env,
-                       capture_output=True, text=True, timeout=timeout_s)
-    return p.returncode, p.stdout + p.stderr
+def sbatch_wait(script: Path, env: dict, timeout_s: float = 600) -> tuple[str, str]:
+    """Submit ``script`` from its folder and wait for the job to end; (final JobState, scontrol's
+    record). A job Slurm holds (a launch failure requeues it held) or one past ``timeout_s`` is
+    cancelled and reported with its state instead of waiting for ever."""
+    p = subprocess.run(["sbatch", "--parsable", str(script)], cwd=str(script.parent), env=env,
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        return "SUBMIT_FAILED", p.stdout + p.stderr
+    job = p.stdout.strip().split(";")[0]
+    t_end = time.monotonic() + timeout_s
+    record = ""
+    while time.monotonic() < t_end:
+        q = subprocess.run(["scontrol", "show", "job", job, "-o"], env=env, capture_output=True, text=True, timeout=30)
+        record = q.stdout.strip()
+        fields = dict(f.split("=", 1) for f in record.split() if "=" in f)
+        state, reason = fields.get("JobState", "?"), fields.get("Reason", "")
+        if state not in ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "?"):
+            return state, record
+        if state == "PENDING" and ("held" in reason.lower() or "launch failed" in reason.lower()):
+            subprocess.run(["scancel", job], env=env, capture_output=True, timeout=30)
+            return f"HELD({reason})", record
+        time.sleep(1.0)
+    subprocess.run(["scancel", job], env=env, capture_output=True, timeout=30)
+    return "WAIT_TIMEOUT", record
