@@ -102,7 +102,15 @@ def collect() -> tuple[list[tuple[str, str]], list[str]]:
     def dfx():
         from argyro_run._stack import dolfinx_modules
 
-        dolfinx, PETSc = dolfinx_modules()
+        try:
+            dolfinx, PETSc = dolfinx_modules()
+        except ImportError as exc:
+            if any(f"undefined symbol: {p}" in str(exc) for p in ("MPIX_", "MPIR_")):  # site MPI route
+                raise ImportError(f"{exc}; the dolfinx/PETSc wheel needs MPICH >= 4.1 extensions (MPIX_*) and "
+                                  "MPICH's own Fortran/C++ companions, which the loaded MPI library lacks: run the "
+                                  "microstructure and fe stages with the wheel's MPICH (docs/cluster.md, "
+                                  "'The site's MPI')") from exc
+            raise
         v = PETSc.Sys.getVersion()
         return f"dolfinx {dolfinx.__version__}, PETSc {v[0]}.{v[1]}.{v[2]}"
 

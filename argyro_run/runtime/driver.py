@@ -89,6 +89,7 @@ def run_input(path, *, force: bool = False, registry=None) -> int:
         "config_json": cfg.model_dump_json(indent=1),
         "versions_json": json.dumps(package_versions(), sort_keys=True),
         "host": socket.gethostname(), "platform": platform.platform(),
+        "mpi_library": MPI.Get_library_version().splitlines()[0].strip(),
     }
     stats = execute(plan, archive_path=archive, workdir=workdir, comm=comm, registry=registry,
                     on_error=cfg.run.on_error, input_dir=cfg.base_dir, provenance=provenance)
