@@ -15,14 +15,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from argyro_run.learning.reference import launch_environment
-from tests.cluster._label_job import CP2K_KWARGS, h2_cells
+from tests.cluster._label_job import env_dump_wrapper, env_dumps, serial_cp2k
 from tests.conftest import run_mpi
 
 JOB = Path(__file__).with_name("_label_job.py")
@@ -48,11 +47,7 @@ def test_launch_environment_filter():
                     reason="Debian's cp2k (cp2k_shell.psmp) and openmpi-bin (mpirun.openmpi) not installed")
 def test_cp2k_under_mpirun_from_workers_of_a_2_rank_run(tmp_path):
     dumps = tmp_path / "env"
-    dumps.mkdir()
-    wrapper = tmp_path / "cp2k.sh"
-    wrapper.write_text(f'#!/bin/bash\nenv > "{dumps}/env.$$"\n'
-                       "exec mpirun.openmpi --allow-run-as-root --oversubscribe -n 2 cp2k_shell.psmp\n")
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    wrapper = env_dump_wrapper(dumps, "mpirun.openmpi --allow-run-as-root --oversubscribe -n 2 cp2k_shell.psmp")
     os.environ["ARGYRO_TEST_MARKER"] = "kept"
     try:
         p = run_mpi(2, [str(JOB), str(tmp_path), str(wrapper)], timeout=900, cwd=str(tmp_path))
@@ -63,19 +58,12 @@ def test_cp2k_under_mpirun_from_workers_of_a_2_rank_run(tmp_path):
     assert got["size"] == 2 and all("PMI_RANK" in e for e in got["rank_env"])
     assert [o["ok"] for o in got["outcomes"]] == [True, True], [o["error"] for o in got["outcomes"]]
 
-    from ase.calculators.cp2k import CP2K
-
-    for k, atoms in enumerate(h2_cells()):
-        d = tmp_path / f"serial{k}"
-        d.mkdir()
-        with CP2K(command="cp2k_shell.psmp", directory=str(d), **CP2K_KWARGS) as calc:
-            atoms.calc = calc
-            e, f = atoms.get_potential_energy(), atoms.get_forces()
+    for k, (e, f) in enumerate(serial_cp2k(tmp_path)):
         assert got["outcomes"][k]["energy_eV"] == pytest.approx(e, abs=1e-6)
         np.testing.assert_allclose(got["outcomes"][k]["forces"], f, atol=1e-5)
     assert abs(got["outcomes"][0]["energy_eV"] - got["outcomes"][1]["energy_eV"]) > 1e-3  # two different cells
 
-    seen = [dict(line.split("=", 1) for line in f.read_text().splitlines() if "=" in line) for f in dumps.iterdir()]
+    seen = env_dumps(dumps)
     assert len(seen) == 2
     for env in seen:
         assert [k for k in env if k.startswith(LEAKS)] == []
