@@ -7,7 +7,8 @@ and its archive equals a local ``mpiexec -n 2`` run of the same input entry for 
 same cluster ``srun`` without PMI (the cluster's default here) and ``srun --mpi=pmix`` stop at once
 with exit 2 and the message naming ``srun --mpi=pmi2``, before any file is written (the pmix plugin
 needs libpmix-dev: without it that case is left to Open MPI's mpirun in test_launcher.py). DFT
-inside the allocation: see the last test.
+inside the allocation: see the last test. `argyro-run doctor` under srun --mpi=pmi2 reports that launcher
+as joinable.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ def test_sbatch_study_equals_local_mpiexec(tmp_path, slurm_env):
                        cwd=str(probe), env=env, capture_output=True, text=True, timeout=120)
     assert q.returncode == 2, (q.stdout, q.stderr)
     assert "srun --mpi=pmi2" in q.stderr and "Traceback" not in q.stderr, q.stderr
+    d = subprocess.run(["srun", "--mpi=pmi2", "-n", "1", CLI, "doctor"], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert "mpi launcher       srun (pmi2), 1 task(s): ok" in d.stdout, d.stdout + d.stderr
     if PMIX:  # srun with the PMIx plugin: refused the same way
         q = subprocess.run(["srun", "--mpi=pmix", "-n", "2", CLI, str(probe / "study.toml")],
                            cwd=str(probe), env=env, capture_output=True, text=True, timeout=120)
