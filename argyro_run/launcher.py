@@ -46,7 +46,8 @@ def launcher_of(env: Mapping[str, str] | None = None) -> dict:
     ompi = "OMPI_COMM_WORLD_SIZE" in env
     slurm_step = "SLURM_STEP_ID" in env or "SLURM_STEPID" in env
     if pmi:
-        name = "srun (pmi2)" if slurm_step else "mpiexec (Hydra, PMI)"
+        hydra = "HYDI_CONTROL_FD" in env or "MPI_LOCALNRANKS" in env   # Hydra's own, also inside an srun step
+        name = "srun (pmi2)" if slurm_step and not hydra else "mpiexec (Hydra, PMI)"
         return {"name": name, "protocol": "pmi", "size": _int(env, "PMI_SIZE"), "rank": _int(env, "PMI_RANK")}
     if ompi:
         return {"name": "Open MPI mpirun (PMIx)", "protocol": "pmix",

@@ -38,10 +38,12 @@ def test_launchers_recognised_and_judged():
              "srun pmi2": (SRUN_PMI2, "pmi", 2, False), "srun pmix": (SRUN_PMIX, "pmix", 4, True),
              "srun none": (SRUN_NONE, "none", 2, True), "batch": (BATCH_SCRIPT, "none", None, False),
              "plain": ({}, "none", None, False),
-             "srun none, 1 task": ({**SRUN_NONE, "SLURM_STEP_NUM_TASKS": "1"}, "none", 1, False)}
+             "srun none, 1 task": ({**SRUN_NONE, "SLURM_STEP_NUM_TASKS": "1"}, "none", 1, False),
+             "hydra inside a 1-task srun step": ({**SRUN_NONE, "SLURM_STEP_NUM_TASKS": "1", **HYDRA}, "pmi", 2, False)}
     for name, (env, protocol, size, refused) in cases.items():
         info = launcher_of(env)
         assert (info["protocol"], info["size"]) == (protocol, size), name
+        assert ("Hydra" in info["name"]) == name.startswith("hydra"), name
         msg = launcher_problem(env)
         assert (msg is not None) == refused, name
         if refused:
