@@ -95,6 +95,7 @@ def batch_script(cfg, plan, input_path: Path, argyro_exe: str) -> str:
     lines += [f"#SBATCH --ntasks={ntasks}",
               f"#SBATCH --cpus-per-task={s.cpus_per_rank}",
               f"#SBATCH --time={time_limit}",
+              f"#SBATCH --chdir={input_path.parent}",      # the job's output next to the input
               f"#SBATCH --output={job}-%j.out"]
     lines += [f"#SBATCH {o}" for o in s.sbatch_options]
     lines += ["",

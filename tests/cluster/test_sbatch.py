@@ -66,7 +66,7 @@ def test_script_from_plan_and_settings(tmp_path):
     assert lines[0] == "#!/bin/bash"
     for want in ("#SBATCH --partition=short", "#SBATCH --account=proj7", f"#SBATCH --ntasks={ranks + 16}",
                  "#SBATCH --cpus-per-task=2", "#SBATCH --qos=normal", "#SBATCH --mem-per-cpu=2G",
-                 "export OMP_NUM_THREADS=2", "module load foo/1.2",
+                 "export OMP_NUM_THREADS=2", "module load foo/1.2", f"#SBATCH --chdir={tmp_path}",
                  f"srun --mpi=pmi2 --exact -n {ranks} -c 2 /opt/venv/bin/argyro-run {tmp_path / 'in.toml'}"):
         assert want in lines, want
     limit = [ln.split("=", 1)[1] for ln in lines if ln.startswith("#SBATCH --time=")]
