@@ -4,6 +4,10 @@
   wheel's ``libmpi.so.12`` is only found once mpi4py has loaded it.
 * ``h5py`` must be imported before ``dolfinx``: both bundle an HDF5 library and the other
   order breaks h5py.
+* Before ``mpi4py`` initialises MPI, the launcher is checked (``argyro_run.launcher``): under
+  one this MPICH-ABI library cannot join (Open MPI's ``mpirun``, ``srun --mpi=pmix``, ``srun``
+  without PMI) importing this module raises ``UserError`` (exit 2) naming the fix, instead of
+  an abort inside ``MPI_Init``.
 
 Every module of argyro-run that needs one of these imports it from here::
 
@@ -14,7 +18,11 @@ Every module of argyro-run that needs one of these imports it from here::
 
 from __future__ import annotations
 
-from mpi4py import MPI  # noqa: F401  (must come first)
+from argyro_run.launcher import check_launcher
+
+check_launcher()  # before MPI_Init: a launcher this MPI cannot join is a UserError, not an abort
+
+from mpi4py import MPI  # noqa: F401,E402  (must come first)
 
 import h5py  # noqa: F401,E402  (must come before dolfinx)
 

@@ -15,6 +15,27 @@ def _check(name, fn, rows, problems, fix):
         problems.append(f"{name}: {exc}. Fix: {fix}")
 
 
+def loaded_mpi_libraries(maps: str = "/proc/self/maps") -> list[str]:
+    """Real paths of the MPI libraries mapped into this process (``libmpi*.so*``, ``libmpich.so*``,
+    ``libimpi``), from ``/proc/self/maps``: which library is *actually* in use."""
+    import os
+    import re
+
+    pat = re.compile(r"/lib(mpi|mpich|impi)(_abi)?\.so[.\d]*$")
+    found: list[str] = []
+    try:
+        with open(maps, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                parts = line.split(maxsplit=5)
+                if len(parts) == 6 and pat.search(parts[5].strip()):
+                    real = os.path.realpath(parts[5].strip())
+                    if real not in found:
+                        found.append(real)
+    except OSError:
+        return []
+    return found
+
+
 def collect() -> tuple[list[tuple[str, str]], list[str]]:
     rows: list[tuple[str, str]] = []
     problems: list[str] = []
@@ -23,12 +44,34 @@ def collect() -> tuple[list[tuple[str, str]], list[str]]:
     if sys.version_info < (3, 12):
         problems.append("python: 3.12 or newer is required. Fix: " + reinstall)
 
+    from argyro_run.launcher import launcher_of, launcher_problem
+
+    launch = launcher_of()
+    bad_launch = launcher_problem()
+    rows.append(("mpi launcher", f"{launch['name']}" + (f", {launch['size']} task(s)" if launch["size"] else "")
+                 + (": NOT joinable by this MPI library" if bad_launch else ": ok")))
+    if bad_launch:
+        problems.append("mpi launcher: " + bad_launch)
+
     def mpi():
         from argyro_run._stack import MPI
 
         return f"{MPI.Get_library_version().splitlines()[0].strip()} (MPI {MPI.Get_version()[0]}.{MPI.Get_version()[1]})"
 
     _check("mpi library", mpi, rows, problems, "pip install 'mpich>=5,<6' mpi4py")
+
+    def mpi_file():
+        from argyro_run._stack import MPI
+
+        files = loaded_mpi_libraries()
+        if not files:
+            raise RuntimeError("no MPI library mapped into this process")
+        if len(files) > 1:
+            raise RuntimeError(f"several MPI libraries loaded at once: {', '.join(files)}")
+        return files[0]
+
+    _check("mpi library file", mpi_file, rows, problems,
+           "one MPICH-ABI library only; for the site's MPI set MPI4PY_LIBMPI and LD_LIBRARY_PATH as docs/cluster.md says")
     _check("mpi4py", lambda: importlib.import_module("mpi4py").__version__, rows, problems, reinstall)
 
     def lmp():
@@ -59,7 +102,15 @@ def collect() -> tuple[list[tuple[str, str]], list[str]]:
     def dfx():
         from argyro_run._stack import dolfinx_modules
 
-        dolfinx, PETSc = dolfinx_modules()
+        try:
+            dolfinx, PETSc = dolfinx_modules()
+        except ImportError as exc:
+            if any(f"undefined symbol: {p}" in str(exc) for p in ("MPIX_", "MPIR_")):  # site MPI route
+                raise ImportError(f"{exc}; the dolfinx/PETSc wheel needs MPICH >= 4.1 extensions (MPIX_*) and "
+                                  "MPICH's own Fortran/C++ companions, which the loaded MPI library lacks: run the "
+                                  "microstructure and fe stages with the wheel's MPICH (docs/cluster.md, "
+                                  "'The site's MPI')") from exc
+            raise
         v = PETSc.Sys.getVersion()
         return f"dolfinx {dolfinx.__version__}, PETSc {v[0]}.{v[1]}.{v[2]}"
 

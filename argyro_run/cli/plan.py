@@ -1,4 +1,5 @@
-"""``argyro-run plan FILE [--outdir DIR] [--json]``: print the task DAG (done tasks marked if the archive exists)."""
+"""``argyro-run plan FILE [--outdir DIR] [--json] [--sbatch JOB.sh]``: print the task DAG (done tasks
+marked if the archive exists); ``--sbatch`` also writes a Slurm batch script sized from the plan (``[slurm]``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ def _plan(args) -> int:
 
     cfg = load_config(args.input, output_dir=args.outdir)
     plan = build_plan(cfg)
+    if args.sbatch:
+        _write_sbatch(args, cfg, plan)
     done = done_task_ids(plan, cfg.resolve_output(cfg.run.archive))
     if args.json:
         print(plan.to_json(done))
@@ -33,10 +36,30 @@ def _plan(args) -> int:
     return 0
 
 
+def _write_sbatch(args, cfg, plan) -> None:
+    import shutil
+    import sys
+    from pathlib import Path
+
+    from argyro_run.errors import UserError
+    from argyro_run.runtime.slurm import batch_script
+
+    exe = Path(sys.executable).parent / "argyro-run"
+    text = batch_script(cfg, plan, Path(args.input).resolve(),
+                        str(exe) if exe.exists() else (shutil.which("argyro-run") or "argyro-run"))
+    out = Path(args.sbatch)
+    if out.exists() and not args.force:
+        raise UserError(f"--sbatch: {out} exists; allowed: another file name, or --force to replace it")
+    out.write_text(text)
+    print(f"wrote {out} (submit with: sbatch {out})", file=sys.stderr)
+
+
 def register(sub):
     p = sub.add_parser("plan", help="print the execution plan (task DAG) of an input file")
     p.add_argument("input", help="input TOML file")
     p.add_argument("-o", "--outdir", metavar="DIR",
                    help="results folder of the run (as given to 'run --outdir'): where the archive is looked for")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--sbatch", metavar="JOB.sh", help="also write a Slurm batch script sized from the plan ([slurm] settings)")
+    p.add_argument("--force", action="store_true", help="with --sbatch: replace an existing script")
     p.set_defaults(func=_plan)

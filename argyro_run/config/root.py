@@ -18,6 +18,7 @@ from argyro_run.config.parallel import ParallelSection
 from argyro_run.config.potential import PotentialSection
 from argyro_run.config.reference import ReferenceSection
 from argyro_run.config.run import RunSection
+from argyro_run.config.slurm import SlurmSection
 
 
 def _section_class(module: str, names: tuple[str, ...]) -> type[Section]:
@@ -135,6 +136,7 @@ class Config(Section):
     microstructure: MicrostructureModel | None = Field(None, description="Polycrystal model (omit to skip FE).")  # type: ignore[valid-type]
     fe: FEModel | None = Field(None, description="Finite-element transport (needs [microstructure]).")  # type: ignore[valid-type]
     parallel: ParallelSection = Field(default_factory=ParallelSection, description="MPI ranks per task type.")
+    slurm: SlurmSection | None = Field(None, description="Batch script of `argyro-run plan --sbatch` (a run ignores it).")
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _output_dir: Path | None = PrivateAttr(default=None)

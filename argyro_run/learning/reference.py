@@ -192,13 +192,24 @@ def make_calculator(spec: ReferenceSpec, directory: str | os.PathLike, threads: 
 
         if spec.command:
             kw["command"] = spec.command
-        return CP2K(directory=directory, **kw)
+        return CP2K(directory=_short_path(directory), **kw)
     if ":" in name:
         import importlib
 
         mod, cls = name.split(":", 1)
         return getattr(importlib.import_module(mod), cls)(**kw)
     raise ValueError(f"unknown reference calculator {name!r}; allowed: {', '.join(BUILTIN)} or 'module:Class'")
+
+
+def _short_path(directory: str) -> str:
+    """``directory`` relative to the working directory when that is shorter: the CP2K shell takes
+    file names of at most 80 characters and fails without a message on longer ones (a worker runs
+    in its job folder, so its calculations' folders are a few characters from there)."""
+    try:
+        rel = os.path.relpath(directory)
+    except ValueError:
+        return directory
+    return rel if len(rel) < len(directory) else directory
 
 
 def check_spec(spec: ReferenceSpec) -> list[str]:
@@ -237,13 +248,35 @@ def structure_key(atoms, spec: ReferenceSpec) -> str:
     return h.hexdigest()[:24]
 
 
-def _clean_env() -> dict[str, str]:
-    """Environment for the worker without the MPI launcher's variables of this rank, so a DFT
-    code's own ``mpirun`` starts a fresh job and tblite does not join ours."""
-    drop = ("PMI_", "PMIX_", "MPIR_", "HYDRA_", "HYDI_", "MPICH_", "OMPI_", "I_MPI_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+# Variables an MPI launcher sets for each process it starts (Hydra mpiexec, srun --mpi=pmi2/pmix,
+# Open MPI mpirun) and Slurm sets for the tasks of a job step. A worker inherits them from its
+# rank; a parallel code it starts (reference.command = "mpirun -n 16 ..." or "srun --exact -n 16 ...")
+# must not: its own launcher would see them and try to join this rank's job instead of starting its
+# own. User settings of an MPI (OMPI_MCA_btl, OMPI_ALLOW_RUN_AS_ROOT, I_MPI_PMI_LIBRARY, MPICH_*,
+# FI_*, UCX_*) and the job's SLURM_JOB_* / SLURM_NTASKS / SLURM_CPUS_* variables are kept.
+LAUNCHER_VARIABLE_PREFIXES = (
+    "PMI_", "PMIX_", "PMI2_", "HYDRA_", "HYDI_", "MPIR_", "PRTE_", "MPI_LOCALNRANKS", "MPI_LOCALRANKID",
+    "OMPI_COMM_WORLD_", "OMPI_MCA_orte_", "OMPI_MCA_ess", "OMPI_MCA_pmix", "OMPI_MCA_initial_wdir",
+    "OMPI_FILE_LOCATION", "OMPI_FIRST_RANKS", "OMPI_APP_CTX_", "OMPI_NUM_APP_CTX", "OMPI_UNIVERSE_SIZE",
+    "OMPI_COMMAND", "OMPI_ARGV",
+    "SLURM_STEP_", "SLURM_STEPID", "SLURM_PROCID", "SLURM_LOCALID", "SLURM_TASK_PID", "SLURM_SRUN_COMM_",
+    "SLURM_LAUNCH_NODE_IPADDR", "SLURM_CPU_BIND", "SLURM_MPI_TYPE", "SLURM_PMI", "SLURM_PMIX",
+)
+
+
+def launch_environment(environ: dict[str, str]) -> dict[str, str]:
+    """``environ`` without the per-process variables of the MPI launcher and the Slurm job step
+    (``LAUNCHER_VARIABLE_PREFIXES``), with ``OMP_NUM_THREADS`` 1 unless set: the environment of a
+    reference worker and of every code it launches."""
+    env = {k: v for k, v in environ.items() if not k.startswith(LAUNCHER_VARIABLE_PREFIXES)}
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
+
+
+def _clean_env() -> dict[str, str]:
+    """Environment for the worker: this rank's without its launcher's variables, so a DFT code's
+    own ``mpirun``/``srun`` starts a fresh job and tblite does not join ours."""
+    return launch_environment(dict(os.environ))
 
 
 def _cache_load(path: Path) -> LabelOutcome | None:

@@ -49,6 +49,16 @@ def check_archive_owner(archive: Path, *, run_name: str, input_path: str, force:
     return None
 
 
+def parallel_problems(parallel, world_size: int) -> list[str]:
+    """One message per ``[parallel]`` key that asks for more ranks than ``world_size`` launched."""
+    out = []
+    for key, value in parallel.model_dump().items():
+        if isinstance(value, int) and value > world_size:
+            out.append(f"parallel.{key} = {value}, but only {world_size} MPI rank(s) were launched; allowed: "
+                       f"<= {world_size}, or launch >= {value} ranks (mpiexec -n {value} ..., srun --mpi=pmi2 -n {value} ...)")
+    return out
+
+
 def run_input(path, *, force: bool = False, registry=None, outdir=None) -> int:
     from argyro_run._stack import MPI
     from argyro_run.config import load_config
@@ -59,6 +69,9 @@ def run_input(path, *, force: bool = False, registry=None, outdir=None) -> int:
     path = Path(path)
     cfg = load_config(path, output_dir=outdir)   # UserError before anything is written
     plan = build_plan(cfg)
+    too_many = parallel_problems(cfg.parallel, comm.size)
+    if too_many:
+        raise UserError("[parallel] asks for more ranks than were launched", too_many)
     archive = cfg.resolve_output(cfg.run.archive)
     workdir = cfg.resolve_output(cfg.run.workdir)
     input_path = str(path.resolve())
@@ -77,6 +90,7 @@ def run_input(path, *, force: bool = False, registry=None, outdir=None) -> int:
         "config_json": cfg.model_dump_json(indent=1),
         "versions_json": json.dumps(package_versions(), sort_keys=True),
         "host": socket.gethostname(), "platform": platform.platform(),
+        "mpi_library": MPI.Get_library_version().splitlines()[0].strip(),
     }
     stats = execute(plan, archive_path=archive, workdir=workdir, comm=comm, registry=registry,
                     on_error=cfg.run.on_error, input_dir=cfg.base_dir, provenance=provenance)

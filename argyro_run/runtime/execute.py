@@ -62,6 +62,12 @@ def resolve_function(kind: str, registry: dict[str, Any] | None = None) -> Calla
     return fn
 
 
+def group_size(task_ranks: int, world_size: int) -> int:
+    """Ranks a task of ``task_ranks`` gets in a world of ``world_size`` (the run refuses a
+    ``[parallel]`` value above the world size at start; direct callers of ``execute`` get a clamp)."""
+    return min(max(1, task_ranks), world_size)
+
+
 COLLECTIVE_IMPORT_KINDS = {"mesh", "fe_sweep"}   # their modules initialise PETSc on COMM_WORLD
 
 
@@ -283,7 +289,7 @@ def execute(plan, *, archive_path, workdir, comm=None, registry: dict[str, Any] 
                         say(f"skipped  {t.id}: {why}")
                         continue
                     if all(state.get(d) == "done" for d in t.deps):
-                        n = min(max(1, t.ranks), size)
+                        n = group_size(t.ranks, size)
                         if n > len(free):
                             if not assignment:
                                 raise AssertionError("unreachable: all ranks free but too few")

@@ -22,7 +22,7 @@ def test_schema_file_equals_printed_schema(capsys):
     schema = json.loads(printed)
     assert schema["additionalProperties"] is False
     assert set(schema["properties"]) == {"run", "materials", "reference", "potential", "active_learning",
-                                         "md", "analysis", "microstructure", "fe", "parallel"}
+                                         "md", "analysis", "microstructure", "fe", "parallel", "slurm"}
 
 
 def test_schema_describes_every_field():
