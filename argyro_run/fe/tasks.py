@@ -8,8 +8,7 @@ import pathlib
 import numpy as np
 
 from argyro_run.errors import UserError
-from argyro_run.fe.homogenize import electrode_diffusivity
-from argyro_run.fe.polycrystal import cell_tensors, dolfinx_mesh, polycrystal_diffusivity
+from argyro_run.fe.polycrystal import PolycrystalSolver
 from argyro_run.results import Result
 
 log = logging.getLogger(__name__)
@@ -81,25 +80,22 @@ def run_fe_sweep(params: dict, deps: dict, comm, workdir: pathlib.Path) -> Resul
     degree = int(fe.get("element_degree", 1))
     rtol = float(fe.get("solver_rtol", 1e-10))
     bc = fe.get("bc", "periodic")
-    pts = mres.get("mesh/points_nm") if comm.rank == 0 else None
-    cells = mres.get("mesh/cells") if comm.rank == 0 else None
-    kind = np.asarray(mres.get("mesh/cell_kind"))
-    normal = np.asarray(mres.get("mesh/gb_normal"), float)
-    mesh = dolfinx_mesh(pts, cells, comm)
-    dim = mesh.geometry.dim
+    if bc not in ("periodic", "electrode"):
+        raise UserError(f"fe.bc: {bc!r}; allowed: periodic, electrode")
+    mattrs = mres.get_attrs("")
+    try:
+        solver = PolycrystalSolver(mres, comm, degree=degree, rtol=rtol, bc=bc)
+    except ValueError as exc:
+        raise UserError(f"fe: {exc}") from None
+    dim = solver.dim
+    g = float(params.get("grain_size_nm") or mattrs.get("grain_size_nm"))
+    delta = float(params.get("gb_thickness_nm") or mattrs.get("gb_thickness_nm"))
     D = {k: arrhenius_D(src[k]["D0_m2_per_s"], src[k]["Ea_eV"], T) for k in KINDS}
     Deff = np.zeros((len(T), dim, dim))
     for i in range(len(T)):
         s = D["bulk"][i]  # solve in units of D_bulk(T)
-        kw = dict(D_bulk=1.0, D_gb_parallel=D["gb_parallel"][i] / s, D_gb_perpendicular=D["gb_perpendicular"][i] / s)
-        if bc == "periodic":
-            Deff[i] = s * polycrystal_diffusivity(mesh, kind, normal, degree=degree, rtol=rtol, **kw)
-        elif bc == "electrode":
-            Dc = cell_tensors(mesh, kind, normal, **kw)
-            for a in range(dim):
-                Deff[i, a, a] = s * electrode_diffusivity(mesh, Dc, axis=a, degree=degree, rtol=rtol)
-        else:
-            raise UserError(f"fe.bc: {bc!r}; allowed: periodic, electrode")
+        Deff[i] = s * solver.D_eff(grain_size_nm=g, gb_thickness_nm=delta, D_bulk=1.0,
+                                   D_gb_parallel=D["gb_parallel"][i] / s, D_gb_perpendicular=D["gb_perpendicular"][i] / s)
         log.info("T=%g K: D_eff diag %s m2/s", T[i], np.diag(Deff[i]))
     Dmean = np.trace(Deff, axis1=1, axis2=2) / dim
     n = float(fe.get("carrier_density_per_nm3", 25.0))
@@ -115,6 +111,6 @@ def run_fe_sweep(params: dict, deps: dict, comm, workdir: pathlib.Path) -> Resul
     res.add("Ea_app_eV", ea, "eV", description="-k_B d ln D_eff_mean / d(1/T), finite differences")
     res.add("curvature_K2", curv, "K^2", description="d^2 ln D_eff_mean / d(1/T)^2 (0 for Arrhenius)")
     res.set_attrs("", diffusivity_source=origin, bc=bc, element_degree=degree, solver_rtol=rtol,
-                  grain_size_nm=float(params.get("grain_size_nm") or mres.get_attrs("").get("grain_size_nm", np.nan)),
+                  grain_size_nm=g, gb_model=solver.gb_model,
                   microstructure=micro_ids[0])
     return res

@@ -12,7 +12,7 @@ from argyro_run.errors import UserError
 from argyro_run.microstructure.geometry import equivalent_diameter, make_polycrystal
 from argyro_run.microstructure.tasks import _cell_measures, build_mesh, run_mesh
 
-MICRO = {"kind": "voronoi", "n_grains": 4, "gb_thickness_nm": 1.0, "dimension": 2, "seed": 1,
+MICRO = {"kind": "voronoi", "gb_model": "layer", "n_grains": 4, "gb_thickness_nm": 1.0, "dimension": 2, "seed": 1,
          "lloyd_iterations": 2, "mesh_size_fraction": 0.2, "mesh_size_gb_fraction": 0.5}
 
 
