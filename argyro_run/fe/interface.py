@@ -6,10 +6,11 @@ in d; derivation in docs/fe.md)::
 
     B(u, v) = sum_grains int grad u . grad v dx
               + sum_faces k_n int_F [u][v] ds                       (R > 0: normal resistance)
-              + sum_faces k_t int_F grad_G <u> . grad_G <v> ds      (tangential excess conduction)
+              + sum_faces k_t int_F grad_G c_G(u) . grad_G c_G(v) ds  (tangential excess conduction)
               + sum_faces |R| int_F (n . grad <u>)(n . grad <v>) ds  (R < 0: normal excess conduction)
 
-with ``[u] = u_a - u_b``, ``<u> = (u_a + u_b) / 2``, ``k_t = (delta/d) (D_par/D_b - 1)``,
+with ``[u] = u_a - u_b``, ``<u> = (u_a + u_b) / 2``, c_G(u) the GB network value (at every uncut
+node the mean of all its grain copies, so the network is connected through junctions), ``k_t = (delta/d) (D_par/D_b - 1)``,
 ``R = (delta/d) (D_b/D_perp - 1)`` and ``k_n = 1/R``. Faces with R <= ``TIE_R`` keep one value per
 node (their node copies are identified, like periodic images, in the prolongation ``P``).
 
@@ -72,8 +73,8 @@ def _facet_normals(verts: np.ndarray) -> np.ndarray:
 class InterfaceHomogenizer:
     """Built once per cut mesh (collective); :meth:`solve` for each set of face coefficients."""
 
-    def __init__(self, points, cells, grain_id, facet_nodes, facet_cells, facet_face, n_faces: int, box: float,
-                 comm, *, rtol: float = 1e-10):
+    def __init__(self, points, cells, grain_id, node_origin, facet_nodes, facet_cells, facet_face, n_faces: int,
+                 box: float, comm, *, rtol: float = 1e-10):
         """Arrays are needed on rank 0 only (others may pass None); ``box`` is the edge in units of d."""
         import ufl
 
@@ -119,6 +120,7 @@ class InterfaceHomogenizer:
             if np.any(g_of < 0):
                 raise RuntimeError("input node without a dof")
             self._g_of = g_of
+            self._node_origin = np.asarray(node_origin)
             self._prepare_rank0(np.asarray(points, float), np.asarray(cells), np.asarray(grain_id),
                                 np.asarray(facet_nodes), np.asarray(facet_cells), np.asarray(facet_face))
             rows_i, cols_i = self._coo_rows, self._coo_cols
@@ -149,13 +151,26 @@ class InterfaceHomogenizer:
         M = _facet_mass(dim - 1, meas)
         S = _facet_stiffness(verts, meas)
         nf = len(fa)
-        # block over (side a nodes, side b nodes): jump [[M, -M], [-M, M]], tangential 1/4 [[S, S], [S, S]]
+        blocks = []  # (global rows (m, k), base element matrices (m, k, k), face per element, coefficient kind)
+        # jump over (side a nodes, side b nodes): [[M, -M], [-M, M]]
         sgn = np.array([1.0, -1.0])
         jump = np.einsum("p,q,mab->mpaqb", sgn, sgn, M).reshape(nf, 2 * dim, 2 * dim)
-        tang = 0.25 * np.einsum("p,q,mab->mpaqb", np.ones(2), np.ones(2), S).reshape(nf, 2 * dim, 2 * dim)
-        nodes = g[facet_nodes.reshape(nf, 2 * dim)]
-        r1 = np.repeat(nodes, 2 * dim, axis=1)
-        c1 = np.tile(nodes, (1, 2 * dim))
+        blocks.append((g[facet_nodes.reshape(nf, 2 * dim)], jump, facet_face, "kn"))
+        # tangential conduction of the GB network: c_G at an (uncut) node = mean of all its grain copies,
+        # so the network stays connected through triple junctions
+        origin = self._node_origin
+        o_sorted = np.argsort(origin, kind="stable")
+        starts = np.searchsorted(origin[o_sorted], origin[fa])  # (nf, dim)
+        mult = np.searchsorted(origin[o_sorted], origin[fa], side="right") - starts
+        mmax = mult.max(axis=1)
+        for m in np.unique(mmax):
+            sel = np.flatnonzero(mmax == m)
+            p = np.arange(m)
+            idx = np.minimum(starts[sel][:, :, None] + p, starts[sel][:, :, None] + mult[sel][:, :, None] - 1)
+            copies = o_sorted[idx]  # (k, dim, m)
+            wts = np.where(p[None, None, :] < mult[sel][:, :, None], 1.0 / mult[sel][:, :, None], 0.0)
+            T = np.einsum("kij,kip,kjq->kipjq", S[sel], wts, wts).reshape(len(sel), dim * m, dim * m)
+            blocks.append((g[copies.reshape(len(sel), dim * m)], T, facet_face[sel], "kt"))
         # normal excess conduction (R < 0): |R| |F| r r^T with r = n . grad <u> over both cells' nodes
         ca, cb = facet_cells[:, 0], facet_cells[:, 1]
         n = _facet_normals(verts)
@@ -163,17 +178,16 @@ class InterfaceHomogenizer:
         Gb = _cell_gradients(points[cells[cb]])
         r = 0.5 * np.concatenate([Ga @ n[:, :, None], Gb @ n[:, :, None]], axis=1)[:, :, 0]  # (m, 2 dim + 2)
         pen = meas[:, None, None] * r[:, :, None] * r[:, None, :]
-        pn = g[np.concatenate([cells[ca], cells[cb]], axis=1)]
-        k2 = 2 * dim + 2
-        r2 = np.repeat(pn, k2, axis=1)
-        c2 = np.tile(pn, (1, k2))
-        self._coo_rows = np.concatenate([r1.ravel(), r2.ravel()])
-        self._coo_cols = np.concatenate([c1.ravel(), c2.ravel()])
-        self._jump_base = jump.ravel()
-        self._tang_base = tang.ravel()
-        self._pen_base = pen.ravel()
-        self._face_of_block1 = np.repeat(facet_face, (2 * dim) ** 2)
-        self._face_of_block2 = np.repeat(facet_face, k2 * k2)
+        blocks.append((g[np.concatenate([cells[ca], cells[cb]], axis=1)], pen, facet_face, "pen"))
+        self._blocks = []
+        rows, cols = [], []
+        for nodes, base, face, kind in blocks:
+            k = nodes.shape[1]
+            rows.append(np.repeat(nodes, k, axis=1).ravel())
+            cols.append(np.tile(nodes, (1, k)).ravel())
+            self._blocks.append((base.ravel(), np.repeat(face, k * k), kind))
+        self._coo_rows = np.concatenate(rows)
+        self._coo_cols = np.concatenate(cols)
         # periodic classes: node copies with the same wrapped coordinate and grain
         L = self.box
         tol = 1e-8 * L
@@ -186,10 +200,8 @@ class InterfaceHomogenizer:
     def _values(self, kn, kt, pen):
         if self.comm.rank != 0:
             return self._bulk_vals
-        f1, f2 = self._face_of_block1, self._face_of_block2
-        v1 = self._jump_base * kn[f1] + self._tang_base * kt[f1]
-        v2 = self._pen_base * pen[f2]
-        return np.concatenate([self._bulk_vals, v1, v2])
+        coef = {"kn": kn, "kt": kt, "pen": pen}
+        return np.concatenate([self._bulk_vals] + [base * coef[kind][face] for base, face, kind in self._blocks])
 
     def _prolongation(self, tied: np.ndarray):
         """P (owned dofs x reduced dofs): periodic images and tied GB node copies share one reduced dof."""

@@ -36,7 +36,7 @@ def build_mesh(micro: dict, grain_size_nm: float):
     if est > 2e6:
         log.warning("microstructure d=%s nm: about %.1e cells expected (GB element %.3g nm); meshing may take "
                     "long - raise mesh_size_gb_fraction or lower the grain size", grain_size_nm, est, hb)
-    if poly.kind == "laminate":
+    if poly.kind in ("laminate", "cubic"):
         return poly, laminate_mesh(poly, mesh_size_nm=h, mesh_size_gb_nm=hgb)
     return poly, mesh_polycrystal(poly, mesh_size_nm=h, mesh_size_gb_nm=hgb)
 
