@@ -5,14 +5,14 @@ cut along the GBs: every GB node has one copy per grain. Bilinear form (units of
 in d; derivation in docs/fe.md)::
 
     B(u, v) = sum_grains int grad u . grad v dx
-              + sum_faces k_n int_F [u][v] ds                       (R > 0: normal resistance)
+              + sum_faces k_n int_F [u][v] ds                       (R > R_tie: normal resistance)
               + sum_faces k_t int_F grad_G c_G(u) . grad_G c_G(v) ds  (tangential excess conduction)
-              + sum_faces |R| int_F (n . grad <u>)(n . grad <v>) ds  (R < 0: normal excess conduction)
+              - sum_faces R int_F (n . grad <u>)(n . grad <v>) ds   (R <= R_tie, e.g. R < 0: first order)
 
 with ``[u] = u_a - u_b``, ``<u> = (u_a + u_b) / 2``, c_G(u) the GB network value (at every uncut
 node the mean of all its grain copies, so the network is connected through junctions), ``k_t = (delta/d) (D_par/D_b - 1)``,
-``R = (delta/d) (D_b/D_perp - 1)`` and ``k_n = 1/R``. Faces with R <= ``TIE_R`` keep one value per
-node (their node copies are identified, like periodic images, in the prolongation ``P``).
+``R = (delta/d) (D_b/D_perp - 1)`` and ``k_n = 1/R``. Faces with R <= R_tie = ``TIE_R_PER_H`` times the
+mean GB facet size keep one value per node (their node copies are identified, like periodic images, in the prolongation ``P``).
 
 All terms are assembled into one PETSc matrix through COO preallocation (bulk stiffness from
 dolfinx on every rank's own rows; the interface element blocks on rank 0), so a new grain size or
@@ -32,9 +32,11 @@ from argyro_run._stack import MPI, dolfinx_modules
 
 log = logging.getLogger(__name__)
 
-# a face whose excess normal resistance (units of d / D_bulk) is below this keeps its node copies
-# identified: a dropped resistance changes D_eff by about R * S_v < 1e-10 relative
-TIE_R = 1e-10
+# a face whose excess normal resistance R (units of d / D_bulk) is below TIE_R_PER_H times the mean GB
+# facet size keeps its node copies identified and takes R through the first-order normal term
+# -R int (n . grad <u>)^2 (which differs from the jump by O(R^2/h)); a jump with k_n = 1/R >> 1/h
+# would make the system stiff (D_eff lost ~1e-3 of its 1/d part at d/delta = 1e5)
+TIE_R_PER_H = 0.01
 
 
 def _facet_mass(k: int, meas: np.ndarray) -> np.ndarray:
@@ -131,6 +133,7 @@ class InterfaceHomogenizer:
         A.setPreallocationCOO(np.concatenate([brow, rows_i]).astype(PETSc.IntType),
                               np.concatenate([cols, cols_i]).astype(PETSc.IntType))
         self.A = A
+        self.h_gb = comm.bcast(getattr(self, "h_gb", None), root=0)
         self.setup_s = time.perf_counter() - t0
 
     def _vec(self, local_values):
@@ -148,6 +151,7 @@ class InterfaceHomogenizer:
         verts = points[fa]
         meas = np.sqrt(np.abs(np.linalg.det(np.einsum("mik,mjk->mij", verts[:, 1:] - verts[:, :1],
                                                       verts[:, 1:] - verts[:, :1])))) / (1.0 if dim == 2 else 2.0)
+        self.h_gb = float(np.mean(meas) ** (1.0 / (dim - 1))) if len(meas) else 1.0
         M = _facet_mass(dim - 1, meas)
         S = _facet_stiffness(verts, meas)
         nf = len(fa)
@@ -171,7 +175,7 @@ class InterfaceHomogenizer:
             wts = np.where(p[None, None, :] < mult[sel][:, :, None], 1.0 / mult[sel][:, :, None], 0.0)
             T = np.einsum("kij,kip,kjq->kipjq", S[sel], wts, wts).reshape(len(sel), dim * m, dim * m)
             blocks.append((g[copies.reshape(len(sel), dim * m)], T, facet_face[sel], "kt"))
-        # normal excess conduction (R < 0): |R| |F| r r^T with r = n . grad <u> over both cells' nodes
+        # first-order normal term (tied faces): -R |F| r r^T with r = n . grad <u> over both cells' nodes
         ca, cb = facet_cells[:, 0], facet_cells[:, 1]
         n = _facet_normals(verts)
         Ga = _cell_gradients(points[cells[ca]])  # (m, dim+1, dim)
@@ -261,9 +265,9 @@ class InterfaceHomogenizer:
         t0 = time.perf_counter()
         k_t = np.broadcast_to(np.asarray(k_t, float), (self.n_faces,))
         R = np.broadcast_to(np.asarray(R, float), (self.n_faces,))
-        tied = R <= TIE_R
+        tied = R <= TIE_R_PER_H * self.h_gb
         kn = np.where(tied, 0.0, 1.0 / np.where(tied, 1.0, R))
-        pen = np.where(R < 0, -R, 0.0)
+        pen = np.where(tied, -R, 0.0)
         A = self.A
         A.setValuesCOO(self._values(kn, k_t, pen).astype(PETSc.ScalarType))
         A.assemble()
