@@ -96,10 +96,16 @@ class InterfaceHomogenizer:
         r0 = comm.exscan(self.n_own) or 0
         self.ranges = comm.allgather((r0, r0 + self.n_own))
         u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-        K0 = fpetsc.assemble_matrix(dolfinx.fem.form(ufl.inner(ufl.grad(u), ufl.grad(v)) * ufl.dx))
-        K0.assemble()
-        indptr, cols, vals = K0.getValuesCSR()
-        K0.destroy()
+        # bulk stiffness with a per-grain tensor (I, or I + dD_g for a negative tangential excess)
+        self._Dt = dolfinx.fem.Function(dolfinx.fem.functionspace(mesh, ("DG", 0, (dim, dim))))
+        self._bulk_form = dolfinx.fem.form(ufl.inner(self._Dt * ufl.grad(u), ufl.grad(v)) * ufl.dx)
+        gid = comm.bcast(np.asarray(grain_id) if comm.rank == 0 else None, root=0)
+        from argyro_run.fe.homogenize import cell_values_from_original
+
+        self._cell_grain = cell_values_from_original(mesh, gid)
+        self.n_grains = int(gid.max()) + 1
+        self._Dt_dofs = self._Dt.function_space.dofmap.list[:, 0]
+        indptr, cols, vals = self._assemble_bulk(np.zeros((self.n_grains, dim, dim)))
         brow = r0 + np.repeat(np.arange(self.n_own), np.diff(indptr))
         # input node -> global dof
         gdm = mesh.geometry.dofmap
@@ -135,6 +141,19 @@ class InterfaceHomogenizer:
         self.A = A
         self.h_gb = comm.bcast(getattr(self, "h_gb", None), root=0)
         self.setup_s = time.perf_counter() - t0
+
+    def _assemble_bulk(self, dD):
+        """Local CSR of the bulk stiffness with tensor I + dD[grain] (the same pattern on every call)."""
+        from dolfinx.fem import petsc as fpetsc
+
+        arr = self._Dt.x.array.reshape(-1, self.dim * self.dim)
+        arr[self._Dt_dofs] = (np.eye(self.dim)[None] + dD[self._cell_grain]).reshape(-1, self.dim * self.dim)
+        self._Dt.x.scatter_forward()
+        K = fpetsc.assemble_matrix(self._bulk_form)
+        K.assemble()
+        out = K.getValuesCSR()
+        K.destroy()
+        return out
 
     def _vec(self, local_values):
         x = self.PETSc.Vec().createMPI((self.n_own, self.n_dofs), comm=self.comm)
@@ -183,6 +202,15 @@ class InterfaceHomogenizer:
         r = 0.5 * np.concatenate([Ga @ n[:, :, None], Gb @ n[:, :, None]], axis=1)[:, :, 0]  # (m, 2 dim + 2)
         pen = meas[:, None, None] * r[:, :, None] * r[:, None, :]
         blocks.append((g[np.concatenate([cells[ca], cells[cb]], axis=1)], pen, facet_face, "pen"))
+        # negative tangential excess (D_par < D_b) of a facet: spread over the grains on both sides as a
+        # bulk tensor reduction; W[g] = sum over its facets of face f of |F|/2 (I - n n) / V_g
+        vol = np.bincount(grain_id, weights=np.abs(np.linalg.det(
+            points[cells[:, 1:]] - points[cells[:, :1]])) / (2.0 if dim == 2 else 6.0))
+        Pt = 0.5 * meas[:, None, None] * (np.eye(dim)[None] - n[:, :, None] * n[:, None, :])
+        W = np.zeros((len(vol), self.n_faces, dim, dim))
+        for side in (ca, cb):
+            np.add.at(W, (grain_id[side], facet_face), Pt / vol[grain_id[side]][:, None, None])
+        self._W = W
         self._blocks = []
         rows, cols = [], []
         for nodes, base, face, kind in blocks:
@@ -202,10 +230,23 @@ class InterfaceHomogenizer:
         self._per_class = self._per_class.ravel()
 
     def _values(self, kn, kt, pen):
+        neg = np.minimum(kt, 0.0)
+        dD = None
+        if self.comm.rank == 0 and np.any(neg < 0):
+            dD = np.einsum("gfij,f->gij", self._W, neg)
+            lmin = np.linalg.eigvalsh(np.eye(self.dim)[None] + dD).min()
+            if lmin < 0.05:
+                dD = ValueError("the interface model needs a smaller gb_thickness_nm / grain size for this D_gb_parallel "
+                                f"< D_bulk (a grain loses {100 * (1 - lmin):.0f} % of its tangential conductivity); use "
+                                "gb_model = 'layer'")
+        dD = self.comm.bcast(dD, root=0)
+        if isinstance(dD, ValueError):
+            raise dD
+        bulk = self._bulk_vals if dD is None else self._assemble_bulk(dD)[2]
         if self.comm.rank != 0:
-            return self._bulk_vals
-        coef = {"kn": kn, "kt": kt, "pen": pen}
-        return np.concatenate([self._bulk_vals] + [base * coef[kind][face] for base, face, kind in self._blocks])
+            return bulk
+        coef = {"kn": kn, "kt": np.maximum(kt, 0.0), "pen": pen}
+        return np.concatenate([bulk] + [base * coef[kind][face] for base, face, kind in self._blocks])
 
     def _prolongation(self, tied: np.ndarray):
         """P (owned dofs x reduced dofs): periodic images and tied GB node copies share one reduced dof."""
