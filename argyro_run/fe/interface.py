@@ -343,9 +343,8 @@ class InterfaceHomogenizer:
             ksp.solve(br, xr)
             if ksp.getConvergedReason() <= 0:
                 raise RuntimeError(
-                    f"interface CG/GAMG did not converge (reason {ksp.getConvergedReason()}); a negative excess "
-                    "conduction (D_gb < D_bulk) needs gb_thickness_nm/grain size well below the element size "
-                    "(mesh_size_fraction)")
+                    f"interface CG/GAMG did not converge (reason {ksp.getConvergedReason()}, "
+                    f"{ksp.getIterationNumber()} iterations); raise fe.solver_rtol or use gb_model = 'layer'")
             its.append(ksp.getIterationNumber())
             P.mult(xr, w)
             A.mult(w, Aw)
