@@ -5,12 +5,12 @@ faces are periodic (``setPeriodic``, node positions on opposite faces match exac
 built once in units of the grain size d (scale-free): a grain-size sweep only changes the
 interface coefficients (see docs/fe.md).
 
-Route (gmsh OpenCASCADE): the periodic Voronoi cell of every seed (scipy Voronoi of the seeds and
-their 3^dim periodic images) is built as a convex polygon / polyhedron, translated copies that
-overlap the box are added, and everything is ``fragment``-ed with the box; pieces outside the box
-are removed. Pieces of one grain split by box faces carry the same grain id. Laminate and cubic
-tessellations use rectangles / boxes per grain through the same route, shifted by half a grain
-so that no GB lies on a box face.
+Route: the periodic Voronoi cell of every seed (halfspaces from scipy's Voronoi diagram of the
+seeds and their 3^dim periodic images) and its translated copies are clipped to the box (convex
+halfspace intersections); the pieces are glued by shared vertices / edges / faces and meshed with
+gmsh's built-in kernel (no boolean operations). Pieces of one grain split by box faces carry the
+same grain id. Laminate and cubic tessellations use boxes per grain through the same route,
+shifted by half a grain so that no GB lies on a box face.
 
 The P1 mesh is then cut: every node gets one copy per grain it touches (duplicated GB nodes), and
 every GB mesh facet is recorded with the node copies of both sides (same geometric order), the two
@@ -69,8 +69,8 @@ def simplex_measures(verts: np.ndarray) -> np.ndarray:
     return np.sqrt(np.abs(np.linalg.det(g))) / float(np.prod(np.arange(1, k + 1)))
 
 
-def _voronoi_cells(seeds: np.ndarray, L: float):
-    """Per seed: (vertices (m, dim), faces as lists of vertex indices ordered around each face)."""
+def _voronoi_halfspaces(seeds: np.ndarray, L: float):
+    """Per seed: the halfspaces (A (m, dim), b (m,)) with A x + b <= 0 of its periodic Voronoi cell."""
     from scipy.spatial import Voronoi
 
     n, dim = seeds.shape
@@ -78,74 +78,33 @@ def _voronoi_cells(seeds: np.ndarray, L: float):
     order = np.argsort(np.abs(imgs).sum(1), kind="stable")  # the zero shift first
     pts = ((seeds[None] + imgs[order][:, None]) * L).reshape(-1, dim)
     vor = Voronoi(pts)
-    cells = []
-    for k in range(n):
-        region = vor.regions[vor.point_region[k]]
-        if -1 in region or not region:
-            raise ValueError("unbounded Voronoi cell (too few seeds)")
-        if dim == 2:
-            v = vor.vertices[region]
-            c = v.mean(0)
-            ang = np.arctan2(v[:, 1] - c[1], v[:, 0] - c[0])
-            cells.append((v[np.argsort(ang)], None))
-            continue
-        vid = {g: i for i, g in enumerate(region)}
-        verts = vor.vertices[region]
-        faces = []
-        for r, (p, q) in enumerate(vor.ridge_points):
-            if k not in (p, q):
-                continue
-            j = q if p == k else p
-            idx = [vid[g] for g in vor.ridge_vertices[r]]
-            fv = verts[idx]
-            c = fv.mean(0)
-            nrm = pts[j] - pts[k]
-            nrm /= np.linalg.norm(nrm)
-            u = fv[0] - c
-            u -= nrm * (u @ nrm)
-            u /= np.linalg.norm(u)
-            w = np.cross(nrm, u)
-            ang = np.arctan2((fv - c) @ w, (fv - c) @ u)
-            faces.append([idx[i] for i in np.argsort(ang)])
-        cells.append((verts, faces))
     rp = vor.ridge_points
     if np.any(((rp[:, 0] < n) | (rp[:, 1] < n)) & (rp[:, 0] % n == rp[:, 1] % n)):
         raise ValueError("a grain touches its own periodic image; use more grains or another seed")
-    return cells
+    out = []
+    for k in range(n):
+        nb = np.concatenate([rp[rp[:, 0] == k, 1], rp[rp[:, 1] == k, 0]])
+        A = pts[nb] - pts[k]
+        b = -0.5 * ((pts[nb] ** 2).sum(1) - (pts[k] ** 2).sum())
+        out.append((A, b))
+    return out
 
 
-def _occ_polytope(occ, verts, faces, dim):
-    """OpenCASCADE entity for a convex polygon (2D) / polyhedron (3D)."""
-    p = [occ.addPoint(*(list(x) + [0.0] * (3 - dim))) for x in verts]
-    if dim == 2:
-        lines = [occ.addLine(p[i], p[(i + 1) % len(p)]) for i in range(len(p))]
-        return occ.addPlaneSurface([occ.addCurveLoop(lines)])
-    edges = {}
-    surfs = []
-    for f in faces:
-        ls = []
-        for a, b in zip(f, f[1:] + f[:1]):
-            key = (min(a, b), max(a, b))
-            if key not in edges:
-                edges[key] = occ.addLine(p[key[0]], p[key[1]])
-            ls.append(edges[key])
-        surfs.append(occ.addPlaneSurface([occ.addCurveLoop(ls)]))
-    return occ.addVolume([occ.addSurfaceLoop(surfs)])
+def _box_halfspaces(lo, hi):
+    dim = len(lo)
+    A = np.vstack([-np.eye(dim), np.eye(dim)])
+    return A, np.concatenate([np.asarray(lo, float), -np.asarray(hi, float)])
 
 
-def _pieces(poly: Polycrystal, occ):
-    """(OCC tag, grain id) of all pieces that may overlap the box [0, L]^dim."""
+def _pieces(poly: Polycrystal):
+    """(A, b, grain) halfspaces of every translated grain cell that may overlap the box [0, L]^dim."""
     dim, L, n = poly.dim, poly.box_nm, poly.n_grains
+    shifts = [np.array(s) for s in itertools.product((-1.0, 0.0, 1.0), repeat=dim)]
     out = []
     if poly.kind == "voronoi":
-        cells = _voronoi_cells(poly.seeds_nm / L, L)
-        tol = 1e-9 * L
-        for g, (verts, faces) in enumerate(cells):
-            lo, hi = verts.min(0), verts.max(0)
-            for s in itertools.product((-1.0, 0.0, 1.0), repeat=dim):
-                sh = np.array(s) * L
-                if np.all(lo + sh < L - tol) and np.all(hi + sh > tol):
-                    out.append((_occ_polytope(occ, verts + sh, faces, dim), g))
+        for g, (A, b) in enumerate(_voronoi_halfspaces(poly.seeds_nm / L, L)):
+            for s in shifts:  # x in cell + s*L  <=>  A (x - s L) + b <= 0
+                out.append((A, b - A @ (s * L), g))
         return out
     # laminate / cubic: grains shifted by half a grain so that no GB lies on a box face
     if poly.kind == "laminate":
@@ -153,10 +112,7 @@ def _pieces(poly: Polycrystal, occ):
         for g in range(n):
             for s in (-1.0, 0.0, 1.0):
                 z0 = (g - 0.5 + s * n) * t
-                if z0 < L and z0 + t > 0:
-                    lo = [0.0] * (dim - 1) + [z0]
-                    ext = [L] * (dim - 1) + [t]
-                    out.append((occ.addRectangle(*lo, 0.0, *ext) if dim == 2 else occ.addBox(*lo, *ext), g))
+                out.append((*_box_halfspaces([-L] * (dim - 1) + [z0], [2 * L] * (dim - 1) + [z0 + t]), g))
         return out
     if poly.kind == "cubic":
         k = round(n ** (1.0 / dim))
@@ -165,77 +121,165 @@ def _pieces(poly: Polycrystal, occ):
         t = L / k
         for idx in itertools.product(range(k), repeat=dim):
             g = int(np.ravel_multi_index(idx, (k,) * dim))
-            for s in itertools.product((-1.0, 0.0, 1.0), repeat=dim):
-                lo = [(i - 0.5 + si * k) * t for i, si in zip(idx, s)]
-                if all(x < L and x + t > 0 for x in lo):
-                    out.append((occ.addRectangle(*lo, 0.0, t, t) if dim == 2 else occ.addBox(*lo, t, t, t), g))
+            for s in shifts:
+                lo = np.array([(i - 0.5 + si * k) * t for i, si in zip(idx, s)])
+                out.append((*_box_halfspaces(lo, lo + t), g))
         return out
     raise ValueError(f"unknown kind {poly.kind!r}")
 
 
-def _set_periodic(gmsh, dim, L):
-    """Pair every entity on a max box face with its image on the min face (matched by centre)."""
-    eps = 1e-6 * L
-    for a in range(dim):
-        lo = [-eps] * 3
-        hi = [L + eps] * 3
+def _clip(A, b, L, tol):
+    """Vertices and faces (ordered vertex lists) of {A x + b <= 0} inside the box, or None if empty."""
+    from scipy.optimize import linprog
+    from scipy.spatial import HalfspaceIntersection
+
+    dim = A.shape[1]
+    Ab, bb = _box_halfspaces(np.zeros(dim), np.full(dim, L))
+    A = np.vstack([A, Ab])
+    b = np.concatenate([b, bb])
+    norm = np.linalg.norm(A, axis=1)
+    A, b = A / norm[:, None], b / norm
+    # Chebyshev centre: max r with A x + r <= -b
+    lp = linprog(np.r_[np.zeros(dim), -1.0], A_ub=np.hstack([A, np.ones((len(A), 1))]), b_ub=-b,
+                 bounds=[(None, None)] * dim + [(0, None)], method="highs")
+    if lp.status != 0 or lp.x[-1] <= 10 * tol:
+        return None
+    hs = HalfspaceIntersection(np.hstack([A, b[:, None]]), lp.x[:dim])
+    V = hs.intersections
+    faces = []
+    for i in range(len(A)):
+        on = np.flatnonzero(np.abs(V @ A[i] + b[i]) < tol)
+        if len(on) < dim:
+            continue
         if dim == 2:
-            lo[2], hi[2] = -eps, eps
-        mlo, mhi = list(hi), list(lo)
-        mlo[a] = eps
-        mhi[a] = L - eps
-        masters = gmsh.model.getEntitiesInBoundingBox(*lo, *mlo, dim - 1)
-        slaves = gmsh.model.getEntitiesInBoundingBox(*mhi, *hi, dim - 1)
-        cm = {t: np.array(gmsh.model.occ.getCenterOfMass(dim - 1, t)) for _, t in masters}
-        T = np.eye(4)
-        T[a, 3] = L
-        if len(masters) != len(slaves):
-            raise RuntimeError(f"periodic faces do not match along axis {a}: {len(masters)} vs {len(slaves)} entities")
-        for _, s in slaves:
-            c = np.array(gmsh.model.occ.getCenterOfMass(dim - 1, s))
-            c[a] -= L
-            m = min(cm, key=lambda t: np.linalg.norm(cm[t] - c))
-            if np.linalg.norm(cm[m] - c) > 1e-5 * L:
-                raise RuntimeError(f"no periodic image for box-face entity {s} along axis {a}")
-            gmsh.model.mesh.setPeriodic(dim - 1, [s], [m], T.ravel().tolist())
+            faces.append((i, list(on)))
+            continue
+        P = V[on]
+        c = P.mean(0)
+        u = P[np.argmax(np.linalg.norm(P - c, axis=1))] - c
+        u -= A[i] * (u @ A[i])
+        u /= np.linalg.norm(u)
+        w = np.cross(A[i], u)
+        ang = np.arctan2((P - c) @ w, (P - c) @ u)
+        faces.append((i, list(on[np.argsort(ang)])))
+    return V, faces, len(A) - 2 * dim
 
 
 def conforming_mesh(poly: Polycrystal, *, mesh_size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(points (n, dim), P1 cells, grain id per cell) of a conforming periodic mesh of ``poly``.
 
     Lengths are those of ``poly`` (build it with grain size 1 for a mesh in units of d); every
-    cell lies in one grain, GBs are mesh facets. ``mesh_size`` is the target element size."""
-    gmsh = gmsh_module()
+    cell lies in one grain, GBs are mesh facets. ``mesh_size`` is the target element size.
+    The clipped convex pieces are glued by shared vertices / edges / faces (gmsh built-in kernel,
+    no boolean operations)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
     dim, L = poly.dim, poly.box_nm
+    tol = 1e-9 * L
+    pieces = []
+    for A, b, g in _pieces(poly):
+        c = _clip(A, b, L, tol)
+        if c is not None:
+            pieces.append((c, g))
+    # global vertices: cluster the pieces' vertices (round-off between neighbours)
+    allV = np.concatenate([c[0] for c, _ in pieces])
+    offs = np.cumsum([0] + [len(c[0]) for c, _ in pieces])
+    pairs = np.array(sorted(cKDTree(allV).query_pairs(1e3 * tol)), dtype=np.int64).reshape(-1, 2)
+    G = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(allV), len(allV)))
+    _, vid = connected_components(G, directed=False)
+    first = np.full(vid.max() + 1, -1)
+    first[vid[::-1]] = np.arange(len(vid))[::-1]
+    X = allV[first]
+    # faces keyed by their vertex sets; each is shared by at most two pieces
+    face_of = {}
+    piece_faces = []
+    for p, ((V, faces, n_cell_planes), g) in enumerate(pieces):
+        fl = []
+        for plane, loop in faces:
+            ids = []
+            for v in vid[offs[p] + np.asarray(loop)]:
+                if not ids or ids[-1] != v:
+                    ids.append(int(v))
+            if ids[0] == ids[-1] and len(ids) > 1:
+                ids.pop()
+            if len(ids) < dim:
+                continue
+            key = tuple(sorted(ids))
+            face_of.setdefault(key, [ids, []])[1].append(p)
+            fl.append(key)
+        piece_faces.append(fl)
+    for key, (ids, owners) in face_of.items():
+        if len(owners) > 2:
+            raise RuntimeError("non-manifold tessellation face")
+        if len(owners) == 2 and pieces[owners[0]][1] == pieces[owners[1]][1]:
+            raise ValueError("a grain touches its own periodic image; use more grains or another seed")
+    gmsh = gmsh_module()
     gmsh.initialize(interruptible=False)
     try:
         gmsh.option.setNumber("General.Terminal", 0)
         gmsh.model.add("conforming")
-        occ = gmsh.model.occ
-        pieces = _pieces(poly, occ)
-        box = occ.addRectangle(0, 0, 0, L, L) if dim == 2 else occ.addBox(0, 0, 0, L, L, L)
-        _, omap = occ.fragment([(dim, box)], [(dim, t) for t, _ in pieces])
-        inside = {t for d_, t in omap[0] if d_ == dim}
+        geo = gmsh.model.geo
+        used = sorted({v for ids, _ in face_of.values() for v in ids})
+        ptag = {v: geo.addPoint(*(list(X[v]) + [0.0] * (3 - dim)), meshSize=float(mesh_size)) for v in used}
+        etag = {}
+
+        def line(a, b):
+            k = (min(a, b), max(a, b))
+            if k not in etag:
+                etag[k] = geo.addLine(ptag[k[0]], ptag[k[1]])
+            return etag[k] if a < b else -etag[k]
+
+        ftag = {}
+        for key, (ids, owners) in face_of.items():
+            if dim == 2:
+                ftag[key] = line(ids[0], ids[1])
+            else:
+                loop = geo.addCurveLoop([line(a, b) for a, b in zip(ids, ids[1:] + ids[:1])])
+                ftag[key] = geo.addPlaneSurface([loop])
         grain = {}
-        for (_, g), children in zip(pieces, omap[1:]):
-            for d_, t in children:
-                if d_ == dim and t in inside:
-                    grain[t] = g
-        outside = [(dim, t) for d_, t in occ.getEntities(dim) if t not in inside]
-        if outside:
-            occ.remove(outside, recursive=True)
-        occ.synchronize()
-        if set(grain) != inside:
-            raise RuntimeError("fragment left box regions without a grain")
-        for _, s in gmsh.model.getEntities(dim - 1):
-            up, _ = gmsh.model.getAdjacencies(dim - 1, s)
-            if len(up) == 2 and grain[int(up[0])] == grain[int(up[1])]:
-                raise ValueError("a grain touches its own periodic image; use more grains or another seed")
-        _set_periodic(gmsh, dim, L)
+        for p, fl in enumerate(piece_faces):
+            if dim == 2:
+                # order the piece's edges into a loop
+                edges = {}
+                for key in fl:
+                    a, b = face_of[key][0]
+                    edges.setdefault(a, []).append(b)
+                    edges.setdefault(b, []).append(a)
+                start = fl[0][0]
+                loop, prev, cur = [start], None, start
+                while True:
+                    nxt = [v for v in edges[cur] if v != prev][0]
+                    if nxt == start:
+                        break
+                    loop.append(nxt)
+                    prev, cur = cur, nxt
+                t = geo.addPlaneSurface([geo.addCurveLoop([line(a, b) for a, b in zip(loop, loop[1:] + loop[:1])])])
+            else:
+                t = geo.addVolume([geo.addSurfaceLoop([ftag[k] for k in fl])])
+            grain[t] = pieces[p][1]
+        geo.synchronize()
+        # periodic box faces: pair every face on x_a = L with its image on x_a = 0 (by centre)
+        for a in range(dim):
+            lo_f, hi_f = {}, {}
+            for key, (ids, owners) in face_of.items():
+                P = X[ids]
+                if len(owners) == 1 and np.all(np.abs(P[:, a]) < 1e3 * tol):
+                    lo_f[tuple(np.round(P.mean(0) / (1e4 * tol)).astype(np.int64))] = ftag[key]
+                elif len(owners) == 1 and np.all(np.abs(P[:, a] - L) < 1e3 * tol):
+                    c = P.mean(0)
+                    c[a] -= L
+                    hi_f[tuple(np.round(c / (1e4 * tol)).astype(np.int64))] = ftag[key]
+            if set(lo_f) != set(hi_f):
+                raise RuntimeError(f"periodic box faces do not match along axis {a}")
+            T = np.eye(4)
+            T[a, 3] = L
+            keys = sorted(hi_f)
+            gmsh.model.mesh.setPeriodic(dim - 1, [abs(hi_f[k]) for k in keys], [abs(lo_f[k]) for k in keys],
+                                        T.ravel().tolist())
         gmsh.option.setNumber("Mesh.MeshSizeMax", float(mesh_size))
-        gmsh.option.setNumber("Mesh.MeshSizeMin", 0.0)
         gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", 0)
-        gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 1)
         gmsh.model.mesh.generate(dim)
         tags, coords, _ = gmsh.model.mesh.getNodes()
         etype = 2 if dim == 2 else 4
