@@ -8,6 +8,7 @@ import pathlib
 import numpy as np
 
 from argyro_run.errors import UserError
+from argyro_run.fe.cost import estimate_cells
 from argyro_run.microstructure.geometry import make_polycrystal
 from argyro_run.microstructure.mesh import laminate_mesh, mesh_polycrystal
 from argyro_run.results import Result
@@ -29,13 +30,12 @@ def build_mesh(micro: dict, grain_size_nm: float):
         raise UserError(f"microstructure: {exc}") from None
     h = float(micro.get("mesh_size_fraction", 0.2)) * grain_size_nm
     hgb = float(micro.get("mesh_size_gb_fraction", 0.5)) * gb
-    # rough size estimate: GB volume fraction ~ dim * delta / d at the GB element size
-    per = {2: 2.0, 3: 6.0}[dim]
     hb = min(hgb, h)
-    est = (min(1.0, dim * gb / grain_size_nm) * poly.box_nm ** dim) / (hb ** dim / per) + poly.box_nm ** dim / (h ** dim / per)
+    est = estimate_cells(dict(micro, gb_model="layer"), grain_size_nm)
     if est > 2e6:
         log.warning("microstructure d=%s nm: about %.1e cells expected (GB element %.3g nm); meshing may take "
-                    "long - raise mesh_size_gb_fraction or lower the grain size", grain_size_nm, est, hb)
+                    "long - use gb_model = 'interface', raise mesh_size_gb_fraction or lower the grain size",
+                    grain_size_nm, est, hb)
     if poly.kind in ("laminate", "cubic"):
         return poly, laminate_mesh(poly, mesh_size_nm=h, mesh_size_gb_nm=hgb)
     return poly, mesh_polycrystal(poly, mesh_size_nm=h, mesh_size_gb_nm=hgb)
