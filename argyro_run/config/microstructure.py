@@ -19,15 +19,18 @@ class MicrostructureSection(Section):
         "cube edge for cubic). A sweep: the same tessellation is scaled, only delta/d changes.")
     n_grains: int = Field(8, ge=1, le=100000, description="Grains in the periodic cell.")
     gb_thickness_nm: float = Field(1.0, gt=0, le=1e4, description="Thickness delta of the GB layer.")
+    gb_model: Literal["interface", "layer"] = Field(
+        "interface", description="'interface': GBs as thin interfaces (tangential conduction delta*D_par along "
+        "the GB, normal resistance delta/D_perp as a concentration jump) on one conforming mesh, in units of the "
+        "grain size, that serves every grain size (cost independent of delta/d). 'layer': the GB layer of "
+        "thickness delta resolved by fine elements, one mesh per grain size (validation at small grain sizes).")
     mesh_size_fraction: float = Field(0.2, gt=0, le=1, description="Element size inside grains relative to the grain size.")
     mesh_size_gb_fraction: float = Field(
-        0.5, gt=0, le=2, description="Element size in the GB layer relative to gb_thickness_nm (capped by the grain element size).")
+        0.5, gt=0, le=2, description="gb_model 'layer' only: element size in the GB layer relative to "
+        "gb_thickness_nm (capped by the grain element size).")
     dimension: Literal[2, 3] = Field(3, description="2D or 3D model.")
     lloyd_iterations: int = Field(2, ge=0, le=100, description="Lloyd relaxation steps of the Voronoi seeds (0: plain Poisson-Voronoi).")
     seed: int = Field(0, ge=0, description="Seed of the Voronoi points (the same for every grain size of the sweep).")
-    gb_model: Literal["interface", "layer"] = Field(
-        "interface", description="interface: GBs as interfaces of the grain mesh (one mesh serves every grain size); "
-        "layer: GB layers of thickness gb_thickness_nm resolved in one mesh per grain size.")
 
     @model_validator(mode="after")
     def _check(self):
@@ -42,4 +45,11 @@ class MicrostructureSection(Section):
                 raise ValueError(f"kind 'cubic' needs n_grains = k^{self.dimension} (e.g. {k ** self.dimension}), got {self.n_grains}")
         if self.kind == "laminate" and self.n_grains < 2:
             raise ValueError("kind 'laminate' needs n_grains >= 2")
+        if self.gb_model == "interface":
+            if "mesh_size_gb_fraction" in self.model_fields_set:
+                raise ValueError("mesh_size_gb_fraction is only used with gb_model = 'layer' (the interface model "
+                                 "has no GB elements); remove it or set gb_model = 'layer'")
+            if self.kind == "cubic" and self.n_grains < 2 ** self.dimension:
+                raise ValueError(f"gb_model 'interface' with kind 'cubic' needs n_grains >= {2 ** self.dimension} "
+                                 "(a single cube touches its own periodic image)")
         return self

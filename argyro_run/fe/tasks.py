@@ -125,7 +125,10 @@ def run_fe_sweep(params: dict, deps: dict, comm, workdir: pathlib.Path) -> Resul
     for j, d in enumerate(sizes):
         mid = mesh_of[float(d)]
         if mid not in solvers:
-            solvers[mid] = PolycrystalSolver(deps[mid], comm, degree=degree, rtol=rtol, bc=bc)
+            try:
+                solvers[mid] = PolycrystalSolver(deps[mid], comm, degree=degree, rtol=rtol, bc=bc)
+            except ValueError as exc:
+                raise UserError(f"fe: {exc}") from None
             if per_face:
                 assignment[mid] = assign_gb_models(solvers[mid].n_gb_faces, fractions, int(case.get("gb_seed", 0)))
         solver = solvers[mid]

@@ -31,16 +31,12 @@ def _grid(dim: int) -> np.ndarray:
 
 def _nearest(points, seeds):
     """Index of the nearest seed (minimum image in the unit box) and the displacement to it."""
-    best = np.full(len(points), np.inf)
-    idx = np.zeros(len(points), dtype=np.int64)
-    disp = np.zeros_like(points)
-    for img in _images(points.shape[1]):
-        for k, s in enumerate(seeds):
-            d = points - (s + img)
-            r2 = (d * d).sum(1)
-            m = r2 < best
-            best[m], idx[m], disp[m] = r2[m], k, d[m]
-    return idx, disp
+    from scipy.spatial import cKDTree
+
+    imgs = _images(points.shape[1])
+    allS = (seeds[None] + imgs[:, None]).reshape(-1, points.shape[1])
+    _, j = cKDTree(allS).query(points)
+    return j % len(seeds), points - allS[j]
 
 
 def voronoi_seeds(n_grains: int, dim: int, *, seed: int, lloyd_iterations: int = 0) -> np.ndarray:

@@ -117,10 +117,13 @@ def _kuhn_mesh(axes: list[np.ndarray]):
 
 
 def laminate_mesh(poly: Polycrystal, *, mesh_size_nm: float, mesh_size_gb_nm: float) -> PolycrystalMesh:
-    """Structured simplex mesh of a laminate with node planes on every GB layer surface (exact layers)."""
-    if poly.kind != "laminate":
-        raise ValueError("laminate_mesh needs a laminate geometry")
-    dim, L, n = poly.dim, poly.box_nm, poly.n_grains
+    """Structured simplex mesh with node planes on every GB layer surface (exact layers).
+
+    laminate: layers along the last axis; cubic: the same node planes along every axis."""
+    if poly.kind not in ("laminate", "cubic"):
+        raise ValueError("laminate_mesh needs a laminate or cubic geometry")
+    dim, L = poly.dim, poly.box_nm
+    n = poly.n_grains if poly.kind == "laminate" else round(poly.n_grains ** (1.0 / dim))
     t, half = L / n, 0.5 * poly.gb_thickness_nm
     if not half < 0.5 * t:
         raise ValueError("GB layer thicker than the layer")
@@ -135,12 +138,12 @@ def laminate_mesh(poly: Polycrystal, *, mesh_size_nm: float, mesh_size_gb_nm: fl
         z0 = i * t
         z += [seg(z0, z0 + half, hb), seg(z0 + half, z0 + t - half, mesh_size_nm), seg(z0 + t - half, z0 + t, hb)]
     z = np.concatenate(z + [np.array([L])])
-    x = np.linspace(0, L, max(int(np.ceil(L / mesh_size_nm)), 1) + 1)
+    x = np.linspace(0, L, max(int(np.ceil(L / mesh_size_nm)), 1) + 1) if poly.kind == "laminate" else z
     pts, cells = _kuhn_mesh([x] * (dim - 1) + [z])
     centroid = pts[cells].mean(axis=1)
     grain, dist, normal, other = poly.classify(centroid)
     is_gb = dist < half
     pair = np.sort(np.stack([grain, other], 1), axis=1)
-    gb_id = np.where(is_gb, pair[:, 0] * n + pair[:, 1], -1)
+    gb_id = np.where(is_gb, pair[:, 0] * poly.n_grains + pair[:, 1], -1)
     return PolycrystalMesh(pts, cells, is_gb.astype(np.int8), grain, gb_id,
                            np.where(is_gb[:, None], normal, 0.0), L)

@@ -12,7 +12,7 @@ from argyro_run.fe.tasks import (K_B_eV_per_K, apparent_activation_energy, arrhe
 from argyro_run.microstructure.tasks import run_mesh
 from argyro_run.results import Result
 
-MICRO = {"kind": "laminate", "n_grains": 2, "gb_thickness_nm": 1.0, "dimension": 2, "seed": 0,
+MICRO = {"kind": "laminate", "gb_model": "layer", "n_grains": 2, "gb_thickness_nm": 1.0, "dimension": 2, "seed": 0,
          "lloyd_iterations": 0, "mesh_size_fraction": 0.25, "mesh_size_gb_fraction": 0.5}
 BULK = {"D0_m2_per_s": 1e-7, "Ea_eV": 0.35}
 GB = {"D0_m2_per_s": 1e-8, "Ea_eV": 0.20}
