@@ -97,3 +97,23 @@ def test_initial_cell_above_max_reference_atoms_is_an_input_error(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "active_learning.initial_cell_repeat" in p.stderr and "Traceback" not in p.stderr
     assert "52 atoms" in p.stderr and sorted(x.name for x in tmp_path.iterdir()) == ["in.toml"]
+
+
+def test_plan_verb_shows_the_cost_on_n_ranks(capsys):
+    import json
+
+    from argyro_run.cli import main
+
+    qs = str(REPO / "inputs" / "quickstart.toml")
+    walls = []
+    for n in (1, 2, 8):
+        assert main(["plan", "--json", "--ranks", str(n), qs]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        walls.append(doc["schedule"]["wall_s"])
+        total = doc["total_cost_s"]          # the quickstart's tasks are all serial
+        assert total / n - 1e-9 <= walls[-1] <= total + 1e-9 and doc["schedule"]["ranks"] == n
+    assert walls[0] == pytest.approx(sum(t.cost_s for t in build_plan(load_config(qs)).tasks))
+    assert walls[0] > walls[1] >= walls[2]
+    assert main(["plan", "--ranks", "2", qs]) == 0
+    out = capsys.readouterr().out
+    assert "core-hours" in out and "on 2 rank(s): about" in out
