@@ -14,7 +14,7 @@ def _plan(args) -> int:
     from argyro_run.plan import build_plan
     from argyro_run.plan.done import done_task_ids
 
-    cfg = load_config(args.input)
+    cfg = load_config(args.input, overrides=args.set)
     plan = build_plan(cfg)
     done = done_task_ids(plan, cfg.resolve(cfg.run.archive))
     if args.json:
@@ -75,4 +75,6 @@ def register(sub):
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--ranks", type=_positive, default=None, metavar="N",
                    help="also estimate the wall time and core-hours of the whole run on N MPI ranks")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a value of the input as 'argyro-run run --set' does")
     p.set_defaults(func=_plan)

@@ -4,7 +4,7 @@
 def _run(args) -> int:
     from argyro_run.runtime.driver import run_input
 
-    return run_input(args.input, force=args.force)
+    return run_input(args.input, force=args.force, overrides=args.set)
 
 
 def register(sub):
@@ -12,4 +12,7 @@ def register(sub):
     p.add_argument("input", help="input TOML file")
     p.add_argument("--force", action="store_true",
                    help="use the archive path even if it holds another input's results (old file kept as .bak-<time>)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a value of the input, validated like the file (repeatable), "
+                        "e.g. --set active_learning.levels[0].exploration_ps=2")
     p.set_defaults(func=_run)

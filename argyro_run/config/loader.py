@@ -22,15 +22,22 @@ from argyro_run.errors import UserError
 MAX_BYTES = 10 * 1024 * 1024
 
 
-def load_config(path: str | Path, check_files: bool = True) -> Config:
+def load_config(path: str | Path, check_files: bool = True, overrides: list[str] | None = None) -> Config:
     """Load and validate ``path``; raise ``UserError`` (with ``problems``) if anything is wrong.
 
     ``check_files``: also require the input files it names (structure files, .mtp, training
-    set) to exist, relative to the input file's directory.
+    set) to exist, relative to the input file's directory. ``overrides``: ``KEY=VALUE`` strings
+    (``--set``, see ``argyro_run.config.overrides``) applied before validation.
     """
     p = Path(path)
     text = read_text(p)
-    cfg = config_from_text(text, source=str(p))
+    if overrides:
+        from argyro_run.config.overrides import apply_overrides
+
+        cfg = config_from_dict(apply_overrides(parse_toml(text, str(p)), overrides), source=f"{p} (with --set)",
+                               text=text)
+    else:
+        cfg = config_from_text(text, source=str(p))
     cfg._base_dir = p.resolve().parent
     if check_files:
         lines = key_lines(text)

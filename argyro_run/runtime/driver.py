@@ -48,7 +48,7 @@ def check_archive_owner(archive: Path, *, run_name: str, input_path: str, force:
     return None
 
 
-def run_input(path, *, force: bool = False, registry=None) -> int:
+def run_input(path, *, force: bool = False, registry=None, overrides: list[str] | None = None) -> int:
     from argyro_run._stack import MPI
     from argyro_run.config import load_config
     from argyro_run.plan import build_plan
@@ -56,7 +56,7 @@ def run_input(path, *, force: bool = False, registry=None) -> int:
 
     comm = MPI.COMM_WORLD
     path = Path(path)
-    cfg = load_config(path)          # UserError before anything is written
+    cfg = load_config(path, overrides=overrides)     # UserError before anything is written
     plan = build_plan(cfg)
     archive = cfg.resolve(cfg.run.archive)
     workdir = cfg.resolve(cfg.run.workdir)
@@ -74,6 +74,7 @@ def run_input(path, *, force: bool = False, registry=None) -> int:
         "run_name": cfg.run.name, "input_path": input_path,
         "input_toml": path.read_text(encoding="utf-8"),
         "config_json": cfg.model_dump_json(indent=1),
+        "overrides_json": json.dumps(list(overrides or [])),
         "versions_json": json.dumps(package_versions(), sort_keys=True),
         "host": socket.gethostname(), "platform": platform.platform(),
     }
