@@ -146,6 +146,17 @@ def initial_cells(cfg, sizes: dict[str, dict[str, int]]) -> tuple[list[dict], li
     return cells, atoms
 
 
+def _mobile_fraction(cfg, m, species: str) -> float:
+    """Fraction of the atoms of material ``m``'s unit cell that are ``species`` (1 if it cannot be built)."""
+    from argyro_run.structures.tasks import unit_cell
+
+    try:
+        symbols = unit_cell(m, base_dir=cfg.base_dir).get_chemical_symbols()
+    except Exception:  # noqa: BLE001 - an estimate never stops planning
+        return 1.0
+    return symbols.count(species) / max(1, len(symbols))
+
+
 def _md_level(cfg) -> int:
     """MTP level the MD runs with: the last rung of the active-learning ladder, else potential.level."""
     if cfg.active_learning.enabled and cfg.potential.file is None:
@@ -234,7 +245,13 @@ def build_plan(cfg) -> Plan:
         steps = (getattr(cfg.md, "equilibration_ps", 0.0) + getattr(cfg.md, "production_ps", 0.0)) * 1000.0 / getattr(cfg.md, "timestep_fs", 1.0)
         analysis = cfg.analysis.model_dump(mode="json")
         md_level = _md_level(cfg)
-        samples = int(getattr(cfg.md, "production_ps", 0.0) * 1000.0 / getattr(cfg.md, "dump_interval_fs", 100.0)) + 1
+        dump_ps = getattr(cfg.md, "dump_interval_fs", 100.0) / 1000.0
+        samples = int(round(getattr(cfg.md, "production_ps", 0.0) / dump_ps)) + 1
+        n_blocks = cfg.analysis.n_blocks
+        block_ps = (samples // n_blocks - 1) * dump_ps
+        fit_end = cfg.analysis.fit_end_ps or 0.5 * block_ps
+        block_lag = int(fit_end / dump_ps + 1e-9)
+        mobile = {m.name: _mobile_fraction(cfg, m, cfg.analysis.species) for m in cfg.materials}
         for m in cfg.materials:
             analysis_ids = []
             wanted = getattr(cfg.md, "structures", None)
@@ -257,8 +274,9 @@ def build_plan(cfg) -> Plan:
                 aid = f"analysis/{m.name}/{s}"
                 analysis_ids.append(b.add(aid, "diffusion", {"analysis": analysis, "structure": s,
                                                              "material": m.name}, md_ids,
-                                          cost_s=cost.diffusion_s(len(md_ids), samples, samples // 2,
-                                                                  sizes[m.name][s]),
+                                          cost_s=cost.diffusion_s(len(md_ids), samples, n_blocks, block_lag,
+                                                                  sizes[m.name][s] * mobile[m.name],
+                                                                  gb=s in {g.name() for g in m.grain_boundaries}),
                                           description=f"MSD and diffusivity of {s}"))
             arrhenius_ids.append(b.add(f"arrhenius/{m.name}", "arrhenius", {"material": m.name}, analysis_ids,
                                        cost_s=cost.SMALL_TASK_S,

@@ -91,12 +91,12 @@ def reference_batch_s(calculator: str, n_atoms_each: list[int], ranks: int = 1) 
 # MTP molecular dynamics and training
 # --------------------------------------------------------------------------------------------
 
-# pair_style mtp plugin, one rank: level 10 3.8 and level 16 7.7 us/atom/step on Li6PS5Cl 3x3x3
-# (1404 atoms, docs/benchmarks.md); level 6 2.6 on the quickstart's 52- and 148-atom cells (NVT
-# runs of 22500 steps, 2026-11-29, machine shared, load ~5 on 2 cores). Between and beyond the
-# measured levels: exponential in the level through the nearest two.
-MD_US_PER_ATOM_STEP = {6: 2.6, 10: 3.8, 16: 7.7}
-MD_RUN_OVERHEAD_S = 1.5            # LAMMPS + plugin start-up, thermo/dump handling (quickstart: 1.4 s)
+# pair_style mtp plugin, one rank, CPU time per atom and step with MLIP's level basis
+# (potentials.basis, benchmarks/md_cost.py, 2026-11-29): level 6 1.02 (416 atoms) / 1.07 (52 atoms),
+# level 10 1.76, level 16 6.67 (416 atoms; docs/benchmarks.md: 7.7 on 1404 atoms). Between and
+# beyond the measured levels: exponential in the level through the nearest two.
+MD_US_PER_ATOM_STEP = {6: 1.05, 10: 1.76, 16: 6.67}
+MD_RUN_OVERHEAD_S = 2.0            # LAMMPS + plugin start-up, thermo/dump handling (quickstart: ~2-3 s wall)
 MD_ATOMS_PER_RANK_MIN = 300        # below this many atoms per rank extra ranks do not speed a run up
 
 
@@ -122,9 +122,9 @@ def md_s(n_atoms: int, steps: float, level: int, ranks: int = 1) -> float:
 
 
 # L-BFGS refit: per iteration energy+forces+stress and their gradients w.r.t. the coefficients of
-# every training atom. Quickstart (level 6, 8 configurations, 443 atoms, 100 iterations): 2.5 s,
-# 56 us per atom and iteration; other levels scale like the MD cost (82 at level 10).
-TRAIN_US_PER_ATOM_ITERATION_L10 = 82.0
+# every training atom. Quickstart (level 6, 8 configurations, 443 atoms, 100 iterations): 2.5 s wall,
+# 56 us per atom and iteration; other levels scale like the MD cost (94 at level 10).
+TRAIN_US_PER_ATOM_ITERATION_L10 = 94.0
 
 
 def _loop_default(name: str):
@@ -151,7 +151,7 @@ def training_s(n_training_atoms: int, level: int, ranks: int = 1) -> float:
 AL_EXPECTED_ITERATIONS = 3         # iterations a level takes (capped by max_iterations + 1); quickstart: 2
 AL_EXPLORE_FRACTION = 0.1          # mean fraction of exploration_ps an exploration runs before gamma_break
                                    # in the iterations before the last (quickstart: 0.005)
-AL_EXPLORE_SLOWDOWN = 1.1          # grading every few steps vs plain MD (quickstart: 2.75 vs 2.6 us)
+AL_EXPLORE_SLOWDOWN = 1.5          # grading every few steps vs plain MD (quickstart, wall under load: 2.75 vs 2.6 us)
 AL_EXPLORE_OVERHEAD_S = 0.1        # per exploration run (LAMMPS instance reused in the task)
 AL_GRADE_US_PER_ATOM = 200.0       # grading and selecting a labelled cell (Python, per atom)
 
@@ -207,13 +207,25 @@ def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int]
 # analysis and the rest
 # --------------------------------------------------------------------------------------------
 
-ANALYSIS_NS_PER_SAMPLE_LAG_ATOM = 10.0    # all-origins MSD in numpy (msd(): one pass per lag)
+# all-origins MSD (argyro_run.analysis.diffusion.msd): per (origin, lag) pair and mobile atom, CPU
+# time 18.5-19 ns for 401x24, 401x148 and 2001x192 trajectories (2026-11-29, this machine)
+ANALYSIS_NS_PER_PAIR_ATOM = 19.0
+ANALYSIS_GB_FACTOR = 3.0           # GB cells: the GB-slab and bulk-region subsets again (quickstart: 3)
 
 
-def diffusion_s(n_runs: int, samples: int, max_lag: int, n_atoms: int) -> float:
-    """MSD of every run over ``samples`` frames up to ``max_lag`` lags (whole run and blocks)."""
-    work = n_runs * 2 * samples * max_lag * n_atoms * ANALYSIS_NS_PER_SAMPLE_LAG_ATOM * 1e-9
-    return FLOOR_S + work
+def _pairs(samples: int, max_lag: int) -> float:
+    k = max(0, min(int(max_lag), int(samples) - 1))
+    return k * samples - k * (k + 1) / 2.0
+
+
+def diffusion_s(n_runs: int, samples: int, n_blocks: int, block_max_lag: int, n_mobile: float,
+                gb: bool = False) -> float:
+    """MSD of the ``n_mobile`` diffusing atoms of every run: the whole run up to half its length plus
+    ``n_blocks`` blocks up to ``block_max_lag`` lags (``diffusivity``)."""
+    block = samples // max(1, n_blocks)
+    pairs = _pairs(samples, (samples - 1) // 2) + n_blocks * _pairs(block, block_max_lag)
+    work = n_runs * pairs * n_mobile * ANALYSIS_NS_PER_PAIR_ATOM * 1e-9
+    return FLOOR_S + work * (ANALYSIS_GB_FACTOR if gb else 1.0)
 
 
 STRUCTURES_S_PER_STRUCTURE = 0.05  # builder + bicrystal overlap removal
