@@ -46,7 +46,7 @@ def test_md_ranks_pay_only_for_large_cells():
     big, small = 100 * cost.MD_ATOMS_PER_RANK_MIN, cost.MD_ATOMS_PER_RANK_MIN // 2
     w1 = cost.md_s(big, 1000, 16, 1) - cost.MD_RUN_OVERHEAD_S
     w4 = cost.md_s(big, 1000, 16, 4) - cost.MD_RUN_OVERHEAD_S
-    assert w1 == pytest.approx(big * 1000 * 7.7e-6) and w4 == pytest.approx(w1 / 4)
+    assert w1 == pytest.approx(big * 1000 * cost.MD_US_PER_ATOM_STEP[16] * 1e-6) and w4 == pytest.approx(w1 / 4)
     assert cost.md_s(small, 1000, 16, 4) == pytest.approx(cost.md_s(small, 1000, 16, 1))
 
 
