@@ -117,3 +117,27 @@ def test_plan_verb_shows_the_cost_on_n_ranks(capsys):
     assert main(["plan", "--ranks", "2", qs]) == 0
     out = capsys.readouterr().out
     assert "core-hours" in out and "on 2 rank(s): about" in out
+
+
+@pytest.mark.parametrize("name", ["Li6PS5Cl", "Li6PS5Br", "Li6PS5I"])
+def test_template_header_states_the_planners_cost(name):
+    """The production templates say what they cost; the numbers must be the planner's (within the
+    rounding of the header and 15 % for later changes of FE/mesh estimates)."""
+    import re
+
+    text = (REPO / "inputs" / f"{name}.toml").read_text()
+    head = "\n".join(line for line in text.splitlines() if line.startswith("#"))
+    plan = build_plan(load_config(REPO / "inputs" / f"{name}.toml"))
+    core_h = sum(t.cost_s * t.ranks for t in plan.tasks) / 3600
+    stated = float(re.search(r"about ([\d.]+) core-hours", head).group(1))
+    assert stated == pytest.approx(core_h, rel=0.15)
+    md_h = sum(t.cost_s * t.ranks for t in plan.tasks if t.stage == "md") / 3600
+    assert float(re.search(r"MD ([\d.]+)\)?", head).group(1)) == pytest.approx(md_h, rel=0.15)
+    for ranks, pat in ((2, r"about ([\d.]+) h on 2 ranks"), (16, r"([\d.]+) h on 16 ranks")):
+        assert float(re.search(pat, head).group(1)) == pytest.approx(cost.schedule(plan.tasks, ranks)["wall_s"] / 3600,
+                                                                     rel=0.15)
+    # the advertised override is accepted and shortens the first level's explorations
+    short = build_plan(load_config(REPO / "inputs" / f"{name}.toml",
+                                   overrides=["active_learning.levels[0].exploration_ps=2"]))
+    lv = f"learning/level{plan.tasks[2].params['step']['level']}"
+    assert short[lv].params["step"]["exploration_ps"] == 2.0 and short[lv].cost_s < plan[lv].cost_s
