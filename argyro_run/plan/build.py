@@ -146,15 +146,17 @@ def initial_cells(cfg, sizes: dict[str, dict[str, int]]) -> tuple[list[dict], li
     return cells, atoms
 
 
-def _mobile_fraction(cfg, m, species: str) -> float:
-    """Fraction of the atoms of material ``m``'s unit cell that are ``species`` (1 if it cannot be built)."""
+def _unit_cell_stats(cfg, m, species: str) -> tuple[float, float]:
+    """(fraction of ``species`` atoms, atoms per A^3) of material ``m``'s unit cell; for an
+    estimate only: (1, 0.054, an argyrodite's density) if the cell cannot be built."""
     from argyro_run.structures.tasks import unit_cell
 
     try:
-        symbols = unit_cell(m, base_dir=cfg.base_dir).get_chemical_symbols()
+        cell = unit_cell(m, base_dir=cfg.base_dir)
+        symbols = cell.get_chemical_symbols()
+        return symbols.count(species) / max(1, len(symbols)), len(cell) / cell.get_volume()
     except Exception:  # noqa: BLE001 - an estimate never stops planning
-        return 1.0
-    return symbols.count(species) / max(1, len(symbols))
+        return 1.0, 0.054
 
 
 def _md_level(cfg) -> int:
@@ -220,6 +222,11 @@ def build_plan(cfg) -> Plan:
                                                      "initial_md_timestep_fs", "initial_md_interval",
                                                      "initial_cell_repeat"})
         explored = [sizes[m.name][s] for m in cfg.materials for s in _structure_names(m)]
+        density = max(_unit_cell_stats(cfg, m, cfg.analysis.species)[1] for m in cfg.materials)
+        from argyro_run.learning.loop import LoopSettings
+
+        radius = LoopSettings(level=2, species=[], local_radius_A=al.local_radius_A,
+                              max_dist_A=cfg.potential.max_dist_A).local_radius()
         train_atoms = (al.n_rattled + al.initial_md_steps // max(1, al.initial_md_interval)) * sum(cell_atoms)
         for step in al.levels:
             tid = f"learning/level{step.level}"
@@ -234,7 +241,7 @@ def build_plan(cfg) -> Plan:
                              exploration_steps=step.exploration_ps * 1000.0 / cost.al_timestep_fs(),
                              max_iterations=al.max_iterations, max_selected=al.max_selected_per_iteration,
                              max_reference_atoms=al.max_reference_atoms, initial_images_atoms=train_atoms,
-                             ranks=r_al),
+                             cutout_atoms=cost.cutout_atoms(radius, density), ranks=r_al),
                          dynamic=True,
                          description=f"MTP level {step.level}: up to {al.max_iterations} iterations, decided at run time")
         potential_id = prev
@@ -251,7 +258,7 @@ def build_plan(cfg) -> Plan:
         block_ps = (samples // n_blocks - 1) * dump_ps
         fit_end = cfg.analysis.fit_end_ps or 0.5 * block_ps
         block_lag = int(fit_end / dump_ps + 1e-9)
-        mobile = {m.name: _mobile_fraction(cfg, m, cfg.analysis.species) for m in cfg.materials}
+        mobile = {m.name: _unit_cell_stats(cfg, m, cfg.analysis.species)[0] for m in cfg.materials}
         for m in cfg.materials:
             analysis_ids = []
             wanted = getattr(cfg.md, "structures", None)

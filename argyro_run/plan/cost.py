@@ -156,6 +156,18 @@ AL_EXPLORE_OVERHEAD_S = 0.1        # per exploration run (LAMMPS instance reused
 AL_GRADE_US_PER_ATOM = 200.0       # grading and selecting a labelled cell (Python, per atom)
 
 
+# cut-outs of the local learning (learning/local.py cut_out, periodic or cluster): about this
+# fraction of the atoms of a sphere of the local radius at the material's density (measured on the
+# Sigma5 bicrystal, docs/benchmarks.md: radius 6.5 A ~50 atoms, 7.5 A ~83 atoms; the sphere
+# holds 62 and 96)
+CUTOUT_FILL = 0.85
+
+
+def cutout_atoms(radius_A: float, atoms_per_A3: float) -> int:
+    """Expected atoms of a cut-out of radius ``radius_A`` (``LoopSettings.local_radius()``)."""
+    return max(1, int(round(CUTOUT_FILL * atoms_per_A3 * 4.0 / 3.0 * math.pi * radius_A ** 3)))
+
+
 def initial_data_s(calculator: str, cell_atoms: list[int], n_rattled: int, md_steps: int, md_interval: int,
                    ranks: int = 1) -> float:
     """``n_rattled`` copies of every cell labelled, plus the optional reference MD (one calculation per
@@ -172,11 +184,12 @@ def initial_data_s(calculator: str, cell_atoms: list[int], n_rattled: int, md_st
 
 def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int], temperatures: int,
                       exploration_steps: float, max_iterations: int, max_selected: int, max_reference_atoms: int,
-                      initial_images_atoms: int, ranks: int = 1) -> float:
+                      initial_images_atoms: int, cutout_atoms: int, ranks: int = 1) -> float:
     """Expected wall time of one rung of the ladder: :data:`AL_EXPECTED_ITERATIONS` iterations, each
     exploring every structure at every temperature for :data:`AL_EXPLORE_FRACTION` of its length
-    (the last one runs in full), labelling ``max_selected`` cells of at most ``max_reference_atoms``
-    atoms (structures above that are cut out) and refitting on the growing training set."""
+    (the last one runs in full), labelling ``max_selected`` picks (spread evenly over the
+    structures: a structure of at most ``max_reference_atoms`` whole, a larger one as a cut-out of
+    ``cutout_atoms``) and refitting on the growing training set."""
     n_it = min(AL_EXPECTED_ITERATIONS, max_iterations + 1)
     runs = [n for n in structure_atoms for _ in range(max(1, temperatures))]
     groups = max(1, min(ranks, len(runs)))
@@ -188,7 +201,8 @@ def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int]
             per_group[k % groups] += AL_EXPLORE_OVERHEAD_S + n * exploration_steps * fraction * us * 1e-6
         return max(per_group)
 
-    label_atoms = min(max_reference_atoms, max(structure_atoms) if structure_atoms else max_reference_atoms)
+    sizes = [n if n <= max_reference_atoms else cutout_atoms for n in structure_atoms] or [cutout_atoms]
+    label_atoms = int(round(sum(sizes) / len(sizes)))
     t = training_s(initial_images_atoms, level, ranks)
     train_atoms = initial_images_atoms
     for k in range(n_it):
