@@ -4,13 +4,16 @@ D(300 K), conductivity; read by the FE stage and the summary).
 
 ``analysis/...`` result: ``temperatures_K``, ``D_m2_per_s``, ``D_err_m2_per_s``,
 ``sigma_mS_per_cm`` (Nernst-Einstein at each T), ``msd/T<T>/{lag_ps, msd_A2}`` (whole-run MSD per
-Cartesian component), ``D_blocks/T<T>``; with a GB cell also ``gb/D_parallel_m2_per_s``,
+Cartesian component), ``D_blocks/T<T>``, ``msd_fit_end_A2`` and ``diffusive`` (honest-MD flag per T,
+``MIN_DIFFUSIVE_MSD_A2``); with a GB cell also ``gb/D_parallel_m2_per_s``,
 ``gb/D_perpendicular_m2_per_s``, ``gb/D_bulk_region_m2_per_s`` (+ ``_err``), ``gb/n_gb_atoms``;
 with ``collective`` ``D_collective_m2_per_s`` and ``haven_ratio``.
 
 ``arrhenius/<material>`` result: ``fits/<kind>/{D0_m2_per_s, D0_m2_per_s_err, Ea_eV, Ea_eV_err,
 D_300K_m2_per_s, D_300K_m2_per_s_err, sigma_300K_mS_per_cm, temperatures_K, D_m2_per_s,
-D_err_m2_per_s}`` for kind in bulk, gb_parallel, gb_perpendicular. ``bulk`` comes from the first
+D_err_m2_per_s, diffusive, used_in_fit}`` for kind in bulk, gb_parallel, gb_perpendicular, with attrs
+``fit_quality`` ('ok': fitted on >= ``MIN_DIFFUSIVE_TEMPERATURES`` diffusive temperatures only;
+'unreliable': fewer, fitted on every positive D) and ``fit_quality_reason``. ``bulk`` comes from the first
 bulk structure (no GB) of the material, else from the bulk region of the first GB cell;
 ``gb_*`` from the first GB cell. Every structure's own fits are under ``structures/<name>/<kind>``.
 """

@@ -2,7 +2,8 @@
 ``argyro-run run`` and kept in the archive (``/summary/text`` and ``/summary/table/*``).
 
 Sections, each when its stage ran: Arrhenius fits per material (Ea with error, D0, D(300 K) with
-error, sigma(300 K)), tracer D(T) per structure, polycrystal D_eff(T) per grain size with the
+error, sigma(300 K), fit quality ok/UNRELIABLE with a line per unreliable fit naming its
+non-diffusive temperatures), tracer D(T) per structure, polycrystal D_eff(T) per grain size with the
 apparent activation energy, and the active-learning record per MTP level (iterations, converged or
 not, reference calls and atoms, training-set size, final training errors).
 """
