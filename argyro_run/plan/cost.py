@@ -148,12 +148,17 @@ def training_s(n_training_atoms: int, level: int, ranks: int = 1) -> float:
 # learning tasks
 # --------------------------------------------------------------------------------------------
 
-AL_EXPECTED_ITERATIONS = 3         # iterations a level takes (capped by max_iterations + 1); quickstart: 2
+AL_EXPECTED_ITERATIONS = 4         # iterations a level takes (capped by max_iterations + 1); quickstart level 6: 2,
+                                   # Li6PS5Cl template level 8 with 2 ps explorations: 6
+AL_PICKS_PER_EXPLORATION = 0.5     # configurations selected per exploration run and iteration (capped by
+                                   # max_selected_per_iteration); quickstart 2 of 6 runs, Li6PS5Cl level 8: 4-5 of 8
 AL_EXPLORE_FRACTION = 0.1          # mean fraction of exploration_ps an exploration runs before gamma_break
                                    # in the iterations before the last (quickstart: 0.005)
 AL_EXPLORE_SLOWDOWN = 1.5          # grading every few steps vs plain MD (quickstart, wall under load: 2.75 vs 2.6 us)
 AL_EXPLORE_OVERHEAD_S = 0.1        # per exploration run (LAMMPS instance reused in the task)
 AL_GRADE_US_PER_ATOM = 200.0       # grading and selecting a labelled cell (Python, per atom)
+AL_BOOKKEEPING_PER_TRAIN = 1.0     # per iteration: training-set metrics, active set, candidate grades, as a
+                                   # multiple of one refit (quickstart it 0: 3.4, Li6PS5Cl level 8: ~0.85)
 
 
 # cut-outs of the local learning (learning/local.py cut_out, periodic or cluster): about this
@@ -187,8 +192,8 @@ def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int]
                       initial_images_atoms: int, cutout_atoms: int, ranks: int = 1) -> float:
     """Expected wall time of one rung of the ladder: :data:`AL_EXPECTED_ITERATIONS` iterations, each
     exploring every structure at every temperature for :data:`AL_EXPLORE_FRACTION` of its length
-    (the last one runs in full), labelling ``max_selected`` picks (spread evenly over the
-    structures: a structure of at most ``max_reference_atoms`` whole, a larger one as a cut-out of
+    (the last one runs in full), labelling :data:`AL_PICKS_PER_EXPLORATION` picks per exploration
+    run, at most ``max_selected`` (spread evenly over the structures: a structure of at most ``max_reference_atoms`` whole, a larger one as a cut-out of
     ``cutout_atoms``) and refitting on the growing training set."""
     n_it = min(AL_EXPECTED_ITERATIONS, max_iterations + 1)
     runs = [n for n in structure_atoms for _ in range(max(1, temperatures))]
@@ -201,6 +206,7 @@ def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int]
             per_group[k % groups] += AL_EXPLORE_OVERHEAD_S + n * exploration_steps * fraction * us * 1e-6
         return max(per_group)
 
+    picks = max(1, min(max_selected, math.ceil(AL_PICKS_PER_EXPLORATION * len(runs))))
     sizes = [n if n <= max_reference_atoms else cutout_atoms for n in structure_atoms] or [cutout_atoms]
     label_atoms = int(round(sum(sizes) / len(sizes)))
     t = training_s(initial_images_atoms, level, ranks)
@@ -210,10 +216,10 @@ def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int]
         t += explore(1.0 if last else AL_EXPLORE_FRACTION)
         if last:
             break
-        t += reference_batch_s(calculator, [label_atoms] * max_selected, ranks)
-        t += max_selected * label_atoms * AL_GRADE_US_PER_ATOM * 1e-6
-        train_atoms += max_selected * label_atoms
-        t += training_s(train_atoms, level, ranks)
+        t += reference_batch_s(calculator, [label_atoms] * picks, ranks)
+        t += picks * label_atoms * AL_GRADE_US_PER_ATOM * 1e-6
+        train_atoms += picks * label_atoms
+        t += (1.0 + AL_BOOKKEEPING_PER_TRAIN) * training_s(train_atoms, level, ranks)
     return FLOOR_S + t
 
 
