@@ -21,6 +21,12 @@ K_B_EV = 8.617333262e-5          # eV/K
 K_B_J = 1.380649e-23             # J/K
 E_C = 1.602176634e-19            # C
 
+# Honest-MD thresholds: a run is diffusive when the mean squared displacement of the mobile species
+# reaches a few hops (Li-Li jumps in argyrodites are 2-3 A long) at the end of the fit window; an
+# Arrhenius fit needs this many diffusive temperatures to be called reliable.
+MIN_DIFFUSIVE_MSD_A2 = 10.0
+MIN_DIFFUSIVE_TEMPERATURES = 3
+
 
 def msd(positions_A: np.ndarray, max_lag: int | None = None) -> np.ndarray:
     """(K+1, 3) mean squared displacement per Cartesian component for lags 0..K samples, averaged
@@ -88,6 +94,33 @@ def diffusivity(positions_A: np.ndarray, dt_ps: float, *, fit_start_ps: float, f
         out[f"{name}msd_A2"] = full
         out[f"{name}lag_ps"] = np.arange(len(full)) * dt_ps
     return out
+
+
+def msd_at_lag_A2(lag_ps: np.ndarray, msd_A2: np.ndarray, at_ps: float) -> float:
+    """Total MSD (sum over the components of ``msd_A2`` (K+1, 3)) at the lag nearest to ``at_ps``."""
+    lag = np.asarray(lag_ps, dtype=float)
+    k = int(np.argmin(np.abs(lag - float(at_ps))))
+    return float(np.asarray(msd_A2, dtype=float)[k].sum())
+
+
+def is_diffusive(msd_fit_end_A2, min_msd_A2: float = MIN_DIFFUSIVE_MSD_A2) -> np.ndarray:
+    """True where the MSD at the end of the fit window reaches ``min_msd_A2`` (a few hops); below
+    it the fitted slope is vibration and noise, not diffusion."""
+    m = np.asarray(msd_fit_end_A2, dtype=float)
+    return np.isfinite(m) & (m >= float(min_msd_A2))
+
+
+def fit_quality(diffusive, usable=None, min_temperatures: int = MIN_DIFFUSIVE_TEMPERATURES) -> tuple[bool, str]:
+    """(reliable, reason) of an Arrhenius fit over temperatures flagged ``diffusive`` (and
+    ``usable``: a positive D): reliable with at least ``min_temperatures`` diffusive points."""
+    d = np.asarray(diffusive, dtype=bool)
+    if usable is not None:
+        d = d & np.asarray(usable, dtype=bool)
+    n = int(d.sum())
+    if n >= min_temperatures:
+        return True, f"{n} diffusive temperatures"
+    return False, (f"only {n} of {d.size} temperatures diffusive (MSD at the fit end >= {MIN_DIFFUSIVE_MSD_A2:g} A^2); "
+                   f"a reliable fit needs {min_temperatures}: run longer or hotter")
 
 
 def gb_membership(positions_A: np.ndarray, plane_z_A, period_A: float, width_A: float,

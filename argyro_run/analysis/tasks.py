@@ -4,13 +4,16 @@ D(300 K), conductivity; read by the FE stage and the summary).
 
 ``analysis/...`` result: ``temperatures_K``, ``D_m2_per_s``, ``D_err_m2_per_s``,
 ``sigma_mS_per_cm`` (Nernst-Einstein at each T), ``msd/T<T>/{lag_ps, msd_A2}`` (whole-run MSD per
-Cartesian component), ``D_blocks/T<T>``; with a GB cell also ``gb/D_parallel_m2_per_s``,
+Cartesian component), ``D_blocks/T<T>``, ``msd_fit_end_A2`` and ``diffusive`` (honest-MD flag per T,
+``MIN_DIFFUSIVE_MSD_A2``); with a GB cell also ``gb/D_parallel_m2_per_s``,
 ``gb/D_perpendicular_m2_per_s``, ``gb/D_bulk_region_m2_per_s`` (+ ``_err``), ``gb/n_gb_atoms``;
 with ``collective`` ``D_collective_m2_per_s`` and ``haven_ratio``.
 
 ``arrhenius/<material>`` result: ``fits/<kind>/{D0_m2_per_s, D0_m2_per_s_err, Ea_eV, Ea_eV_err,
 D_300K_m2_per_s, D_300K_m2_per_s_err, sigma_300K_mS_per_cm, temperatures_K, D_m2_per_s,
-D_err_m2_per_s}`` for kind in bulk, gb_parallel, gb_perpendicular. ``bulk`` comes from the first
+D_err_m2_per_s, diffusive, used_in_fit}`` for kind in bulk, gb_parallel, gb_perpendicular, with attrs
+``fit_quality`` ('ok': fitted on >= ``MIN_DIFFUSIVE_TEMPERATURES`` diffusive temperatures only;
+'unreliable': fewer, fitted on every positive D) and ``fit_quality_reason``. ``bulk`` comes from the first
 bulk structure (no GB) of the material, else from the bulk region of the first GB cell;
 ``gb_*`` from the first GB cell. Every structure's own fits are under ``structures/<name>/<kind>``.
 """
@@ -22,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from argyro_run.analysis.diffusion import (arrhenius_fit, conductivity_mS_per_cm, diffusivity, gb_membership)
+from argyro_run.analysis.diffusion import (MIN_DIFFUSIVE_MSD_A2, arrhenius_fit, conductivity_mS_per_cm, diffusivity,
+                                           fit_quality, gb_membership, is_diffusive, msd_at_lag_A2)
 from argyro_run.errors import UserError
 from argyro_run.results import Result
 
@@ -50,7 +54,7 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
         raise ValueError("diffusion analysis without MD runs")
     out = Result()
     charge = float(an.get("charge_e", 1))  # formal charge of the diffusing ion (Nernst-Einstein)
-    rows = {k: [] for k in ("T", "D", "De", "sig", "Dc", "Dce", "gp", "gpe", "gn", "gne", "gb", "gbe", "ngb")}
+    rows = {k: [] for k in ("T", "D", "De", "sig", "Dc", "Dce", "gp", "gpe", "gn", "gne", "gb", "gbe", "ngb", "msd")}
     is_gb = False
     for T, tid, r in runs:
         t = np.asarray(r.get("time_ps"), float)
@@ -76,6 +80,7 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
         out.add(f"{p}/msd_A2", res["msd_A2"], "Angstrom^2", columns="x y z")
         out.set_attrs(p, fit_start_ps=start, fit_end_ps=fit_end, temperature_K=T)
         out.add(f"D_blocks/T{T:g}", res["D_blocks_m2_per_s"], "m^2/s")
+        rows["msd"].append(msd_at_lag_A2(res["lag_ps"], res["msd_A2"], fit_end))
         rows["T"].append(T)
         rows["D"].append(res["D_m2_per_s"])
         rows["De"].append(res["D_err_m2_per_s"])
@@ -103,6 +108,16 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
     out.add("D_err_m2_per_s", np.array(rows["De"]), "m^2/s", note="standard error over analysis.n_blocks blocks")
     out.add("sigma_mS_per_cm", np.array(rows["sig"]), "mS/cm",
             note=f"Nernst-Einstein for {an['species']} (charge {charge:+g} e) with Haven ratio {an.get('haven_ratio', 1.0)}")
+    diffusive = is_diffusive(rows["msd"])
+    out.add("msd_fit_end_A2", np.array(rows["msd"]), "Angstrom^2",
+            note=f"{an['species']} MSD (whole run, x+y+z) at the end of the fit window")
+    out.add("diffusive", diffusive, "1", note=f"MSD at the fit end >= {MIN_DIFFUSIVE_MSD_A2:g} A^2 (a few hops)")
+    out.set_attrs("diffusive", min_msd_A2=MIN_DIFFUSIVE_MSD_A2, species=an["species"])
+    for T, m, d in zip(rows["T"], rows["msd"], diffusive):
+        if not d:
+            log.warning("diffusion %s at %g K: %s MSD at the fit end %.3g A^2 < %g A^2: not diffusive (the slope is "
+                        "vibration and noise; run longer or hotter)", params["structure"], T, an["species"], m,
+                        MIN_DIFFUSIVE_MSD_A2)
     if rows["Dc"]:
         out.add("D_collective_m2_per_s", np.array(rows["Dc"]), "m^2/s")
         out.add("D_collective_err_m2_per_s", np.array(rows["Dce"]), "m^2/s")
@@ -119,6 +134,7 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
     vol = float(abs(np.linalg.det(np.asarray(runs[0][2].get("trajectory/cell_A"), float))))
     n_car = int(_species_mask(runs[0][2].get("trajectory/numbers"), an["species"]).sum())
     out.set_attrs("", structure=params["structure"], material=params.get("material", ""), is_gb=is_gb,
+                  n_diffusive=int(diffusive.sum()),
                   species=an["species"], charge_e=charge, n_carriers=n_car, volume_A3=vol,
                   haven_ratio=float(an.get("haven_ratio", 1.0)))
     log.info("diffusion %s: D = %s m^2/s at T = %s K", params["structure"],
@@ -127,13 +143,26 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
 
 
 def _fit_into(out: Result, prefix: str, T, D, De, *, n_carriers: int, volume_A3: float, haven_ratio: float,
-              charge_e: float = 1.0) -> str:
-    """Arrhenius fit of (T, D, De) stored below ``prefix``; returns '' or why there is no fit."""
+              charge_e: float = 1.0, diffusive=None) -> str:
+    """Arrhenius fit of (T, D, De) stored below ``prefix``; returns '' or why there is no fit.
+
+    ``diffusive`` (bool per T, from the diffusion analysis): with at least
+    ``MIN_DIFFUSIVE_TEMPERATURES`` diffusive points the fit uses only those (attr ``fit_quality``
+    'ok'); with fewer it uses every positive D and is flagged ``fit_quality`` 'unreliable' with
+    ``fit_quality_reason``. ``diffusive`` (dataset) and ``used_in_fit`` record the points."""
     T, D, De = (np.asarray(v, float) for v in (T, D, De))
     ok = np.isfinite(D) & (D > 0)
+    diff = np.ones(len(T), bool) if diffusive is None else np.asarray(diffusive, bool)
+    reliable, reason = fit_quality(diff, ok)
+    if reliable:
+        ok = ok & diff
     out.add(f"{prefix}/temperatures_K", T, "K")
     out.add(f"{prefix}/D_m2_per_s", D, "m^2/s")
     out.add(f"{prefix}/D_err_m2_per_s", De, "m^2/s")
+    out.add(f"{prefix}/diffusive", diff, "1", note="MSD at the fit end above the diffusive threshold")
+    out.add(f"{prefix}/used_in_fit", ok, "1")
+    out.set_attrs(prefix, fit_quality="ok" if reliable else "unreliable", fit_quality_reason=reason,
+                  n_diffusive=int((diff & np.isfinite(D) & (D > 0)).sum()))
     if ok.sum() < 2:
         why = f"{int(ok.sum())} temperature(s) with a positive diffusivity; an Arrhenius fit needs 2"
         out.set_attrs(prefix, no_fit=why)
@@ -165,6 +194,7 @@ def run_arrhenius(params: dict, deps: dict, comm, workdir: Path) -> Result:
         kw = {"n_carriers": int(a.get("n_carriers", 1)), "volume_A3": float(a.get("volume_A3", 1.0)),
               "haven_ratio": float(a.get("haven_ratio", 1.0)), "charge_e": float(a.get("charge_e", 1.0))}
         T = r.get("temperatures_K")
+        kw["diffusive"] = r.get("diffusive") if "diffusive" in r.datasets else None
         sets = {"tracer": (r.get("D_m2_per_s"), r.get("D_err_m2_per_s"))}
         if bool(a.get("is_gb")):
             sets["gb_parallel"] = (r.get("gb/D_parallel_m2_per_s"), r.get("gb/D_parallel_err_m2_per_s"))
@@ -188,6 +218,8 @@ def run_arrhenius(params: dict, deps: dict, comm, workdir: Path) -> Result:
         out.set_attrs(f"fits/{kind}", source=f"analysis of {name} ({src})")
         if why:
             notes.append(f"fits/{kind}: {why}")
+        elif out.get_attrs(f"fits/{kind}").get("fit_quality") != "ok":
+            notes.append(f"fits/{kind} unreliable: {out.get_attrs(f'fits/{kind}')['fit_quality_reason']}")
     out.set_attrs("", material=params.get("material", ""), notes="; ".join(notes))
     for n in notes:
         log.warning("arrhenius %s: %s", params.get("material", ""), n)

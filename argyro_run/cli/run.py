@@ -5,7 +5,7 @@ mpiexec for MPI."""
 def _run(args) -> int:
     from argyro_run.runtime.driver import run_input
 
-    return run_input(args.input, force=args.force, outdir=args.outdir)
+    return run_input(args.input, force=args.force, outdir=args.outdir, overrides=args.set)
 
 
 def register(sub):
@@ -17,4 +17,7 @@ def register(sub):
                         "read relative to the input file)")
     p.add_argument("--force", action="store_true",
                    help="use the archive path even if it holds another input's results (old file kept as .bak-<time>)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a value of the input, validated like the file (repeatable), "
+                        "e.g. --set active_learning.levels[0].exploration_ps=2")
     p.set_defaults(func=_run)

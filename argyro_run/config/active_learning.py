@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from argyro_run.config.base import Section
 
@@ -28,6 +28,11 @@ class ActiveLearningSection(Section):
     n_rattled: int = Field(20, ge=0, le=100000, description="Rattled/strained copies of each structure in the initial data.")
     rattle_amplitude_A: float = Field(0.05, ge=0, le=2, description="Standard deviation of random atomic displacements.")
     strain_amplitude: float = Field(0.02, ge=0, le=0.5, description="Largest random strain component (dimensionless).")
+    initial_cell_repeat: list[int] = Field(default_factory=lambda: [1, 1, 1], min_length=3, max_length=3,
+                                           description="Repeat of each material's unit cell (52 atoms for an "
+                                                       "argyrodite) whose rattled copies and reference MD make the "
+                                                       "initial data; the MD supercell is never labelled whole. "
+                                                       "The repeated cell must not exceed max_reference_atoms.")
     initial_md_steps: int = Field(0, ge=0, le=1_000_000,
                                   description="Steps of a short reference MD (Langevin NVT with the reference "
                                               "calculator) of every bulk structure for the initial data; 0: none.")
@@ -43,6 +48,13 @@ class ActiveLearningSection(Section):
     max_iterations: int = Field(20, ge=1, le=10000, description="Largest number of select-label-retrain iterations per level.")
     max_selected_per_iteration: int = Field(20, ge=1, le=100000, description="Largest number of configurations labelled per iteration.")
     converged_fraction: float = Field(0.0, ge=0, le=1, description="Converged when at most this fraction of exploration runs needs selection.")
+
+    @field_validator("initial_cell_repeat")
+    @classmethod
+    def _repeat(cls, v: list[int]) -> list[int]:
+        if any(r < 1 or r > 100 for r in v):
+            raise ValueError(f"repeats must be integers from 1 to 100, got {v}")
+        return v
 
     @model_validator(mode="after")
     def _check(self):

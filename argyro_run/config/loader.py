@@ -22,17 +22,26 @@ from argyro_run.errors import UserError
 MAX_BYTES = 10 * 1024 * 1024
 
 
-def load_config(path: str | Path, check_files: bool = True, output_dir: str | Path | None = None) -> Config:
+def load_config(path: str | Path, check_files: bool = True, output_dir: str | Path | None = None,
+                overrides: list[str] | None = None) -> Config:
     """Load and validate ``path``; raise ``UserError`` (with ``problems``) if anything is wrong.
 
     ``check_files``: also require the input files it names (structure files, .mtp, training
     set) to exist, relative to the input file's directory.
     ``output_dir``: the folder relative ``run.archive`` and ``run.workdir`` start at (the command
     line's ``--outdir``; default: the input file's folder). It need not exist; it must not be a file.
+    ``overrides``: ``KEY=VALUE`` strings (``--set``, see ``argyro_run.config.overrides``) applied
+    before validation.
     """
     p = Path(path)
     text = read_text(p)
-    cfg = config_from_text(text, source=str(p), base_dir=p.resolve().parent)
+    if overrides:
+        from argyro_run.config.overrides import apply_overrides
+
+        cfg = config_from_dict(apply_overrides(parse_toml(text, str(p)), overrides), source=f"{p} (with --set)",
+                               text=text, base_dir=p.resolve().parent)
+    else:
+        cfg = config_from_text(text, source=str(p), base_dir=p.resolve().parent)
     if output_dir is not None:
         out = Path(output_dir).expanduser()
         if out.exists() and not out.is_dir():

@@ -81,13 +81,48 @@ def _add_label_stats(result: Result, prefix: str, st) -> None:
         result.add(f"{prefix}/failed_error", "\n".join(e.replace("\n", " ") for _, e in st.errors), "")
 
 
+def initial_cells(params: dict, deps: dict) -> list[tuple[str, str, object]]:
+    """(material, structure, Atoms) of the bulk cells whose rattled copies (and reference MD) make the
+    initial data. The planner passes ``params['cells']``: per material its model dump with
+    ``supercell`` set to ``active_learning.initial_cell_repeat``, the bulk structure names and the
+    structures task's seed; these are built here by the structure builder (the unit cell of each
+    bulk variant, not the MD supercell). Without ``cells`` (a direct call), the bulk structures of
+    the ``structures/*`` deps. Interface (GB) cells are never taken (the loop learns them locally).
+    A cell above ``params['max_reference_atoms']`` is an input error: it is never labelled whole."""
+    if params.get("cells") is not None:
+        from argyro_run.structures.tasks import build_material
+
+        base = params.get("input_dir") or params.get("base_dir")
+        out = []
+        for c in params["cells"]:
+            built = build_material(c["material"], list(c["structures"]), seed=int(c.get("seed", 0)),
+                                   base_dir=Path(base) if base else None)
+            out.extend((c["material"]["name"], name, atoms) for name, atoms in built.items() if "/" not in name)
+    else:
+        out = [(mat, name, atoms) for mat, name, atoms in dependency_structures(deps) if "/" not in name]
+    bulk = []
+    for mat, name, atoms in out:
+        if is_interface_cell(atoms):
+            log.info("initial data: skipping interface cell %s/%s (%d atoms; learned locally)", mat, name, len(atoms))
+            continue
+        bulk.append((mat, name, atoms))
+    limit = params.get("max_reference_atoms")
+    for mat, name, atoms in bulk:
+        if limit is not None and len(atoms) > int(limit):
+            raise UserError(f"active_learning.initial_cell_repeat: the initial-data cell of {mat}/{name} has "
+                            f"{len(atoms)} atoms, more than active_learning.max_reference_atoms ({int(limit)}); "
+                            "use a smaller repeat (default [1, 1, 1], the unit cell) or raise max_reference_atoms")
+    return bulk
+
+
 def run_initial_data(params: dict, deps: dict, comm, workdir: Path) -> Result:
-    """Rattled and strained copies of every bulk structure of the ``structures/*`` deps,
-    labelled with the reference over ``comm``; plus the optional ``training_set`` file.
+    """Rattled and strained copies of every bulk cell of :func:`initial_cells` (the unit cell of each
+    bulk variant at ``active_learning.initial_cell_repeat``), labelled with the reference over
+    ``comm``; plus the optional reference MD of the same cells and the ``training_set`` file.
 
     Interface (GB) cells are not labelled whole here: the loop learns them locally.
     Result: ``training_set/...`` (see ``dataset.training_set_to_result``), ``labels/...`` costs and
-    failures; attrs ``n_images``, ``n_failed``.
+    failures; attrs ``n_images``, ``n_failed``, ``n_structures``, ``cell_atoms`` (atoms of each cell).
     """
     from argyro_run.learning.initial import rattled_and_strained
 
@@ -96,11 +131,8 @@ def run_initial_data(params: dict, deps: dict, comm, workdir: Path) -> Result:
     seed = int(params.get("seed", 0))
     n = int(params.get("n_rattled", 0))
     todo = []
-    structs = dependency_structures(deps)
+    structs = initial_cells(params, deps)
     for j, (mat, name, atoms) in enumerate(structs):
-        if is_interface_cell(atoms):
-            log.info("initial data: skipping interface cell %s/%s (%d atoms; learned locally)", mat, name, len(atoms))
-            continue
         copies = rattled_and_strained(atoms, n, rattle_amplitude_A=float(params.get("rattle_amplitude_A", 0.05)),
                                       strain_amplitude=float(params.get("strain_amplitude", 0.02)),
                                       seed=_sub_seed(seed, j), min_distance_A=1.2)
@@ -132,13 +164,14 @@ def run_initial_data(params: dict, deps: dict, comm, workdir: Path) -> Result:
         errors = [f"{m['structure']}: {m['error']}" for m in md_stats if not m["ok"]]
         if errors:
             result.set_attrs("reference_md/ok", errors="; ".join(errors)[:2000])
-    result.set_attrs("", n_images=len(images), n_failed=st.failed, n_structures=len(structs))
-    log.info("initial data: %d image(s) labelled, %d failed, %.1f s", len(images) - 0, st.failed, st.wall_s)
+    result.set_attrs("", n_images=len(images), n_failed=st.failed, n_structures=len(structs),
+                     cell_atoms=",".join(f"{mat}/{name}:{len(a)}" for mat, name, a in structs))
+    log.info("initial data: %d image(s) labelled, %d failed, %.1f s", len(images), st.failed, st.wall_s)
     return result
 
 
 def _initial_reference_md(params: dict, structs: list, spec, seed: int, comm, workdir: Path) -> tuple[list, list]:
-    """Optional short reference MD of every bulk structure (``active_learning.initial_md_steps``),
+    """Optional short reference MD of every initial-data cell (``active_learning.initial_md_steps``),
     structures spread over the ranks of ``comm``; every rank returns all frames and stats."""
     from argyro_run.learning.initial import reference_md
 
@@ -146,7 +179,7 @@ def _initial_reference_md(params: dict, structs: list, spec, seed: int, comm, wo
     steps = int(md.get("steps", 0))
     if steps <= 0:
         return [], []
-    bulk = [(j, mat, name, atoms) for j, (mat, name, atoms) in enumerate(structs) if not is_interface_cell(atoms)]
+    bulk = [(j, mat, name, atoms) for j, (mat, name, atoms) in enumerate(structs)]
     rank, size = (comm.rank, comm.size) if comm is not None else (0, 1)
     mine = []
     for k, (j, mat, name, atoms) in enumerate(bulk):

@@ -9,14 +9,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from argyro_run.plan import cost
 from argyro_run.plan.kinds import STAGE_OF_KIND, TASK_KINDS
 from argyro_run.plan.task import Task, content_hash
 
 log = logging.getLogger(__name__)
 
 ATOMS_PER_CELL = 52           # Li6PS5X conventional cubic cell (fallback estimate only)
-SECONDS_PER_ATOM_STEP = 2e-5  # rough MTP/LAMMPS cost on one core
-SECONDS_PER_REFERENCE_ATOM = 0.5
 
 
 @dataclass
@@ -134,6 +133,55 @@ def file_digest(cfg, path: str | None) -> str | None:
         return None
 
 
+def initial_cells(cfg, sizes: dict[str, dict[str, int]]) -> tuple[list[dict], list[int]]:
+    """The cells of the initial data: per material its bulk structures at
+    ``active_learning.initial_cell_repeat`` (the unit cell by default, never the MD supercell), as
+    params of the ``initial_data`` task (material dump with that ``supercell``, bulk names, the
+    structures task's seed), and their atom counts. A cell larger than
+    ``active_learning.max_reference_atoms`` is an input error (it would be labelled whole)."""
+    from argyro_run.errors import UserError
+
+    al = cfg.active_learning
+    cells, atoms = [], []
+    for m in cfg.materials:
+        gbs = {g.name() for g in m.grain_boundaries}
+        bulk = [s for s in _structure_names(m) if s not in gbs]
+        if not bulk:
+            continue
+        n_unit = sizes[m.name][bulk[0]] // max(1, math.prod(m.supercell))
+        n = n_unit * math.prod(al.initial_cell_repeat)
+        if n > al.max_reference_atoms:
+            raise UserError(f"active_learning.initial_cell_repeat: {al.initial_cell_repeat} of the {n_unit}-atom unit "
+                            f"cell of {m.name} has {n} atoms, more than active_learning.max_reference_atoms "
+                            f"({al.max_reference_atoms}); a reference calculation is never run on a larger cell. "
+                            "Use a smaller repeat or raise max_reference_atoms")
+        dump = m.model_dump(mode="json")
+        dump["supercell"] = list(al.initial_cell_repeat)
+        cells.append({"material": dump, "structures": bulk, "seed": task_seed(cfg.run.seed, f"structures/{m.name}")})
+        atoms += [n] * len(bulk)
+    return cells, atoms
+
+
+def _unit_cell_stats(cfg, m, species: str) -> tuple[float, float]:
+    """(fraction of ``species`` atoms, atoms per A^3) of material ``m``'s unit cell; for an
+    estimate only: (1, 0.054, an argyrodite's density) if the cell cannot be built."""
+    from argyro_run.structures.tasks import unit_cell
+
+    try:
+        cell = unit_cell(m, base_dir=cfg.base_dir)
+        symbols = cell.get_chemical_symbols()
+        return symbols.count(species) / max(1, len(symbols)), len(cell) / cell.get_volume()
+    except Exception:  # noqa: BLE001 - an estimate never stops planning
+        return 1.0, 0.054
+
+
+def _md_level(cfg) -> int:
+    """MTP level the MD runs with: the last rung of the active-learning ladder, else potential.level."""
+    if cfg.active_learning.enabled and cfg.potential.file is None:
+        return cfg.active_learning.levels[-1].level
+    return cfg.potential.level
+
+
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
@@ -157,44 +205,59 @@ def build_plan(cfg) -> Plan:
         b.add(sid, "build_structures", {"material": m.model_dump(mode="json"), "structures": names,
                                         "structure_file_sha256": file_digest(cfg, getattr(m, "structure_file", None)),
                                         "seed": task_seed(seed, sid)}, [],
-              cost_s=5.0 * len(names), n_atoms=sum(n[s] for s in names),
+              cost_s=cost.FLOOR_S + cost.STRUCTURES_S_PER_STRUCTURE * len(names), n_atoms=sum(n[s] for s in names),
               description=f"build {', '.join(f'{s} ({n[s]} atoms)' for s in names)} of {m.name}")
         struct_ids[m.name] = sid
 
     potential_id = None
     needs_potential = bool(cfg.materials) and cfg.md is not None
     if cfg.potential.file is not None and (needs_potential or not cfg.active_learning.enabled):
-        potential_id = b.add("potential/file", "load_potential", {"potential": pot}, [],
+        potential_id = b.add("potential/file", "load_potential", {"potential": pot}, [], cost_s=cost.SMALL_TASK_S,
                              description=f"read {cfg.potential.file}")
     elif cfg.active_learning.enabled and cfg.materials:
         al = cfg.active_learning
-        # initial data labels rattled copies of the bulk cells only (GB cells are learned locally)
-        bulk_atoms = sum(sizes[m.name][s] for m in cfg.materials for s in _structure_names(m)
-                         if s not in {g.name() for g in m.grain_boundaries})
+        cells, cell_atoms = initial_cells(cfg, sizes)
+        r_ref = par.ranks_per_reference
         init = b.add("learning/initial_data", "initial_data",
                      {"reference": ref, "n_rattled": al.n_rattled, "rattle_amplitude_A": al.rattle_amplitude_A,
                       "strain_amplitude": al.strain_amplitude, "training_set": cfg.potential.training_set,
+                      "cells": cells, "max_reference_atoms": al.max_reference_atoms,
                       "initial_md": {"steps": al.initial_md_steps, "temperature_K": al.initial_md_temperature_K,
                                      "timestep_fs": al.initial_md_timestep_fs, "interval": al.initial_md_interval},
                       "seed": task_seed(seed, "learning/initial_data")},
-                     list(struct_ids.values()), ranks=par.ranks_per_reference,
-                     cost_s=(al.n_rattled + al.initial_md_steps) * bulk_atoms * SECONDS_PER_REFERENCE_ATOM
-                     / par.ranks_per_reference,
-                     n_atoms=bulk_atoms,
-                     description=f"{al.n_rattled} rattled/strained copies of each bulk structure "
-                                 f"({bulk_atoms} atoms in all), labelled")
+                     list(struct_ids.values()), ranks=r_ref,
+                     cost_s=cost.initial_data_s(cfg.reference.calculator, cell_atoms, al.n_rattled,
+                                                al.initial_md_steps, al.initial_md_interval, r_ref),
+                     n_atoms=sum(cell_atoms),
+                     description=f"{al.n_rattled} rattled/strained copies of each bulk unit cell "
+                                 f"x{'x'.join(map(str, al.initial_cell_repeat))} ({', '.join(map(str, cell_atoms))} "
+                                 "atoms), labelled")
         prev = init
         common = al.model_dump(mode="json", exclude={"levels", "enabled", "n_rattled", "rattle_amplitude_A", "strain_amplitude",
                                                      "initial_md_steps", "initial_md_temperature_K",
-                                                     "initial_md_timestep_fs", "initial_md_interval"})
+                                                     "initial_md_timestep_fs", "initial_md_interval",
+                                                     "initial_cell_repeat"})
+        explored = [sizes[m.name][s] for m in cfg.materials for s in _structure_names(m)]
+        density = max(_unit_cell_stats(cfg, m, cfg.analysis.species)[1] for m in cfg.materials)
+        from argyro_run.learning.loop import LoopSettings
+
+        radius = LoopSettings(level=2, species=[], local_radius_A=al.local_radius_A,
+                              max_dist_A=cfg.potential.max_dist_A).local_radius()
+        train_atoms = (al.n_rattled + al.initial_md_steps // max(1, al.initial_md_interval)) * sum(cell_atoms)
         for step in al.levels:
             tid = f"learning/level{step.level}"
-            n_eval = al.max_iterations * al.max_selected_per_iteration
+            r_al = max(par.ranks_per_reference, par.ranks_per_md)
             prev = b.add(tid, "active_learning",
                          {"step": step.model_dump(mode="json"), **common, "reference": ref,
                           "potential": {**pot, "level": step.level}, "seed": task_seed(seed, tid)},
-                         [prev, *struct_ids.values()], ranks=max(par.ranks_per_reference, par.ranks_per_md),
-                         cost_s=n_eval * al.max_reference_atoms * SECONDS_PER_REFERENCE_ATOM / par.ranks_per_reference,
+                         [prev, *struct_ids.values()], ranks=r_al,
+                         cost_s=cost.active_learning_s(
+                             calculator=cfg.reference.calculator, level=step.level,
+                             structure_atoms=explored, temperatures=len(step.temperatures_K),
+                             exploration_steps=step.exploration_ps * 1000.0 / cost.al_timestep_fs(),
+                             max_iterations=al.max_iterations, max_selected=al.max_selected_per_iteration,
+                             max_reference_atoms=al.max_reference_atoms, initial_images_atoms=train_atoms,
+                             cutout_atoms=cost.cutout_atoms(radius, density), ranks=r_al),
                          dynamic=True,
                          description=f"MTP level {step.level}: up to {al.max_iterations} iterations, decided at run time")
         potential_id = prev
@@ -204,6 +267,14 @@ def build_plan(cfg) -> Plan:
         md = cfg.md.model_dump(mode="json")
         steps = (getattr(cfg.md, "equilibration_ps", 0.0) + getattr(cfg.md, "production_ps", 0.0)) * 1000.0 / getattr(cfg.md, "timestep_fs", 1.0)
         analysis = cfg.analysis.model_dump(mode="json")
+        md_level = _md_level(cfg)
+        dump_ps = getattr(cfg.md, "dump_interval_fs", 100.0) / 1000.0
+        samples = int(round(getattr(cfg.md, "production_ps", 0.0) / dump_ps)) + 1
+        n_blocks = cfg.analysis.n_blocks
+        block_ps = (samples // n_blocks - 1) * dump_ps
+        fit_end = cfg.analysis.fit_end_ps or 0.5 * block_ps
+        block_lag = int(fit_end / dump_ps + 1e-9)
+        mobile = {m.name: _unit_cell_stats(cfg, m, cfg.analysis.species)[0] for m in cfg.materials}
         for m in cfg.materials:
             analysis_ids = []
             wanted = getattr(cfg.md, "structures", None)
@@ -222,14 +293,19 @@ def build_plan(cfg) -> Plan:
                     md_ids.append(b.add(tid, "md_run", {"md": md_params, "temperature_K": T, "structure": s,
                                                         "seed": task_seed(seed, tid)},
                                         [struct_ids[m.name], potential_id], ranks=par.ranks_per_md,
-                                        cost_s=sizes[m.name][s] * steps * SECONDS_PER_ATOM_STEP / par.ranks_per_md,
+                                        cost_s=cost.FLOOR_S + cost.md_s(sizes[m.name][s], steps, md_level,
+                                                                        par.ranks_per_md),
                                         n_atoms=sizes[m.name][s],
                                         description=f"{s} of {m.name} at {_fmt(T)} K, {sizes[m.name][s]} atoms"))
                 aid = f"analysis/{m.name}/{s}"
                 analysis_ids.append(b.add(aid, "diffusion", {"analysis": m_analysis, "structure": s,
                                                              "material": m.name}, md_ids,
-                                          cost_s=2.0 * len(md_ids), description=f"MSD and diffusivity of {s}"))
+                                          cost_s=cost.diffusion_s(len(md_ids), samples, n_blocks, block_lag,
+                                                                  sizes[m.name][s] * mobile[m.name],
+                                                                  gb=s in {g.name() for g in m.grain_boundaries}),
+                                          description=f"MSD and diffusivity of {s}"))
             arrhenius_ids.append(b.add(f"arrhenius/{m.name}", "arrhenius", {"material": m.name}, analysis_ids,
+                                       cost_s=cost.SMALL_TASK_S,
                                        description=f"Arrhenius fits of {m.name}"))
 
     fe_ids: list[str] = []
@@ -278,7 +354,8 @@ def build_plan(cfg) -> Plan:
     if terminal or b.tasks:
         # the summary tabulates fits, D_eff, D(T) and the active-learning record
         shown = [t.id for t in b.tasks if t.kind in ("diffusion", "active_learning")]
-        b.add("summary", "summary", {"run": cfg.run.model_dump(mode="json")},
+        b.add("summary", "summary", {"run": cfg.run.model_dump(mode="json")}, cost_s=cost.SMALL_TASK_S,
+              deps=
               (terminal + shown) if terminal else [t.id for t in b.tasks if not any(t.id in o.deps for o in b.tasks)],
               description="tables and figures of the whole run")
     return Plan(b.tasks)

@@ -44,9 +44,10 @@ def arrhenius_series(data: ReportData) -> list[tuple[str, list[dict]]]:
             if f.get("Ea_eV") is not None:
                 fit = {k2: f[k2] for k2 in ("D0_m2_per_s", "Ea_eV", "Ea_eV_err", "D_300K_m2_per_s",
                                             "D_300K_m2_per_s_err")}
-            series.append({"key": kind, "label": F.KIND_LABELS[kind] + " (MD)", "temperatures_K": f["temperatures_K"],
+            series.append({"key": kind, "label": F.KIND_LABELS[kind] + " (MD)" + _unreliable_tag(f),
+                           "temperatures_K": f["temperatures_K"],
                            "D_m2_per_s": f["D_m2_per_s"], "D_err_m2_per_s": f["D_err_m2_per_s"], "fit": fit,
-                           "color": F.KIND_COLORS[kind], "marker": "o"})
+                           "color": F.KIND_COLORS[kind], "marker": "o", "diffusive": f.get("diffusive")})
         panels.append([f"{arr['material']}", series])
         if k == 0:
             fe_panel = panels[-1]
@@ -81,19 +82,30 @@ def arrhenius_series(data: ReportData) -> list[tuple[str, list[dict]]]:
     return [(t, s) for t, s in panels if s]
 
 
+def _unreliable_tag(f: dict) -> str:
+    """Label suffix of an Arrhenius fit flagged unreliable (fewer than 3 diffusive temperatures)."""
+    return " [UNRELIABLE fit]" if f.get("fit_quality") == "unreliable" else ""
+
+
 def _fig_arrhenius(data, rep):
     panels = arrhenius_series(data)
     if not panels:
         return "no Arrhenius fits (arrhenius/<material>) and no FE results (fe/<case>) in the archive"
     fig, axes = F.new_figure(ncols=len(panels), width_in=6.5, height_in=5.0)
+    n_bad = 0
     for ax, (title, series) in zip(axes, panels):
         F.plot_arrhenius(ax, series)
+        n_bad += F.mark_non_diffusive(ax, series)
         ax.set_title(title)
     rep.captions["arrhenius"] = ("log10 D vs 1000/T: MD diffusivities with block-average error bars, weighted "
                                  "Arrhenius fits (solid), extrapolation to 300 K (dashed, open markers)"
                                  + (", polycrystal D_eff of each FE case at its smallest and largest grain size "
                                     "(squares, least-squares line)"
-                                    if data.fe else "") + ".")
+                                    if data.fe else "") + "."
+                                 + (" Crosses: MD runs that were not diffusive (mobile-ion MSD below a few hops); "
+                                    "fits marked UNRELIABLE rest on fewer than 3 diffusive temperatures."
+                                    if n_bad or any(f.get("fit_quality") == "unreliable" for a in data.arrhenius
+                                                    for f in a["fits"].values()) else ""))
     return fig
 
 

@@ -210,7 +210,17 @@ def _fit_block(r, pre: str) -> dict:
     d["no_fit"] = str(at.get("no_fit", "")) if at.get("no_fit") else ""
     d["source"] = str(at.get("source", ""))
     d["n_temperatures"] = at.get("n_temperatures")
+    d.update(_fit_quality(r, pre))
     return d
+
+
+def _fit_quality(r, pre: str) -> dict:
+    """Honest-MD flags of a fit (``argyro_run.analysis.tasks._fit_into``): ``fit_quality`` ('ok',
+    'unreliable' or '' for archives without flags), its reason and the per-temperature ``diffusive``."""
+    at = r.get_attrs(pre)
+    n = len(r.get(f"{pre}/temperatures_K")) if f"{pre}/temperatures_K" in r else 0
+    return {"fit_quality": str(at.get("fit_quality", "")), "fit_quality_reason": str(at.get("fit_quality_reason", "")),
+            "diffusive": np.asarray(r.get(f"{pre}/diffusive"), bool) if f"{pre}/diffusive" in r else np.ones(n, bool)}
 
 
 def _arrhenius(a) -> list[dict]:

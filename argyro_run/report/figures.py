@@ -128,6 +128,27 @@ def plot_arrhenius(ax, series: list[dict], *, extrapolate_to_K: float = 300.0):
     return ax
 
 
+def mark_non_diffusive(ax, series: list[dict]):
+    """Cross out the MD points of ``series`` whose run was not diffusive (``diffusive`` False: the
+    MSD stayed below a few hops), gid ``nondiffusive:<key>``; returns how many were marked."""
+    n = 0
+    for s in series:
+        flags = s.get("diffusive")
+        if flags is None:
+            continue
+        T = np.asarray(s.get("temperatures_K", []), float)
+        D = np.asarray(s.get("D_m2_per_s", []), float)
+        bad = ~np.asarray(flags, bool) & np.isfinite(D) & (D > 0) & (T > 0)
+        if bad.any():
+            (m,) = ax.plot(1000.0 / T[bad], np.log10(D[bad]), "x", color="k", ms=10, mew=1.5, zorder=5,
+                           label="not diffusive (MSD < a few hops)" if n == 0 else None)
+            m.set_gid(f"nondiffusive:{s.get('key', s['label'])}")
+            n += int(bad.sum())
+    if n:
+        ax.legend(fontsize=7, loc="best")
+    return n
+
+
 def plot_apparent_activation(ax_ea, ax_curv, fe_rows: list[dict], input_Ea: dict[str, float] | None = None):
     """Ea_app(T) per grain size (``fe_rows``: ``label``, ``temperatures_K``, ``Ea_app_eV``,
     ``curvature_K2``) with the input activation energies as horizontal reference lines."""

@@ -185,7 +185,25 @@ def _arrhenius_section(data: ReportData) -> list[str]:
     notes = [f"{a['material']}: {a['notes']}" for a in data.arrhenius if a["notes"]]
     if notes:
         lines += ["Notes: " + "; ".join(notes), ""]
-    return lines
+    return lines + _fit_quality_lines(data)
+
+
+def _fit_quality_lines(data: ReportData) -> list[str]:
+    """Honest-MD flags: every fit's quality and the temperatures whose MD was not diffusive."""
+    rows = []
+    for a in data.arrhenius:
+        for k, f in a["fits"].items():
+            if not f.get("fit_quality"):
+                continue
+            T = np.asarray(f["temperatures_K"], float)
+            bad = [f"{t:g} K" for t, d in zip(T, f["diffusive"]) if not d]
+            rows.append([a["material"], k, "**UNRELIABLE**" if f["fit_quality"] == "unreliable" else "ok",
+                         ", ".join(bad) or "none", f["fit_quality_reason"]])
+    if not rows:
+        return []
+    return ["Fit quality (a run is diffusive when the mobile-ion MSD at the end of the fit window reaches a few "
+            "hops; a reliable fit needs 3 diffusive temperatures):", ""] + \
+        table(["material", "kind", "fit", "not diffusive", "reason"], rows)
 
 
 def _fe_section(data: ReportData) -> list[str]:

@@ -59,7 +59,7 @@ def parallel_problems(parallel, world_size: int) -> list[str]:
     return out
 
 
-def run_input(path, *, force: bool = False, registry=None, outdir=None) -> int:
+def run_input(path, *, force: bool = False, registry=None, outdir=None, overrides: list[str] | None = None) -> int:
     from argyro_run._stack import MPI
     from argyro_run.config import load_config
     from argyro_run.plan import build_plan
@@ -67,7 +67,7 @@ def run_input(path, *, force: bool = False, registry=None, outdir=None) -> int:
 
     comm = MPI.COMM_WORLD
     path = Path(path)
-    cfg = load_config(path, output_dir=outdir)   # UserError before anything is written
+    cfg = load_config(path, output_dir=outdir, overrides=overrides)   # UserError before anything is written
     plan = build_plan(cfg)
     too_many = parallel_problems(cfg.parallel, comm.size)
     if too_many:
@@ -88,6 +88,7 @@ def run_input(path, *, force: bool = False, registry=None, outdir=None) -> int:
         "run_name": cfg.run.name, "input_path": input_path,
         "input_toml": path.read_text(encoding="utf-8"),
         "config_json": cfg.model_dump_json(indent=1),
+        "overrides_json": json.dumps(list(overrides or [])),
         "versions_json": json.dumps(package_versions(), sort_keys=True),
         "host": socket.gethostname(), "platform": platform.platform(),
         "mpi_library": MPI.Get_library_version().splitlines()[0].strip(),

@@ -2,7 +2,8 @@
 ``argyro-run run`` and kept in the archive (``/summary/text`` and ``/summary/table/*``).
 
 Sections, each when its stage ran: Arrhenius fits per material (Ea with error, D0, D(300 K) with
-error, sigma(300 K)), tracer D(T) per structure, per FE case the sources of its diffusivities and
+error, sigma(300 K), fit quality ok/UNRELIABLE with a line per unreliable fit naming its
+non-diffusive temperatures), tracer D(T) per structure, per FE case the sources of its diffusivities and
 D_eff/D_bulk per grain size and temperature with Ea_app and the crossover grain size, and the
 active-learning record per MTP level (iterations, converged or not, reference calls and atoms,
 training-set size, final training errors).
@@ -65,13 +66,37 @@ def _arrhenius_lines(deps: dict) -> list[str]:
                          f"{_f(res, p + 'D0_m2_per_s'):.3g}",
                          f"{_f(res, p + 'D_300K_m2_per_s'):.3g} +- {_f(res, p + 'D_300K_m2_per_s_err'):.2g}",
                          f"{_f(res, p + 'sigma_300K_mS_per_cm'):.3g}",
-                         f"{T.min():g}-{T.max():g}" if T.size else ""])
+                         f"{T.min():g}-{T.max():g}" if T.size else "", _fit_flag(res, f"fits/{k}")])
     if not rows:
         return []
     ions = sorted({str(deps[d].get_attrs("").get("species", "")) for d in deps if d.startswith("analysis/")} - {""})
     return [f"{'/'.join(ions) or 'Mobile-ion'} diffusion, Arrhenius fits of MD (extrapolated to 300 K):",
             *_table(["material", "diffusion", "Ea [eV]", "D0 [m2/s]", "D(300 K) [m2/s]", "sigma(300 K) [mS/cm]",
-                     "T range [K]"], rows)]
+                     "T range [K]", "fit"], rows), *_fit_flag_notes(deps)]
+
+
+def _fit_flag(res: Result, prefix: str) -> str:
+    """'ok', 'UNRELIABLE' (fewer than 3 diffusive temperatures) or '' (no flag recorded)."""
+    q = str(res.get_attrs(prefix).get("fit_quality", ""))
+    return {"ok": "ok", "unreliable": "UNRELIABLE"}.get(q, q)
+
+
+def _fit_flag_notes(deps: dict) -> list[str]:
+    """One line per unreliable fit with its reason and the temperatures that were not diffusive."""
+    out = []
+    for dep_id in sorted(d for d in deps if d.startswith("arrhenius/")):
+        res = deps[dep_id]
+        for k in sorted({p.split("/")[1] for p in res.datasets if p.startswith("fits/")}):
+            at = res.get_attrs(f"fits/{k}")
+            if at.get("fit_quality") != "unreliable":
+                continue
+            T = np.asarray(res.get(f"fits/{k}/temperatures_K"), float)
+            diff = np.asarray(res.get(f"fits/{k}/diffusive"), bool) if f"fits/{k}/diffusive" in res.datasets \
+                else np.ones(len(T), bool)
+            bad = ", ".join(f"{t:g}" for t, d in zip(T, diff) if not d) or "none"
+            out.append(f"  UNRELIABLE {dep_id.split('/', 1)[1]} {k}: {at.get('fit_quality_reason', '')}; "
+                       f"not diffusive at T = {bad} K")
+    return out
 
 
 def _diffusion_lines(deps: dict) -> list[str]:

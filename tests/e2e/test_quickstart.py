@@ -165,3 +165,27 @@ def test_config_tests_pass_in_the_clone_after_the_demo(quickstart, clone):
     """`make demo` then `make test`: the demo's results change no test; git sees no new file."""
     _assert_passed_no_skip(_config_tests(clone))
     assert _git("status", "--porcelain", cwd=clone) == ""
+
+
+def test_plan_estimates_match_recorded_wall_times(quickstart):
+    """The planner's cost model (``argyro_run/plan/cost.py``, docs/costs.md) against the run: every
+    task's estimate for 2 ranks within a factor 3 of the wall time the journal recorded, the total
+    within a factor 2. Both sides count at least ``cost.FLOOR_S`` (tasks below ~1 s are start-up
+    and archive writing, which the floor stands for). Mesh and FE tasks are estimated by
+    ``argyro_run/fe/cost.py``."""
+    from argyro_run.config import load_config
+    from argyro_run.plan import build_plan, cost
+
+    tmp, _ = quickstart                      # <clone>/runs/quickstart
+    plan = build_plan(load_config(tmp.parent.parent / "inputs" / "quickstart.toml", output_dir=tmp))
+    planned = cost.schedule(plan.tasks, 2)["task_wall_s"]
+    recorded = {tid: float(info["wall_s"]) for tid, info in open_archive(tmp / "quickstart.h5").tasks.items()}
+    checked = list(plan.tasks)
+    assert {t.kind for t in checked} >= {"build_structures", "initial_data", "active_learning", "md_run", "diffusion",
+                                         "arrhenius", "summary"}
+    est = {t.id: max(planned[t.id], cost.FLOOR_S) for t in checked}
+    got = {t.id: max(recorded[t.id], cost.FLOOR_S) for t in checked}
+    off = {tid: round(est[tid] / got[tid], 2) for tid in est if not 1 / 3 <= est[tid] / got[tid] <= 3}
+    assert not off, f"estimate / recorded outside [1/3, 3]: {off}"
+    total_ratio = sum(est.values()) / sum(got.values())
+    assert 0.5 <= total_ratio <= 2.0, total_ratio

@@ -132,3 +132,39 @@ def test_initial_data_two_ranks_matches_serial(tmp_path):
         assert np.array_equal(x.positions, y.positions)
         assert abs(x.get_potential_energy() - y.get_potential_energy()) < 1e-8
         assert np.abs(x.get_forces() - y.get_forces()).max() < 1e-7
+
+
+def test_initial_data_from_planned_unit_cells(tmp_path):
+    """The planner's ``cells`` (Li6PS5Cl template: 2x2x2 MD supercells) give 52-atom rattled copies
+    of the ordered and the disordered unit cell, labelled with tblite; never the 416-atom cells."""
+    import tomllib
+
+    from argyro_run._stack import MPI
+    from argyro_run.config import config_from_dict
+    from argyro_run.learning.tasks import run_initial_data
+    from argyro_run.plan import build_plan
+
+    doc = tomllib.loads((REPO / "inputs" / "Li6PS5Cl.toml").read_text())
+    doc["active_learning"]["n_rattled"] = 1
+    doc["reference"]["timeout_s"] = 300.0
+    task = build_plan(config_from_dict(doc))["learning/initial_data"]
+    res = run_initial_data({**task.params, "input_dir": str(REPO / "inputs")}, {}, MPI.COMM_SELF, tmp_path)
+    images = training_set_from_result(res, "training_set")
+    assert [a.info["origin"] for a in images] == ["LPSCl/ordered/rattle0", "LPSCl/disordered/rattle0"]
+    assert [len(a) for a in images] == [52, 52] and int(res.get("labels/reference_atoms")) == 104
+    for a in images:
+        assert a.get_chemical_formula() == "Cl4Li24P4S20"
+        assert np.all(np.isfinite(a.get_forces())) and a.cell.lengths()[0] == pytest.approx(9.86, rel=0.05)
+    assert res.get_attrs("")["cell_atoms"] == "LPSCl/ordered:52,LPSCl/disordered:52"
+
+
+def test_initial_data_refuses_cells_above_max_reference_atoms(tmp_path):
+    from argyro_run.errors import UserError
+    from argyro_run.learning.tasks import run_initial_data
+    from argyro_run.structures import argyrodite
+
+    res = Result()
+    add_atoms(res, "ordered", argyrodite("Cl").repeat((2, 2, 2)))
+    with pytest.raises(UserError, match=r"initial_cell_repeat.*416 atoms.*max_reference_atoms \(200\)"):
+        run_initial_data({**_params(2), "max_reference_atoms": 200}, {"structures/L": res}, None, tmp_path)
+    assert not (tmp_path / "reference").exists()

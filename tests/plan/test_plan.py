@@ -77,8 +77,11 @@ def test_ranks_follow_parallel():
     for t in plan.tasks:
         want = {"md_run": 3, "fe_sweep": 5, "initial_data": 1, "active_learning": 3}.get(t.kind, 1)
         assert t.ranks == want, t.id
-    md = [t for t in plan.tasks if t.kind == "md_run"][0]
-    assert md.cost_s == pytest.approx(plan2[md.id].cost_s / 3)
+    # the quickstart's 52- and 148-atom cells are too small for more MD ranks to pay (cost model)
+    from argyro_run.plan.cost import MD_ATOMS_PER_RANK_MIN
+
+    for md in (t for t in plan.tasks if t.kind == "md_run"):
+        assert md.n_atoms < MD_ATOMS_PER_RANK_MIN and md.cost_s == pytest.approx(plan2[md.id].cost_s)
 
 
 def test_fe_alone_from_explicit_diffusivities():
@@ -151,8 +154,8 @@ def test_atom_counts_are_those_of_the_built_structures(template):
         for t in mds:
             assert t.n_atoms == built[t.params["structure"]], t.id
             assert f"{t.n_atoms} atoms" in t.description
-        per_atom = {round(t.cost_s / t.n_atoms, 12) for t in mds}
-        assert len(per_atom) == 1
+        by_size = sorted(mds, key=lambda t: (t.n_atoms, t.cost_s))   # same steps: cost grows with the atoms
+        assert [t.cost_s for t in by_size] == sorted(t.cost_s for t in by_size)
     gb = [t for t in plan.tasks if t.kind == "md_run" and "gb_sigma5" in t.id][0]
     if template == "quickstart":
         assert gb.n_atoms == 148  # the Sigma5 (310) bicrystal of one unit cell, not 2 x 52

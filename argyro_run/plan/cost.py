@@ -1,0 +1,292 @@
+"""The planner's cost model: every constant behind a task's ``cost_s`` lives here (documented, with
+where each number was measured, in ``docs/costs.md``).
+
+``cost_s`` is the expected wall time of a task on its own ``ranks`` ranks of an otherwise idle
+core each. Each kind of work has a size law:
+
+* reference calculations (one energy + forces + stress of one cell on one core): a power law in
+  the atom count, per calculator (:data:`REFERENCE_COSTS`; tblite measured: quadratic up to ~100
+  atoms, cubic above, as for any DFT code); a batch is spread round robin over the ranks;
+* MD with the MTP plugin: microseconds per atom and step at the MTP level (:func:`md_us_per_atom_step`)
+  plus a fixed start-up per run (LAMMPS, plugin, archive);
+* MTP training: per L-BFGS iteration, microseconds per training atom at the level;
+* active learning: an expected number of select-label-retrain iterations, each exploring every
+  structure at every temperature (most explorations stop early at ``gamma_break``), labelling
+  ``max_selected_per_iteration`` cells of at most ``max_reference_atoms`` and retraining;
+* analysis: all-origins MSD, proportional to samples x lags x atoms;
+* FE and meshes are not estimated here: their cost belongs to ``argyro_run/fe/cost.py``.
+
+Every task has a floor of :data:`FLOOR_S` (process start-up, archive writing): tasks whose work is
+below ~1 s are dominated by it.
+
+:func:`schedule` replays the runtime's wave scheduler (``argyro_run/runtime/execute.py``: waves
+of ready tasks in plan order, each on ``min(ranks, world)`` ranks, a wave ends when its slowest
+task ends) to give the wall time of a whole plan on N ranks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+FLOOR_S = 1.0                      # every task: start-up, reading deps, writing the archive
+
+# --------------------------------------------------------------------------------------------
+# reference calculators
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReferenceCost:
+    """Seconds of one energy+forces(+stress) calculation on one core:
+    ``seconds_ref * (N / ref_atoms) ** small_exponent`` up to ``crossover_atoms``, then growing as
+    ``N ** exponent``."""
+
+    seconds_ref: float
+    ref_atoms: int
+    small_exponent: float
+    exponent: float
+    crossover_atoms: int
+    source: str
+
+    def seconds(self, n_atoms: int) -> float:
+        n = max(1, int(n_atoms))
+        small = min(n, self.crossover_atoms)
+        t = self.seconds_ref * (small / self.ref_atoms) ** self.small_exponent
+        if n > self.crossover_atoms:
+            t *= (n / self.crossover_atoms) ** self.exponent
+        return t
+
+
+# tblite GFN1-xTB, rattled Li6PS5Cl, one thread: 52 atoms 5.8 s, 104 atoms 21.6 s, 208 atoms 169 s
+# (issue 19); this law gives 5.8 / 23.2 / 186 s.
+_TBLITE = ReferenceCost(5.8, 52, 2.0, 3.0, 104, "measured: GFN1-xTB, rattled Li6PS5Cl, 1 thread")
+# plane-wave / Gaussian DFT (PBE, converged SCF with forces): not measurable on this machine; an
+# order of magnitude for a 52-atom sulfide cell on one core, cubic in the atom count.
+_DFT = ReferenceCost(900.0, 52, 3.0, 3.0, 52, "estimate: DFT single point, not measured here")
+REFERENCE_COSTS: dict[str, ReferenceCost] = {
+    "tblite": _TBLITE, "vasp": _DFT, "espresso": _DFT, "gpaw": _DFT, "cp2k": _DFT,
+    # 'package.module:Class': unknown code; planned like DFT (the safe side), see docs/costs.md
+    "custom": _DFT,
+}
+
+
+def reference_cost(calculator: str) -> ReferenceCost:
+    """The law of ``reference.calculator`` (a 'package.module:Class' is 'custom')."""
+    return REFERENCE_COSTS.get(calculator, REFERENCE_COSTS["custom"])
+
+
+def reference_batch_s(calculator: str, n_atoms_each: list[int], ranks: int = 1) -> float:
+    """Wall time of labelling cells of ``n_atoms_each`` atoms spread round robin over ``ranks``
+    ranks (one calculation per rank at a time, one thread each)."""
+    c = reference_cost(calculator)
+    ranks = max(1, int(ranks))
+    per_rank = [0.0] * ranks
+    for k, n in enumerate(n_atoms_each):
+        per_rank[k % ranks] += c.seconds(n)
+    return max(per_rank) if n_atoms_each else 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# MTP molecular dynamics and training
+# --------------------------------------------------------------------------------------------
+
+# pair_style mtp plugin, one rank, CPU time per atom and step with MLIP's level basis
+# (potentials.basis, benchmarks/md_cost.py, 2026-11-29): level 6 1.02 (416 atoms) / 1.07 (52 atoms),
+# level 10 1.76, level 16 6.67 (416 atoms; docs/benchmarks.md: 7.7 on 1404 atoms). Between and
+# beyond the measured levels: exponential in the level through the nearest two.
+MD_US_PER_ATOM_STEP = {6: 1.05, 10: 1.76, 16: 6.67}
+MD_RUN_OVERHEAD_S = 2.0            # LAMMPS + plugin start-up, thermo/dump handling (quickstart: ~2-3 s wall)
+MD_ATOMS_PER_RANK_MIN = 300        # below this many atoms per rank extra ranks do not speed a run up
+
+
+def md_us_per_atom_step(level: int) -> float:
+    """Microseconds per atom and MD step of the MTP plugin at ``level`` on one rank."""
+    pts = sorted(MD_US_PER_ATOM_STEP.items())
+    lv = int(level)
+    k = 0
+    while k < len(pts) - 2 and lv > pts[k + 1][0]:
+        k += 1
+    (l0, c0), (l1, c1) = pts[k], pts[k + 1]
+    return c0 * math.exp(math.log(c1 / c0) / (l1 - l0) * (lv - l0))
+
+
+def _useful_ranks(n_atoms: int, ranks: int) -> float:
+    return max(1.0, min(float(max(1, ranks)), n_atoms / MD_ATOMS_PER_RANK_MIN))
+
+
+def md_s(n_atoms: int, steps: float, level: int, ranks: int = 1) -> float:
+    """One LAMMPS MD run of ``steps`` steps of ``n_atoms`` atoms with an MTP of ``level``."""
+    work = n_atoms * steps * md_us_per_atom_step(level) * 1e-6
+    return MD_RUN_OVERHEAD_S + work / _useful_ranks(n_atoms, ranks)
+
+
+# L-BFGS refit: per iteration energy+forces+stress and their gradients w.r.t. the coefficients of
+# every training atom. Quickstart (level 6, 8 configurations, 443 atoms, 100 iterations): 2.5 s wall,
+# 56 us per atom and iteration; other levels scale like the MD cost (94 at level 10).
+TRAIN_US_PER_ATOM_ITERATION_L10 = 94.0
+
+
+def _loop_default(name: str):
+    """A default of the active-learning loop (owned by ``LoopSettings``)."""
+    from argyro_run.learning.loop import LoopSettings
+
+    return getattr(LoopSettings, name)
+
+
+def al_timestep_fs() -> float:
+    return float(_loop_default("timestep_fs"))
+
+
+def training_s(n_training_atoms: int, level: int, ranks: int = 1) -> float:
+    """One refit (``LoopSettings.train_iterations`` L-BFGS iterations) on ``n_training_atoms`` atoms."""
+    per = TRAIN_US_PER_ATOM_ITERATION_L10 * md_us_per_atom_step(level) / md_us_per_atom_step(10)
+    return n_training_atoms * int(_loop_default("train_iterations")) * per * 1e-6 / max(1, ranks)
+
+
+# --------------------------------------------------------------------------------------------
+# learning tasks
+# --------------------------------------------------------------------------------------------
+
+AL_EXPECTED_ITERATIONS = 4         # iterations a level takes (capped by max_iterations + 1); quickstart level 6: 2,
+                                   # Li6PS5Cl template level 8 with 2 ps explorations: 6
+AL_PICKS_PER_EXPLORATION = 0.5     # configurations selected per exploration run and iteration (capped by
+                                   # max_selected_per_iteration); quickstart 2 of 6 runs, Li6PS5Cl level 8: 4-5 of 8
+AL_EXPLORE_FRACTION = 0.1          # mean fraction of exploration_ps an exploration runs before gamma_break
+                                   # in the iterations before the last (quickstart: 0.005)
+AL_EXPLORE_SLOWDOWN = 1.5          # grading every few steps vs plain MD (quickstart, wall under load: 2.75 vs 2.6 us)
+AL_EXPLORE_OVERHEAD_S = 0.1        # per exploration run (LAMMPS instance reused in the task)
+AL_GRADE_US_PER_ATOM = 200.0       # grading and selecting a labelled cell (Python, per atom)
+AL_BOOKKEEPING_PER_TRAIN = 1.0     # per iteration: training-set metrics, active set, candidate grades, as a
+                                   # multiple of one refit (quickstart it 0: 3.4, Li6PS5Cl level 8: ~0.85)
+
+
+# cut-outs of the local learning (learning/local.py cut_out, periodic or cluster): about this
+# fraction of the atoms of a sphere of the local radius at the material's density (measured on the
+# Sigma5 bicrystal, docs/benchmarks.md: radius 6.5 A ~50 atoms, 7.5 A ~83 atoms; the sphere
+# holds 62 and 96)
+CUTOUT_FILL = 0.85
+
+
+def cutout_atoms(radius_A: float, atoms_per_A3: float) -> int:
+    """Expected atoms of a cut-out of radius ``radius_A`` (``LoopSettings.local_radius()``)."""
+    return max(1, int(round(CUTOUT_FILL * atoms_per_A3 * 4.0 / 3.0 * math.pi * radius_A ** 3)))
+
+
+def initial_data_s(calculator: str, cell_atoms: list[int], n_rattled: int, md_steps: int, md_interval: int,
+                   ranks: int = 1) -> float:
+    """``n_rattled`` copies of every cell labelled, plus the optional reference MD (one calculation per
+    step, structures spread over the ranks)."""
+    jobs = [n for n in cell_atoms for _ in range(n_rattled)]
+    t = reference_batch_s(calculator, jobs, ranks)
+    if md_steps > 0:
+        per_rank = [0.0] * max(1, ranks)
+        for k, n in enumerate(cell_atoms):
+            per_rank[k % len(per_rank)] += md_steps * reference_cost(calculator).seconds(n)
+        t += max(per_rank)
+    return FLOOR_S + t
+
+
+def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int], temperatures: int,
+                      exploration_steps: float, max_iterations: int, max_selected: int, max_reference_atoms: int,
+                      initial_images_atoms: int, cutout_atoms: int, ranks: int = 1) -> float:
+    """Expected wall time of one rung of the ladder: :data:`AL_EXPECTED_ITERATIONS` iterations, each
+    exploring every structure at every temperature for :data:`AL_EXPLORE_FRACTION` of its length
+    (the last one runs in full), labelling :data:`AL_PICKS_PER_EXPLORATION` picks per exploration
+    run, at most ``max_selected`` (spread evenly over the structures: a structure of at most ``max_reference_atoms`` whole, a larger one as a cut-out of
+    ``cutout_atoms``) and refitting on the growing training set."""
+    n_it = min(AL_EXPECTED_ITERATIONS, max_iterations + 1)
+    runs = [n for n in structure_atoms for _ in range(max(1, temperatures))]
+    groups = max(1, min(ranks, len(runs)))
+    us = md_us_per_atom_step(level) * AL_EXPLORE_SLOWDOWN
+
+    def explore(fraction: float) -> float:
+        per_group = [0.0] * groups
+        for k, n in enumerate(runs):
+            per_group[k % groups] += AL_EXPLORE_OVERHEAD_S + n * exploration_steps * fraction * us * 1e-6
+        return max(per_group)
+
+    picks = max(1, min(max_selected, math.ceil(AL_PICKS_PER_EXPLORATION * len(runs))))
+    sizes = [n if n <= max_reference_atoms else cutout_atoms for n in structure_atoms] or [cutout_atoms]
+    label_atoms = int(round(sum(sizes) / len(sizes)))
+    t = training_s(initial_images_atoms, level, ranks)
+    train_atoms = initial_images_atoms
+    for k in range(n_it):
+        last = k == n_it - 1
+        t += explore(1.0 if last else AL_EXPLORE_FRACTION)
+        if last:
+            break
+        t += reference_batch_s(calculator, [label_atoms] * picks, ranks)
+        t += picks * label_atoms * AL_GRADE_US_PER_ATOM * 1e-6
+        train_atoms += picks * label_atoms
+        t += (1.0 + AL_BOOKKEEPING_PER_TRAIN) * training_s(train_atoms, level, ranks)
+    return FLOOR_S + t
+
+
+# --------------------------------------------------------------------------------------------
+# analysis and the rest
+# --------------------------------------------------------------------------------------------
+
+# all-origins MSD (argyro_run.analysis.diffusion.msd): per (origin, lag) pair and mobile atom, CPU
+# time 18.5-19 ns for 401x24, 401x148 and 2001x192 trajectories (2026-11-29, this machine)
+ANALYSIS_NS_PER_PAIR_ATOM = 19.0
+ANALYSIS_GB_FACTOR = 3.0           # GB cells: the GB-slab and bulk-region subsets again (quickstart: 3)
+
+
+def _pairs(samples: int, max_lag: int) -> float:
+    k = max(0, min(int(max_lag), int(samples) - 1))
+    return k * samples - k * (k + 1) / 2.0
+
+
+def diffusion_s(n_runs: int, samples: int, n_blocks: int, block_max_lag: int, n_mobile: float,
+                gb: bool = False) -> float:
+    """MSD of the ``n_mobile`` diffusing atoms of every run: the whole run up to half its length plus
+    ``n_blocks`` blocks up to ``block_max_lag`` lags (``diffusivity``)."""
+    block = samples // max(1, n_blocks)
+    pairs = _pairs(samples, (samples - 1) // 2) + n_blocks * _pairs(block, block_max_lag)
+    work = n_runs * pairs * n_mobile * ANALYSIS_NS_PER_PAIR_ATOM * 1e-9
+    return FLOOR_S + work * (ANALYSIS_GB_FACTOR if gb else 1.0)
+
+
+STRUCTURES_S_PER_STRUCTURE = 0.05  # builder + bicrystal overlap removal
+SMALL_TASK_S = FLOOR_S             # arrhenius fits, summary, reading a potential file
+
+
+# --------------------------------------------------------------------------------------------
+# whole plans
+# --------------------------------------------------------------------------------------------
+
+
+def schedule(tasks, world: int) -> dict:
+    """Replay the runtime's wave scheduler on ``world`` ranks (see the module docstring) with each
+    task's ``cost_s`` (a task planned for more ranks than ``world`` gets ``world`` ranks and takes
+    proportionally longer). Returns ``{"wall_s", "core_s", "waves", "task_wall_s"}``: estimated wall
+    time, rank-seconds reserved (idle ranks of a wave included) and per-task seconds."""
+    world = max(1, int(world))
+    order = list(tasks)
+    done: set[str] = set()
+    wall = core = 0.0
+    waves = 0
+    task_wall: dict[str, float] = {}
+    while len(done) < len(order):
+        free = world
+        wave = []
+        for t in order:
+            if t.id in done or not free:
+                continue
+            if all(d in done for d in t.deps):
+                n = min(max(1, t.ranks), world)
+                if n > free:
+                    continue
+                free -= n
+                wave.append((t, n))
+        if not wave:
+            raise ValueError("plan has a dependency cycle or unknown dependency")
+        secs = {t.id: t.cost_s * max(1, t.ranks) / n for t, n in wave}
+        span = max(secs.values())
+        wall += span
+        core += span * world
+        waves += 1
+        task_wall.update(secs)
+        done.update(t.id for t, _ in wave)
+    return {"wall_s": wall, "core_s": core, "waves": waves, "task_wall_s": task_wall}

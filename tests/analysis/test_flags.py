@@ -1,0 +1,130 @@
+"""Honest-MD flags: a run is diffusive when the mobile-ion MSD at the end of the fit window reaches
+a few hops (``MIN_DIFFUSIVE_MSD_A2``); an Arrhenius fit needs ``MIN_DIFFUSIVE_TEMPERATURES`` of
+them to be 'ok', uses only those when there are enough, and is flagged 'unreliable' otherwise, in
+the archive, the run summary and the report. Trajectories: random walks of known D (diffusive)
+and atoms rattling in their cages (Gaussian jitter around fixed sites: the MSD saturates at
+6 sigma^2, the slope is noise)."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from argyro_run.analysis.diffusion import (MIN_DIFFUSIVE_MSD_A2, MIN_DIFFUSIVE_TEMPERATURES, diffusivity,
+                                           fit_quality, is_diffusive, msd_at_lag_A2)
+from argyro_run.analysis.tasks import run_arrhenius, run_diffusion
+from argyro_run.results import Result
+
+KB = 8.617333262e-5
+D0, EA = 1e-6, 0.30                     # m^2/s, eV: 600 K -> MSD(10 ps) ~ 18 A^2, 800 K ~ 78 A^2
+ANALYSIS = {"species": "Li", "n_blocks": 4, "fit_start_ps": 2.0, "fit_end_ps": 10.0, "collective": False,
+            "haven_ratio": 1.0, "gb_width_A": 6.0}
+DT, FRAMES, ATOMS = 0.25, 401, 80
+
+
+def _md(T, pos):
+    r = Result()
+    r.add("time_ps", np.arange(len(pos)) * DT, "ps")
+    r.add("trajectory/positions_A", pos, "Angstrom")
+    r.add("trajectory/numbers", np.full(pos.shape[1], 3, dtype=np.int32), "")
+    r.add("trajectory/cell_A", np.eye(3) * 20.0, "Angstrom")
+    r.set_attrs("", temperature_K=float(T), structure="s")
+    return r
+
+
+def walk(T, seed):
+    D_A2_ps = D0 * math.exp(-EA / (KB * T)) * 1e8
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(scale=math.sqrt(2 * D_A2_ps * DT), size=(FRAMES - 1, ATOMS, 3))
+    return _md(T, np.concatenate([np.zeros((1, ATOMS, 3)), np.cumsum(steps, axis=0)]))
+
+
+def rattle(T, seed, sigma_A=0.5):
+    rng = np.random.default_rng(seed)
+    sites = rng.uniform(0, 20, (1, ATOMS, 3))
+    return _md(T, sites + rng.normal(scale=sigma_A, size=(FRAMES, ATOMS, 3)))
+
+
+def analyse(runs):
+    md = {f"md/M/s/T{T:g}": r for T, r in runs}
+    ana = run_diffusion({"analysis": ANALYSIS, "structure": "s", "material": "M"}, md, None, None)
+    return ana, run_arrhenius({"material": "M"}, {"analysis/M/s": ana}, None, None)
+
+
+def test_msd_at_fit_end_of_a_walk_and_a_cage():
+    rng = np.random.default_rng(3)
+    D = 0.5                                                        # A^2/ps
+    steps = rng.normal(scale=math.sqrt(2 * D * DT), size=(FRAMES - 1, 200, 3))
+    x = np.concatenate([np.zeros((1, 200, 3)), np.cumsum(steps, axis=0)])
+    r = diffusivity(x, DT, fit_start_ps=2.0, fit_end_ps=10.0, n_blocks=4)
+    assert msd_at_lag_A2(r["lag_ps"], r["msd_A2"], 10.0) == pytest.approx(6 * D * 10.0, rel=0.1)
+    cage = rng.normal(scale=0.5, size=(FRAMES, 200, 3))
+    r = diffusivity(cage, DT, fit_start_ps=2.0, fit_end_ps=10.0, n_blocks=4)
+    assert msd_at_lag_A2(r["lag_ps"], r["msd_A2"], 10.0) == pytest.approx(6 * 0.25, rel=0.1)   # 2 sigma^2 x 3
+
+
+def test_threshold_and_quality_rules():
+    m = MIN_DIFFUSIVE_MSD_A2
+    assert is_diffusive([m * 0.999, m, 3 * m, np.nan]).tolist() == [False, True, True, False]
+    n = MIN_DIFFUSIVE_TEMPERATURES
+    assert fit_quality([True] * n)[0] and not fit_quality([True] * (n - 1) + [False] * 3)[0]
+    ok, why = fit_quality([True] * n, usable=[True] * (n - 1) + [False])    # a non-positive D does not count
+    assert not ok and f"only {n - 1} of {n}" in why
+
+
+def test_rattling_runs_are_flagged_and_their_fit_unreliable():
+    ana, arr = analyse([(T, rattle(T, i)) for i, T in enumerate((500.0, 600.0, 700.0))])
+    assert ana.get("diffusive").tolist() == [False, False, False]
+    assert np.all(ana.get("msd_fit_end_A2") < MIN_DIFFUSIVE_MSD_A2) and ana.get_attrs("")["n_diffusive"] == 0
+    at = arr.get_attrs("fits/bulk")
+    assert at["fit_quality"] == "unreliable" and "only 0 of 3" in at["fit_quality_reason"]
+    assert "fits/bulk" in arr.get_attrs("")["notes"]       # flagged, or no fit at all (noise slopes <= 0)
+
+
+def test_fit_uses_only_the_diffusive_temperatures_when_there_are_enough():
+    temps = (400.0, 450.0, 600.0, 700.0, 800.0)
+    runs = [(T, rattle(T, 10 + i) if T < 500 else walk(T, i)) for i, T in enumerate(temps)]
+    ana, arr = analyse(runs)
+    assert ana.get("diffusive").tolist() == [False, False, True, True, True]
+    assert arr.get_attrs("fits/bulk")["fit_quality"] == "ok"
+    used = arr.get("fits/bulk/used_in_fit")
+    assert used.tolist() == [False, False, True, True, True]
+    Ea, err = float(arr.get("fits/bulk/Ea_eV")), float(arr.get("fits/bulk/Ea_eV_err"))
+    assert Ea == pytest.approx(EA, abs=3 * err + 0.02)
+    assert arr.get_attrs("fits/bulk")["n_temperatures"] == 3
+
+
+def test_summary_and_report_mark_unreliable_fits(tmp_path):
+    from argyro_run.archive import ArchiveWriter
+    from argyro_run.report import figures as F
+    from argyro_run.report import make_report
+    from argyro_run.report.build import arrhenius_series
+    from argyro_run.report.collect import collect
+    from argyro_run.runtime.tasks import run_summary
+
+    # a slow walk at 500 K: positive D, but MSD(10 ps) ~ 6 A^2, below a few hops
+    ana, arr = analyse([(500.0, walk(500.0, 1)), (600.0, walk(600.0, 2)), (700.0, walk(700.0, 3))])
+    assert "fits/bulk unreliable: only 2 of 3" in arr.get_attrs("")["notes"]
+    text = str(run_summary({"run": {"name": "t"}}, {"analysis/M/s": ana, "arrhenius/M": arr}, None, None).get("text"))
+    line = [x for x in text.splitlines() if x.strip().startswith("M ") and "bulk" in x][0]
+    assert line.rstrip().endswith("UNRELIABLE")
+    assert "UNRELIABLE M bulk: only 2 of 3 temperatures diffusive" in text and "not diffusive at T = 500 K" in text
+    path = tmp_path / "a.h5"
+    w = ArchiveWriter(path)
+    w.start(provenance={"run_name": "flags"}, plan_json='{"tasks": []}')
+    for tid, kind, res in (("analysis/M/s", "diffusion", ana), ("arrhenius/M", "arrhenius", arr)):
+        w.write_task(SimpleNamespace(id=tid, kind=kind, hash="0" * 16, archive_group="/" + tid), res,
+                     status="done", wall_s=0.0, finished_at="t")
+    rep = make_report(path, tmp_path / "rep")
+    md = rep.summary.read_text()
+    assert "| M | bulk | **UNRELIABLE** | 500 K |" in md
+    (_, series), = arrhenius_series(collect(path))
+    assert series[0]["label"].endswith("[UNRELIABLE fit]")
+    fig, (ax,) = F.new_figure()
+    F.plot_arrhenius(ax, series)
+    assert F.mark_non_diffusive(ax, series) == 1
+    (x,) = [ln for ln in ax.get_lines() if ln.get_gid() == "nondiffusive:bulk"]
+    assert x.get_xdata()[0] == pytest.approx(2.0)                 # 1000 / 500 K
