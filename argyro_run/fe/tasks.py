@@ -94,8 +94,11 @@ def run_fe_sweep(params: dict, deps: dict, comm, workdir: pathlib.Path) -> Resul
     Deff = np.zeros((len(T), dim, dim))
     for i in range(len(T)):
         s = D["bulk"][i]  # solve in units of D_bulk(T)
-        Deff[i] = s * solver.D_eff(grain_size_nm=g, gb_thickness_nm=delta, D_bulk=1.0,
-                                   D_gb_parallel=D["gb_parallel"][i] / s, D_gb_perpendicular=D["gb_perpendicular"][i] / s)
+        try:
+            Deff[i] = s * solver.D_eff(grain_size_nm=g, gb_thickness_nm=delta, D_bulk=1.0, D_gb_parallel=D["gb_parallel"][i] / s,
+                                       D_gb_perpendicular=D["gb_perpendicular"][i] / s)
+        except ValueError as exc:
+            raise UserError(f"fe (grain size {g} nm, {T[i]} K): {exc}") from None
         log.info("T=%g K: D_eff diag %s m2/s", T[i], np.diag(Deff[i]))
     Dmean = np.trace(Deff, axis1=1, axis2=2) / dim
     n = float(fe.get("carrier_density_per_nm3", 25.0))
