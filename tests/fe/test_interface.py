@@ -191,3 +191,12 @@ def test_mesh_result_layout(tmp_path: pathlib.Path):
     assert pathlib.Path(a["xdmf"]).is_file()
     with pytest.raises(ValueError, match="grain size"):
         S.D_eff(grain_size_nm=1.0, gb_thickness_nm=1.0, D_bulk=1.0, D_gb_parallel=1.0, D_gb_perpendicular=1.0)
+
+
+def test_negative_tangential_excess_out_of_range_is_an_error(tmp_path):
+    """D_par << D_b with delta close to d: the grains would lose their tangential conductivity."""
+    _, S = _solver(tmp_path, kind="laminate", n_grains=2, mesh_size_fraction=0.5)
+    D = S.D_eff(grain_size_nm=1.5, gb_thickness_nm=1.0, D_bulk=1.0, D_gb_parallel=0.01, D_gb_perpendicular=0.5)
+    assert D[0, 0] == pytest.approx(1 - (1 - 0.01) / 1.5, rel=1e-8)      # exact laminate value
+    with pytest.raises(ValueError, match="gb_model = 'layer'"):
+        S.D_eff(grain_size_nm=1.02, gb_thickness_nm=1.0, D_bulk=1.0, D_gb_parallel=0.01, D_gb_perpendicular=0.5)
