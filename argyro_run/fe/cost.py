@@ -19,9 +19,9 @@ _CELLS_PER_GRAIN = {2: 0.0, 3: 522.0}
 # 42.7k / 442k DOFs; 16 grains 13.4k cells: 5.0k, model 5.1k; 2D 4 grains 288 cells: 215)
 _DOFS_PER_CELL = {2: 0.5, 3: 0.214}
 _DOFS_PER_GRAIN = {2: 18.0, 3: 142.0}
-# interface mesh: tessellation + gmsh per grain and per cell (3D: 1.3 s at 13k cells / 16 grains,
-# 8.1 s at 133k cells and 105 s at 2.0M cells / 100 grains)
-_MESH_S_BASE, _MESH_S_PER_GRAIN, _MESH_S_PER_CELL = 0.5, 0.02, 5.0e-5
+# interface mesh: tessellation + gmsh (HXT) per grain and per cell (3D: 1.3-2.2 s at 13k cells /
+# 16 grains, 6.1 s at 139k cells / 100 grains; with gmsh's Delaunay 105 s at 2.0M cells)
+_MESH_S_BASE, _MESH_S_PER_GRAIN, _MESH_S_PER_CELL = 0.5, 0.02, 3.5e-5
 # layer mesh (gmsh with a Python size callback): per cell, plus the Voronoi sampling
 _LAYER_S_BASE = {2: 1.6, 3: 0.1}
 _LAYER_S_PER_CELL = {2: 1.3e-4, 3: 8.6e-5}
