@@ -76,7 +76,7 @@ def test_interface_converges_to_resolved_layer_like_delta_over_d_squared(tmp_pat
                                           "mesh_size_gb_fraction": 0.5}, "grain_size_nm": d},
                       {}, COMM, tmp_path / f"layer{d:g}")
         L = PolycrystalSolver(ml, COMM, rtol=1e-12)
-        assert L.gb_model == "layer"
+        assert L.gb_model == "layer" and L.n_dofs > 0 and L.n_gb_faces == 4
         Dl = L.D_eff(grain_size_nm=d, gb_thickness_nm=1.0, D_bulk=1.0, D_gb_parallel=par, D_gb_perpendicular=perp)
         diffs.append(abs(np.trace(Di - Dl)) / 2)
         with pytest.raises(ValueError, match="grain size"):
