@@ -164,7 +164,6 @@ if comm.rank == 0:
 """
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("dim,h", [(2, 0.15), (3, 0.4)])
 def test_one_and_two_ranks_identical(tmp_path, dim, h):
     script = tmp_path / "s.py"
