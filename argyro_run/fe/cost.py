@@ -11,15 +11,17 @@ from __future__ import annotations
 import math
 
 # cells of a conforming interface mesh = a volume / h^dim + c n_grains (small tessellation features);
-# fitted to 3D 16 grains h = 0.2 / 0.3 (13369 / 6752 cells; 100 grains h = 0.15: 133283, model
-# 1.23x), 2D 4 grains h = 0.2 (288)
-_CELLS_PER_H_VOLUME = {2: 3.7, 3: 9.0}
-_CELLS_PER_GRAIN = {2: 0.0, 3: 250.0}
-# cells per node of the cut mesh (3D 2.65-3.1, 2D 1.34)
-_CELLS_PER_DOF = {2: 1.35, 3: 2.9}
-# interface mesh: tessellation + gmsh per grain and per cell (3D: 1.3 s at 13k cells / 16 grains,
-# 8.1 s at 133k cells / 100 grains)
-_MESH_S_BASE, _MESH_S_PER_GRAIN, _MESH_S_PER_CELL = 0.5, 0.03, 4.5e-5
+# fitted to 3D 100 grains h = 0.15 / 0.052 (133k / 2.0M cells; 16 grains h = 0.2: 13.4k, model
+# 13.8k; h = 0.3: 6.8k, model 10k), 2D 4 grains h = 0.2 (288)
+_CELLS_PER_H_VOLUME = {2: 3.7, 3: 5.23}
+_CELLS_PER_GRAIN = {2: 0.0, 3: 522.0}
+# DOFs (nodes of the cut mesh) = a cells + b n_grains (3D fitted to 100 grains at 133k / 2.0M cells:
+# 42.7k / 442k DOFs; 16 grains 13.4k cells: 5.0k, model 5.1k; 2D 4 grains 288 cells: 215)
+_DOFS_PER_CELL = {2: 0.5, 3: 0.214}
+_DOFS_PER_GRAIN = {2: 18.0, 3: 142.0}
+# interface mesh: tessellation + gmsh (HXT) per grain and per cell (3D: 1.3-2.2 s at 13k cells /
+# 16 grains, 6.1 s at 139k cells / 100 grains; with gmsh's Delaunay 105 s at 2.0M cells)
+_MESH_S_BASE, _MESH_S_PER_GRAIN, _MESH_S_PER_CELL = 0.5, 0.02, 3.5e-5
 # layer mesh (gmsh with a Python size callback): per cell, plus the Voronoi sampling
 _LAYER_S_BASE = {2: 1.6, 3: 0.1}
 _LAYER_S_PER_CELL = {2: 1.3e-4, 3: 8.6e-5}
@@ -71,7 +73,10 @@ def estimate_mesh_seconds(microstructure: dict, grain_size_nm: float | None = No
 
 def estimate_dofs(microstructure: dict, grain_size_nm: float | None = None) -> float:
     dim = int(microstructure.get("dimension", 3))
-    return estimate_cells(microstructure, grain_size_nm) / _CELLS_PER_DOF[dim]
+    cells = estimate_cells(microstructure, grain_size_nm)
+    if microstructure.get("gb_model", "interface") != "interface":
+        return _DOFS_PER_CELL[dim] * cells
+    return _DOFS_PER_CELL[dim] * cells + _DOFS_PER_GRAIN[dim] * int(microstructure.get("n_grains", 8))
 
 
 def estimate_solve_seconds(microstructure: dict, n_solves: int, ranks: int,

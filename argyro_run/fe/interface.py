@@ -108,7 +108,7 @@ class InterfaceHomogenizer:
         indptr, cols, vals = self._assemble_bulk(np.zeros((self.n_grains, dim, dim)))
         brow = r0 + np.repeat(np.arange(self.n_own), np.diff(indptr))
         # input node -> global dof
-        gdm = mesh.geometry.dofmap
+        gdm = mesh.geometry.dofmaps[0]
         vdm = V.dofmap.list
         loc_dof = np.empty(len(mesh.geometry.x), dtype=np.int64)
         loc_dof[gdm.ravel()] = vdm.ravel()

@@ -95,7 +95,9 @@ class PolycrystalSolver:
         self.cell_kind = np.asarray(mesh_result.get("mesh/cell_kind"))
         self.gb_normal = np.asarray(mesh_result.get("mesh/gb_normal"), float)
         self.cell_face = np.asarray(mesh_result.get("mesh/gb_face"))
-        self.n_dofs = None
+        dolfinx, _ = dolfinx_modules()
+        V = dolfinx.fem.functionspace(self.mesh, ("Lagrange", self.degree))
+        self.n_dofs = int(V.dofmap.index_map.size_global)
 
     def D_eff(self, *, grain_size_nm: float, gb_thickness_nm: float, D_bulk: float, D_gb_parallel,
               D_gb_perpendicular) -> np.ndarray:

@@ -141,7 +141,10 @@ def run_fe_sweep(params: dict, deps: dict, comm, workdir: pathlib.Path) -> Resul
             for k in GB_KINDS:
                 v = D[k][:, i] / s
                 gb["D_" + k] = float(v[0]) if laws[k]["models"] == ["input"] else v[assignment[mid]]
-            Deff[i, j] = s * np.asarray(solver.D_eff(grain_size_nm=float(d), gb_thickness_nm=delta, D_bulk=1.0, **gb))
+            try:
+                Deff[i, j] = s * np.asarray(solver.D_eff(grain_size_nm=float(d), gb_thickness_nm=delta, D_bulk=1.0, **gb))
+            except ValueError as exc:
+                raise UserError(f"fe {case['name']} (grain size {d:g} nm, {T[i]:g} K): {exc}") from None
         log.info("fe %s d=%g nm: D_eff/D_bulk (mean) %s", case["name"], d,
                  np.trace(Deff[:, j], axis1=1, axis2=2) / dim / Db)
     Dmean = np.trace(Deff, axis1=2, axis2=3) / dim

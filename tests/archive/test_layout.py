@@ -64,6 +64,7 @@ gb_thickness_nm = 1.0
 dimension = 2
 lloyd_iterations = 0
 mesh_size_fraction = 0.25
+gb_model = "layer"
 mesh_size_gb_fraction = 0.5
 
 [fe]

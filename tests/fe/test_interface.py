@@ -76,7 +76,7 @@ def test_interface_converges_to_resolved_layer_like_delta_over_d_squared(tmp_pat
                                           "mesh_size_gb_fraction": 0.5}, "grain_size_nm": d},
                       {}, COMM, tmp_path / f"layer{d:g}")
         L = PolycrystalSolver(ml, COMM, rtol=1e-12)
-        assert L.gb_model == "layer"
+        assert L.gb_model == "layer" and L.n_dofs > 0 and L.n_gb_faces == 4
         Dl = L.D_eff(grain_size_nm=d, gb_thickness_nm=1.0, D_bulk=1.0, D_gb_parallel=par, D_gb_perpendicular=perp)
         diffs.append(abs(np.trace(Di - Dl)) / 2)
         with pytest.raises(ValueError, match="grain size"):
@@ -190,3 +190,12 @@ def test_mesh_result_layout(tmp_path: pathlib.Path):
     assert pathlib.Path(a["xdmf"]).is_file()
     with pytest.raises(ValueError, match="grain size"):
         S.D_eff(grain_size_nm=1.0, gb_thickness_nm=1.0, D_bulk=1.0, D_gb_parallel=1.0, D_gb_perpendicular=1.0)
+
+
+def test_negative_tangential_excess_out_of_range_is_an_error(tmp_path):
+    """D_par << D_b with delta close to d: the grains would lose their tangential conductivity."""
+    _, S = _solver(tmp_path, kind="laminate", n_grains=2, mesh_size_fraction=0.5)
+    D = S.D_eff(grain_size_nm=1.5, gb_thickness_nm=1.0, D_bulk=1.0, D_gb_parallel=0.01, D_gb_perpendicular=0.5)
+    assert D[0, 0] == pytest.approx(1 - (1 - 0.01) / 1.5, rel=1e-8)      # exact laminate value
+    with pytest.raises(ValueError, match="gb_model = 'layer'"):
+        S.D_eff(grain_size_nm=1.02, gb_thickness_nm=1.0, D_bulk=1.0, D_gb_parallel=0.01, D_gb_perpendicular=0.5)

@@ -29,6 +29,7 @@ enabled = false
 
 [microstructure]
 kind = "voronoi"
+gb_model = "layer"
 n_grains = 4
 grain_sizes_nm = [10.0, 30.0]
 gb_thickness_nm = 1.0
@@ -79,6 +80,7 @@ n_blocks = 4
 
 [microstructure]
 kind = "laminate"
+gb_model = "layer"
 n_grains = 2
 grain_sizes_nm = [10.0, 20.0]
 gb_thickness_nm = 1.0

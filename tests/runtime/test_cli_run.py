@@ -28,6 +28,7 @@ n_grains = 2
 dimension = 2
 lloyd_iterations = 0
 mesh_size_fraction = 0.25
+gb_model = "layer"
 mesh_size_gb_fraction = 0.5
 
 [fe]
