@@ -76,7 +76,7 @@ class InterfaceHomogenizer:
     """Built once per cut mesh (collective); :meth:`solve` for each set of face coefficients."""
 
     def __init__(self, points, cells, grain_id, node_origin, facet_nodes, facet_cells, facet_face, n_faces: int,
-                 box: float, comm, *, rtol: float = 1e-10):
+                 box: float, comm, *, rtol: float = 1e-10, node_image=None):
         """Arrays are needed on rank 0 only (others may pass None); ``box`` is the edge in units of d."""
         import ufl
 
@@ -129,6 +129,8 @@ class InterfaceHomogenizer:
                 raise RuntimeError("input node without a dof")
             self._g_of = g_of
             self._node_origin = np.asarray(node_origin)
+            self._node_image = (np.zeros((len(points), 0), dtype=np.int64) if node_image is None
+                                else np.asarray(node_image, dtype=np.int64).reshape(len(points), -1))
             self._prepare_rank0(np.asarray(points, float), np.asarray(cells), np.asarray(grain_id),
                                 np.asarray(facet_nodes), np.asarray(facet_cells), np.asarray(facet_face))
             rows_i, cols_i = self._coo_rows, self._coo_cols
@@ -220,14 +222,17 @@ class InterfaceHomogenizer:
             self._blocks.append((base.ravel(), np.repeat(face, k * k), kind))
         self._coo_rows = np.concatenate(rows)
         self._coo_cols = np.concatenate(cols)
-        # periodic classes: node copies with the same wrapped coordinate and grain
+        # periodic classes: node copies with the same wrapped coordinate, grain and image label
         L = self.box
         tol = 1e-8 * L
         q = np.round(np.mod(points, L) / tol).astype(np.int64)
         q[q == int(round(L / tol))] = 0
-        key = np.concatenate([q, self._grain_of_node[:, None]], axis=1)
+        key = np.concatenate([q, self._grain_of_node[:, None], self._node_image], axis=1)
         _, self._per_class = np.unique(key, axis=0, return_inverse=True)
         self._per_class = self._per_class.ravel()
+        on_box = np.any((np.abs(points) < tol) | (np.abs(points - L) < tol), axis=1)
+        if np.any(np.bincount(self._per_class)[self._per_class[on_box]] < 2):
+            raise ValueError("mesh is not periodic: a box-face node has no periodic image")
 
     def _values(self, kn, kt, pen):
         neg = np.minimum(kt, 0.0)

@@ -107,11 +107,14 @@ def _run_interface_mesh(micro: dict, comm, workdir: pathlib.Path) -> Result:
     res.add("mesh/cells", m.cells.astype(np.int64), "", description="P1 simplices (node indices)")
     res.add("mesh/grain_id", m.grain_id, "")
     res.add("mesh/node_origin", m.node_origin, "", description="node of the conforming (uncut) mesh")
+    res.add("mesh/node_image", m.node_image, "", description="periodic label: node copies with the same wrapped "
+            "position, grain and label are periodic images of each other")
     res.add("gb_facets/nodes", m.facet_nodes, "", description="(n_facets, 2, dim): node copies of side a (lower "
             "grain) and side b, in the same geometric order")
     res.add("gb_facets/cells", m.facet_cells, "", description="the cells of side a and side b")
     res.add("gb_facets/face", m.facet_face, "", description="row of gb_faces/grains")
-    res.add("gb_faces/grains", m.gb_faces, "", description="grain pair (a < b) of every GB face")
+    res.add("gb_faces/grains", m.gb_faces, "", description="grain pair (a <= b; a == b where a grain touches its "
+            "own periodic image) of every GB face")
     res.add("gb_faces/area_d2", m.face_areas(), "1", description="area (length in 2D) of every GB face in units "
             "of d^(dim-1)")
     if poly.seeds_nm is not None:
