@@ -10,9 +10,11 @@ in d; derivation in docs/fe.md)::
               - sum_faces R int_F (n . grad <u>)(n . grad <v>) ds   (R <= R_tie, e.g. R < 0: first order)
 
 with ``[u] = u_a - u_b``, ``<u> = (u_a + u_b) / 2``, c_G(u) the GB network value (at every uncut
-node the mean of all its grain copies, so the network is connected through junctions), ``k_t = (delta/d) (D_par/D_b - 1)``,
-``R = (delta/d) (D_b/D_perp - 1)`` and ``k_n = 1/R``. Faces with R <= R_tie = ``TIE_R_PER_H`` times the
-mean GB facet size keep one value per node (their node copies are identified, like periodic images, in the prolongation ``P``).
+node the mean of all its grain copies, so the network is connected through junctions),
+``k_t = (delta/d) (D_par/D_b - 1)``, ``R = (delta/d) (D_b/D_perp - 1)`` and ``k_n = 1/R``. Faces with
+R <= R_tie = ``TIE_R_PER_H`` times the mean GB facet size keep one value per node (their node
+copies are identified, like periodic images, in the prolongation ``P``). A negative k_t is a
+per-grain bulk tensor ``dD_g`` instead (see docs/fe.md).
 
 All terms are assembled into one PETSc matrix through COO preallocation (bulk stiffness from
 dolfinx on every rank's own rows; the interface element blocks on rank 0), so a new grain size or
@@ -28,7 +30,7 @@ import time
 
 import numpy as np
 
-from argyro_run._stack import MPI, dolfinx_modules
+from argyro_run._stack import dolfinx_modules
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,6 @@ class InterfaceHomogenizer:
         from argyro_run.fe.polycrystal import dolfinx_mesh
 
         dolfinx, PETSc = dolfinx_modules()
-        from dolfinx.fem import petsc as fpetsc
 
         t0 = time.perf_counter()
         self.comm, self.rtol, self.n_faces, self.box = comm, float(rtol), int(n_faces), float(box)
@@ -241,9 +242,9 @@ class InterfaceHomogenizer:
             dD = np.einsum("gfij,f->gij", self._W, neg)
             lmin = np.linalg.eigvalsh(np.eye(self.dim)[None] + dD).min()
             if lmin < 0.05:
-                dD = ValueError("the interface model needs a smaller gb_thickness_nm / grain size for this D_gb_parallel "
-                                f"< D_bulk (a grain loses {100 * (1 - lmin):.0f} % of its tangential conductivity); use "
-                                "gb_model = 'layer'")
+                dD = ValueError("the interface model needs a smaller gb_thickness_nm / grain size for this "
+                                f"D_gb_parallel < D_bulk (a grain loses {100 * (1 - lmin):.0f} % of its tangential "
+                                "conductivity); use gb_model = 'layer'")
         dD = self.comm.bcast(dD, root=0)
         if isinstance(dD, ValueError):
             raise dD

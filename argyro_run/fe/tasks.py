@@ -95,7 +95,8 @@ def run_fe_sweep(params: dict, deps: dict, comm, workdir: pathlib.Path) -> Resul
     for i in range(len(T)):
         s = D["bulk"][i]  # solve in units of D_bulk(T)
         try:
-            Deff[i] = s * solver.D_eff(grain_size_nm=g, gb_thickness_nm=delta, D_bulk=1.0, D_gb_parallel=D["gb_parallel"][i] / s,
+            Deff[i] = s * solver.D_eff(grain_size_nm=g, gb_thickness_nm=delta, D_bulk=1.0,
+                                       D_gb_parallel=D["gb_parallel"][i] / s,
                                        D_gb_perpendicular=D["gb_perpendicular"][i] / s)
         except ValueError as exc:
             raise UserError(f"fe (grain size {g} nm, {T[i]} K): {exc}") from None

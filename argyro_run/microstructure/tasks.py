@@ -79,7 +79,8 @@ def run_mesh(params: dict, deps: dict, comm, workdir: pathlib.Path) -> Result:
     gb_fraction = float(vol[m.cell_kind == 1].sum() / vol.sum())
     xdmf = pathlib.Path(workdir) / "mesh.xdmf"
     write_xdmf(m.points_nm, m.cells, {"cell_kind": m.cell_kind, "grain_id": m.grain_id}, comm, xdmf)
-    res.set_attrs("", microstructure_kind=poly.kind, dimension=poly.dim, box_nm=float(poly.box_nm), grain_size_nm=float(g),
+    res.set_attrs("", microstructure_kind=poly.kind, dimension=poly.dim, box_nm=float(poly.box_nm),
+                  grain_size_nm=float(g),
                   gb_thickness_nm=float(poly.gb_thickness_nm), n_grains=int(poly.n_grains),
                   gb_volume_fraction=gb_fraction, n_cells=int(len(m.cells)), n_nodes=int(len(m.points_nm)),
                   xdmf=str(xdmf), seed=int(micro.get("seed", 0)), gb_model="layer", n_gb_faces=int(len(ids)))

@@ -153,7 +153,8 @@ from argyro_run.fe.polycrystal import PolycrystalSolver
 from argyro_run.microstructure.tasks import run_mesh
 comm = MPI.COMM_WORLD
 res = run_mesh({{"microstructure": {{"kind": "voronoi", "n_grains": 8, "dimension": {dim}, "seed": 0,
-                "lloyd_iterations": 1, "mesh_size_fraction": {h}}}}}, {{}}, comm, pathlib.Path({work!r}) / str(comm.size))
+                "lloyd_iterations": 1, "mesh_size_fraction": {h}}}}}, {{}}, comm,
+               pathlib.Path({work!r}) / str(comm.size))
 S = PolycrystalSolver(res, comm, rtol=1e-12)
 par = np.linspace(0.5, 20.0, S.n_gb_faces)
 perp = np.linspace(0.05, 3.0, S.n_gb_faces)[::-1]
