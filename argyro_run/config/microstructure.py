@@ -49,7 +49,4 @@ class MicrostructureSection(Section):
             if "mesh_size_gb_fraction" in self.model_fields_set:
                 raise ValueError("mesh_size_gb_fraction is only used with gb_model = 'layer' (the interface model "
                                  "has no GB elements); remove it or set gb_model = 'layer'")
-            if self.kind == "cubic" and self.n_grains < 2 ** self.dimension:
-                raise ValueError(f"gb_model 'interface' with kind 'cubic' needs n_grains >= {2 ** self.dimension} "
-                                 "(a single cube touches its own periodic image)")
         return self

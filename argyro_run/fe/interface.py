@@ -10,9 +10,11 @@ in d; derivation in docs/fe.md)::
               - sum_faces R int_F (n . grad <u>)(n . grad <v>) ds   (R <= R_tie, e.g. R < 0: first order)
 
 with ``[u] = u_a - u_b``, ``<u> = (u_a + u_b) / 2``, c_G(u) the GB network value (at every uncut
-node the mean of all its grain copies, so the network is connected through junctions), ``k_t = (delta/d) (D_par/D_b - 1)``,
-``R = (delta/d) (D_b/D_perp - 1)`` and ``k_n = 1/R``. Faces with R <= R_tie = ``TIE_R_PER_H`` times the
-mean GB facet size keep one value per node (their node copies are identified, like periodic images, in the prolongation ``P``).
+node the mean of all its grain copies, so the network is connected through junctions),
+``k_t = (delta/d) (D_par/D_b - 1)``, ``R = (delta/d) (D_b/D_perp - 1)`` and ``k_n = 1/R``. Faces with
+R <= R_tie = ``TIE_R_PER_H`` times the mean GB facet size keep one value per node (their node
+copies are identified, like periodic images, in the prolongation ``P``). A negative k_t is a
+per-grain bulk tensor ``dD_g`` instead (see docs/fe.md).
 
 All terms are assembled into one PETSc matrix through COO preallocation (bulk stiffness from
 dolfinx on every rank's own rows; the interface element blocks on rank 0), so a new grain size or
@@ -28,7 +30,7 @@ import time
 
 import numpy as np
 
-from argyro_run._stack import MPI, dolfinx_modules
+from argyro_run._stack import dolfinx_modules
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +78,13 @@ class InterfaceHomogenizer:
     """Built once per cut mesh (collective); :meth:`solve` for each set of face coefficients."""
 
     def __init__(self, points, cells, grain_id, node_origin, facet_nodes, facet_cells, facet_face, n_faces: int,
-                 box: float, comm, *, rtol: float = 1e-10):
+                 box: float, comm, *, rtol: float = 1e-10, node_image=None):
         """Arrays are needed on rank 0 only (others may pass None); ``box`` is the edge in units of d."""
         import ufl
 
         from argyro_run.fe.polycrystal import dolfinx_mesh
 
         dolfinx, PETSc = dolfinx_modules()
-        from dolfinx.fem import petsc as fpetsc
 
         t0 = time.perf_counter()
         self.comm, self.rtol, self.n_faces, self.box = comm, float(rtol), int(n_faces), float(box)
@@ -129,6 +130,8 @@ class InterfaceHomogenizer:
                 raise RuntimeError("input node without a dof")
             self._g_of = g_of
             self._node_origin = np.asarray(node_origin)
+            self._node_image = (np.zeros((len(points), 0), dtype=np.int64) if node_image is None
+                                else np.asarray(node_image, dtype=np.int64).reshape(len(points), -1))
             self._prepare_rank0(np.asarray(points, float), np.asarray(cells), np.asarray(grain_id),
                                 np.asarray(facet_nodes), np.asarray(facet_cells), np.asarray(facet_face))
             rows_i, cols_i = self._coo_rows, self._coo_cols
@@ -220,14 +223,17 @@ class InterfaceHomogenizer:
             self._blocks.append((base.ravel(), np.repeat(face, k * k), kind))
         self._coo_rows = np.concatenate(rows)
         self._coo_cols = np.concatenate(cols)
-        # periodic classes: node copies with the same wrapped coordinate and grain
+        # periodic classes: node copies with the same wrapped coordinate, grain and image label
         L = self.box
         tol = 1e-8 * L
         q = np.round(np.mod(points, L) / tol).astype(np.int64)
         q[q == int(round(L / tol))] = 0
-        key = np.concatenate([q, self._grain_of_node[:, None]], axis=1)
+        key = np.concatenate([q, self._grain_of_node[:, None], self._node_image], axis=1)
         _, self._per_class = np.unique(key, axis=0, return_inverse=True)
         self._per_class = self._per_class.ravel()
+        on_box = np.any((np.abs(points) < tol) | (np.abs(points - L) < tol), axis=1)
+        if np.any(np.bincount(self._per_class)[self._per_class[on_box]] < 2):
+            raise ValueError("mesh is not periodic: a box-face node has no periodic image")
 
     def _values(self, kn, kt, pen):
         neg = np.minimum(kt, 0.0)
@@ -236,9 +242,9 @@ class InterfaceHomogenizer:
             dD = np.einsum("gfij,f->gij", self._W, neg)
             lmin = np.linalg.eigvalsh(np.eye(self.dim)[None] + dD).min()
             if lmin < 0.05:
-                dD = ValueError("the interface model needs a smaller gb_thickness_nm / grain size for this D_gb_parallel "
-                                f"< D_bulk (a grain loses {100 * (1 - lmin):.0f} % of its tangential conductivity); use "
-                                "gb_model = 'layer'")
+                dD = ValueError("the interface model needs a smaller gb_thickness_nm / grain size for this "
+                                f"D_gb_parallel < D_bulk (a grain loses {100 * (1 - lmin):.0f} % of its tangential "
+                                "conductivity); use gb_model = 'layer'")
         dD = self.comm.bcast(dD, root=0)
         if isinstance(dD, ValueError):
             raise dD

@@ -82,8 +82,11 @@ class PolycrystalSolver:
                 raise ValueError("the interface model uses P1 elements (element_degree = 1)")
             get = (lambda p: np.asarray(mesh_result.get(p))) if root else (lambda p: None)
             self._h = InterfaceHomogenizer(get("mesh/points_d"), get("mesh/cells"), get("mesh/grain_id"),
-                                           get("mesh/node_origin"), get("gb_facets/nodes"), get("gb_facets/cells"), get("gb_facets/face"),
-                                           self.n_gb_faces, float(attrs["box_d"]), comm, rtol=self.rtol)
+                                           get("mesh/node_origin"), get("gb_facets/nodes"), get("gb_facets/cells"),
+                                           get("gb_facets/face"),
+                                           self.n_gb_faces, float(attrs["box_d"]), comm, rtol=self.rtol,
+                                           node_image=get("mesh/node_image") if "mesh/node_image" in mesh_result
+                                           else None)
             self.n_dofs = self._h.n_dofs
             return
         if self.gb_model != "layer":

@@ -42,8 +42,10 @@ class CutMesh:
     facet_nodes: np.ndarray  # (n_facets, 2, dim): node copies of side a (lower grain) and side b
     facet_cells: np.ndarray  # (n_facets, 2): the cells of side a and side b
     facet_face: np.ndarray  # (n_facets,) GB face index
-    gb_faces: np.ndarray  # (n_faces, 2) grain pairs (a < b)
+    gb_faces: np.ndarray  # (n_faces, 2) grain pairs (a <= b; a == b where a grain touches its image)
     box: float  # box edge in units of d
+    node_image: np.ndarray  # (n_nodes, dim) periodic label: nodes with the same wrapped position, grain
+    # and label are periodic images of each other
 
     @property
     def dim(self) -> int:
@@ -79,8 +81,6 @@ def _voronoi_halfspaces(seeds: np.ndarray, L: float):
     pts = ((seeds[None] + imgs[order][:, None]) * L).reshape(-1, dim)
     vor = Voronoi(pts)
     rp = vor.ridge_points
-    if np.any(((rp[:, 0] < n) | (rp[:, 1] < n)) & (rp[:, 0] % n == rp[:, 1] % n)):
-        raise ValueError("a grain touches its own periodic image; use more grains or another seed")
     out = []
     for k in range(n):
         nb = np.concatenate([rp[rp[:, 0] == k, 1], rp[rp[:, 1] == k, 0]])
@@ -97,14 +97,15 @@ def _box_halfspaces(lo, hi):
 
 
 def _pieces(poly: Polycrystal):
-    """(A, b, grain) halfspaces of every translated grain cell that may overlap the box [0, L]^dim."""
+    """(A, b, grain, shift) halfspaces of every grain cell translated by shift * L (shift in {-1, 0, 1}^dim;
+    2 along an axis the grain is invariant along, e.g. a laminate's layers)."""
     dim, L, n = poly.dim, poly.box_nm, poly.n_grains
     shifts = [np.array(s) for s in itertools.product((-1.0, 0.0, 1.0), repeat=dim)]
     out = []
     if poly.kind == "voronoi":
         for g, (A, b) in enumerate(_voronoi_halfspaces(poly.seeds_nm / L, L)):
             for s in shifts:  # x in cell + s*L  <=>  A (x - s L) + b <= 0
-                out.append((A, b - A @ (s * L), g))
+                out.append((A, b - A @ (s * L), g, s))
         return out
     # laminate / cubic: grains shifted by half a grain so that no GB lies on a box face
     if poly.kind == "laminate":
@@ -112,18 +113,18 @@ def _pieces(poly: Polycrystal):
         for g in range(n):
             for s in (-1.0, 0.0, 1.0):
                 z0 = (g - 0.5 + s * n) * t
-                out.append((*_box_halfspaces([-L] * (dim - 1) + [z0], [2 * L] * (dim - 1) + [z0 + t]), g))
+                # a layer is invariant along the other axes: shift 2 marks "no image label" there
+                out.append((*_box_halfspaces([-L] * (dim - 1) + [z0], [2 * L] * (dim - 1) + [z0 + t]), g,
+                            np.r_[np.full(dim - 1, 2.0), s]))
         return out
     if poly.kind == "cubic":
         k = round(n ** (1.0 / dim))
-        if k < 2:
-            raise ValueError("a grain touches its own periodic image; the interface model needs n_grains >= 2^dimension")
         t = L / k
         for idx in itertools.product(range(k), repeat=dim):
             g = int(np.ravel_multi_index(idx, (k,) * dim))
             for s in shifts:
                 lo = np.array([(i - 0.5 + si * k) * t for i, si in zip(idx, s)])
-                out.append((*_box_halfspaces(lo, lo + t), g))
+                out.append((*_box_halfspaces(lo, lo + t), g, s))
         return out
     raise ValueError(f"unknown kind {poly.kind!r}")
 
@@ -165,8 +166,10 @@ def _clip(A, b, L, tol):
     return V, faces, len(A) - 2 * dim
 
 
-def conforming_mesh(poly: Polycrystal, *, mesh_size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(points (n, dim), P1 cells, grain id per cell) of a conforming periodic mesh of ``poly``.
+def conforming_mesh(poly: Polycrystal, *, mesh_size: float):
+    """(points (n, dim), P1 cells, grain id per cell, image shift per cell (n_cells, dim)) of a
+    conforming periodic mesh of ``poly``: the cell lies in grain g's Voronoi cell translated by
+    shift * L (pieces of one grain with different shifts are different pieces of the cut).
 
     Lengths are those of ``poly`` (build it with grain size 1 for a mesh in units of d); every
     cell lies in one grain, GBs are mesh facets. ``mesh_size`` is the target element size.
@@ -179,13 +182,13 @@ def conforming_mesh(poly: Polycrystal, *, mesh_size: float) -> tuple[np.ndarray,
     dim, L = poly.dim, poly.box_nm
     tol = 1e-9 * L
     pieces = []
-    for A, b, g in _pieces(poly):
+    for A, b, g, sh in _pieces(poly):
         c = _clip(A, b, L, tol)
         if c is not None:
-            pieces.append((c, g))
+            pieces.append((c, g, np.asarray(sh, dtype=np.int64)))
     # global vertices: cluster the pieces' vertices (round-off between neighbours)
-    allV = np.concatenate([c[0] for c, _ in pieces])
-    offs = np.cumsum([0] + [len(c[0]) for c, _ in pieces])
+    allV = np.concatenate([c[0] for c, _, _ in pieces])
+    offs = np.cumsum([0] + [len(c[0]) for c, _, _ in pieces])
     pairs = np.array(sorted(cKDTree(allV).query_pairs(1e3 * tol)), dtype=np.int64).reshape(-1, 2)
     G = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(allV), len(allV)))
     _, vid = connected_components(G, directed=False)
@@ -195,7 +198,7 @@ def conforming_mesh(poly: Polycrystal, *, mesh_size: float) -> tuple[np.ndarray,
     # faces keyed by their vertex sets; each is shared by at most two pieces
     face_of = {}
     piece_faces = []
-    for p, ((V, faces, n_cell_planes), g) in enumerate(pieces):
+    for p, ((V, faces, n_cell_planes), g, _) in enumerate(pieces):
         fl = []
         for plane, loop in faces:
             ids = []
@@ -213,8 +216,6 @@ def conforming_mesh(poly: Polycrystal, *, mesh_size: float) -> tuple[np.ndarray,
     for key, (ids, owners) in face_of.items():
         if len(owners) > 2:
             raise RuntimeError("non-manifold tessellation face")
-        if len(owners) == 2 and pieces[owners[0]][1] == pieces[owners[1]][1]:
-            raise ValueError("a grain touches its own periodic image; use more grains or another seed")
     gmsh = gmsh_module()
     gmsh.initialize(interruptible=False)
     try:
@@ -258,7 +259,7 @@ def conforming_mesh(poly: Polycrystal, *, mesh_size: float) -> tuple[np.ndarray,
                 t = geo.addPlaneSurface([geo.addCurveLoop([line(a, b) for a, b in zip(loop, loop[1:] + loop[:1])])])
             else:
                 t = geo.addVolume([geo.addSurfaceLoop([ftag[k] for k in fl])])
-            grain[t] = pieces[p][1]
+            grain[t] = p
         geo.synchronize()
         # periodic box faces: pair every face on x_a = L with its image on x_a = 0 (by centre)
         for a in range(dim):
@@ -284,63 +285,80 @@ def conforming_mesh(poly: Polycrystal, *, mesh_size: float) -> tuple[np.ndarray,
         gmsh.model.mesh.generate(dim)
         tags, coords, _ = gmsh.model.mesh.getNodes()
         etype = 2 if dim == 2 else 4
-        cells, gid = [], []
-        for t, g in grain.items():
+        cells, pid = [], []
+        for t, p in grain.items():
             _, en = gmsh.model.mesh.getElementsByType(etype, t)
             c = np.asarray(en, dtype=np.int64).reshape(-1, dim + 1)
             cells.append(c)
-            gid.append(np.full(len(c), g, dtype=np.int64))
+            pid.append(np.full(len(c), p, dtype=np.int64))
     finally:
         gmsh.finalize()
     order = np.argsort(tags)
     pts = coords.reshape(-1, 3)[order, :dim]
     cells = np.searchsorted(tags[order], np.concatenate(cells))
-    gid = np.concatenate(gid)
+    pid = np.concatenate(pid)
+    gid = np.array([pieces[p][1] for p in range(len(pieces))], dtype=np.int64)[pid]
+    shift = np.array([pieces[p][2] for p in range(len(pieces))], dtype=np.int64).reshape(-1, dim)[pid]
     used = np.unique(cells)
     remap = np.full(len(pts), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
-    return pts[used], remap[cells], gid
+    return pts[used], remap[cells], gid, shift
 
 
-def cut_mesh(points: np.ndarray, cells: np.ndarray, grain_id: np.ndarray, box: float) -> CutMesh:
-    """Duplicate every node once per grain it touches and record the GB facets with both sides."""
+def cut_mesh(points: np.ndarray, cells: np.ndarray, grain_id: np.ndarray, box: float,
+             cell_shift: np.ndarray | None = None) -> CutMesh:
+    """Duplicate every node once per grain piece it touches and record the GB facets with both sides.
+
+    A piece is a grain's cell translated by ``cell_shift`` * box (default: one piece per grain);
+    two pieces of one grain meet inside the box only where the grain touches its own periodic
+    image, which is a GB as well."""
     dim = points.shape[1]
-    ng = int(grain_id.max()) + 1
-    key = cells * ng + grain_id[:, None]
+    if cell_shift is None:
+        cell_shift = np.zeros((len(cells), dim), dtype=np.int64)
+    plabel = np.concatenate([grain_id[:, None], cell_shift], axis=1)
+    pieces, piece = np.unique(plabel, axis=0, return_inverse=True)
+    piece = piece.ravel()
+    npc = len(pieces)
+    key = cells * npc + piece[:, None]
     ukey, inv = np.unique(key.ravel(), return_inverse=True)
     new_cells = inv.reshape(cells.shape)
-    origin = ukey // ng
+    origin = ukey // npc
+    node_piece = ukey % npc
     # all cell facets (sorted original node ids); interior facets appear twice
     nf = dim + 1
     fac = np.stack([np.delete(cells, j, axis=1) for j in range(nf)], 1).reshape(-1, dim)
     fcell = np.repeat(np.arange(len(cells)), nf)
-    loc = np.tile(np.arange(nf), len(cells))
     fsorted = np.sort(fac, axis=1)
     o = np.lexsort(fsorted.T[::-1])
     fs = fsorted[o]
     same = np.all(fs[1:] == fs[:-1], axis=1)
     i0 = np.flatnonzero(same)
     ca, cb = fcell[o[i0]], fcell[o[i0 + 1]]
-    gb = grain_id[ca] != grain_id[cb]
+    gb = piece[ca] != piece[cb]
     ca, cb, i0 = ca[gb], cb[gb], i0[gb]
-    swap = grain_id[ca] > grain_id[cb]
+    swap = (grain_id[ca] > grain_id[cb]) | ((grain_id[ca] == grain_id[cb]) & (piece[ca] > piece[cb]))
     ca, cb = np.where(swap, cb, ca), np.where(swap, ca, cb)
     onodes = fs[i0]  # (n_facets, dim) original nodes, the same order for both sides
-    ga, gbb = grain_id[ca], grain_id[cb]
 
-    def copy_of(nodes, g):
-        k = nodes * ng + g[:, None]
+    def copy_of(nodes, pc):
+        k = nodes * npc + pc[:, None]
         j = np.searchsorted(ukey, k)
         if not np.all(ukey[j] == k):
             raise RuntimeError("GB node copy missing")
         return j
 
-    facet_nodes = np.stack([copy_of(onodes, ga), copy_of(onodes, gbb)], 1)
-    pairs = np.stack([ga, gbb], 1)
+    facet_nodes = np.stack([copy_of(onodes, piece[ca]), copy_of(onodes, piece[cb])], 1)
+    pairs = np.stack([grain_id[ca], grain_id[cb]], 1)
     faces, face_idx = np.unique(pairs, axis=0, return_inverse=True)
-    del loc
-    return CutMesh(points[origin], new_cells, grain_id.copy(), origin, facet_nodes, np.stack([ca, cb], 1),
-                   face_idx.ravel().astype(np.int64), faces.astype(np.int64), float(box))
+    # periodic image label of every node copy: its piece's shift, minus one along an axis where the
+    # node lies on the max box face (its periodic image on the min face belongs to the piece shifted back)
+    P = points[origin]
+    on_max = np.abs(P - box) < 1e-9 * box
+    shifts = pieces[node_piece, 1:]
+    invariant = shifts == 2  # grains invariant along an axis (laminate layers): no image label there
+    node_image = np.where(invariant, 0, shifts - on_max.astype(np.int64))
+    return CutMesh(P, new_cells, grain_id.copy(), origin, facet_nodes, np.stack([ca, cb], 1),
+                   face_idx.ravel().astype(np.int64), faces.astype(np.int64), float(box), node_image)
 
 
 def interface_mesh(micro: dict) -> tuple[Polycrystal, CutMesh]:
@@ -351,8 +369,8 @@ def interface_mesh(micro: dict) -> tuple[Polycrystal, CutMesh]:
     poly = make_polycrystal(micro.get("kind", "voronoi"), dim=dim, n_grains=int(micro.get("n_grains", 8)),
                             grain_size_nm=1.0, gb_thickness_nm=0.0, seed=int(micro.get("seed", 0)),
                             lloyd_iterations=int(micro.get("lloyd_iterations", 0)))
-    pts, cells, gid = conforming_mesh(poly, mesh_size=float(micro.get("mesh_size_fraction", 0.2)))
-    m = cut_mesh(pts, cells, gid, poly.box_nm)
+    pts, cells, gid, shift = conforming_mesh(poly, mesh_size=float(micro.get("mesh_size_fraction", 0.2)))
+    m = cut_mesh(pts, cells, gid, poly.box_nm, shift)
     log.info("interface mesh: %d cells, %d nodes (cut), %d GB facets on %d GB faces, S_v d = %.4f",
              len(m.cells), len(m.points), len(m.facet_face), len(m.gb_faces), m.gb_area_per_volume())
     return poly, m

@@ -79,7 +79,8 @@ def run_mesh(params: dict, deps: dict, comm, workdir: pathlib.Path) -> Result:
     gb_fraction = float(vol[m.cell_kind == 1].sum() / vol.sum())
     xdmf = pathlib.Path(workdir) / "mesh.xdmf"
     write_xdmf(m.points_nm, m.cells, {"cell_kind": m.cell_kind, "grain_id": m.grain_id}, comm, xdmf)
-    res.set_attrs("", microstructure_kind=poly.kind, dimension=poly.dim, box_nm=float(poly.box_nm), grain_size_nm=float(g),
+    res.set_attrs("", microstructure_kind=poly.kind, dimension=poly.dim, box_nm=float(poly.box_nm),
+                  grain_size_nm=float(g),
                   gb_thickness_nm=float(poly.gb_thickness_nm), n_grains=int(poly.n_grains),
                   gb_volume_fraction=gb_fraction, n_cells=int(len(m.cells)), n_nodes=int(len(m.points_nm)),
                   xdmf=str(xdmf), seed=int(micro.get("seed", 0)), gb_model="layer", n_gb_faces=int(len(ids)))
@@ -107,11 +108,14 @@ def _run_interface_mesh(micro: dict, comm, workdir: pathlib.Path) -> Result:
     res.add("mesh/cells", m.cells.astype(np.int64), "", description="P1 simplices (node indices)")
     res.add("mesh/grain_id", m.grain_id, "")
     res.add("mesh/node_origin", m.node_origin, "", description="node of the conforming (uncut) mesh")
+    res.add("mesh/node_image", m.node_image, "", description="periodic label: node copies with the same wrapped "
+            "position, grain and label are periodic images of each other")
     res.add("gb_facets/nodes", m.facet_nodes, "", description="(n_facets, 2, dim): node copies of side a (lower "
             "grain) and side b, in the same geometric order")
     res.add("gb_facets/cells", m.facet_cells, "", description="the cells of side a and side b")
     res.add("gb_facets/face", m.facet_face, "", description="row of gb_faces/grains")
-    res.add("gb_faces/grains", m.gb_faces, "", description="grain pair (a < b) of every GB face")
+    res.add("gb_faces/grains", m.gb_faces, "", description="grain pair (a <= b; a == b where a grain touches its "
+            "own periodic image) of every GB face")
     res.add("gb_faces/area_d2", m.face_areas(), "1", description="area (length in 2D) of every GB face in units "
             "of d^(dim-1)")
     if poly.seeds_nm is not None:

@@ -153,7 +153,8 @@ from argyro_run.fe.polycrystal import PolycrystalSolver
 from argyro_run.microstructure.tasks import run_mesh
 comm = MPI.COMM_WORLD
 res = run_mesh({{"microstructure": {{"kind": "voronoi", "n_grains": 8, "dimension": {dim}, "seed": 0,
-                "lloyd_iterations": 1, "mesh_size_fraction": {h}}}}}, {{}}, comm, pathlib.Path({work!r}) / str(comm.size))
+                "lloyd_iterations": 1, "mesh_size_fraction": {h}}}}}, {{}}, comm,
+               pathlib.Path({work!r}) / str(comm.size))
 S = PolycrystalSolver(res, comm, rtol=1e-12)
 par = np.linspace(0.5, 20.0, S.n_gb_faces)
 perp = np.linspace(0.05, 3.0, S.n_gb_faces)[::-1]
@@ -199,3 +200,39 @@ def test_negative_tangential_excess_out_of_range_is_an_error(tmp_path):
     assert D[0, 0] == pytest.approx(1 - (1 - 0.01) / 1.5, rel=1e-8)      # exact laminate value
     with pytest.raises(ValueError, match="gb_model = 'layer'"):
         S.D_eff(grain_size_nm=1.02, gb_thickness_nm=1.0, D_bulk=1.0, D_gb_parallel=0.01, D_gb_perpendicular=0.5)
+
+
+def test_layer_model_per_face_arrays_laminate(tmp_path):
+    """Resolved layers (gb_model = "layer"), four GB faces with their own D_perp / D_par: exact series
+    and parallel results; the faces are rows of gb_faces/grains as for the interface model."""
+    res = run_mesh({"microstructure": {"kind": "laminate", "gb_model": "layer", "n_grains": 4, "dimension": 2,
+                                       "gb_thickness_nm": 1.0, "mesh_size_fraction": 0.5,
+                                       "mesh_size_gb_fraction": 1.0}, "grain_size_nm": 10.0},
+                   {}, COMM, tmp_path / "layer")
+    L = PolycrystalSolver(res, COMM, rtol=1e-12)
+    faces = [tuple(f) for f in res.get("gb_faces/grains")]
+    assert faces == [(0, 1), (0, 3), (1, 2), (2, 3)] and L.n_gb_faces == 4
+    perp = np.array([0.1, 0.2, 0.5, 0.8])
+    par = np.array([2.0, 3.0, 4.0, 0.5])
+    D = L.D_eff(grain_size_nm=10.0, gb_thickness_nm=1.0, D_bulk=1.0, D_gb_parallel=par, D_gb_perpendicular=perp)
+    # each face is a layer of thickness delta = 1 nm; the box is 40 nm
+    assert D[1, 1] == pytest.approx(40.0 / (36.0 + np.sum(1 / perp)), rel=1e-8)
+    assert D[0, 0] == pytest.approx((36.0 + par.sum()) / 40.0, rel=1e-8)
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_single_cube_grain_touching_its_images(tmp_path, dim):
+    """One cubic grain (its own neighbour on every side): the GB grid with a normal resistance only
+    gives 1/(1 + R) along every axis exactly; with few 3-D Voronoi grains (self-touching) the
+    first-order slope is that of the archived facets."""
+    res, S = _solver(tmp_path / "c", kind="cubic", n_grains=1, dimension=dim, mesh_size_fraction=0.25)
+    d, perp = 10.0, 0.25
+    D = S.D_eff(grain_size_nm=d, gb_thickness_nm=1.0, D_bulk=1.0, D_gb_parallel=1.0, D_gb_perpendicular=perp)
+    R = (1.0 / d) * (1 / perp - 1)
+    np.testing.assert_allclose(D, np.eye(dim) / (1 + R), rtol=1e-8, atol=1e-10)
+    if dim == 3:
+        res, S = _solver(tmp_path / "v", kind="voronoi", n_grains=4, dimension=3, seed=0, mesh_size_fraction=0.4)
+        assert np.any(res.get("gb_faces/grains")[:, 0] == res.get("gb_faces/grains")[:, 1])
+        T1 = _first_order_tensor(res, S, 3.0, 0.5)
+        D = S.D_eff(grain_size_nm=1e5, gb_thickness_nm=1.0, D_bulk=1.0, D_gb_parallel=3.0, D_gb_perpendicular=0.5)
+        np.testing.assert_allclose((D - np.eye(3)) * 1e5, T1, atol=2e-3 * np.abs(T1).max())
