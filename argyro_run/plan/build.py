@@ -337,6 +337,10 @@ def build_plan(cfg) -> Plan:
 
             fe = cfg.fe.model_dump(mode="json", exclude={"cases"})
             temps = fe["temperatures_K"]
+            if micro.get("gb_model", "interface") == "layer":  # one solver (mesh) per grain size
+                fe_cost = sum(estimate_solve_seconds(full, len(temps), par.ranks_per_fe, g) for g in grain_sizes)
+            else:  # one solver for every temperature x grain size
+                fe_cost = estimate_solve_seconds(full, len(temps) * len(grain_sizes), par.ranks_per_fe)
             for case in resolve_cases(cfg)[0]:
                 tid = f"fe/{case['name']}"
                 deps = sorted(set(mesh_of.values())) + case["arrhenius"]
@@ -346,7 +350,7 @@ def build_plan(cfg) -> Plan:
                                      "gb_thickness_nm": full["gb_thickness_nm"],
                                      "meshes": [[g, mesh_of[g]] for g in grain_sizes]},
                                     deps, ranks=par.ranks_per_fe,
-                                    cost_s=estimate_solve_seconds(full, len(temps) * len(grain_sizes), par.ranks_per_fe),
+                                    cost_s=fe_cost,
                                     description=f"FE case {case['name']}: D_eff at {len(temps)} temperatures x "
                                                 f"{len(grain_sizes)} grain sizes"))
 

@@ -73,6 +73,13 @@ def test_layer_model_meshes_each_grain_size():
                                                     [100.0, "microstructure/d100nm"],
                                                     [1000.0, "microstructure/d1000nm"]]
     assert set(meshes) <= set(plan["fe/A-ordered"].deps)
+    # one solver per layer mesh: its cost is the sum over the grain sizes (2 temperatures each)
+    from argyro_run.fe.cost import estimate_solve_seconds
+
+    micro = config_from_dict(copy.deepcopy({**BASE, "microstructure": {**BASE["microstructure"], "gb_model": "layer"}})
+                             ).microstructure.model_dump(mode="json")
+    assert plan["fe/A-ordered"].cost_s == pytest.approx(sum(estimate_solve_seconds(micro, 2, 1, g)
+                                                            for g in (10.0, 100.0, 1000.0)))
 
 
 def test_explicit_cases_and_explicit_laws():
