@@ -26,7 +26,7 @@ def _params(fe: dict, sources: dict | None = None, grain_size_nm: float = 10.0) 
            if k in fe}
     src.update(sources or {})
     case = {"name": "c", "bulk": None, "gb": [], "gb_fractions": [], "gb_seed": 0, "sources": src,
-            "structures_task": None}
+            "structures_task": None, "mobile_ion": "Li", "charge_e": 1}
     return {"fe": fe, "case": case, "grain_sizes_nm": [grain_size_nm], "gb_thickness_nm": MICRO["gb_thickness_nm"],
             "meshes": [[grain_size_nm, "microstructure/d10nm"]]}
 
