@@ -91,7 +91,6 @@ n_grains = 2
 dimension = 2
 lloyd_iterations = 0
 mesh_size_fraction = 0.25
-mesh_size_gb_fraction = 0.5
 [fe]
 temperatures_K = [300.0]
 bulk = { D0_m2_per_s = 1e-7, Ea_eV = 0.35 }
@@ -115,7 +114,7 @@ def test_outdir_puts_archive_and_workdir_there(tmp_path):
     assert sorted(x.name for x in inputs.iterdir()) == ["in.toml"]
     assert (out / "res.h5").is_file() and (out / "scratch").is_dir()
     assert str(out / "res.h5") in p.stdout
-    assert set(open_archive(out / "res.h5").tasks) >= {"fe/d10nm", "microstructure/d10nm"}
+    assert set(open_archive(out / "res.h5").tasks) >= {"fe/explicit", "microstructure/laminate"}
     p = subprocess.run([cli, "plan", "--json", str(inp), "--outdir", str(out)], capture_output=True, text=True,
                        timeout=120)
     assert p.returncode == 0 and all(t["done"] for t in json.loads(p.stdout)["tasks"])
@@ -131,7 +130,8 @@ def test_outdir_puts_archive_and_workdir_there(tmp_path):
 def test_outdir_moves_outputs_only(tmp_path):
     """Input files named in the input stay relative to the input file; outputs follow --outdir;
     absolute output paths are used as given."""
-    (tmp_path / "s.cif").write_text("x")
+    # a real structure: materials are read at validation (issue 20)
+    (tmp_path / "s.cif").write_bytes((REPO / "argyro_run" / "templates" / "example_Li6PS5Cl.cif").read_bytes())
     inp = tmp_path / "in.toml"
     inp.write_text('[run]\narchive = "a.h5"\n[[materials]]\nname = "L"\nstructure_file = "s.cif"\n')
     cfg = load_config(inp, output_dir=tmp_path / "out")
