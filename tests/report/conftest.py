@@ -35,7 +35,6 @@ grain_sizes_nm = [10.0, 30.0]
 gb_thickness_nm = 1.0
 dimension = 2
 mesh_size_fraction = 0.25
-gb_model = "layer"
 
 [fe]
 temperatures_K = [300.0, 400.0, 500.0]
@@ -85,7 +84,6 @@ n_grains = 2
 grain_sizes_nm = [10.0, 20.0]
 gb_thickness_nm = 1.0
 dimension = 2
-gb_model = "layer"
 
 [fe]
 temperatures_K = [300.0, 400.0]
