@@ -34,6 +34,10 @@ _SOLVE_S_BASE, _SOLVE_S_PER_DOF_CASE = 0.05, 1.0e-5
 # parallel speed-up ranks^0.5 (2 ranks, 442k / 890k DOFs: estimates 1.3x / 1.2x below rank 0's CPU
 # time; small meshes gain nothing from a second rank: 5k DOFs ran 2.2x slower on 2 ranks)
 _RANK_EXPONENT = 0.5
+# fewest DOFs per rank for a further rank to pay: the template's 5.0k-DOF mesh took 2.2x longer on 2
+# ranks than on 1 (MPI waits), 442k DOFs gained on 2 (PETSc's rule of thumb is 10k-50k per rank;
+# nothing measured in between)
+DOFS_PER_RANK_MIN = 20000
 
 
 def _box_volume_per_d(micro: dict) -> float:
@@ -88,3 +92,14 @@ def estimate_solve_seconds(microstructure: dict, n_solves: int, ranks: int,
     dofs = estimate_dofs(microstructure, grain_size_nm)
     serial = _SETUP_S_PER_DOF * dofs + n_solves * (_SOLVE_S_BASE + _SOLVE_S_PER_DOF_CASE * dim * dofs)
     return serial / max(int(ranks), 1) ** _RANK_EXPONENT
+
+
+def fe_ranks(microstructure: dict, ranks: int, grain_sizes_nm=()) -> int:
+    """Ranks an ``fe_sweep`` task is planned on: ``ranks`` (``parallel.ranks_per_fe``), fewer where
+    the mesh has under :data:`DOFS_PER_RANK_MIN` DOFs per rank (a small mesh runs fastest on 1 rank;
+    ``layer``: the largest mesh of ``grain_sizes_nm``)."""
+    if microstructure.get("gb_model", "interface") == "interface":
+        dofs = estimate_dofs(microstructure)
+    else:
+        dofs = max(estimate_dofs(microstructure, g) for g in grain_sizes_nm)
+    return max(1, min(int(ranks), int(dofs // DOFS_PER_RANK_MIN)))

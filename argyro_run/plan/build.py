@@ -310,7 +310,7 @@ def build_plan(cfg) -> Plan:
 
     fe_ids: list[str] = []
     if cfg.microstructure is not None:
-        from argyro_run.fe.cost import estimate_mesh_seconds, estimate_solve_seconds
+        from argyro_run.fe.cost import estimate_mesh_seconds, estimate_solve_seconds, fe_ranks
 
         full = cfg.microstructure.model_dump(mode="json")
         micro = {k: v for k, v in full.items() if k != "grain_sizes_nm"}
@@ -337,10 +337,11 @@ def build_plan(cfg) -> Plan:
 
             fe = cfg.fe.model_dump(mode="json", exclude={"cases"})
             temps = fe["temperatures_K"]
+            fe_r = fe_ranks(full, par.ranks_per_fe, grain_sizes)  # a small mesh: fewer ranks are faster
             if micro.get("gb_model", "interface") == "layer":  # one solver (mesh) per grain size
-                fe_cost = sum(estimate_solve_seconds(full, len(temps), par.ranks_per_fe, g) for g in grain_sizes)
+                fe_cost = sum(estimate_solve_seconds(full, len(temps), fe_r, g) for g in grain_sizes)
             else:  # one solver for every temperature x grain size
-                fe_cost = estimate_solve_seconds(full, len(temps) * len(grain_sizes), par.ranks_per_fe)
+                fe_cost = estimate_solve_seconds(full, len(temps) * len(grain_sizes), fe_r)
             for case in resolve_cases(cfg)[0]:
                 tid = f"fe/{case['name']}"
                 deps = sorted(set(mesh_of.values())) + case["arrhenius"]
@@ -349,7 +350,7 @@ def build_plan(cfg) -> Plan:
                                     {"fe": fe, "case": case, "grain_sizes_nm": grain_sizes,
                                      "gb_thickness_nm": full["gb_thickness_nm"],
                                      "meshes": [[g, mesh_of[g]] for g in grain_sizes]},
-                                    deps, ranks=par.ranks_per_fe,
+                                    deps, ranks=fe_r,
                                     cost_s=fe_cost,
                                     description=f"FE case {case['name']}: D_eff at {len(temps)} temperatures x "
                                                 f"{len(grain_sizes)} grain sizes"))

@@ -75,8 +75,19 @@ def test_ranks_follow_parallel():
     plan = plan_of(parallel__ranks_per_md=3, parallel__ranks_per_fe=5)
     plan2 = plan_of(parallel__ranks_per_md=1, parallel__ranks_per_fe=1)
     for t in plan.tasks:
-        want = {"md_run": 3, "fe_sweep": 5, "initial_data": 1, "active_learning": 3}.get(t.kind, 1)
+        # the quickstart's 2-D interface mesh (a few hundred DOFs) runs fastest on 1 rank (fe/cost.py)
+        want = {"md_run": 3, "fe_sweep": 1, "initial_data": 1, "active_learning": 3}.get(t.kind, 1)
         assert t.ranks == want, t.id
+    # a mesh large enough for 5 ranks (3-D, 100 grains, ~440k DOFs) gets ranks_per_fe
+    from argyro_run.fe.cost import DOFS_PER_RANK_MIN, estimate_dofs
+
+    doc = tomllib.loads((REPO / "inputs" / "quickstart.toml").read_text())
+    doc["parallel"] = {"ranks_per_fe": 5}
+    doc["microstructure"].update(dimension=3, n_grains=100, mesh_size_fraction=0.052)
+    big = build_plan(config_from_dict(doc))
+    micro = config_from_dict(doc).microstructure.model_dump(mode="json")
+    assert estimate_dofs(micro) > 5 * DOFS_PER_RANK_MIN
+    assert {t.ranks for t in big.tasks if t.kind == "fe_sweep"} == {5}
     # the quickstart's 52- and 148-atom cells are too small for more MD ranks to pay (cost model)
     from argyro_run.plan.cost import MD_ATOMS_PER_RANK_MIN
 

@@ -121,7 +121,9 @@ def test_fe_cost_comes_from_the_cost_model(ranks):
     plan = plan_of(parallel={"ranks_per_fe": ranks})
     micro = config_from_dict(copy.deepcopy(BASE)).microstructure.model_dump(mode="json")
     assert plan["microstructure/voronoi"].cost_s == pytest.approx(estimate_mesh_seconds(micro))
-    assert plan["fe/A-ordered"].cost_s == pytest.approx(estimate_solve_seconds(micro, 2 * 3, ranks))
+    # this 2-D mesh (a few hundred DOFs) is planned on 1 rank whatever ranks_per_fe (faster than more)
+    assert plan["fe/A-ordered"].ranks == 1
+    assert plan["fe/A-ordered"].cost_s == pytest.approx(estimate_solve_seconds(micro, 2 * 3, 1))
 
 
 def test_case_laws_override_fe_laws_and_md_for_that_case_only():
