@@ -51,7 +51,6 @@ n_grains = 2
 dimension = 2
 lloyd_iterations = 0
 mesh_size_fraction = 0.25
-mesh_size_gb_fraction = 0.5
 
 [fe]
 temperatures_K = [300.0, 400.0]
