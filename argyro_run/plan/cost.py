@@ -19,15 +19,18 @@ core each. Each kind of work has a size law:
 Every task has a floor of :data:`FLOOR_S` (process start-up, archive writing): tasks whose work is
 below ~1 s are dominated by it.
 
-:func:`schedule` replays the runtime's wave scheduler (``argyro_run/runtime/execute.py``: waves
+:func:`waves` replays the runtime's wave scheduler (``argyro_run/runtime/execute.py``: waves
 of ready tasks in plan order, each on ``min(ranks, world)`` ranks, a wave ends when its slowest
-task ends) to give the wall time of a whole plan on N ranks.
+task ends); :func:`schedule` gives from it the wall time of a whole plan on N ranks (used by
+``plan --ranks`` and the Slurm batch script).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from argyro_run.plan.task import group_size
 
 FLOOR_S = 1.0                      # every task: start-up, reading deps, writing the archive
 
@@ -257,36 +260,48 @@ SMALL_TASK_S = FLOOR_S             # arrhenius fits, summary, reading a potentia
 # --------------------------------------------------------------------------------------------
 
 
-def schedule(tasks, world: int) -> dict:
-    """Replay the runtime's wave scheduler on ``world`` ranks (see the module docstring) with each
-    task's ``cost_s`` (a task planned for more ranks than ``world`` gets ``world`` ranks and takes
-    proportionally longer). Returns ``{"wall_s", "core_s", "waves", "task_wall_s"}``: estimated wall
-    time, rank-seconds reserved (idle ranks of a wave included) and per-task seconds."""
+def waves(tasks, world: int) -> list[list[tuple]]:
+    """The waves the runtime's scheduler forms on ``world`` ranks, every task assumed to succeed:
+    ``[[(task, ranks), ...], ...]``. Ready tasks (all dependencies done) join a wave in plan order
+    while ranks are free, each on ``group_size(task.ranks, world)`` ranks; the next wave starts when
+    the whole wave is done."""
     world = max(1, int(world))
     order = list(tasks)
     done: set[str] = set()
-    wall = core = 0.0
-    waves = 0
-    task_wall: dict[str, float] = {}
+    out = []
     while len(done) < len(order):
         free = world
         wave = []
         for t in order:
-            if t.id in done or not free:
+            if not free:
+                break
+            if t.id in done or not all(d in done for d in t.deps):
                 continue
-            if all(d in done for d in t.deps):
-                n = min(max(1, t.ranks), world)
-                if n > free:
-                    continue
-                free -= n
-                wave.append((t, n))
+            n = group_size(t.ranks, world)
+            if n > free:
+                continue
+            free -= n
+            wave.append((t, n))
         if not wave:
             raise ValueError("plan has a dependency cycle or unknown dependency")
+        done.update(t.id for t, _ in wave)
+        out.append(wave)
+    return out
+
+
+def schedule(tasks, world: int) -> dict:
+    """Replay the runtime's wave scheduler (:func:`waves`) on ``world`` ranks with each task's
+    ``cost_s`` (a task planned for more ranks than ``world`` gets ``world`` ranks and takes
+    proportionally longer). Returns ``{"wall_s", "core_s", "waves", "task_wall_s"}``: estimated wall
+    time, rank-seconds reserved (idle ranks of a wave included) and per-task seconds."""
+    world = max(1, int(world))
+    wall = core = 0.0
+    task_wall: dict[str, float] = {}
+    plan_waves = waves(tasks, world)
+    for wave in plan_waves:
         secs = {t.id: t.cost_s * max(1, t.ranks) / n for t, n in wave}
         span = max(secs.values())
         wall += span
         core += span * world
-        waves += 1
         task_wall.update(secs)
-        done.update(t.id for t, _ in wave)
-    return {"wall_s": wall, "core_s": core, "waves": waves, "task_wall_s": task_wall}
+    return {"wall_s": wall, "core_s": core, "waves": len(plan_waves), "task_wall_s": task_wall}

@@ -19,6 +19,13 @@ def content_hash(obj: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def group_size(task_ranks: int, world_size: int) -> int:
+    """Ranks a task of ``task_ranks`` gets in a world of ``world_size`` (the run refuses a
+    ``[parallel]`` value above the world size at start; direct callers of ``execute`` get a clamp).
+    The runtime's scheduler and the planner's replay of it (``plan.cost.waves``) both use it."""
+    return min(max(1, task_ranks), world_size)
+
+
 @dataclass
 class Task:
     id: str                      # unique, human readable, e.g. "md/LPSCl/ordered/T600"

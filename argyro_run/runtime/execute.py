@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from argyro_run.plan.kinds import STAGE_OF_KIND, TASK_KINDS
+from argyro_run.plan.task import group_size
 from argyro_run.results import Result
 
 log = logging.getLogger(__name__)
@@ -60,12 +61,6 @@ def resolve_function(kind: str, registry: dict[str, Any] | None = None) -> Calla
     if fn is None:
         raise StageNotBuilt(f"stage {stage!r} is not built yet ({mod_name} has no {fn_name})")
     return fn
-
-
-def group_size(task_ranks: int, world_size: int) -> int:
-    """Ranks a task of ``task_ranks`` gets in a world of ``world_size`` (the run refuses a
-    ``[parallel]`` value above the world size at start; direct callers of ``execute`` get a clamp)."""
-    return min(max(1, task_ranks), world_size)
 
 
 COLLECTIVE_IMPORT_KINDS = {"mesh", "fe_sweep"}   # their modules initialise PETSc on COMM_WORLD

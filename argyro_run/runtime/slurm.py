@@ -2,7 +2,7 @@
 
 The plan knows each task's ranks and estimated cost; the runtime executes it in waves (see
 ``execute``: every ready task gets ``group_size(task.ranks, world)`` ranks while ranks are free,
-the next wave starts when the whole wave is done). :func:`simulate_waves` replays that schedule
+the next wave starts when the whole wave is done). ``plan.cost.waves`` replays that schedule
 with the estimated costs, which gives
 
 * the ranks worth asking for: the most ranks any wave of an unlimited world keeps busy
@@ -20,33 +20,14 @@ import shlex
 from pathlib import Path
 
 from argyro_run.errors import UserError
-from argyro_run.runtime.execute import group_size
+from argyro_run.plan.cost import schedule, waves
 
 
 def simulate_waves(plan, n_ranks: int | None) -> list[list[tuple[str, int, float]]]:
     """Waves ``[(task id, ranks, cost_s), ...]`` the scheduler forms on ``n_ranks`` ranks
-    (``None``: as many as the widest wave needs), every task assumed to succeed."""
-    done: set[str] = set()
-    waves = []
-    while len(done) < len(plan.tasks):
-        size = n_ranks or sum(max(1, t.ranks) for t in plan.tasks)
-        free = size
-        wave = []
-        for t in plan.tasks:
-            if not free:
-                break
-            if t.id in done or not all(d in done for d in t.deps):
-                continue
-            n = group_size(t.ranks, size)
-            if n > free:
-                continue
-            free -= n
-            wave.append((t.id, n, float(t.cost_s)))
-        if not wave:  # a dependency outside the plan: cannot happen for a built plan
-            raise ValueError("plan has tasks whose dependencies never finish")
-        done.update(tid for tid, _, _ in wave)
-        waves.append(wave)
-    return waves
+    (``None``: as many as the widest wave needs); the replay is ``plan.cost.waves``."""
+    size = n_ranks or sum(max(1, t.ranks) for t in plan.tasks)
+    return [[(t.id, n, float(t.cost_s)) for t, n in w] for w in waves(plan.tasks, size)]
 
 
 def busy_ranks(plan) -> int:
@@ -55,8 +36,9 @@ def busy_ranks(plan) -> int:
 
 
 def estimated_wall_s(plan, n_ranks: int) -> float:
-    """Estimated wall time of the plan on ``n_ranks`` ranks: the sum of each wave's longest task."""
-    return sum(max(c for _, _, c in w) for w in simulate_waves(plan, n_ranks))
+    """Estimated wall time of the plan on ``n_ranks`` ranks (``plan.cost.schedule``: the sum of each
+    wave's longest task)."""
+    return schedule(plan.tasks, n_ranks)["wall_s"]
 
 
 def slurm_time(seconds: float) -> str:
