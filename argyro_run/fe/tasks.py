@@ -9,6 +9,7 @@ import pathlib
 
 import numpy as np
 
+from argyro_run.analysis.diffusion import K_B_EV, conductivity_mS_per_cm
 from argyro_run.errors import UserError
 from argyro_run.fe.cases import (DEFAULT_CARRIER_DENSITY_PER_NM3, DEFAULT_CARRIER_SOURCE, GB_KINDS, assign_gb_models,
                                  crossover_grain_size, mobile_ion_density_per_nm3)
@@ -17,9 +18,7 @@ from argyro_run.structures.ions import DEFAULT_MOBILE_ION
 
 log = logging.getLogger(__name__)
 
-K_B_eV_per_K = 8.617333262e-5
-E_C = 1.602176634e-19
-K_B_J_per_K = 1.380649e-23
+K_B_eV_per_K = K_B_EV  # the analysis owns the physical constants
 KINDS = ("bulk", "gb_parallel", "gb_perpendicular")
 
 
@@ -29,9 +28,10 @@ def arrhenius_D(D0_m2_per_s: float, Ea_eV: float, temperature_K) -> np.ndarray:
 
 def nernst_einstein_mS_per_cm(D_m2_per_s, *, temperature_K, carrier_density_per_nm3: float,
                               charge: int = 1) -> np.ndarray:
-    """sigma = n (z e)^2 D / (k_B T) in mS/cm (1 S/m = 10 mS/cm), Haven ratio 1."""
-    n = carrier_density_per_nm3 * 1e27
-    return n * (charge * E_C) ** 2 * np.asarray(D_m2_per_s) / (K_B_J_per_K * np.asarray(temperature_K, float)) * 10.0
+    """sigma = n (z e)^2 D / (k_B T) in mS/cm, Haven ratio 1: the analysis' Nernst-Einstein
+    (``conductivity_mS_per_cm``) with the density per nm^3 (= 1000 A^3)."""
+    return conductivity_mS_per_cm(D_m2_per_s, np.asarray(temperature_K, float), carrier_density_per_nm3, 1000.0,
+                                  charge=charge)
 
 
 def apparent_activation_energy(temperature_K, D_m2_per_s):
