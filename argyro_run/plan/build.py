@@ -274,7 +274,7 @@ def build_plan(cfg) -> Plan:
         block_ps = (samples // n_blocks - 1) * dump_ps
         fit_end = cfg.analysis.fit_end_ps or 0.5 * block_ps
         block_lag = int(fit_end / dump_ps + 1e-9)
-        mobile = {m.name: _unit_cell_stats(cfg, m, cfg.analysis.species)[0] for m in cfg.materials}
+        mobile = {m.name: _unit_cell_stats(cfg, m, cfg.analysis.species or _mobile_ion(cfg, m))[0] for m in cfg.materials}
         for m in cfg.materials:
             analysis_ids = []
             wanted = getattr(cfg.md, "structures", None)
