@@ -87,19 +87,19 @@ def _structure_names(m) -> list[str]:
 
 
 def _mobile_ion(cfg, m) -> str:
-    """The material's diffusing ion (its ``mobile_ion``, else Li; validation made sure it exists)."""
-    from argyro_run.errors import UserError
-
-    try:
-        return m.mobile_species(cfg.base_dir)
-    except (UserError, AttributeError):
-        return getattr(m, "mobile_ion", None) or "Li"
+    """The material's diffusing ion (``Material.mobile_species``: its ``mobile_ion``, else Li)."""
+    return m.mobile_species(cfg.base_dir)
 
 
 def _ion_charge(symbol: str) -> int:
-    from argyro_run.structures.ions import FORMAL_CHARGE
+    """Formal charge of the analysed ion (``structures.ions``); an ion without one is an input error."""
+    from argyro_run.errors import UserError
+    from argyro_run.structures.ions import ion_charge
 
-    return int(FORMAL_CHARGE.get(symbol, 1))
+    try:
+        return ion_charge(symbol)
+    except KeyError as exc:
+        raise UserError(f"analysis.species / materials.mobile_ion: {exc.args[0]}") from None
 
 
 def _estimated_n_atoms(m, structure: str) -> int:
