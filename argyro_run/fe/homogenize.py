@@ -150,7 +150,7 @@ def _scale_of(D_cells, comm) -> float:
     return s if s > 0 else 1.0
 
 
-def _ksp(A, comm, rtol, PETSc, nullspace=None):
+def cg_gamg(A, comm, rtol, PETSc, nullspace=None):
     ksp = PETSc.KSP().create(comm)
     ksp.setOperators(A)
     ksp.setType("cg")
@@ -166,6 +166,23 @@ def _ksp(A, comm, rtol, PETSc, nullspace=None):
             opts.setValue("argyro_fe_" + key, value)
     ksp.setFromOptions()
     return ksp
+
+
+def solve_reduced(ksp, P, b, br, xr, x, pinned, *, what: str, hint: str = "") -> int:
+    """One periodic solve on the reduced numbering: ``br = P^T b`` with the ``pinned`` rows zeroed (the
+    constant null space), ``xr = K_red^-1 br`` by ``ksp``, ``x = P xr``. Returns the CG iterations;
+    a RuntimeError names ``what`` (and ``hint``) when CG/GAMG did not converge."""
+    P.multTranspose(b, br)
+    for row in pinned:
+        br.setValue(row, 0.0)
+    br.assemble()
+    xr.set(0.0)
+    ksp.solve(br, xr)
+    if ksp.getConvergedReason() <= 0:
+        raise RuntimeError(f"{what} CG/GAMG did not converge (reason {ksp.getConvergedReason()}, "
+                           f"{ksp.getIterationNumber()} iterations){hint}")
+    P.mult(xr, x)
+    return ksp.getIterationNumber()
 
 
 def effective_diffusivity(mesh, D_cells, *, degree: int = 1, rtol: float = 1e-10,
@@ -209,7 +226,7 @@ def effective_diffusivity(mesh, D_cells, *, degree: int = 1, rtol: float = 1e-10
     r0, _ = Kr.getOwnershipRange()
     pinned = [0] if r0 == 0 and Kr.getLocalSize()[0] > 0 else []
     Kr.zeroRowsColumns(np.asarray(pinned, dtype=PETSc.IntType), diag=1.0)
-    ksp = _ksp(Kr, comm, rtol, PETSc)
+    ksp = cg_gamg(Kr, comm, rtol, PETSc)
     br, xr = Kr.createVecLeft(), Kr.createVecRight()
     ksp.setUp()
     t1 = time.perf_counter()
@@ -220,16 +237,7 @@ def effective_diffusivity(mesh, D_cells, *, degree: int = 1, rtol: float = 1e-10
         G.value[j] = 1.0
         b = fpetsc.assemble_vector(L)
         b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        P.multTranspose(b, br)
-        for row in pinned:
-            br.setValue(row, 0.0)
-        br.assemble()
-        xr.set(0.0)
-        ksp.solve(br, xr)
-        if ksp.getConvergedReason() <= 0:
-            raise RuntimeError(f"periodic CG/GAMG did not converge (reason {ksp.getConvergedReason()})")
-        its.append(ksp.getIterationNumber())
-        P.mult(xr, w.x.petsc_vec)
+        its.append(solve_reduced(ksp, P, b, br, xr, w.x.petsc_vec, pinned, what="periodic"))
         w.x.scatter_forward()
         for i in range(gdim):
             e.value[:] = 0.0
@@ -279,7 +287,7 @@ def electrode_diffusivity(mesh, D_cells, *, axis: int = 0, degree: int = 1, rtol
     b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
     fpetsc.set_bc(b, bcs)
     c = dolfinx.fem.Function(V)
-    ksp = _ksp(A, comm, rtol, PETSc)
+    ksp = cg_gamg(A, comm, rtol, PETSc)
     ksp.solve(b, c.x.petsc_vec)
     if ksp.getConvergedReason() <= 0:
         raise RuntimeError(f"electrode CG/GAMG did not converge (reason {ksp.getConvergedReason()})")

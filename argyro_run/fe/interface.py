@@ -306,7 +306,7 @@ class InterfaceHomogenizer:
 
     def solve(self, k_t: np.ndarray, R: np.ndarray, return_info: bool = False):
         """Effective tensor (units of D_bulk) for per-face k_t and R (units of D_bulk d, d / D_bulk)."""
-        from argyro_run.fe.homogenize import SolveInfo, _ksp
+        from argyro_run.fe.homogenize import SolveInfo, cg_gamg, solve_reduced
 
         PETSc, comm = self.PETSc, self.comm
         t0 = time.perf_counter()
@@ -325,7 +325,7 @@ class InterfaceHomogenizer:
         r0, _ = Kr.getOwnershipRange()
         pinned = [0] if r0 == 0 and Kr.getLocalSize()[0] > 0 else []
         Kr.zeroRowsColumns(np.asarray(pinned, dtype=PETSc.IntType), diag=1.0)
-        ksp = _ksp(Kr, comm, self.rtol, PETSc)
+        ksp = cg_gamg(Kr, comm, self.rtol, PETSc)
         ksp.setUp()
         t1 = time.perf_counter()
         b, w, Aw = A.createVecLeft(), A.createVecRight(), A.createVecLeft()
@@ -341,18 +341,8 @@ class InterfaceHomogenizer:
         for j in range(self.dim):
             AX[j].copy(b)
             b.scale(-1.0)
-            P.multTranspose(b, br)
-            for row in pinned:
-                br.setValue(row, 0.0)
-            br.assemble()
-            xr.set(0.0)
-            ksp.solve(br, xr)
-            if ksp.getConvergedReason() <= 0:
-                raise RuntimeError(
-                    f"interface CG/GAMG did not converge (reason {ksp.getConvergedReason()}, "
-                    f"{ksp.getIterationNumber()} iterations); raise fe.solver_rtol or use gb_model = 'layer'")
-            its.append(ksp.getIterationNumber())
-            P.mult(xr, w)
+            its.append(solve_reduced(ksp, P, b, br, xr, w, pinned, what="interface",
+                                     hint="; raise fe.solver_rtol or use gb_model = 'layer'"))
             A.mult(w, Aw)
             for i in range(self.dim):
                 D[i, j] = (self.X[i].dot(AX[j]) + self.X[i].dot(Aw)) / vol
