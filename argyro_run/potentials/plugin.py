@@ -31,8 +31,8 @@ from argyro_run.errors import UserError
 log = logging.getLogger(__name__)
 
 SOURCE_DIR = pathlib.Path(__file__).with_name("lammps_plugin")
-SOURCES = ("pair_mtp.cpp", "plugin.cpp")
-HEADERS = ("pair_mtp.h",)
+SOURCES = ("pair_mtp.cpp", "mtp_file.cpp", "mtp_kernels.cpp", "plugin.cpp")
+HEADERS = ("pair_mtp.h", "mtp_file.h", "mtp_kernels.h")
 LIBNAME = "libmtpplugin.so"
 # Portable flags: no -march=native / -ffast-math (results must agree to 1e-10 with the
 # Python evaluator and the binary must run on any x86-64 node).
