@@ -82,10 +82,10 @@ def cell():
     return make_supercell(argyrodite("Cl", li_seed=0), (3, 3, 3))
 
 
-def bench_lammps(pot, atoms, steps, comm):
+def bench_lammps(pot, atoms, steps, comm, plugin_lib=None, style_extra=""):
     from argyro_run.potentials.plugin import lammps_commands, plugin_path
 
-    if comm.rank == 0:
+    if comm.rank == 0 and plugin_lib is None:
         plugin_path()
     comm.Barrier()
     lmp = lammps_module().lammps(cmdargs=["-log", "none", "-screen", "none"], comm=comm)
@@ -103,7 +103,11 @@ def bench_lammps(pot, atoms, steps, comm):
     lmp.create_atoms(len(atoms), list(range(1, len(atoms) + 1)),
                      [tmap[s] for s in atoms.get_chemical_symbols()],
                      atoms.positions.reshape(-1).tolist())
-    for cmd in lammps_commands(pot, list(range(len(SPECIES)))):  # MTP type order = SPECIES
+    cmds = lammps_commands(pot, list(range(len(SPECIES))))  # MTP type order = SPECIES
+    if plugin_lib is not None:  # another build of the plugin (e.g. an older commit's)
+        cmds[0] = f"plugin load {plugin_lib}"
+    cmds[1] += style_extra
+    for cmd in cmds:
         lmp.command(cmd)
     for cmd in ("neighbor 1.0 bin", "neigh_modify every 10 delay 0 check yes",
                 "timestep 0.001", "fix 1 all nve",
@@ -148,6 +152,7 @@ def main():
     ap.add_argument("--motep-calls", type=int, default=5)
     ap.add_argument("--lammps-only", action="store_true")
     ap.add_argument("--level", type=int, default=16, help="MTP level of the generated basis (default 16)")
+    ap.add_argument("--plugin-lib", help="time this plugin library instead of the current build")
     ap.add_argument("--template", help="use the basis of this MLIP .mtp file instead of the generated "
                     "level basis (e.g. the fixture crystals/noncubic/10/initial.mtp)")
     args = ap.parse_args()
@@ -155,13 +160,13 @@ def main():
     atoms = cell()
     n = len(atoms)
     with tempfile.TemporaryDirectory() as tmp:
-        pot = pathlib.Path(tmp) / "level16.mtp"
+        pot = pathlib.Path(tmp) / "bench.mtp"
         if comm.rank == 0:
             counts = write_from_template(args.template, pot) if args.template else write_level_mtp(pot, args.level)
             print(f"atoms {n}, species {SPECIES}, basis {counts}")
         pot = pathlib.Path(comm.bcast(str(pot)))
         comm.Barrier()
-        e_l, dt, cpu = bench_lammps(pot, atoms, args.steps, comm)
+        e_l, dt, cpu = bench_lammps(pot, atoms, args.steps, comm, args.plugin_lib)
         if comm.rank == 0:
             print(f"plugin  ranks={comm.size}: {dt / args.steps / n * 1e6:8.2f} us/atom/step wall, "
                   f"{cpu / args.steps / n * 1e6:8.2f} us/atom/step CPU (max over ranks) "

@@ -77,19 +77,23 @@ MTP_CLONES void times_forward_k(int n_runs, const int *run_start, const int *run
   }
 }
 
-// adjoint, runs in reverse order: a target's dE/dM is complete before its run
-MTP_CLONES void times_backward_k(int n_runs, const int *run_start, const int *run_target, const int *t_a,
-                                 const int *t_b, const double *t_mult, const double *M, double *G)
+// adjoint in gather form: moments by descending index, G[k] = dE0/dM[k] + sum over the rows
+// with k as a source of mult G[target] M[other source]. Every target is above its sources, so
+// its G is final when a source reads it: one store per moment, sums in registers (the scatter
+// form, G[a] += w M[b] per row, is bound by store-to-load forwarding)
+MTP_CLONES void times_backward_k(int n_moments, const int *src_start, const int *e_t, const int *e_o,
+                                 const double *e_mult, const double *dEdM0, const double *M, double *G)
 {
-  for (int rr = n_runs - 1; rr >= 0; rr--) {
-    const v4d g = ld4(G + 4 * run_target[rr]);
-    for (int m = run_start[rr]; m < run_start[rr + 1]; m++) {
-      const v4d w = t_mult[m] * g;
-      double *ga = G + 4 * t_a[m], *gb = G + 4 * t_b[m];
-      const v4d mb = ld4(M + 4 * t_b[m]), ma = ld4(M + 4 * t_a[m]);
-      st4(ga, ld4(ga) + w * mb);
-      st4(gb, ld4(gb) + w * ma);
+  for (int k = n_moments - 1; k >= 0; k--) {
+    v4d acc0 = {dEdM0[k], dEdM0[k], dEdM0[k], dEdM0[k]}, acc1 = {0, 0, 0, 0};
+    int e = src_start[k];
+    const int end = src_start[k + 1];
+    for (; e + 1 < end; e += 2) {
+      acc0 += e_mult[e] * ld4(G + 4 * e_t[e]) * ld4(M + 4 * e_o[e]);
+      acc1 += e_mult[e + 1] * ld4(G + 4 * e_t[e + 1]) * ld4(M + 4 * e_o[e + 1]);
     }
+    if (e < end) acc0 += e_mult[e] * ld4(G + 4 * e_t[e]) * ld4(M + 4 * e_o[e]);
+    st4(G + 4 * k, acc0 + acc1);
   }
 }
 
@@ -178,39 +182,61 @@ void radial_generic(int Rdyn, int nn, const double *r, const int *tj, const doub
   }
 }
 
-// four neighbours at a time, all sums in registers; wk[p] = dE/dM of the p-th basic moment in
-// angular order
+// NV x 4 neighbours from q on, all sums in registers. The radial part of the derivative is
+// A = sum_a Wd_a P_a; the angular part g_d = sum_a p_d(a) W_a P_{a - e_d} (the u-gradient of the
+// monomials); wk[p] = dE/dM of the p-th basic moment in angular order
+template <int NV>
+__attribute__((always_inline)) inline void nb_block(int q, int n_ang, const int *ang_start, const int *F_off,
+                                                    const int *P_off, const int *G_off, const double *ang_n,
+                                                    const double *__restrict wk, const double *__restrict P,
+                                                    const double *__restrict F, const double *__restrict Fd,
+                                                    double *__restrict A, double *__restrict gx,
+                                                    double *__restrict gy, double *__restrict gz)
+{
+  v4d a_[NV], x_[NV], y_[NV], z_[NV];
+  for (int v = 0; v < NV; v++) a_[v] = x_[v] = y_[v] = z_[v] = v4d{0, 0, 0, 0};
+  for (int a = 0; a < n_ang; a++) {
+    v4d W[NV], Wd[NV];
+    for (int v = 0; v < NV; v++) W[v] = Wd[v] = v4d{0, 0, 0, 0};
+    for (int p = ang_start[a]; p < ang_start[a + 1]; p++) {
+      const double w = wk[p];
+      const int fo = F_off[p] + q;
+      for (int v = 0; v < NV; v++) {
+        W[v] += w * ld4(F + fo + 4 * v);
+        Wd[v] += w * ld4(Fd + fo + 4 * v);
+      }
+    }
+    const double *an = ang_n + 4 * a;
+    const int *gi = G_off + 3 * a;
+    const int po = P_off[a] + q, g0 = gi[0] + q, g1 = gi[1] + q, g2 = gi[2] + q;
+    const double c0 = an[0], c1 = an[1], c2 = an[2];
+    for (int v = 0; v < NV; v++) {
+      a_[v] += Wd[v] * ld4(P + po + 4 * v);
+      x_[v] += (c0 * W[v]) * ld4(P + g0 + 4 * v);
+      y_[v] += (c1 * W[v]) * ld4(P + g1 + 4 * v);
+      z_[v] += (c2 * W[v]) * ld4(P + g2 + 4 * v);
+    }
+  }
+  for (int v = 0; v < NV; v++) {
+    st4(A + q + 4 * v, a_[v]);
+    st4(gx + q + 4 * v, x_[v]);
+    st4(gy + q + 4 * v, y_[v]);
+    st4(gz + q + 4 * v, z_[v]);
+  }
+}
+
+// eight neighbours per block (the scalar loads per angular part shared by two vectors), a last
+// block of four
 MTP_CLONES void neighbour_backward_k(int n_ang, const int *ang_start, const int *F_off, const int *P_off,
                                      const int *G_off, const double *ang_n, const double *__restrict wk,
                                      const double *__restrict P, const double *__restrict F,
                                      const double *__restrict Fd, int NQ, double *__restrict A,
-                                     double *__restrict nP, double *__restrict gx, double *__restrict gy,
-                                     double *__restrict gz)
+                                     double *__restrict gx, double *__restrict gy, double *__restrict gz)
 {
-  for (int q = 0; q < NQ; q += 4) {
-    v4d a_ = {0, 0, 0, 0}, np_ = a_, x_ = a_, y_ = a_, z_ = a_;
-    for (int a = 0; a < n_ang; a++) {
-      v4d W = {0, 0, 0, 0}, Wd = W;
-      for (int p = ang_start[a]; p < ang_start[a + 1]; p++) {
-        const double w = wk[p];
-        W += w * ld4(F + F_off[p] + q);
-        Wd += w * ld4(Fd + F_off[p] + q);
-      }
-      const double *an = ang_n + 4 * a;
-      const int *gi = G_off + 3 * a;
-      const v4d Pa = ld4(P + P_off[a] + q);
-      a_ += Wd * Pa;
-      np_ += (an[3] * W) * Pa;
-      x_ += (an[0] * W) * ld4(P + gi[0] + q);
-      y_ += (an[1] * W) * ld4(P + gi[1] + q);
-      z_ += (an[2] * W) * ld4(P + gi[2] + q);
-    }
-    st4(A + q, a_);
-    st4(nP + q, np_);
-    st4(gx + q, x_);
-    st4(gy + q, y_);
-    st4(gz + q, z_);
-  }
+  int q = 0;
+  for (; q + 8 <= NQ; q += 8)
+    nb_block<2>(q, n_ang, ang_start, F_off, P_off, G_off, ang_n, wk, P, F, Fd, A, gx, gy, gz);
+  if (q < NQ) nb_block<1>(q, n_ang, ang_start, F_off, P_off, G_off, ang_n, wk, P, F, Fd, A, gx, gy, gz);
 }
 
 // x A^-1 for 4 rows at once, 8 columns per pass held in registers
@@ -374,6 +400,34 @@ Tables make_tables(const Potential &p)
   }
   if (n_times) t.run_start.push_back(n_times);
   t.n_runs = (int) t.run_target.size();
+  // the same rows by source for the adjoint: (source k, target, other source, multiplicity); a
+  // row with both sources k contributes twice
+  t.src_start.assign(t.n_moments + 1, 0);
+  for (int m = 0; m < n_times; m++) {
+    t.src_start[tim[4 * m] + 1]++;
+    if (tim[4 * m + 1] != tim[4 * m]) t.src_start[tim[4 * m + 1] + 1]++;
+  }
+  for (int k = 0; k < t.n_moments; k++) t.src_start[k + 1] += t.src_start[k];
+  t.src_t.assign(t.src_start.back(), 0);
+  t.src_o.assign(t.src_start.back(), 0);
+  t.src_mult.assign(t.src_start.back(), 0.0);
+  {
+    std::vector<int> fill(t.src_start.begin(), t.src_start.end() - 1);
+    for (int m = 0; m < n_times; m++) {
+      const int a = tim[4 * m], b = tim[4 * m + 1], k = tim[4 * m + 3];
+      const double mult = tim[4 * m + 2];
+      int e = fill[a]++;
+      t.src_t[e] = k;
+      t.src_o[e] = b;
+      t.src_mult[e] = a == b ? 2.0 * mult : mult;
+      if (a != b) {
+        e = fill[b]++;
+        t.src_t[e] = k;
+        t.src_o[e] = a;
+        t.src_mult[e] = mult;
+      }
+    }
+  }
   t.mapping = p.alpha_moment_mapping;
   t.species_coeffs = p.species_coeffs;
   t.moment_coeffs = p.moment_coeffs;
@@ -445,32 +499,33 @@ void times_forward(const Tables &t, double *M)
 
 void times_backward(const Tables &t, const double *M, double *G)
 {
-  if (t.n_runs)
-    times_backward_k(t.n_runs, t.run_start.data(), t.run_target.data(), t.t_a.data(), t.t_b.data(),
-                     t.t_mult.data(), M, G);
+  times_backward_k(t.n_moments, t.src_start.data(), t.src_t.data(), t.src_o.data(), t.src_mult.data(),
+                   t.dEdM0.data(), M, G);
 }
 
 void neighbour_backward(const Tables &t, const Offsets &o, const double *G, int stride, const double *P,
-                        const double *F, const double *Fd, int NQ, double *w5, int ST)
+                        const double *F, const double *Fd, int NQ, double *w4, int ST)
 {
   thread_local std::vector<double> wk;
   wk.resize(t.n_basic);
   for (int p = 0; p < t.n_basic; p++) wk[p] = G[(size_t) t.ang_k[p] * stride];
   neighbour_backward_k(t.n_ang, t.ang_start.data(), o.ang_F.data(), o.ang_P.data(), o.ang_g.data(),
-                       t.ang_n.data(), wk.data(), P, F, Fd, NQ, w5, w5 + ST, w5 + 2 * ST, w5 + 3 * ST,
-                       w5 + 4 * ST);
+                       t.ang_n.data(), wk.data(), P, F, Fd, NQ, w4, w4 + ST, w4 + 2 * ST, w4 + 3 * ST);
 }
 
-void neighbour_gradient(int nn, const double *r, const double *u, int ST, const double *w5, double *dEdr)
+void neighbour_gradient(int nn, const double *r, const double *u, int ST, const double *w4, double *dEdr)
 {
-  // with P_a = ux^p0 uy^p1 uz^p2 and n = p0+p1+p2: dP_a/dr = (1/r) [(p0 ux^(p0-1) uy^p1 uz^p2, ...) - n P_a u]
-  const double *A = w5, *nP = w5 + ST, *gx = w5 + 2 * ST, *gy = w5 + 3 * ST, *gz = w5 + 4 * ST;
+  // E depends on r_q through F(r) and the monomials P(u), u = r_vec / r: dE/dr_vec = A u + (g - (g.u) u) / r
+  // (g.u = sum_a n_a W_a P_a: the monomials are homogeneous of degree n_a)
+  const double *A = w4, *gx = w4 + ST, *gy = w4 + 2 * ST, *gz = w4 + 3 * ST;
+  const double *ux = u, *uy = u + ST, *uz = u + 2 * ST;
   for (int q = 0; q < nn; q++) {
     const double inv_r = 1.0 / r[q];
-    const double s_u = A[q] - nP[q] * inv_r;
-    dEdr[3 * q] = gx[q] * inv_r + s_u * u[q];
-    dEdr[3 * q + 1] = gy[q] * inv_r + s_u * u[ST + q];
-    dEdr[3 * q + 2] = gz[q] * inv_r + s_u * u[2 * ST + q];
+    const double gu = gx[q] * ux[q] + gy[q] * uy[q] + gz[q] * uz[q];
+    const double s_u = A[q] - gu * inv_r;
+    dEdr[3 * q] = gx[q] * inv_r + s_u * ux[q];
+    dEdr[3 * q + 1] = gy[q] * inv_r + s_u * uy[q];
+    dEdr[3 * q + 2] = gz[q] * inv_r + s_u * uz[q];
   }
 }
 

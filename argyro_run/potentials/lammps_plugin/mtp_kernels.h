@@ -43,6 +43,9 @@ struct Tables {
   int n_runs = 0;
   std::vector<int> run_start, run_target, t_a, t_b;
   std::vector<double> t_mult;
+  // the rows by source moment (CSR src_start over moments): target, other source, multiplicity
+  std::vector<int> src_start, src_t, src_o;
+  std::vector<double> src_mult;
   std::vector<int> mapping;            // alpha_moment_mapping
   std::vector<double> species_coeffs, moment_coeffs;
   std::vector<double> dEdM0;           // dE/dM before the adjoint: sum of moment_coeffs per moment
@@ -65,16 +68,16 @@ void monomials(const Tables &t, const Offsets &o, const double *u, double *P, in
 void basic_moments(const Tables &t, const Offsets &o, const double *P, const double *F, int NQ, double *M,
                    int stride);
 // the times recursion for BATCH atoms at once, forward (fills the non-basic moments of M) and
-// adjoint (G holds dE/dM of every moment on entry, dE/dM of the basic moments complete on exit)
+// adjoint (fills G with dE/dM of every moment, from dEdM0 and the times rows)
 void times_forward(const Tables &t, double *M);
 void times_backward(const Tables &t, const double *M, double *G);
-// per neighbour q of one atom: A = sum_k G_k Fd[mu_k] P_k, nP = sum_k G_k n_k F[mu_k] P_k and
-// g_d = sum_k G_k p_d(k) F[mu_k] P_{k - e_d}; G of the basic moments read as G[k * stride].
-// dE/dr_q = (g / r + (A - nP / r) u) follows (see neighbour_gradient).
+// per neighbour q of one atom: A = sum_k G_k Fd[mu_k] P_k and the u-gradient of the angular
+// parts g_d = sum_k G_k p_d(k) F[mu_k] P_{k - e_d}, into w4 = [A, gx, gy, gz][ST]; G of the basic
+// moments read as G[k * stride]
 void neighbour_backward(const Tables &t, const Offsets &o, const double *G, int stride, const double *P,
-                        const double *F, const double *Fd, int NQ, double *w5, int ST);
-// dE_i/dr_q (vector from atom i to neighbour q) of nn neighbours from neighbour_backward's w5
-void neighbour_gradient(int nn, const double *r, const double *u, int ST, const double *w5, double *dEdr);
+                        const double *F, const double *Fd, int NQ, double *w4, int ST);
+// dE_i/dr_q (vector from atom i to neighbour q, [q][3]) of nn neighbours from neighbour_backward's w4
+void neighbour_gradient(int nn, const double *r, const double *u, int ST, const double *w4, double *dEdr);
 // MaxVol grades of BATCH rows x[rr * BATCH + s] (n = number of columns of A^-1 = rows of x):
 // grade[s] = max_col |sum_rr x[rr][s] Ainv[rr][col]|; scratch of n * BATCH doubles
 void grades(int n, const double *Ainv, const double *x, double *scratch, double *grade);

@@ -194,7 +194,7 @@ void PairMTP::grow_nb(int n)
     s.j.resize(ST);
     s.t.resize(ST);
   }
-  w5.resize(5 * ST);
+  w4.resize(4 * ST);
   dEdr.resize(3 * ST);
   off = argyro_mtp::make_offsets(tab, nmax_nb);
 }
@@ -297,8 +297,6 @@ void PairMTP::energy(int ns, bool grading)
 // the forces and virial
 void PairMTP::backward_and_tally(int ns)
 {
-  for (int k = 0; k < tab.n_moments; k++)
-    for (int s = 0; s < BATCH; s++) G4[(size_t) k * BATCH + s] = tab.dEdM0[k];
   argyro_mtp::times_backward(tab, M4.data(), G4.data());
   double **f = atom->f;
   const int NN = nmax_nb;
@@ -306,8 +304,8 @@ void PairMTP::backward_and_tally(int ns)
     Slot &b = slot[s];
     const int NQ = (b.nn + 3) & ~3;
     argyro_mtp::neighbour_backward(tab, off, G4.data() + s, BATCH, b.P.data(), b.F.data(), b.Fd.data(), NQ,
-                                   w5.data(), NN);
-    argyro_mtp::neighbour_gradient(b.nn, b.r.data(), b.u.data(), NN, w5.data(), dEdr.data());
+                                   w4.data(), NN);
+    argyro_mtp::neighbour_gradient(b.nn, b.r.data(), b.u.data(), NN, w4.data(), dEdr.data());
     const int i = b.i;
     const double *ux = b.u.data(), *uy = ux + NN, *uz = uy + NN;
     for (int q = 0; q < b.nn; q++) {

@@ -61,7 +61,7 @@ class PairMTP : public Pair {
   Slot slot[argyro_mtp::BATCH];
   std::vector<double> M4, G4;               // moments and dE/dM of the batch [k][BATCH]
   std::vector<double> x4, gscratch;         // grade rows [species + scalar][BATCH], scratch
-  std::vector<double> w5, dEdr;             // per-neighbour backward results of one atom
+  std::vector<double> w4, dEdr;             // per-neighbour backward results of one atom
 
   void gather(int s, int i, int ti);
   void forward(int ns);
