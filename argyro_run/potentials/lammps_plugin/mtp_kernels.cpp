@@ -182,20 +182,18 @@ void radial_generic(int Rdyn, int nn, const double *r, const int *tj, const doub
   }
 }
 
-// NV x 4 neighbours from q on, all sums in registers. The radial part of the derivative is
+// the angular parts a0..a1 of one class (X, Y, Z: which powers are nonzero) for NV x 4
+// neighbours from q on, sums in registers. The radial part of the derivative is
 // A = sum_a Wd_a P_a; the angular part g_d = sum_a p_d(a) W_a P_{a - e_d} (the u-gradient of the
 // monomials); wk[p] = dE/dM of the p-th basic moment in angular order
-template <int NV>
-__attribute__((always_inline)) inline void nb_block(int q, int n_ang, const int *ang_start, const int *F_off,
+template <int NV, bool X, bool Y, bool Z>
+__attribute__((always_inline)) inline void nb_class(int q, int a0, int a1, const int *ang_start, const int *F_off,
                                                     const int *P_off, const int *G_off, const double *ang_n,
                                                     const double *__restrict wk, const double *__restrict P,
                                                     const double *__restrict F, const double *__restrict Fd,
-                                                    double *__restrict A, double *__restrict gx,
-                                                    double *__restrict gy, double *__restrict gz)
+                                                    v4d *a_, v4d *x_, v4d *y_, v4d *z_)
 {
-  v4d a_[NV], x_[NV], y_[NV], z_[NV];
-  for (int v = 0; v < NV; v++) a_[v] = x_[v] = y_[v] = z_[v] = v4d{0, 0, 0, 0};
-  for (int a = 0; a < n_ang; a++) {
+  for (int a = a0; a < a1; a++) {
     v4d W[NV], Wd[NV];
     for (int v = 0; v < NV; v++) W[v] = Wd[v] = v4d{0, 0, 0, 0};
     for (int p = ang_start[a]; p < ang_start[a + 1]; p++) {
@@ -208,15 +206,48 @@ __attribute__((always_inline)) inline void nb_block(int q, int n_ang, const int 
     }
     const double *an = ang_n + 4 * a;
     const int *gi = G_off + 3 * a;
-    const int po = P_off[a] + q, g0 = gi[0] + q, g1 = gi[1] + q, g2 = gi[2] + q;
-    const double c0 = an[0], c1 = an[1], c2 = an[2];
-    for (int v = 0; v < NV; v++) {
-      a_[v] += Wd[v] * ld4(P + po + 4 * v);
-      x_[v] += (c0 * W[v]) * ld4(P + g0 + 4 * v);
-      y_[v] += (c1 * W[v]) * ld4(P + g1 + 4 * v);
-      z_[v] += (c2 * W[v]) * ld4(P + g2 + 4 * v);
+    const int po = P_off[a] + q;
+    for (int v = 0; v < NV; v++) a_[v] += Wd[v] * ld4(P + po + 4 * v);
+    if (X) {
+      const int g = gi[0] + q;
+      const double c = an[0];
+      for (int v = 0; v < NV; v++) x_[v] += (c * W[v]) * ld4(P + g + 4 * v);
+    }
+    if (Y) {
+      const int g = gi[1] + q;
+      const double c = an[1];
+      for (int v = 0; v < NV; v++) y_[v] += (c * W[v]) * ld4(P + g + 4 * v);
+    }
+    if (Z) {
+      const int g = gi[2] + q;
+      const double c = an[2];
+      for (int v = 0; v < NV; v++) z_[v] += (c * W[v]) * ld4(P + g + 4 * v);
     }
   }
+}
+
+template <int NV>
+__attribute__((always_inline)) inline void nb_block(int q, const int *cls, const int *ang_start, const int *F_off,
+                                                    const int *P_off, const int *G_off, const double *ang_n,
+                                                    const double *__restrict wk, const double *__restrict P,
+                                                    const double *__restrict F, const double *__restrict Fd,
+                                                    double *__restrict A, double *__restrict gx,
+                                                    double *__restrict gy, double *__restrict gz)
+{
+  v4d a_[NV], x_[NV], y_[NV], z_[NV];
+  for (int v = 0; v < NV; v++) a_[v] = x_[v] = y_[v] = z_[v] = v4d{0, 0, 0, 0};
+#define MTP_CLASS(C)                                                                                              \
+  nb_class<NV, (C & 1) != 0, (C & 2) != 0, (C & 4) != 0>(q, cls[C], cls[C + 1], ang_start, F_off, P_off, G_off, \
+                                                         ang_n, wk, P, F, Fd, a_, x_, y_, z_)
+  MTP_CLASS(0);
+  MTP_CLASS(1);
+  MTP_CLASS(2);
+  MTP_CLASS(3);
+  MTP_CLASS(4);
+  MTP_CLASS(5);
+  MTP_CLASS(6);
+  MTP_CLASS(7);
+#undef MTP_CLASS
   for (int v = 0; v < NV; v++) {
     st4(A + q + 4 * v, a_[v]);
     st4(gx + q + 4 * v, x_[v]);
@@ -227,7 +258,7 @@ __attribute__((always_inline)) inline void nb_block(int q, int n_ang, const int 
 
 // eight neighbours per block (the scalar loads per angular part shared by two vectors), a last
 // block of four
-MTP_CLONES void neighbour_backward_k(int n_ang, const int *ang_start, const int *F_off, const int *P_off,
+MTP_CLONES void neighbour_backward_k(const int *cls, const int *ang_start, const int *F_off, const int *P_off,
                                      const int *G_off, const double *ang_n, const double *__restrict wk,
                                      const double *__restrict P, const double *__restrict F,
                                      const double *__restrict Fd, int NQ, double *__restrict A,
@@ -235,8 +266,8 @@ MTP_CLONES void neighbour_backward_k(int n_ang, const int *ang_start, const int 
 {
   int q = 0;
   for (; q + 8 <= NQ; q += 8)
-    nb_block<2>(q, n_ang, ang_start, F_off, P_off, G_off, ang_n, wk, P, F, Fd, A, gx, gy, gz);
-  if (q < NQ) nb_block<1>(q, n_ang, ang_start, F_off, P_off, G_off, ang_n, wk, P, F, Fd, A, gx, gy, gz);
+    nb_block<2>(q, cls, ang_start, F_off, P_off, G_off, ang_n, wk, P, F, Fd, A, gx, gy, gz);
+  if (q < NQ) nb_block<1>(q, cls, ang_start, F_off, P_off, G_off, ang_n, wk, P, F, Fd, A, gx, gy, gz);
 }
 
 // x A^-1 for 4 rows at once, 8 columns per pass held in registers
@@ -313,6 +344,26 @@ Tables make_tables(const Potential &p)
     basic_ang[k] = id;
   }
   t.n_ang = (int) angid.size();
+  // angular parts ordered by which powers are nonzero (class bits x 1, y 2, z 4): the backward
+  // kernel runs each class with only its nonzero derivative terms
+  {
+    auto cls = [&](int a) {
+      return (ang_pow[3 * a] > 0) | (ang_pow[3 * a + 1] > 0) << 1 | (ang_pow[3 * a + 2] > 0) << 2;
+    };
+    std::vector<int> order(t.n_ang), newid(t.n_ang);
+    for (int a = 0; a < t.n_ang; a++) order[a] = a;
+    std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return cls(x) < cls(y); });
+    std::vector<int> pw(3 * t.n_ang);
+    t.ang_class_start.assign(9, 0);
+    for (int n = 0; n < t.n_ang; n++) {
+      newid[order[n]] = n;
+      for (int d = 0; d < 3; d++) pw[3 * n + d] = ang_pow[3 * order[n] + d];
+      t.ang_class_start[cls(order[n]) + 1]++;
+    }
+    for (int c = 0; c < 8; c++) t.ang_class_start[c + 1] += t.ang_class_start[c];
+    ang_pow = pw;
+    for (int k = 0; k < t.n_basic; k++) basic_ang[k] = newid[basic_ang[k]];
+  }
   // monomials closed under lowering one power, sorted by degree
   std::map<std::vector<int>, int> need;
   std::vector<std::vector<int>> stack;
@@ -509,7 +560,7 @@ void neighbour_backward(const Tables &t, const Offsets &o, const double *G, int 
   thread_local std::vector<double> wk;
   wk.resize(t.n_basic);
   for (int p = 0; p < t.n_basic; p++) wk[p] = G[(size_t) t.ang_k[p] * stride];
-  neighbour_backward_k(t.n_ang, t.ang_start.data(), o.ang_F.data(), o.ang_P.data(), o.ang_g.data(),
+  neighbour_backward_k(t.ang_class_start.data(), t.ang_start.data(), o.ang_F.data(), o.ang_P.data(), o.ang_g.data(),
                        t.ang_n.data(), wk.data(), P, F, Fd, NQ, w4, w4 + ST, w4 + 2 * ST, w4 + 3 * ST);
 }
 

@@ -33,12 +33,13 @@ struct Tables {
   int n_mono = 0;
   std::vector<int> mono_par, mono_dim;
   std::vector<int> basic_mu, basic_mono;    // per basic moment
-  // distinct angular parts a; basic moments grouped by angular part (CSR ang_start), with their
+  // distinct angular parts a (ordered by class, see ang_class_start); basic moments grouped by angular part (CSR ang_start), with their
   // moment index ang_k and radial function ang_mu
   int n_ang = 0;
   std::vector<int> ang_mono, ang_start, ang_k, ang_mu;
   std::vector<int> ang_lower;          // [a][3]: monomial with one power of x/y/z less (0 if none)
   std::vector<double> ang_n;           // [a][4]: p0, p1, p2, p0+p1+p2
+  std::vector<int> ang_class_start;    // [9]: angular parts by class (p0>0) + 2 (p1>0) + 4 (p2>0)
   // alpha_index_times rows in runs of one target, runs by ascending target
   int n_runs = 0;
   std::vector<int> run_start, run_target, t_a, t_b;
