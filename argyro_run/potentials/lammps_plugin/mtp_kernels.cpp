@@ -97,39 +97,51 @@ MTP_CLONES void times_backward_k(int n_moments, const int *src_start, const int 
   }
 }
 
-// radial functions for R = 4 (the common MLIP levels 14-18): per neighbour the Chebyshev
-// recursion in scalars, the contraction with c[tj][b][0..3] in one vector register
+// radial functions for R = 4 (the common MLIP levels 14-18): the Chebyshev recursion for four
+// neighbours at once (r padded to whole vectors), then per neighbour the contraction with
+// c[tj][b][0..3] in one vector register. B <= 32 Chebyshev terms (more: radial_generic)
+constexpr int RADIAL4_MAX_B = 32;
 MTP_CLONES void radial4_k(int nn, const double *__restrict r, const int *__restrict tj,
                           const double *__restrict c_ti, int B, double min_dist, double max_dist, double scaling,
                           double *__restrict F, double *__restrict Fd, int ST)
 {
   const double mult = 2.0 / (max_dist - min_dist);
-  for (int q = 0; q < nn; q++) {
-    const double rq = r[q];
-    const double ksi = (2.0 * rq - (min_dist + max_dist)) / (max_dist - min_dist);
-    const double d = rq - max_dist;
-    const double *c = c_ti + (size_t) tj[q] * B * 4;
-    double v0 = scaling * d * d, d0 = scaling * 2.0 * d;
-    v4d fv = ld4(c) * v0, fd = ld4(c) * d0;
+  double T[RADIAL4_MAX_B][4], D[RADIAL4_MAX_B][4];
+  for (int q = 0; q < nn; q += 4) {
+    const v4d rq = ld4(r + q);
+    const v4d ksi = (2.0 * rq - (min_dist + max_dist)) / (max_dist - min_dist);
+    const v4d d = rq - max_dist;
+    v4d v0 = scaling * d * d, d0 = scaling * 2.0 * d;
+    st4(T[0], v0);
+    st4(D[0], d0);
     if (B > 1) {
-      double v1 = scaling * ksi * d * d, d1 = scaling * (mult * d * d + 2.0 * ksi * d);
-      fv += ld4(c + 4) * v1;
-      fd += ld4(c + 4) * d1;
+      v4d v1 = scaling * ksi * d * d, d1 = scaling * (mult * d * d + 2.0 * ksi * d);
+      st4(T[1], v1);
+      st4(D[1], d1);
       for (int b = 2; b < B; b++) {
-        const double v2 = 2.0 * ksi * v1 - v0;
-        const double d2 = 2.0 * (mult * v1 + ksi * d1) - d0;
-        const v4d cb = ld4(c + 4 * b);
-        fv += cb * v2;
-        fd += cb * d2;
+        const v4d v2 = 2.0 * ksi * v1 - v0;
+        const v4d d2 = 2.0 * (mult * v1 + ksi * d1) - d0;
+        st4(T[b], v2);
+        st4(D[b], d2);
         v0 = v1;
         v1 = v2;
         d0 = d1;
         d1 = d2;
       }
     }
-    for (int mu = 0; mu < 4; mu++) {
-      F[(size_t) mu * ST + q] = fv[mu];
-      Fd[(size_t) mu * ST + q] = fd[mu];
+    const int nl = nn - q < 4 ? nn - q : 4;
+    for (int l = 0; l < nl; l++) {
+      const double *c = c_ti + (size_t) tj[q + l] * B * 4;
+      v4d fv = {0, 0, 0, 0}, fd = fv;
+      for (int b = 0; b < B; b++) {
+        const v4d cb = ld4(c + 4 * b);
+        fv += cb * T[b][l];
+        fd += cb * D[b][l];
+      }
+      for (int mu = 0; mu < 4; mu++) {
+        F[(size_t) mu * ST + q + l] = fv[mu];
+        Fd[(size_t) mu * ST + q + l] = fd[mu];
+      }
     }
   }
 }
@@ -520,7 +532,13 @@ void radial(const Tables &t, int ti, int nn, const double *r, const int *tj, dou
 {
   const double *c = &t.radial_t[(size_t) ti * t.S * t.B * t.R];
   switch (t.R) {
-    case 4: radial4_k(nn, r, tj, c, t.B, t.min_dist, t.max_dist, t.scaling, F, Fd, ST); break;
+    case 4:
+      if (t.B <= RADIAL4_MAX_B) {
+        radial4_k(nn, r, tj, c, t.B, t.min_dist, t.max_dist, t.scaling, F, Fd, ST);
+        break;
+      }
+      radial_generic<4>(4, nn, r, tj, c, t.B, t.min_dist, t.max_dist, t.scaling, F, Fd, ST);
+      break;
     case 1: radial_generic<1>(1, nn, r, tj, c, t.B, t.min_dist, t.max_dist, t.scaling, F, Fd, ST); break;
     case 2: radial_generic<2>(2, nn, r, tj, c, t.B, t.min_dist, t.max_dist, t.scaling, F, Fd, ST); break;
     case 3: radial_generic<3>(3, nn, r, tj, c, t.B, t.min_dist, t.max_dist, t.scaling, F, Fd, ST); break;

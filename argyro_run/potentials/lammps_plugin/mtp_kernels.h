@@ -61,7 +61,8 @@ struct Offsets {
 };
 Offsets make_offsets(const Tables &t, int ST);
 
-// radial functions and their r-derivatives of nn neighbours (species tj[q]) of an atom of species ti
+// radial functions and their r-derivatives of nn neighbours (species tj[q]) of an atom of species ti;
+// r must be readable (finite) up to the next multiple of 4
 void radial(const Tables &t, int ti, int nn, const double *r, const int *tj, double *F, double *Fd, int ST);
 // monomials of NQ unit vectors u[3][ST] into P[n_mono][ST]
 void monomials(const Tables &t, const Offsets &o, const double *u, double *P, int NQ);
