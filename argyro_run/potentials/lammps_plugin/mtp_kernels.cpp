@@ -69,11 +69,11 @@ MTP_CLONES void times_forward_k(int n_runs, const int *run_start, const int *run
     int m = run_start[rr];
     const int e = run_start[rr + 1];
     for (; m + 1 < e; m += 2) {
-      acc0 += t_mult[m] * ld4(M + 4 * t_a[m]) * ld4(M + 4 * t_b[m]);
-      acc1 += t_mult[m + 1] * ld4(M + 4 * t_a[m + 1]) * ld4(M + 4 * t_b[m + 1]);
+      acc0 += t_mult[m] * ld4(M + t_a[m]) * ld4(M + t_b[m]);
+      acc1 += t_mult[m + 1] * ld4(M + t_a[m + 1]) * ld4(M + t_b[m + 1]);
     }
-    if (m < e) acc0 += t_mult[m] * ld4(M + 4 * t_a[m]) * ld4(M + 4 * t_b[m]);
-    st4(M + 4 * run_target[rr], acc0 + acc1);
+    if (m < e) acc0 += t_mult[m] * ld4(M + t_a[m]) * ld4(M + t_b[m]);
+    st4(M + run_target[rr], acc0 + acc1);
   }
 }
 
@@ -89,10 +89,10 @@ MTP_CLONES void times_backward_k(int n_moments, const int *src_start, const int 
     int e = src_start[k];
     const int end = src_start[k + 1];
     for (; e + 1 < end; e += 2) {
-      acc0 += e_mult[e] * ld4(G + 4 * e_t[e]) * ld4(M + 4 * e_o[e]);
-      acc1 += e_mult[e + 1] * ld4(G + 4 * e_t[e + 1]) * ld4(M + 4 * e_o[e + 1]);
+      acc0 += e_mult[e] * ld4(G + e_t[e]) * ld4(M + e_o[e]);
+      acc1 += e_mult[e + 1] * ld4(G + e_t[e + 1]) * ld4(M + e_o[e + 1]);
     }
-    if (e < end) acc0 += e_mult[e] * ld4(G + 4 * e_t[e]) * ld4(M + 4 * e_o[e]);
+    if (e < end) acc0 += e_mult[e] * ld4(G + e_t[e]) * ld4(M + e_o[e]);
     st4(G + 4 * k, acc0 + acc1);
   }
 }
@@ -452,13 +452,13 @@ Tables make_tables(const Potential &p)
   t.run_target.clear();
   for (int q = 0; q < n_times; q++) {
     const int m = order[q];
-    t.t_a[q] = tim[4 * m];
-    t.t_b[q] = tim[4 * m + 1];
+    t.t_a[q] = BATCH * tim[4 * m];
+    t.t_b[q] = BATCH * tim[4 * m + 1];
     t.t_mult[q] = tim[4 * m + 2];
     const int k = tim[4 * m + 3];
-    if (t.run_target.empty() || t.run_target.back() != k) {
+    if (t.run_target.empty() || t.run_target.back() != BATCH * k) {
       if (!t.run_target.empty()) t.run_start.push_back(q);
-      t.run_target.push_back(k);
+      t.run_target.push_back(BATCH * k);
     }
   }
   if (n_times) t.run_start.push_back(n_times);
@@ -480,13 +480,13 @@ Tables make_tables(const Potential &p)
       const int a = tim[4 * m], b = tim[4 * m + 1], k = tim[4 * m + 3];
       const double mult = tim[4 * m + 2];
       int e = fill[a]++;
-      t.src_t[e] = k;
-      t.src_o[e] = b;
+      t.src_t[e] = BATCH * k;
+      t.src_o[e] = BATCH * b;
       t.src_mult[e] = a == b ? 2.0 * mult : mult;
       if (a != b) {
         e = fill[b]++;
-        t.src_t[e] = k;
-        t.src_o[e] = a;
+        t.src_t[e] = BATCH * k;
+        t.src_o[e] = BATCH * a;
         t.src_mult[e] = mult;
       }
     }

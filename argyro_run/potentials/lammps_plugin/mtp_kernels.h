@@ -40,7 +40,8 @@ struct Tables {
   std::vector<int> ang_lower;          // [a][3]: monomial with one power of x/y/z less (0 if none)
   std::vector<double> ang_n;           // [a][4]: p0, p1, p2, p0+p1+p2
   std::vector<int> ang_class_start;    // [9]: angular parts by class (p0>0) + 2 (p1>0) + 4 (p2>0)
-  // alpha_index_times rows in runs of one target, runs by ascending target
+  // alpha_index_times rows in runs of one target, runs by ascending target; moment indices of
+  // the times tables (t_a, t_b, run_target, src_t, src_o) are stored as offsets k * BATCH
   int n_runs = 0;
   std::vector<int> run_start, run_target, t_a, t_b;
   std::vector<double> t_mult;
