@@ -11,6 +11,10 @@ same structure and potential (energies compared as a check).
 
 Run:  .venv/bin/python benchmarks/mtp_speed.py            (1 rank + motep)
       .venv/bin/mpiexec -n 2 .venv/bin/python benchmarks/mtp_speed.py --lammps-only
+      ... --level 10|16|20|24                                (MLIP's level bases)
+      ... --lammps-only --plugin-lib OTHER/libmtpplugin.so  (another build, e.g. an older commit's:
+                                                             one plugin per process, so compare
+                                                             in alternating runs)
 """
 
 from __future__ import annotations
