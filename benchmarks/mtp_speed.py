@@ -86,13 +86,13 @@ def cell():
     return make_supercell(argyrodite("Cl", li_seed=0), (3, 3, 3))
 
 
-def bench_lammps(pot, atoms, steps, comm, plugin_lib=None, style_extra=""):
+def bench_lammps(pot, atoms, steps, comm, plugin_lib=None, style_extra="", log="none"):
     from argyro_run.potentials.plugin import lammps_commands, plugin_path
 
     if comm.rank == 0 and plugin_lib is None:
         plugin_path()
     comm.Barrier()
-    lmp = lammps_module().lammps(cmdargs=["-log", "none", "-screen", "none"], comm=comm)
+    lmp = lammps_module().lammps(cmdargs=["-log", str(log), "-screen", "none"], comm=comm)
     c = atoms.cell.array
     assert abs(c[0, 1]) + abs(c[0, 2]) + abs(c[1, 2]) < 1e-12
     for cmd in ("units metal", "atom_style atomic", "boundary p p p",
@@ -115,7 +115,7 @@ def bench_lammps(pot, atoms, steps, comm, plugin_lib=None, style_extra=""):
         lmp.command(cmd)
     for cmd in ("neighbor 1.0 bin", "neigh_modify every 10 delay 0 check yes",
                 "timestep 0.001", "fix 1 all nve",
-                "thermo 0"):
+                "thermo 0", "timer full"):
         lmp.command(cmd)
     lmp.command("run 0")
     e0 = lmp.get_thermo("pe")
@@ -157,6 +157,8 @@ def main():
     ap.add_argument("--lammps-only", action="store_true")
     ap.add_argument("--level", type=int, default=16, help="MTP level of the generated basis (default 16)")
     ap.add_argument("--plugin-lib", help="time this plugin library instead of the current build")
+    ap.add_argument("--log", default="none", help="LAMMPS log file; its timing breakdown ('timer full') "
+                    "has the Pair section's wall time min/avg/max over ranks and its %%CPU")
     ap.add_argument("--template", help="use the basis of this MLIP .mtp file instead of the generated "
                     "level basis (e.g. the fixture crystals/noncubic/10/initial.mtp)")
     args = ap.parse_args()
@@ -170,7 +172,7 @@ def main():
             print(f"atoms {n}, species {SPECIES}, basis {counts}")
         pot = pathlib.Path(comm.bcast(str(pot)))
         comm.Barrier()
-        e_l, dt, cpu = bench_lammps(pot, atoms, args.steps, comm, args.plugin_lib)
+        e_l, dt, cpu = bench_lammps(pot, atoms, args.steps, comm, args.plugin_lib, log=args.log)
         if comm.rank == 0:
             print(f"plugin  ranks={comm.size}: {dt / args.steps / n * 1e6:8.2f} us/atom/step wall, "
                   f"{cpu / args.steps / n * 1e6:8.2f} us/atom/step CPU (max over ranks) "
