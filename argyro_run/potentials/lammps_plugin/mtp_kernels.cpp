@@ -491,6 +491,23 @@ Tables make_tables(const Potential &p)
       }
     }
   }
+  // each source's entries by ascending target (the reads of G walk forward through memory)
+  for (int k = 0; k < t.n_moments; k++) {
+    const int b0 = t.src_start[k], b1 = t.src_start[k + 1];
+    std::vector<int> idx(b1 - b0);
+    for (int e = b0; e < b1; e++) idx[e - b0] = e;
+    std::stable_sort(idx.begin(), idx.end(), [&](int x, int y) { return t.src_t[x] < t.src_t[y]; });
+    std::vector<int> st(idx.size()), so(idx.size());
+    std::vector<double> sm(idx.size());
+    for (size_t n = 0; n < idx.size(); n++) {
+      st[n] = t.src_t[idx[n]];
+      so[n] = t.src_o[idx[n]];
+      sm[n] = t.src_mult[idx[n]];
+    }
+    std::copy(st.begin(), st.end(), t.src_t.begin() + b0);
+    std::copy(so.begin(), so.end(), t.src_o.begin() + b0);
+    std::copy(sm.begin(), sm.end(), t.src_mult.begin() + b0);
+  }
   t.mapping = p.alpha_moment_mapping;
   t.species_coeffs = p.species_coeffs;
   t.moment_coeffs = p.moment_coeffs;
