@@ -322,6 +322,46 @@ def test_nve_energy_conservation(mlip_fixtures):
     assert drift < 2e-4, drift
 
 
+def test_grades_only_on_steps_divisible_by_every(mlip_fixtures, tmp_path):
+    """'every 5': the grades are computed at a run's set-up and on steps 5, 10, ...; in between
+    d_mtp_grade keeps the last values although the atoms move (select/break are checked in the
+    same place, on graded steps only)."""
+    d = mlip_fixtures / "molecules/291/10"
+    c = read_out_cfg(d / "out.cfg")[0]
+    S = species_count(d / "pot.mtp")
+    nmom = len(re.search(r"moment_coeffs = \{(.*)\}", (d / "pot.mtp").read_text()).group(1).split(","))
+    ainv = np.random.default_rng(3).normal(0, 1, (S + nmom, S + nmom))
+    active = tmp_path / "r.als"
+    _write_active(active, ainv)
+    box = np.eye(3) * 14.0
+    pos = c["pos"] - c["pos"].mean(axis=0) + 7.0
+
+    def grades_at(p):  # fresh evaluation (every 1) at positions p
+        ref = Lmp(d / "pot.mtp", c["type"], p, box, masses=[12.011, 1.008], style_extra=f" active_set {active}")
+        ref.run0()
+        g = ref.grades()
+        ref.close()
+        return g
+
+    lmp = Lmp(d / "pot.mtp", c["type"], pos, box, masses=[12.011, 1.008],
+              style_extra=f" active_set {active} every 5")
+    lmp.lmp.command("velocity all create 600 8812 mom yes rot no dist gaussian")
+    lmp.lmp.command("timestep 0.0005")
+    lmp.lmp.command("fix nve all nve")
+    lmp.run0()
+    g0 = lmp.grades()
+    np.testing.assert_allclose(g0, grades_at(lmp.positions()), rtol=1e-12)
+    lmp.lmp.command("run 4 post no")  # steps 1-4: not graded (no set-up inside a run)
+    assert np.array_equal(lmp.grades(), g0)
+    p4 = lmp.positions()
+    assert abs(p4 - pos).max() > 1e-4  # the atoms did move
+    lmp.lmp.command("run 1 pre no post no")  # step 5: graded, at the positions of step 5
+    g5 = lmp.grades()
+    np.testing.assert_allclose(g5, grades_at(lmp.positions()), rtol=1e-12)
+    assert not np.allclose(g5, g0, rtol=1e-6)
+    lmp.close()
+
+
 def _site_rows(d, c, S, tmp_path):
     """Site-basis rows [one-hot(type), B_m(i)] from per-atom energies of potentials whose
     coefficients are unit vectors (E_i = species_coeffs[t_i] + sum_m moment_coeffs[m] B_m(i))."""
