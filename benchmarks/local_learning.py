@@ -61,7 +61,8 @@ def main(argv=None):
     from argyro_run._stack import MPI
     from argyro_run.learning.dataset import label_images
     from argyro_run.learning.initial import rattled_and_strained
-    from argyro_run.learning.loop import LoopSettings, fit, run_level, starting_point
+    from argyro_run.learning.loop import fit, run_level, starting_point
+    from argyro_run.learning.settings import LoopSettings
     from argyro_run.learning.reference import ReferenceSpec
     from argyro_run.structures import argyrodite
     from argyro_run.structures.gb import csl_bicrystal
@@ -72,7 +73,7 @@ def main(argv=None):
         spec = ReferenceSpec(timeout_s=3600, max_retries=1, fallback={"electronic_temperature_K": 1000.0})
     else:
         teacher = Path(__file__).resolve().parents[1] / "tests" / "data" / "mtp" / "Li6PS5Cl-l08.mtp"
-        spec = ReferenceSpec(calculator="argyro_run.potentials.evaluate:MTPCalculator",
+        spec = ReferenceSpec(calculator="argyro_run.potentials.calculator:MTPCalculator",
                              kwargs={"mtp": str(teacher)}, timeout_s=3600, max_retries=0)
     cache = wd / "reference_cache"
     bulk = argyrodite("Cl")

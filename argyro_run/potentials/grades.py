@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from argyro_run.potentials.evaluate import site_basis
 from argyro_run.potentials.maxvol import ActiveSet
 
 MODES = ("neighborhood", "configuration")
@@ -35,8 +36,6 @@ def _check_mode(mode: str) -> str:
 
 def rows_of(mtp, atoms, mode: str = "neighborhood") -> np.ndarray:
     """The MaxVol rows of one configuration: (n, S+ns) per atom or (1, S+ns) summed."""
-    from argyro_run.potentials.evaluate import site_basis
-
     R = site_basis(mtp, atoms)
     return R if _check_mode(mode) == "neighborhood" else R.sum(axis=0, keepdims=True)
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from argyro_run.learning.dataset import label_images, training_set_from_result, training_set_to_result
-from argyro_run.learning.loop import LoopSettings, Pick, reference_jobs
+from argyro_run.learning.select import Pick, reference_jobs
+from argyro_run.learning.settings import LoopSettings
 from argyro_run.learning.reference import ReferenceSpec
 from argyro_run.results import Result
 

@@ -1,11 +1,13 @@
-"""Greedy D-optimal selection of the loop (``loop.select``) on explicit neighbourhood rows."""
+"""Greedy D-optimal selection of the loop (``select.select``) on explicit neighbourhood rows."""
 
 from __future__ import annotations
 
 import numpy as np
 from ase import Atoms
 
-from argyro_run.learning.loop import Exploration, LoopSettings, select
+from argyro_run.learning.explore import Exploration
+from argyro_run.learning.select import select
+from argyro_run.learning.settings import LoopSettings
 from argyro_run.potentials.maxvol import ActiveSet
 
 N_BASIS = 6

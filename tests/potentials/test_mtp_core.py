@@ -11,7 +11,8 @@ from ase import Atoms
 from ase.build import bulk
 
 from argyro_run.potentials.cfg import format_cfg, parse_cfg, read_cfg, write_cfg
-from argyro_run.potentials.evaluate import MTPCalculator, evaluate, site_basis
+from argyro_run.potentials.calculator import MTPCalculator
+from argyro_run.potentials.evaluate import evaluate, site_basis
 from argyro_run.potentials.grades import grade, load_active_set, save_active_set, select_active_set
 from argyro_run.potentials.mtp import format_mtp, parse_mtp, read_mtp, write_mtp
 from argyro_run.potentials.train import predict
