@@ -43,29 +43,11 @@ class Exploration:
         return (not self.completed) or self.max_grade > gamma_select
 
 
-def _lammps_cell(lmp) -> tuple[np.ndarray, np.ndarray]:
-    boxlo, boxhi, xy, yz, xz, _per, _chg = lmp.extract_box()
-    h = np.array(boxhi) - np.array(boxlo)
-    return np.array([[h[0], 0, 0], [xy, h[1], 0], [xz, yz, h[2]]]), np.array(boxlo)
-
-
-def _current_atoms(lmp, species: list[str]):
-    """The configuration in LAMMPS now (atom id order), in LAMMPS's frame."""
-    from ase import Atoms
-
-    n = lmp.get_natoms()
-    x = np.ctypeslib.as_array(lmp.gather_atoms("x", 1, 3), shape=(n * 3,)).reshape(n, 3).copy()
-    t = np.ctypeslib.as_array(lmp.gather_atoms("type", 0, 1), shape=(n,)).copy()
-    cell, lo = _lammps_cell(lmp)
-    return Atoms(symbols=[species[i - 1] for i in t], positions=x - lo, cell=cell, pbc=True)
-
-
 def explore_one(atoms, name: str, temperature_K: float, mtp_path: Path, active_path: Path, settings: LoopSettings,
                 rundir: Path, comm, seed: int) -> Exploration:
     """One exploration MD run (NVT, Nose-Hoover) with LAMMPS and the MTP plugin on ``comm``."""
-    from ase.io import write
-
     from argyro_run._stack import lammps_module
+    from argyro_run.md.lammps_io import current_atoms, write_data_file
     from argyro_run.potentials.plugin import lammps_commands
 
     ex = Exploration(name=name, temperature_K=temperature_K, steps_target=settings.n_steps)
@@ -79,10 +61,7 @@ def explore_one(atoms, name: str, temperature_K: float, mtp_path: Path, active_p
         rundir.mkdir(parents=True, exist_ok=True)
         if dump.exists():
             dump.unlink()
-        a = atoms.copy()
-        a.calc = None
-        write(rundir / "in.data", a, format="lammps-data", specorder=species, masses=True, atom_style="atomic",
-              parallel=False)
+        write_data_file(rundir / "in.data", atoms, species)
     comm.Barrier()
     t0 = time.perf_counter()
     lmp = lammps_module().lammps(comm=comm, cmdargs=["-screen", "none", "-log", str(rundir / "log.lammps"), "-nocite"])
@@ -110,7 +89,7 @@ def explore_one(atoms, name: str, temperature_K: float, mtp_path: Path, active_p
         last = None
         if ex.broke or ex.error:
             try:
-                last = _current_atoms(lmp, species)
+                last = current_atoms(lmp, species)
             except Exception:  # the state after an error may be unusable; the dump still has it
                 last = None
     finally:

@@ -64,11 +64,10 @@ def grade(mtp, active, atoms) -> tuple[float, np.ndarray]:
     grade is the largest atom's; configuration mode: one grade from the summed row, per-atom
     grades are 0 (as the LAMMPS plugin reports them)."""
     mode = getattr(active, "mode", "neighborhood")
-    inv = np.asarray(active.inverse, dtype=float)
     if mode == "configuration":
-        g = float(np.abs(rows_of(mtp, atoms, mode) @ inv).max())
+        g = float(active.grades(rows_of(mtp, atoms, mode)).max())
         return g, np.zeros(len(atoms))
-    per_atom = np.abs(rows_of(mtp, atoms) @ inv).max(axis=1)
+    per_atom = active.grades(rows_of(mtp, atoms))
     return float(per_atom.max(initial=0.0)), per_atom
 
 
