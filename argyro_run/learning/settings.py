@@ -1,15 +1,16 @@
 """What one level of the active-learning loop needs: :class:`LoopSettings`.
 
-The settings a user gives come from the validated config models (``[[active_learning.levels]]``:
-``LevelStep``, ``[active_learning]``: ``ActiveLearningSection``, ``[potential]``:
-``PotentialSection``); their defaults are the models' defaults, never restated here. The
-loop's own knobs (training iterations, MD time step, grading interval, ...) have no TOML key and
-are owned by this class.
+The settings a user gives are the validated config models themselves: the level's
+``[[active_learning.levels]]`` entry (``LevelStep``), ``[active_learning]``
+(``ActiveLearningSection``) and ``[potential]`` (``PotentialSection``); their keys, checks and
+defaults are owned there and read here by name (``settings.gamma_select`` is
+``settings.step.gamma_select``). The loop's own knobs (training iterations, MD time step, grading
+interval, ...) have no TOML key and are owned by this class.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 from argyro_run.config.active_learning import ActiveLearningSection, LevelStep
 from argyro_run.config.potential import PotentialSection
@@ -17,47 +18,28 @@ from argyro_run.errors import UserError
 from argyro_run.learning.dataset import spec_from_params
 from argyro_run.learning.reference import ReferenceSpec
 
-
-def _default(model, name: str):
-    return model.model_fields[name].get_default(call_default_factory=True)
-
-
-def _from(model, name: str):
-    """A dataclass field whose default is the config model's."""
-    return field(default_factory=lambda: _default(model, name))
+# LoopSettings attribute -> the config model it holds
+_SECTIONS = {"step": LevelStep, "learning": ActiveLearningSection, "potential": PotentialSection}
 
 
-def _validated(model, values: dict):
-    """``model`` validated from those of ``values`` that are its fields (task params carry more)."""
-    return model.model_validate({k: v for k, v in values.items() if k in model.model_fields})
+def _section(model, values: dict, level: int):
+    """``model`` validated from those of ``values`` that are its keys (and ``level`` where it has one)."""
+    mine = {k: v for k, v in values.items() if k in model.model_fields and k != "level"}
+    if "level" in model.model_fields:
+        mine["level"] = level
+    return model.model_validate(mine)
 
 
 @dataclass
 class LoopSettings:
-    """Everything one level of the loop needs (from the task params, or built directly)."""
+    """Everything one level of the loop needs: :meth:`from_params` (a task's params) or :meth:`of`
+    (settings by name, the config defaults for the rest)."""
 
     level: int
     species: list[str]
-    # [[active_learning.levels]]
-    gamma_select: float = _default(LevelStep, "gamma_select")
-    gamma_break: float = _default(LevelStep, "gamma_break")
-    exploration_ps: float = _default(LevelStep, "exploration_ps")
-    temperatures_K: list[float] = _from(LevelStep, "temperatures_K")
-    # [active_learning]
-    max_iterations: int = _default(ActiveLearningSection, "max_iterations")
-    max_selected_per_iteration: int = _default(ActiveLearningSection, "max_selected_per_iteration")
-    converged_fraction: float = _default(ActiveLearningSection, "converged_fraction")
-    max_reference_atoms: int = _default(ActiveLearningSection, "max_reference_atoms")
-    local_radius_A: float = _default(ActiveLearningSection, "local_radius_A")
-    local_mode: str = _default(ActiveLearningSection, "local_mode")
-    vacuum_A: float = _default(ActiveLearningSection, "vacuum_A")
-    # [potential]
-    max_dist_A: float = _default(PotentialSection, "max_dist_A")
-    min_dist_A: float = _default(PotentialSection, "min_dist_A")
-    radial_basis_size: int = _default(PotentialSection, "radial_basis_size")
-    energy_weight: float = _default(PotentialSection, "energy_weight")
-    force_weight: float = _default(PotentialSection, "force_weight")
-    stress_weight: float = _default(PotentialSection, "stress_weight")
+    step: LevelStep
+    learning: ActiveLearningSection
+    potential: PotentialSection
     # the loop's own (no TOML key)
     local_buffer_A: float = 1.0        # cut-out radius >= cutoff + this (else the core is one atom)
     train_iterations: int = 100        # L-BFGS iterations of each (warm-started) refit
@@ -70,18 +52,34 @@ class LoopSettings:
     seed: int = 0
 
     @classmethod
+    def of(cls, level: int, species, **values) -> "LoopSettings":
+        """Settings of a level from ``values`` by name: keys of the config sections (validated by
+        their models, whose defaults fill the rest) and the loop's own fields."""
+        sections = {name: _section(model, values, int(level)) for name, model in _SECTIONS.items()}
+        own = {k: v for k, v in values.items() if not any(k in m.model_fields for m in _SECTIONS.values())}
+        return cls(level=int(level), species=list(species), **sections, **own)
+
+    @classmethod
     def from_params(cls, params: dict) -> "LoopSettings":
         """From the ``active_learning`` task params built by ``plan/build.py`` (``step``: a level of
         the ladder, the ``[active_learning]`` keys, ``potential``, ``reference``, ``seed``)."""
         step = LevelStep.model_validate(params["step"])
-        al = _validated(ActiveLearningSection, params)
-        pot = _validated(PotentialSection, {**(params.get("potential") or {}), "level": step.level})
-        if not pot.species:
+        values = {**params, **(params.get("potential") or {})}
+        learning = _section(ActiveLearningSection, values, step.level)
+        potential = _section(PotentialSection, values, step.level)
+        if not potential.species:
             raise UserError("potential.species: the active-learning loop needs the elements of the MTP types "
                             "(set potential.species, e.g. [\"Li\", \"P\", \"S\", \"Cl\"])")
-        ours = {f.name for f in fields(cls)}
-        kw = {k: getattr(model, k) for model in (pot, al, step) for k in type(model).model_fields if k in ours}
-        return cls(**kw, reference=spec_from_params(params.get("reference") or {}), seed=int(params.get("seed", 0)))
+        return cls(level=step.level, species=list(potential.species), step=step, learning=learning, potential=potential,
+                   reference=spec_from_params(params.get("reference") or {}), seed=int(params.get("seed", 0)))
+
+    def __getattr__(self, name: str):
+        """A key of the config sections (``settings.gamma_select``, ``settings.max_dist_A``)."""
+        for attr, model in _SECTIONS.items():
+            section = self.__dict__.get(attr)
+            if section is not None and name in model.model_fields:
+                return getattr(section, name)
+        raise AttributeError(f"{type(self).__name__} has no setting {name!r}")
 
     @property
     def n_steps(self) -> int:
