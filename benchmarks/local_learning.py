@@ -62,8 +62,8 @@ def main(argv=None):
     from argyro_run.learning.dataset import label_images
     from argyro_run.learning.initial import rattled_and_strained
     from argyro_run.learning.loop import fit, run_level, starting_point
-    from argyro_run.learning.settings import LoopSettings
     from argyro_run.learning.reference import ReferenceSpec
+    from argyro_run.learning.settings import LoopSettings
     from argyro_run.structures import argyrodite
     from argyro_run.structures.gb import csl_bicrystal
 

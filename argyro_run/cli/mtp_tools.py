@@ -185,8 +185,8 @@ def run_eval(args) -> int:
     else:
         import tempfile
 
-        from argyro_run.potentials.grades import save_active_set
         from argyro_run.md.lammps_eval import lammps_evaluate
+        from argyro_run.potentials.grades import save_active_set
         from argyro_run.potentials.mtp import write_mtp
 
         with tempfile.TemporaryDirectory() as d:

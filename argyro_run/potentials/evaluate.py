@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from argyro_run.potentials.moments import MomentTables, Frame, atom_types
+from argyro_run.potentials.moments import Frame, MomentTables, atom_types
 
 
 def _forward(basis: MomentTables, frame: Frame, c: np.ndarray):

@@ -31,7 +31,6 @@ import scipy.sparse as sp
 
 from argyro_run.potentials.cfg import element_types
 
-
 PAIR_CHUNK_ELEMENTS = 4_000_000     # pairs x scalar x basic moments handled at once in design()
 
 

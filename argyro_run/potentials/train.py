@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from argyro_run.potentials.moments import MomentTables, Frame, atom_types
+from argyro_run.potentials.moments import Frame, MomentTables, atom_types
 
 log_ = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from argyro_run.learning.dataset import label_images, training_set_from_result, training_set_to_result
+from argyro_run.learning.reference import ReferenceSpec
 from argyro_run.learning.select import Pick, reference_jobs
 from argyro_run.learning.settings import LoopSettings
-from argyro_run.learning.reference import ReferenceSpec
 from argyro_run.results import Result
 
 LJ = ReferenceSpec(calculator="ase.calculators.lj:LennardJones",

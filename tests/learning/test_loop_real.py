@@ -50,8 +50,8 @@ def test_loop_li6ps5cl_tblite(tmp_path):
     _require_stack()
     from argyro_run._stack import MPI
     from argyro_run.learning.loop import metrics
-    from argyro_run.potentials.mtp import parse_mtp
     from argyro_run.learning.tasks import run_active_learning, run_initial_data
+    from argyro_run.potentials.mtp import parse_mtp
     from argyro_run.structures import argyrodite
 
     bulk = argyrodite("Cl")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from ase import Atoms
 
-from argyro_run.potentials.moments import MomentTables, Frame
 from argyro_run.potentials.basis import LEVELS, describe, fingerprints, level_basis, level_of_scalar_count
+from argyro_run.potentials.moments import Frame, MomentTables
 from argyro_run.potentials.mtp import read_mtp
 
 # MLIP's published level templates: (alpha_moments_count, alpha_scalar_moments, radial_funcs_count)

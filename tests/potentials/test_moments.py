@@ -14,7 +14,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.neighborlist import neighbor_list
 
 from argyro_run.potentials import train as T
-from argyro_run.potentials.moments import MomentTables, Frame, atom_types, pairs_within
+from argyro_run.potentials.moments import Frame, MomentTables, atom_types, pairs_within
 from tests.potentials.training_runs import json_on_ranks, refit_from_perturbed
 
 
