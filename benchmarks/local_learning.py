@@ -61,8 +61,9 @@ def main(argv=None):
     from argyro_run._stack import MPI
     from argyro_run.learning.dataset import label_images
     from argyro_run.learning.initial import rattled_and_strained
-    from argyro_run.learning.loop import LoopSettings, fit, run_level, starting_point
+    from argyro_run.learning.loop import fit, run_level, starting_point
     from argyro_run.learning.reference import ReferenceSpec
+    from argyro_run.learning.settings import LoopSettings
     from argyro_run.structures import argyrodite
     from argyro_run.structures.gb import csl_bicrystal
 
@@ -72,7 +73,7 @@ def main(argv=None):
         spec = ReferenceSpec(timeout_s=3600, max_retries=1, fallback={"electronic_temperature_K": 1000.0})
     else:
         teacher = Path(__file__).resolve().parents[1] / "tests" / "data" / "mtp" / "Li6PS5Cl-l08.mtp"
-        spec = ReferenceSpec(calculator="argyro_run.potentials.evaluate:MTPCalculator",
+        spec = ReferenceSpec(calculator="argyro_run.potentials.calculator:MTPCalculator",
                              kwargs={"mtp": str(teacher)}, timeout_s=3600, max_retries=0)
     cache = wd / "reference_cache"
     bulk = argyrodite("Cl")
@@ -92,12 +93,12 @@ def main(argv=None):
         h.arrays["gb_distance_A"] = src.arrays["gb_distance_A"]
     t_setup = time.perf_counter() - t0
 
-    common = dict(level=args.level, species=["Li", "P", "S", "Cl"], gamma_select=2.0, gamma_break=10.0,
+    common = dict(gamma_select=2.0, gamma_break=10.0,
                   exploration_ps=args.exploration_ps, temperatures_K=[args.temperature],
                   max_iterations=args.iterations, max_selected_per_iteration=args.select,
                   local_radius_A=args.local_radius, local_mode="periodic", vacuum_A=6.0, reference=spec,
                   seed=7, explorer=args.explorer)
-    s0 = LoopSettings(**common)
+    s0 = LoopSettings.of(args.level, ["Li", "P", "S", "Cl"], **common)
     mtp0 = fit(starting_point(None, s0, init), init, s0, iteration=-1)
     out = {"machine": platform.node(), "processor": platform.processor() or platform.machine(),
            "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "gb_atoms": len(gb),
@@ -107,7 +108,7 @@ def main(argv=None):
            "initial": {"rmse_force_all": force_rmse(mtp0, held_l),
                        "rmse_force_gb": force_rmse(mtp0, held_l, "gb_distance_A", 4.0)}}
     for mode, max_ref in (("local", 60), ("full", 100_000)):
-        s = LoopSettings(**common, max_reference_atoms=max_ref)
+        s = LoopSettings.of(args.level, ["Li", "P", "S", "Cl"], **common, max_reference_atoms=max_ref)
         t = time.perf_counter()
         res = run_level(mtp0, list(init), [("gb_sigma5_310", gb)], s, comm=MPI.COMM_SELF, workdir=wd / mode)
         its = res.iterations

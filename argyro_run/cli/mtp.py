@@ -6,18 +6,18 @@ def register(sub):
     g = p.add_subparsers(dest="mtp_verb", metavar="MTP_VERB")
     p.set_defaults(func=lambda a: p.print_help() or 2)
 
-    from argyro_run.potentials import _cli
+    from argyro_run.cli import mtp_tools
 
-    _cli.add_init(g.add_parser("init", help="write an untrained MTP of a level for given species"))
-    _cli.add_eval(g.add_parser("eval", help="energies, forces, stress (and grades) of configurations"))
+    mtp_tools.add_init(g.add_parser("init", help="write an untrained MTP of a level for given species"))
+    mtp_tools.add_eval(g.add_parser("eval", help="energies, forces, stress (and grades) of configurations"))
 
     q = g.add_parser("train", help="fit a potential to a training set")
-    from argyro_run.potentials import _train_cli
+    from argyro_run.cli import mtp_train
 
-    _train_cli.add_arguments(q)
-    q.set_defaults(func=_train_cli.run)
+    mtp_train.add_arguments(q)
+    q.set_defaults(func=mtp_train.run)
 
-    _cli.add_grade(g.add_parser("grade", help="extrapolation grades of configurations against a training set"))
+    mtp_tools.add_grade(g.add_parser("grade", help="extrapolation grades of configurations against a training set"))
 
     q = g.add_parser("lammps-plugin", help="print the path of the built LAMMPS pair_style mtp plugin")
     q.add_argument("--rebuild", action="store_true")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from argyro_run.config.base import Section
-
-MTP_LEVELS = (2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28)
+from argyro_run.potentials.basis import LEVELS
 
 
 class PotentialSection(Section):
@@ -28,7 +27,7 @@ class PotentialSection(Section):
     @field_validator("level")
     @classmethod
     def _level(cls, v: int) -> int:
-        if v not in MTP_LEVELS:
+        if v not in LEVELS:
             raise ValueError("not an MTP level; allowed: even numbers 2..28")
         return v
 

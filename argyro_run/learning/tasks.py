@@ -12,6 +12,7 @@ import numpy as np
 
 from argyro_run.errors import UserError
 from argyro_run.learning.dataset import (
+    LabelStats,
     is_interface_cell,
     label_images,
     spec_from_params,
@@ -49,36 +50,15 @@ def resolve_input_file(path: str, params: dict, key: str) -> Path:
     return p
 
 
-def read_training_set(path: Path, species: list[str] | None) -> list:
-    """Labelled images of an MLIP .cfg (or any ASE-readable file with energies/forces)."""
-    if path.suffix == ".cfg":
-        from argyro_run.potentials.cfg import read_cfg
-
-        images = read_cfg(path, species=species)
-    else:
-        from ase.io import read
-
-        images = read(path, index=":")
-    good = []
-    for k, a in enumerate(images):
-        if a.calc is None or "energy" not in a.calc.results or "forces" not in a.calc.results:
-            raise UserError(f"potential.training_set: configuration {k} of {path} has no energy/forces label")
-        a.info.setdefault("origin", f"file:{path.name}#{k}")
-        good.append(a)
-    return good
+# LabelStats attribute -> units; archived as ``<prefix>/reference_<attribute>``
+_LABEL_UNITS = {"calls": "1", "computed": "1", "failed": "1", "atoms": "1", "atoms_computed": "1", "wall_s": "s",
+                "cpu_s": "s"}
+_PER_ITERATION_LABELS = ("calls", "failed", "atoms", "atoms_computed", "wall_s")
 
 
-def _add_label_stats(result: Result, prefix: str, st) -> None:
-    result.add(f"{prefix}/reference_calls", st.calls, "1")
-    result.add(f"{prefix}/reference_computed", st.computed, "1")
-    result.add(f"{prefix}/reference_failed", st.failed, "1")
-    result.add(f"{prefix}/reference_atoms", st.atoms, "1")
-    result.add(f"{prefix}/reference_atoms_computed", st.atoms_computed, "1")
-    result.add(f"{prefix}/reference_wall_s", st.wall_s, "s")
-    result.add(f"{prefix}/reference_cpu_s", st.cpu_s, "s")
-    if st.errors:
-        result.add(f"{prefix}/failed_origin", "\n".join(o for o, _ in st.errors), "")
-        result.add(f"{prefix}/failed_error", "\n".join(e.replace("\n", " ") for _, e in st.errors), "")
+def _add_label_stats(result: Result, prefix: str, st, which=tuple(_LABEL_UNITS)) -> None:
+    for key in which:
+        result.add(f"{prefix}/reference_{key}", getattr(st, key), _LABEL_UNITS[key])
 
 
 def initial_cells(params: dict, deps: dict) -> list[tuple[str, str, object]]:
@@ -148,6 +128,8 @@ def run_initial_data(params: dict, deps: dict, comm, workdir: Path) -> Result:
     if params.get("training_set"):
         path = resolve_input_file(params["training_set"], params, "potential.training_set")
         species = (params.get("potential") or {}).get("species")
+        from argyro_run.potentials.cfg import read_training_set
+
         images = read_training_set(path, species) + images
     if not images:
         raise UserError("active_learning: no initial training data (every reference calculation failed, or "
@@ -155,6 +137,9 @@ def run_initial_data(params: dict, deps: dict, comm, workdir: Path) -> Result:
     result = Result()
     training_set_to_result(result, "training_set", images)
     _add_label_stats(result, "labels", st)
+    if st.errors:
+        result.add("labels/failed_origin", "\n".join(o for o, _ in st.errors), "")
+        result.add("labels/failed_error", "\n".join(e.replace("\n", " ") for _, e in st.errors), "")
     if md_stats:
         result.add("reference_md/n_frames", np.array([m["frames"] for m in md_stats], dtype=np.int64), "1",
                    note="labelled frames kept per bulk structure")
@@ -206,8 +191,8 @@ def run_active_learning(params: dict, deps: dict, comm, workdir: Path) -> Result
     """One rung of the quality ladder (``params['step']``): closed-loop active learning
     starting from the previous rung's potential and data (or the initial data). See
     ``argyro_run.learning.loop``."""
-    from argyro_run.learning.loop import (LoopSettings, active_learning_result, require_components, run_level,
-                                          starting_point)
+    from argyro_run.learning.loop import require_components, run_level, starting_point
+    from argyro_run.learning.settings import LoopSettings
 
     workdir = Path(workdir)
     settings = LoopSettings.from_params(params)
@@ -223,3 +208,67 @@ def run_active_learning(params: dict, deps: dict, comm, workdir: Path) -> Result
     mtp = starting_point(prev_result, settings, images, comm=comm)
     outcome = run_level(mtp, images, structures, settings, comm=comm, workdir=workdir)
     return active_learning_result(outcome, settings)
+
+
+# metrics key (``potentials.train.errors``) -> (dataset, units)
+_METRICS = {"rmse_energy_meV_per_atom": ("rmse_energy_meV_per_atom", "meV/atom"),
+            "rmse_force_eV_per_A": ("rmse_force_eV_per_A", "eV/Angstrom"), "rmse_stress_GPa": ("rmse_stress_GPa", "GPa"),
+            "n": ("n_images", "1")}
+
+
+def _add_metrics(result: Result, pre: str, m: dict) -> None:
+    for key, (name, units) in (_METRICS.items() if m else ()):
+        result.add(f"{pre}/{name}", m[key], units)
+
+
+def active_learning_result(out, settings=None) -> Result:
+    """The Result of ``run_active_learning`` from a ``loop.LevelOutcome``: final potential, active
+    set, data, per-iteration log."""
+    from argyro_run.learning.loop import GRADE_BIN_EDGES
+    from argyro_run.potentials.grades import format_active_set
+    from argyro_run.potentials.mtp import format_mtp
+
+    settings = settings or out.settings
+    r = Result()
+    r.add("mtp/text", format_mtp(out.mtp), "", format="MLIP .mtp")
+    r.add("mtp/species", " ".join(settings.species), "", note="MTP type order, space separated")
+    r.add("active_set/text", format_active_set(out.active), "", format="MTP active set v1")
+    training_set_to_result(r, "training_set", out.images)
+    _add_metrics(r, "initial_train", out.initial_train)
+    total = LabelStats()
+    for rec in out.iterations:
+        p = f"iterations/{rec.index}"
+        r.add(f"{p}/n_explorations", rec.n_explorations, "1")
+        r.add(f"{p}/n_completed", rec.n_completed, "1")
+        r.add(f"{p}/n_broken", rec.n_broken, "1")
+        r.add(f"{p}/n_failed_md", rec.n_failed, "1")
+        r.add(f"{p}/n_need_selection", rec.n_need_selection, "1")
+        r.add(f"{p}/md_steps", rec.steps_done, "1")
+        r.add(f"{p}/max_grades", rec.max_grades, "1", note="per exploration run, over its dumped configurations (0: none)")
+        r.add(f"{p}/grade_histogram", rec.grade_histogram, "1", note="per-atom grades of the candidate configurations")
+        r.add(f"{p}/grade_bin_edges", GRADE_BIN_EDGES, "1")
+        r.add(f"{p}/n_candidates", rec.n_candidates, "1")
+        r.add(f"{p}/n_selected", rec.n_selected, "1")
+        r.add(f"{p}/n_local", rec.n_local, "1")
+        r.add(f"{p}/n_added", rec.n_added, "1")
+        _add_label_stats(r, p, rec.label, _PER_ITERATION_LABELS)
+        r.add(f"{p}/full_cell_atoms", rec.full_cell_atoms, "1", note="reference atoms had whole cells been labelled")
+        r.add(f"{p}/explore_wall_s", rec.explore_wall_s, "s")
+        r.add(f"{p}/train_wall_s", rec.train_wall_s, "s")
+        r.add(f"{p}/wall_s", rec.wall_s, "s")
+        r.add(f"{p}/max_grade_training", rec.max_grade_training, "1")
+        _add_metrics(r, f"{p}/validation", rec.validation)
+        _add_metrics(r, f"{p}/train", rec.train)
+        total.calls += rec.label.calls
+        total.atoms += rec.label.atoms
+        total.failed += rec.label.failed
+        total.wall_s += rec.label.wall_s
+    r.add("reference_calls", total.calls, "1")
+    r.add("reference_atoms", total.atoms, "1")
+    r.add("full_cell_atoms", sum(x.full_cell_atoms for x in out.iterations), "1")
+    r.add("reference_wall_s", total.wall_s, "s")
+    r.set_attrs("", converged=bool(out.converged), n_iterations=len(out.iterations), reason=out.reason,
+                level=int(settings.level), gamma_select=float(settings.gamma_select),
+                gamma_break=float(settings.gamma_break), loop_wall_s=float(out.wall_s),
+                local_radius_A=float(settings.local_radius()))
+    return r

@@ -45,14 +45,6 @@ class MDRun:
     equilibration: dict = field(default_factory=dict)
 
 
-def _lammps_frame(cell: np.ndarray):
-    from ase.geometry import cell_to_cellpar, cellpar_to_cell
-
-    new = cellpar_to_cell(cell_to_cellpar(cell))
-    R = np.linalg.solve(cell, new)          # lab @ R = LAMMPS frame (a rotation)
-    return new, R
-
-
 def run_md(atoms, mtp_path, species: list[str], *, temperature_K: float, timestep_fs: float = 1.0,
            equilibration_ps: float = 1.0, production_ps: float = 10.0, thermostat: str = "nose-hoover",
            thermostat_damping_fs: float = 100.0, ensemble: str = "nvt", pressure_bar: float = 1.0,
@@ -60,18 +52,13 @@ def run_md(atoms, mtp_path, species: list[str], *, temperature_K: float, timeste
            active_set=None, gamma_break: float | None = None, temperature_tolerance: float = 0.25,
            comm=None, logfile: Path | None = None) -> MDRun:
     from argyro_run._stack import MPI, lammps_module
+    from argyro_run.md.lammps_io import box_vectors, create_structure, type_indices, unwrapped_positions
     from argyro_run.potentials.plugin import lammps_commands
-    from ase.data import atomic_masses, atomic_numbers
 
     comm = MPI.COMM_SELF if comm is None else comm
     t0 = time.perf_counter()
     n = len(atoms)
-    cell, R = _lammps_frame(np.asarray(atoms.cell.array, dtype=float))
-    pos = np.asarray(atoms.positions, dtype=float) @ R
-    index = {s: k for k, s in enumerate(species)}
-    missing = sorted(set(atoms.get_chemical_symbols()) - set(index))
-    if missing:
-        raise ValueError(f"elements {missing} are not species of the potential {species}")
+    type_indices(atoms, species)     # ValueError before LAMMPS starts
     dt_ps = timestep_fs / 1000.0
     every = max(1, int(round(sample_interval_fs / timestep_fs)))
     n_eq = int(round(equilibration_ps / dt_ps))
@@ -82,15 +69,9 @@ def run_md(atoms, mtp_path, species: list[str], *, temperature_K: float, timeste
     status, message, steps = "ok", "", 0
     eq_info: dict = {}
     try:
-        for c in ("units metal", "atom_style atomic", "atom_modify map array", "boundary p p p",
-                  f"region box prism 0 {cell[0, 0]:.17g} 0 {cell[1, 1]:.17g} 0 {cell[2, 2]:.17g} "
-                  f"{cell[1, 0]:.17g} {cell[2, 0]:.17g} {cell[2, 1]:.17g} units box",
-                  f"create_box {len(species)} box"):
+        for c in ("units metal", "atom_style atomic", "atom_modify map array"):
             lmp.command(c)
-        for t, s in enumerate(species):
-            lmp.command(f"mass {t + 1} {atomic_masses[atomic_numbers[s]]:.8g}")
-        types = [index[s] + 1 for s in atoms.get_chemical_symbols()]
-        lmp.create_atoms(n, list(range(1, n + 1)), types, pos.reshape(-1).tolist())
+        R = create_structure(lmp, atoms, species, periodic=True)
         brk = gamma_break if (active_set is not None and gamma_break) else None
         for c in lammps_commands(mtp_path, list(species), active_set=active_set, break_=brk):
             lmp.command(c)
@@ -130,10 +111,10 @@ def run_md(atoms, mtp_path, species: list[str], *, temperature_K: float, timeste
                     k = min(chunk, n_eq - done)
                     lmp.command(f"run {k} pre {'yes' if done == 0 else 'no'} post no")
                     done += k
-                    vols.append(float(abs(np.linalg.det(_box_vectors(lmp)))))
+                    vols.append(float(abs(np.linalg.det(box_vectors(lmp)))))
                 lmp.command("unfix eq")
                 v_mean = float(np.mean(vols[len(vols) // 2:]))
-                scale = (v_mean / abs(np.linalg.det(_box_vectors(lmp)))) ** (1.0 / 3.0)
+                scale = (v_mean / abs(np.linalg.det(box_vectors(lmp)))) ** (1.0 / 3.0)
                 boxlo, boxhi, xy, yz, xz, _, _ = lmp.extract_box()
                 lmp.command(f"change_box all x scale {scale:.15g} y scale {scale:.15g} z scale {scale:.15g} "
                             f"xy final {xy * scale:.15g} xz final {xz * scale:.15g} yz final {yz * scale:.15g} remap")
@@ -151,13 +132,13 @@ def run_md(atoms, mtp_path, species: list[str], *, temperature_K: float, timeste
         lmp.command("reset_timestep 0")
         lmp.command(f"thermo {every}")
         lmp.command("run 0 post no")
-        box = _box_vectors(lmp)
+        box = box_vectors(lmp)
         for k in range(n_samples + 1):
             if k:
                 lmp.command(f"run {every} pre no post no")
                 steps += every
             out_t.append(k * every * dt_ps)
-            out_x.append(_unwrapped(lmp, n, box) @ R.T)
+            out_x.append(unwrapped_positions(lmp, n, box) @ R.T)
             thermo.append([lmp.get_thermo(q) for q in ("temp", "pe", "etotal", "press", "vol")])
     except Exception as exc:  # noqa: BLE001 - LAMMPS errors become a status, never a crash
         text = str(exc).strip() or type(exc).__name__
@@ -188,16 +169,3 @@ def run_md(atoms, mtp_path, species: list[str], *, temperature_K: float, timeste
             run.message = (f"mean production temperature {mean_T:.1f} K is more than "
                            f"{100 * temperature_tolerance:.0f} % from the target {temperature_K:g} K")
     return run
-
-
-def _box_vectors(lmp) -> np.ndarray:
-    boxlo, boxhi, xy, yz, xz, _, _ = lmp.extract_box()
-    lx, ly, lz = (boxhi[k] - boxlo[k] for k in range(3))
-    return np.array([[lx, 0.0, 0.0], [xy, ly, 0.0], [xz, yz, lz]])
-
-
-def _unwrapped(lmp, n: int, box: np.ndarray) -> np.ndarray:
-    """Unwrapped positions (LAMMPS frame) ordered by atom id, on every rank."""
-    x = np.array(lmp.gather_atoms("x", 1, 3), dtype=float).reshape(n, 3)
-    img = np.array(lmp.gather_atoms("image", 0, 3), dtype=float).reshape(n, 3)
-    return x + img @ box

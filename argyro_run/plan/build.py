@@ -239,10 +239,10 @@ def build_plan(cfg) -> Plan:
                                                      "initial_cell_repeat"})
         explored = [sizes[m.name][s] for m in cfg.materials for s in _structure_names(m)]
         density = max(_unit_cell_stats(cfg, m, cfg.analysis.species)[1] for m in cfg.materials)
-        from argyro_run.learning.loop import LoopSettings
+        from argyro_run.learning.settings import LoopSettings
 
-        radius = LoopSettings(level=2, species=[], local_radius_A=al.local_radius_A,
-                              max_dist_A=cfg.potential.max_dist_A).local_radius()
+        radius = LoopSettings.of(2, [], local_radius_A=al.local_radius_A,
+                                 max_dist_A=cfg.potential.max_dist_A).local_radius()
         train_atoms = (al.n_rattled + al.initial_md_steps // max(1, al.initial_md_interval)) * sum(cell_atoms)
         for step in al.levels:
             tid = f"learning/level{step.level}"

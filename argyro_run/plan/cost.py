@@ -133,7 +133,7 @@ TRAIN_US_PER_ATOM_ITERATION_L10 = 94.0
 
 def _loop_default(name: str):
     """A default of the active-learning loop (owned by ``LoopSettings``)."""
-    from argyro_run.learning.loop import LoopSettings
+    from argyro_run.learning.settings import LoopSettings
 
     return getattr(LoopSettings, name)
 

@@ -49,14 +49,24 @@ log = logging.getLogger(__name__)
 MAX_MOMENTS = 4
 MAX_MU = 5
 MAX_NU = 10
-MIN_LEVEL, MAX_LEVEL = 2, 28
-ALLOWED_LEVELS = tuple(range(MIN_LEVEL, MAX_LEVEL + 1, 2))
 # up to this level the evaluation plan reproduces MLIP's template bookkeeping (same
 # alpha_moments_count); above it, each 4-moment contraction takes the cheapest elimination order
 MLIP_BOOKKEEPING_MAX_LEVEL = 16
-# number of scalar basis functions per level (MLIP's templates and ours agree; unique per level)
-SCALAR_COUNTS = {2: 1, 4: 2, 6: 5, 8: 9, 10: 16, 12: 29, 14: 52, 16: 92, 18: 163, 20: 288, 22: 500,
-                 24: 864, 26: 1464, 28: 2445}
+
+
+@dataclass(frozen=True)
+class LevelSize:
+    """Sizes of one MTP level's basis."""
+
+    n_scalar: int                    # scalar basis functions (MLIP's templates and ours agree; unique per level)
+    mlip_alpha_moments: int | None   # alpha_moments_count of MLIP's template file (None: MLIP ships none)
+
+
+# The MTP levels (the one table: the allowed levels are its keys)
+LEVELS = {2: LevelSize(1, 1), 4: LevelSize(2, 2), 6: LevelSize(5, 8), 8: LevelSize(9, 18), 10: LevelSize(16, 41),
+          12: LevelSize(29, 84), 14: LevelSize(52, 174), 16: LevelSize(92, 350), 18: LevelSize(163, 718),
+          20: LevelSize(288, 1352), 22: LevelSize(500, 2621), 24: LevelSize(864, 4991), 26: LevelSize(1464, 9396),
+          28: LevelSize(2445, None)}
 
 Moment = tuple  # (mu, nu)
 
@@ -490,8 +500,8 @@ def _prune(basic, times, mapping, used):
 @lru_cache(maxsize=None)
 def level_basis(level: int) -> LevelBasis:
     """MLIP-equivalent moment basis of an MTP of ``level`` (even, 2..28)."""
-    if isinstance(level, bool) or int(level) != level or int(level) not in ALLOWED_LEVELS:
-        raise ValueError(f"MTP level must be one of {list(ALLOWED_LEVELS)} (got {level!r})")
+    if isinstance(level, bool) or int(level) != level or int(level) not in LEVELS:
+        raise ValueError(f"MTP level must be one of {list(LEVELS)} (got {level!r})")
     level = int(level)
     graphs = _scalar_graphs(level)
     plans = _plan(graphs, free_order=level > MLIP_BOOKKEEPING_MAX_LEVEL)
@@ -505,7 +515,7 @@ def level_basis(level: int) -> LevelBasis:
 def level_of_scalar_count(n_scalar: int) -> int | None:
     """The level whose basis has ``n_scalar`` scalar basis functions (None if no level has): tells
     the level of an .mtp file from MLIP or from this generator alike, whatever its bookkeeping."""
-    return {n: lev for lev, n in SCALAR_COUNTS.items()}.get(int(n_scalar))
+    return {size.n_scalar: lev for lev, size in LEVELS.items()}.get(int(n_scalar))
 
 
 def _moment_name(m: Moment) -> str:

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from argyro_run.errors import UserError
+
 
 def _atoms(n, cell, header, rows, species):
     from ase import Atoms
@@ -155,14 +157,20 @@ def read_cfg(path, species=None) -> list:
     return parse_cfg(p.read_text(encoding="utf-8"), species=species, source=str(p))
 
 
+def element_types(atoms, species) -> np.ndarray:
+    """MTP type of every atom of ``atoms``: the position of its element in ``species`` (ValueError
+    naming the elements that are not among them)."""
+    index = {s: k for k, s in enumerate(species)}
+    sym = atoms.get_chemical_symbols()
+    missing = sorted(set(sym) - set(index))
+    if missing:
+        raise ValueError(f"elements {missing} are not among the species {list(species)}")
+    return np.array([index[s] for s in sym], dtype=int)
+
+
 def _types(atoms, species) -> np.ndarray:
     if species is not None:
-        index = {s: k for k, s in enumerate(species)}
-        sym = atoms.get_chemical_symbols()
-        missing = sorted(set(sym) - set(index))
-        if missing:
-            raise ValueError(f"elements {missing} are not among the species {list(species)}")
-        return np.array([index[s] for s in sym], dtype=int)
+        return element_types(atoms, species)
     if "mtp_type" in atoms.arrays:
         return np.asarray(atoms.arrays["mtp_type"], dtype=int)
     raise ValueError("write_cfg needs species (element per MTP type) or arrays['mtp_type']")
@@ -229,3 +237,21 @@ def write_cfg(path, images, species=None, *, append: bool = False) -> None:
         tmp = p.with_name(p.name + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(p)
+
+
+def read_training_set(path: Path, species: list[str] | None) -> list:
+    """Labelled images of an MLIP .cfg (or any ASE-readable file with energies/forces)."""
+    path = Path(path)
+    if path.suffix == ".cfg":
+        images = read_cfg(path, species=species)
+    else:
+        from ase.io import read
+
+        images = read(path, index=":")
+    good = []
+    for k, a in enumerate(images):
+        if a.calc is None or "energy" not in a.calc.results or "forces" not in a.calc.results:
+            raise UserError(f"potential.training_set: configuration {k} of {path} has no energy/forces label")
+        a.info.setdefault("origin", f"file:{path.name}#{k}")
+        good.append(a)
+    return good

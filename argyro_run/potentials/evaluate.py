@@ -1,5 +1,5 @@
-"""MTP energies, forces, stresses and site-basis rows in Python (vectorised numpy), and an ASE
-calculator.
+"""MTP energies, forces, stresses and site-basis rows in Python (vectorised numpy); the ASE
+calculator over them is :class:`argyro_run.potentials.calculator.MTPCalculator`.
 
 Forward pass per atom: basic moments m_i[a] = sum_j f_mu_a(d_ij) u^a (a monomial of the unit
 vector), then ``alpha_index_times`` products. Backward (reverse mode) pass: the adjoint of every
@@ -8,7 +8,7 @@ pass over the pairs, whatever the level. Forces F_k = -dE/dx_k; the virial W = -
 and the ASE stress = -W / V (Voigt xx yy zz yz xz xy).
 
 The coefficient-independent per-pair quantities (radial basis, monomials and their derivatives)
-come from the training engine's :class:`~argyro_run.potentials._train_engine.Frame`; the
+come from the training engine's :class:`~argyro_run.potentials.moments.Frame`; the
 contraction and its adjoint are done here, independently of the trainer's design rows (the
 tests compare both with each other and with MLIP's reference numbers).
 """
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from argyro_run.potentials._train_engine import Basis, Frame, atom_types
+from argyro_run.potentials.moments import Frame, MomentTables, atom_types
 
 
-def _forward(basis: Basis, frame: Frame, c: np.ndarray):
+def _forward(basis: MomentTables, frame: Frame, c: np.ndarray):
     """Basic-moment pair contributions' radial factors and all moments (n, n_alpha)."""
     C = c.reshape(basis.S * basis.S, basis.R, basis.B)[frame.pt]            # (P, R, B)
     f = np.matmul(C, frame.Q[:, :, None])[..., 0]                            # (P, R)
@@ -33,7 +33,7 @@ def _forward(basis: Basis, frame: Frame, c: np.ndarray):
     return fa, dfa, M
 
 
-def _adjoint(basis: Basis, M: np.ndarray, moment_coeffs: np.ndarray) -> np.ndarray:
+def _adjoint(basis: MomentTables, M: np.ndarray, moment_coeffs: np.ndarray) -> np.ndarray:
     """dE_i / dM_i[k] for every moment k (reverse pass over ``alpha_index_times``)."""
     adj = np.zeros_like(M)
     np.add.at(adj, (slice(None), basis.mapping), np.broadcast_to(moment_coeffs, (M.shape[0], basis.ns)))
@@ -47,7 +47,7 @@ def evaluate(mtp, atoms) -> dict:
     """Energy (eV), forces (eV/A, (n, 3)), stress (eV/A^3, Voigt xx yy zz yz xz xy, ASE sign;
     None unless periodic in all directions), per-atom energies (eV) and the virial (eV, 3x3) of
     ``atoms`` with ``mtp``."""
-    basis = Basis.of(mtp)
+    basis = MomentTables.of(mtp)
     types = atom_types(mtp, atoms)
     frame = Frame(basis, atoms, types)
     c = np.asarray(mtp.radial_coeffs, dtype=float)
@@ -75,7 +75,7 @@ def site_basis(mtp, atoms) -> np.ndarray:
     with respect to the linear coefficients (species_coeffs, moment_coeffs). These are the rows
     MaxVol active sets and extrapolation grades use (neighbourhood mode; their sum over atoms in
     configuration mode), the same as the LAMMPS plugin's."""
-    basis = Basis.of(mtp)
+    basis = MomentTables.of(mtp)
     types = atom_types(mtp, atoms)
     frame = Frame(basis, atoms, types)
     _, _, M = _forward(basis, frame, np.asarray(mtp.radial_coeffs, dtype=float))
@@ -83,55 +83,3 @@ def site_basis(mtp, atoms) -> np.ndarray:
     rows[np.arange(len(atoms)), types] = 1.0
     rows[:, basis.S:] = M[:, basis.mapping]
     return rows
-
-
-def _ase_calculator_base():
-    from ase.calculators.calculator import Calculator, all_changes
-
-    return Calculator, all_changes
-
-
-_Calculator, _all_changes = _ase_calculator_base()
-
-
-class MTPCalculator(_Calculator):
-    """ASE calculator for an MTP (``mtp``: an :class:`~argyro_run.potentials.mtp.MTP` or a path).
-
-    With ``active_set`` (a :class:`~argyro_run.potentials.maxvol.ActiveSet` or an active-set file)
-    the per-atom extrapolation grades are also computed: ``results["grades"]`` (n,) and
-    ``results["max_grade"]``.
-    """
-
-    implemented_properties = ["energy", "free_energy", "forces", "stress", "energies"]
-
-    def __init__(self, mtp, active_set=None, **kwargs):
-        super().__init__(**kwargs)
-        if not hasattr(mtp, "radial_coeffs"):
-            from argyro_run.potentials.mtp import read_mtp
-
-            mtp = read_mtp(mtp)
-        self.mtp = mtp
-        if active_set is not None and not hasattr(active_set, "inverse"):
-            from argyro_run.potentials.grades import load_active_set
-
-            active_set = load_active_set(active_set)
-        self.active_set = active_set
-
-    def calculate(self, atoms=None, properties=("energy",), system_changes=_all_changes):
-        super().calculate(atoms, properties, system_changes)
-        r = evaluate(self.mtp, self.atoms)
-        self.results["energy"] = self.results["free_energy"] = r["energy_eV"]
-        self.results["forces"] = r["forces_eV_per_A"]
-        self.results["energies"] = r["energies_eV"]
-        if r["stress_eV_per_A3"] is not None:
-            self.results["stress"] = r["stress_eV_per_A3"]
-        elif "stress" in properties:
-            from ase.calculators.calculator import PropertyNotImplementedError
-
-            raise PropertyNotImplementedError("stress needs a cell periodic in all three directions")
-        if self.active_set is not None:
-            from argyro_run.potentials.grades import grade
-
-            gamma, per_atom = grade(self.mtp, self.active_set, self.atoms)
-            self.results["grades"] = per_atom
-            self.results["max_grade"] = gamma

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from argyro_run.potentials.evaluate import site_basis
 from argyro_run.potentials.maxvol import ActiveSet
 
 MODES = ("neighborhood", "configuration")
@@ -35,8 +36,6 @@ def _check_mode(mode: str) -> str:
 
 def rows_of(mtp, atoms, mode: str = "neighborhood") -> np.ndarray:
     """The MaxVol rows of one configuration: (n, S+ns) per atom or (1, S+ns) summed."""
-    from argyro_run.potentials.evaluate import site_basis
-
     R = site_basis(mtp, atoms)
     return R if _check_mode(mode) == "neighborhood" else R.sum(axis=0, keepdims=True)
 
@@ -65,11 +64,10 @@ def grade(mtp, active, atoms) -> tuple[float, np.ndarray]:
     grade is the largest atom's; configuration mode: one grade from the summed row, per-atom
     grades are 0 (as the LAMMPS plugin reports them)."""
     mode = getattr(active, "mode", "neighborhood")
-    inv = np.asarray(active.inverse, dtype=float)
     if mode == "configuration":
-        g = float(np.abs(rows_of(mtp, atoms, mode) @ inv).max())
+        g = float(active.grades(rows_of(mtp, atoms, mode)).max())
         return g, np.zeros(len(atoms))
-    per_atom = np.abs(rows_of(mtp, atoms) @ inv).max(axis=1)
+    per_atom = active.grades(rows_of(mtp, atoms))
     return float(per_atom.max(initial=0.0)), per_atom
 
 

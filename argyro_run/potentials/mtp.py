@@ -28,26 +28,18 @@ from pathlib import Path
 import numpy as np
 
 from argyro_run.errors import UserError
-
-# (alpha_moments_count, alpha_scalar_moments) of MLIP's level templates -> level
-LEVEL_SIZES = {2: (1, 1), 4: (2, 2), 6: (8, 5), 8: (18, 9), 10: (41, 16), 12: (84, 29), 14: (174, 52),
-               16: (350, 92), 18: (718, 163), 20: (1352, 288), 22: (2621, 500), 24: (4991, 864),
-               26: (9396, 1464)}
-_LEVEL_OF_SIZES = {v: k for k, v in LEVEL_SIZES.items()}
+from argyro_run.potentials.basis import LEVELS, fingerprints, level_basis, level_of_scalar_count
 
 
 def _level_of(mtp) -> int | None:
     """The level of a potential whose scalar basis is one of the level bases (MLIP's templates or
     ours: same functions, possibly different intermediate bookkeeping), else None."""
     n_scalar = len(mtp.alpha_moment_mapping)
-    level = _LEVEL_OF_SIZES.get((mtp.alpha_moments_count, n_scalar))
-    if level is not None:
-        return level
-    from argyro_run.potentials.basis import fingerprints, level_basis, level_of_scalar_count
-
     level = level_of_scalar_count(n_scalar)
     if level is None:
         return None
+    if LEVELS[level].mlip_alpha_moments == mtp.alpha_moments_count:    # MLIP's template of that level
+        return level
     try:
         ours, theirs = fingerprints(level_basis(level)), fingerprints(mtp)
     except (IndexError, ValueError):
@@ -252,6 +244,18 @@ def read_mtp(path, *, seed: int = 0) -> MTP:
     return parse_mtp(p.read_text(encoding="utf-8"), source=str(p), seed=seed)
 
 
+def read_mtp_for(path, key: str) -> MTP:
+    """The potential at ``path`` that the user setting ``key`` (a TOML key or a command-line
+    argument) names; a missing or unreadable file is a ``UserError`` naming ``key``."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{key}: {p} does not exist")
+    try:
+        return read_mtp(p)
+    except ValueError as e:
+        raise UserError(f"{key}: {e}") from None
+
+
 def _fmt(x: float) -> str:
     return "%.17g" % float(x)
 
@@ -312,8 +316,6 @@ def _random_radial(rng, S: int, R: int, B: int) -> np.ndarray:
 
 
 def _basis(level: int):
-    from argyro_run.potentials.basis import level_basis
-
     return level_basis(int(level))
 
 
@@ -364,8 +366,6 @@ def extend_level(mtp: MTP, level: int, *, seed: int = 0) -> MTP:
     if new.radial_funcs_count > mtp.radial_funcs_count:
         new.radial_coeffs[:, :, R:, :] *= 1e-3     # new radial functions start almost switched off
     new.species_coeffs = mtp.species_coeffs.copy()
-    from argyro_run.potentials.basis import fingerprints
-
     where = _match_rows(fingerprints(new), fingerprints(mtp))
     new.moment_coeffs = np.where(where >= 0, mtp.moment_coeffs[np.maximum(where, 0)], 0.0)
     new.potential_name = mtp.potential_name

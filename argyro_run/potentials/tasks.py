@@ -27,17 +27,13 @@ def _resolve(path: str, params: dict) -> Path:
 
 
 def run_load_potential(params: dict, deps: dict, comm, workdir: Path) -> Result:
+    from argyro_run.potentials.cfg import read_training_set
     from argyro_run.potentials.grades import format_active_set, load_active_set, select_active_set
-    from argyro_run.potentials.mtp import format_mtp, read_mtp
+    from argyro_run.potentials.mtp import format_mtp, read_mtp_for
 
     pot = params["potential"]
     path = _resolve(pot["file"], params)
-    if not path.is_file():
-        raise UserError(f"potential.file: {path} does not exist")
-    try:
-        mtp = read_mtp(path)
-    except ValueError as e:
-        raise UserError(f"potential.file: {e}") from None
+    mtp = read_mtp_for(path, "potential.file")
     species = list(pot.get("species") or [])
     if mtp.species and species and list(mtp.species) != species:
         raise UserError(f"potential.species: {species} differs from the species line of {path} ({mtp.species}); "
@@ -64,8 +60,6 @@ def run_load_potential(params: dict, deps: dict, comm, workdir: Path) -> Result:
                             f"{mtp.species_count + mtp.n_scalar}")
         r.add("source/active_set_path", str(als), "")
     elif pot.get("training_set"):
-        from argyro_run.learning.tasks import read_training_set
-
         ts = _resolve(pot["training_set"], params)
         images = read_training_set(ts, mtp.species)
         active = select_active_set(mtp, images, mode="neighborhood")

@@ -16,7 +16,7 @@ minimum-norm change, in column-scaled coordinates, from the given coefficients, 
 keeps what the data cannot see). The projected loss
 L(c) = L(c, theta(c)) is minimised by L-BFGS-B with its exact gradient (envelope theorem: dL/dc at
 fixed theta = theta(c)); the force and stress parts of that gradient are the c-derivative of a
-directional derivative of the energy along the weighted residuals (``_train_engine``), so one
+directional derivative of the energy along the weighted residuals (``moments``), so one
 iteration costs about two energy+force evaluations. MPI: configurations are dealt round robin over
 ``comm``; per-configuration contributions are gathered and summed in image order, so any number of
 ranks gives bit-identical results.
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from argyro_run.potentials._train_engine import Basis, Frame, atom_types
+from argyro_run.potentials.moments import Frame, MomentTables, atom_types
 
 log_ = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def _labels(atoms, index: int):
     return energy, forces, stress
 
 
-def _prepare(mtp, basis: Basis, atoms, index: int) -> _Image:
+def _prepare(mtp, basis: MomentTables, atoms, index: int) -> _Image:
     energy, forces, stress = _labels(atoms, index)
     frame = Frame(basis, atoms, atom_types(mtp, atoms))
     if not frame.pbc:
@@ -93,32 +93,31 @@ def _prepare(mtp, basis: Basis, atoms, index: int) -> _Image:
     return _Image(frame, energy, forces, stress, float(atoms.info.get("energy_weight", 1.0)), fw)
 
 
-def _gather_stack(comm, local: dict[int, np.ndarray], n: int) -> np.ndarray:
-    """Per-image arrays of all ranks stacked in image order (rank-count independent)."""
+def _gathered(comm, local: dict[int, np.ndarray], n: int) -> list[np.ndarray]:
+    """Per-image arrays of all ranks in image order (rank-count independent)."""
     if comm is not None and comm.Get_size() > 1:
         merged = {}
         for part in comm.allgather(local):
             merged.update(part)
     else:
         merged = local
-    return np.concatenate([merged[k] for k in range(n)])
+    return [merged[k] for k in range(n)]
+
+
+def _gather_stack(comm, local: dict[int, np.ndarray], n: int) -> np.ndarray:
+    """Per-image arrays of all ranks stacked in image order."""
+    return np.concatenate(_gathered(comm, local, n))
 
 
 def _gather_sum(comm, local: dict[int, np.ndarray], n: int) -> np.ndarray:
-    """Sum of per-image arrays over all ranks, added in image order (rank-count independent)."""
-    if comm is not None and comm.Get_size() > 1:
-        merged = {}
-        for part in comm.allgather(local):
-            merged.update(part)
-    else:
-        merged = local
-    return np.sum(np.stack([merged[k] for k in range(n)]), axis=0)
+    """Sum of per-image arrays over all ranks, added in image order."""
+    return np.sum(np.stack(_gathered(comm, local, n)), axis=0)
 
 
 class _Problem:
     """Projected loss and gradient over the local share of the training images."""
 
-    def __init__(self, mtp, basis: Basis, images: list[_Image], indices: list[int], n_total: int, comm,
+    def __init__(self, mtp, basis: MomentTables, images: list[_Image], indices: list[int], n_total: int, comm,
                  energy_weight: float, force_weight: float, stress_weight: float):
         self.mtp, self.basis, self.images, self.indices = mtp, basis, images, indices
         self.n_total, self.comm = n_total, comm
@@ -276,7 +275,7 @@ def train(mtp, images, *, energy_weight: float = 1.0, force_weight: float = 0.01
     train_images = [images[k] for k in train_idx]
     val_images = [images[k] for k in val_idx]
 
-    basis = Basis.of(mtp)
+    basis = MomentTables.of(mtp)
     rank, size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)
     mine = list(range(rank, len(train_images), size))
     prepared = [_prepare(mtp, basis, train_images[k], train_idx[k]) for k in mine]
@@ -328,7 +327,7 @@ def train(mtp, images, *, energy_weight: float = 1.0, force_weight: float = 0.01
 def predict(mtp, atoms) -> dict:
     """Energy (eV), forces (eV/A) and stress (eV/A^3, Voigt, ASE sign; None if not periodic) of
     ``atoms`` with the training engine (the same numbers as ``evaluate.evaluate``)."""
-    basis = Basis.of(mtp)
+    basis = MomentTables.of(mtp)
     frame = Frame(basis, atoms, atom_types(mtp, atoms))
     theta = np.concatenate([np.asarray(mtp.species_coeffs, float), np.asarray(mtp.moment_coeffs, float)])
     _, dv, M, J = frame.moments(basis, np.asarray(mtp.radial_coeffs, float))
@@ -367,7 +366,7 @@ def errors(mtp, images, *, comm=None) -> dict:
     components (GPa, periodic images with a stress label and energy_weight > 0; NaN if none).
     ``n`` is the number of images. With ``comm`` the images are shared over its ranks."""
     images = list(images)
-    basis = Basis.of(mtp)
+    basis = MomentTables.of(mtp)
     theta = np.concatenate([np.asarray(mtp.species_coeffs, float), np.asarray(mtp.moment_coeffs, float)])
     c = np.asarray(mtp.radial_coeffs, float)
     rank, size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)

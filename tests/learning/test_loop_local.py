@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from argyro_run.learning.dataset import label_images, training_set_from_result, training_set_to_result
-from argyro_run.learning.loop import LoopSettings, Pick, reference_jobs
 from argyro_run.learning.reference import ReferenceSpec
+from argyro_run.learning.select import Pick, reference_jobs
+from argyro_run.learning.settings import LoopSettings
 from argyro_run.results import Result
 
 LJ = ReferenceSpec(calculator="ase.calculators.lj:LennardJones",
@@ -27,7 +28,7 @@ def gb_cell():
 @pytest.mark.parametrize("mode", ["periodic", "cluster"])
 def test_cut_outs_of_a_large_gb_cell(gb_cell, tmp_path, mode):
     gb = gb_cell
-    settings = LoopSettings(level=4, species=["Li", "P", "S", "Cl"], max_reference_atoms=60, local_radius_A=7.0,
+    settings = LoopSettings.of(4, ["Li", "P", "S", "Cl"], max_reference_atoms=60, local_radius_A=7.0,
                             max_dist_A=5.0, local_mode=mode, vacuum_A=6.0)
     assert len(gb) > settings.max_reference_atoms
     # centres: the three atoms nearest a GB plane
@@ -80,7 +81,7 @@ def test_small_cells_are_labelled_whole(tmp_path):
 
     a = argyrodite("Cl")
     a.info["origin"] = "bulk/T600/step10"
-    settings = LoopSettings(level=4, species=["Li", "P", "S", "Cl"], max_reference_atoms=60)
+    settings = LoopSettings.of(4, ["Li", "P", "S", "Cl"], max_reference_atoms=60)
     jobs, full = reference_jobs([Pick(atoms=a, center=None, grade=3.0, origin="bulk/T600/step10")], settings, 2)
     assert full == 52 and len(jobs) == 1 and len(jobs[0]) == 52
     assert "force_weight" not in jobs[0].arrays and "energy_weight" not in jobs[0].info
@@ -89,7 +90,7 @@ def test_small_cells_are_labelled_whole(tmp_path):
 
 
 def test_local_radius_is_at_least_cutoff_plus_buffer():
-    s = LoopSettings(level=4, species=["Li"], local_radius_A=5.0, max_dist_A=5.0, local_buffer_A=1.0)
+    s = LoopSettings.of(4, ["Li"], local_radius_A=5.0, max_dist_A=5.0, local_buffer_A=1.0)
     assert s.local_radius() == 6.0
-    s = LoopSettings(level=4, species=["Li"], local_radius_A=8.0, max_dist_A=5.0)
+    s = LoopSettings.of(4, ["Li"], local_radius_A=8.0, max_dist_A=5.0)
     assert s.local_radius() == 8.0

@@ -49,8 +49,9 @@ def test_loop_li6ps5cl_tblite(tmp_path):
     ends up running its full length below gamma_select."""
     _require_stack()
     from argyro_run._stack import MPI
-    from argyro_run.learning.loop import LoopSettings, metrics, mtp_from_text
+    from argyro_run.learning.loop import metrics
     from argyro_run.learning.tasks import run_active_learning, run_initial_data
+    from argyro_run.potentials.mtp import parse_mtp
     from argyro_run.structures import argyrodite
 
     bulk = argyrodite("Cl")
@@ -82,7 +83,7 @@ def test_loop_li6ps5cl_tblite(tmp_path):
     images = training_set_from_result(res, "training_set")
     assert len(images) == 6 + sum(int(res.get(f"iterations/{k}/n_added")) for k in range(n_it - 1))
     added = images[6:]
-    final = mtp_from_text(str(res.get("mtp/text").item() if res.get("mtp/text").shape == () else res.get("mtp/text")))
+    final = parse_mtp(str(res.get("mtp/text").item() if res.get("mtp/text").shape == () else res.get("mtp/text")))
     first = _first_fit(params, init)
     held_out = _held_out_md(final, bulk, tmp_path)
     e_first = metrics(first, held_out)["rmse_force_eV_per_A"]
@@ -95,7 +96,8 @@ def test_loop_li6ps5cl_tblite(tmp_path):
 
 
 def _first_fit(params, init):
-    from argyro_run.learning.loop import LoopSettings, fit, starting_point
+    from argyro_run.learning.loop import fit, starting_point
+    from argyro_run.learning.settings import LoopSettings
 
     s = LoopSettings.from_params(params)
     images = training_set_from_result(init, "training_set")
@@ -109,7 +111,7 @@ def _held_out_md(mtp, bulk, tmp_path):
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
     from argyro_run.learning.dataset import spec_from_params
-    from argyro_run.potentials.evaluate import MTPCalculator
+    from argyro_run.potentials.calculator import MTPCalculator
 
     a = bulk.copy()
     a.calc = MTPCalculator(mtp)

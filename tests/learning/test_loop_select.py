@@ -1,11 +1,13 @@
-"""Greedy D-optimal selection of the loop (``loop.select``) on explicit neighbourhood rows."""
+"""Greedy D-optimal selection of the loop (``select.select``) on explicit neighbourhood rows."""
 
 from __future__ import annotations
 
 import numpy as np
 from ase import Atoms
 
-from argyro_run.learning.loop import Exploration, LoopSettings, select
+from argyro_run.learning.explore import Exploration
+from argyro_run.learning.select import select
+from argyro_run.learning.settings import LoopSettings
 from argyro_run.potentials.maxvol import ActiveSet
 
 N_BASIS = 6
@@ -41,7 +43,7 @@ def test_selection_covers_every_candidate_or_hits_the_cap():
     for k in range(12):
         scale = 6.0 if k % 3 == 0 else 0.2
         cands.append(_cand(rng.normal(size=(5, N_BASIS)) * scale, active, 5, f"c{k}"))
-    s = LoopSettings(level=4, species=["Li"], gamma_select=2.0, max_selected_per_iteration=50, max_reference_atoms=10)
+    s = LoopSettings.of(4, ["Li"], gamma_select=2.0, max_selected_per_iteration=50, max_reference_atoms=10)
     picks = select(active, _explorations(cands), s)
     assert np.array_equal(active.inverse, inv0)            # the caller's active set is untouched
     assert 1 <= len(picks) <= 4
@@ -58,7 +60,7 @@ def test_selection_covers_every_candidate_or_hits_the_cap():
     # every pick was above gamma_select when it was made
     assert all(p.grade > 2.0 for p in picks)
     # the cap
-    s1 = LoopSettings(level=4, species=["Li"], gamma_select=2.0, max_selected_per_iteration=1, max_reference_atoms=10)
+    s1 = LoopSettings.of(4, ["Li"], gamma_select=2.0, max_selected_per_iteration=1, max_reference_atoms=10)
     assert len(select(active, _explorations(cands), s1)) == 1
 
 
@@ -67,7 +69,7 @@ def test_nothing_selected_below_gamma_select():
     active = _active(rng)
     cands = [_cand(rng.normal(size=(4, N_BASIS)) * 0.05, active, 4, f"c{k}") for k in range(5)]
     assert max(c.arrays["grade"].max() for c in cands) < 2.0
-    s = LoopSettings(level=4, species=["Li"], gamma_select=2.0)
+    s = LoopSettings.of(4, ["Li"], gamma_select=2.0)
     assert select(active, _explorations(cands), s) == []
 
 
@@ -80,7 +82,7 @@ def test_large_cells_pick_atoms_and_their_cores():
     rows[8] = rows[7] * 0.9                         # ... and its neighbour (1.5 A away: same core)
     rows[20] = -rows[7] * 0.9                       # far away but the same direction of basis space
     c = _cand(rows, active, n, "gb", spacing=1.5)
-    s = LoopSettings(level=4, species=["Li"], gamma_select=2.0, max_reference_atoms=10, local_radius_A=6.6,
+    s = LoopSettings.of(4, ["Li"], gamma_select=2.0, max_reference_atoms=10, local_radius_A=6.6,
                      max_dist_A=5.0, max_selected_per_iteration=10)
     picks = select(active, _explorations([c]), s)
     # atom 7 is cut out; its core (1.6 A) holds atom 8 too, which covers 8 and 20 as well

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from ase import Atoms
 
-from argyro_run.potentials._train_engine import Basis, Frame
-from argyro_run.potentials.basis import SCALAR_COUNTS, describe, fingerprints, level_basis, level_of_scalar_count
+from argyro_run.potentials.basis import LEVELS, describe, fingerprints, level_basis, level_of_scalar_count
+from argyro_run.potentials.moments import Frame, MomentTables
 from argyro_run.potentials.mtp import read_mtp
 
 # MLIP's published level templates: (alpha_moments_count, alpha_scalar_moments, radial_funcs_count)
@@ -42,8 +42,8 @@ def test_level28_extrapolates_the_rule():
 
 
 def test_level_of_scalar_count():
-    for level, n in SCALAR_COUNTS.items():
-        assert level_basis(level).alpha_scalar_moments == n and level_of_scalar_count(n) == level
+    for level, size in LEVELS.items():
+        assert level_basis(level).alpha_scalar_moments == size.n_scalar and level_of_scalar_count(size.n_scalar) == level
     assert level_of_scalar_count(17) is None
 
 
@@ -78,7 +78,7 @@ def _scalars(tables, atoms, rc):
                         alpha_moments_count=tables.alpha_moments_count, species_coeffs=np.zeros(1),
                         radial_funcs_count=rc.shape[2], radial_basis_size=rc.shape[3], min_dist_A=1.0,
                         max_dist_A=5.0, scaling=1.0, radial_coeffs=rc, species=None)
-    B = Basis.of(m)
+    B = MomentTables.of(m)
     frame = Frame(B, atoms, np.zeros(len(atoms), int))
     _, _, M, _ = frame.moments(B, rc)
     return M

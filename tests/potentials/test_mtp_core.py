@@ -10,8 +10,9 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 
+from argyro_run.potentials.calculator import MTPCalculator
 from argyro_run.potentials.cfg import format_cfg, parse_cfg, read_cfg, write_cfg
-from argyro_run.potentials.evaluate import MTPCalculator, evaluate, site_basis
+from argyro_run.potentials.evaluate import evaluate, site_basis
 from argyro_run.potentials.grades import grade, load_active_set, save_active_set, select_active_set
 from argyro_run.potentials.mtp import format_mtp, parse_mtp, read_mtp, write_mtp
 from argyro_run.potentials.train import predict
@@ -217,8 +218,8 @@ def test_active_set_and_grades(mlip_fixtures, tmp_path):
 
 
 def test_calculator_and_md_step(mlip_fixtures):
-    from ase.md.verlet import VelocityVerlet
     from ase import units
+    from ase.md.verlet import VelocityVerlet
 
     m, a = _multi_species(mlip_fixtures)
     a.calc = MTPCalculator(copy.deepcopy(m))

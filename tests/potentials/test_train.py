@@ -5,7 +5,6 @@ weights, validation split, 1 vs 2 MPI ranks, and the ``mtp train`` command."""
 from __future__ import annotations
 
 import copy
-import json
 import re
 import subprocess
 from pathlib import Path
@@ -17,8 +16,9 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from argyro_run.potentials import train as T
-from argyro_run.potentials._train_engine import Basis
-from tests.conftest import BIN, FIXTURES, REPO, run_mpi
+from argyro_run.potentials.moments import MomentTables
+from tests.conftest import BIN, FIXTURES
+from tests.potentials.training_runs import json_on_ranks, refit_from_perturbed
 
 CRYSTAL = FIXTURES / "crystals" / "noncubic"
 METHANE = FIXTURES / "molecules" / "291"
@@ -145,7 +145,7 @@ def test_radial_gradient_matches_finite_differences(mlip_fixtures, system):
     base = mlip_fixtures / system / "06"
     mtp = _mtp(base / "pot.mtp")
     images = _random_labels(mtp, [a for a in _cfg(base / "out.cfg")[:5]])
-    basis = Basis.of(mtp)
+    basis = MomentTables.of(mtp)
     prepared = [T._prepare(mtp, basis, a, k) for k, a in enumerate(images)]
     problem = T._Problem(mtp, basis, prepared, list(range(len(images))), len(images), None, 1.0, 0.01, 0.001)
     rng = np.random.default_rng(3)
@@ -184,16 +184,7 @@ def test_exact_recovery_from_perturbed_radial_coefficients(mlip_fixtures):
     zeroed linear coefficients; the loss never increases from one iteration to the next."""
     mtp = _mtp(CRYSTAL / "06" / "pot.mtp")
     images = _labelled(mtp, _cfg(CRYSTAL / "06" / "out.cfg")[:8])
-    start = copy.deepcopy(mtp)
-    rng = np.random.default_rng(0)
-    start.radial_coeffs = np.asarray(mtp.radial_coeffs) * (1 + 0.03 * rng.normal(size=np.shape(mtp.radial_coeffs)))
-    start.species_coeffs = np.zeros_like(np.asarray(mtp.species_coeffs))
-    start.moment_coeffs = np.zeros_like(np.asarray(mtp.moment_coeffs))
-    before = T.errors(start, images)
-    new, report = T.train(start, images, max_iterations=300)
-    hist = np.array(report.loss_history)
-    assert np.all(np.diff(hist) <= 1e-12 * hist[0])
-    assert hist[-1] < 1e-5 * hist[0]
+    before, new, report = refit_from_perturbed(mtp, images)
     e = report.train_errors
     assert before["rmse_force_eV_per_A"] > 0.1
     assert e["rmse_energy_meV_per_atom"] < 0.05
@@ -270,15 +261,7 @@ if comm.Get_rank() == 0:
 
 
 def test_one_and_two_ranks_give_identical_results(mlip_fixtures, tmp_path):
-    script = tmp_path / "train_mpi.py"
-    script.write_text(_MPI_SCRIPT.format(repo=str(REPO)))
-    results = []
-    for n in (1, 2):
-        out = tmp_path / f"r{n}.json"
-        proc = run_mpi(n, [str(script), str(out)], timeout=300, cwd=REPO)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        results.append(json.loads(out.read_text()))
-    one, two = results
+    one, two = json_on_ranks(_MPI_SCRIPT, tmp_path)
     assert one["radial"] == two["radial"] and one["moment"] == two["moment"] and one["species"] == two["species"]
     assert one["loss"] == two["loss"] and one["val"] == two["val"]
     assert len(one["loss"]) > 2

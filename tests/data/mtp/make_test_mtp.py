@@ -44,7 +44,7 @@ def hot_frames(mtp, atoms, temperature_K, n_frames, seed, steps_between=40):
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
-    from argyro_run.potentials.evaluate import MTPCalculator
+    from argyro_run.potentials.calculator import MTPCalculator
 
     a = atoms.copy()
     a.calc = MTPCalculator(mtp)

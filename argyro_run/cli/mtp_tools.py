@@ -1,5 +1,5 @@
 """``argyro-run mtp init | eval | grade``: argument handling and printing (the work is in
-``mtp``, ``evaluate``, ``grades``, ``cfg``).
+``potentials.mtp``, ``evaluate``, ``grades``, ``cfg``).
 
 Like MLIP's ``mlp``, a potential without a species line works on ``.cfg`` files as they are: atoms
 are MTP types 0..n-1 in and out. Element names (the potential's species line or ``--species``)
@@ -29,15 +29,9 @@ def parse_species(text: str, option: str = "--species") -> list[str]:
 
 def read_potential(path: str, species_opt: str | None):
     """The .mtp of a command line (UserError if missing or unreadable), with --species applied."""
-    from argyro_run.potentials.mtp import read_mtp
+    from argyro_run.potentials.mtp import read_mtp_for
 
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"potential {p}: no such file")
-    try:
-        mtp = read_mtp(p)
-    except ValueError as e:
-        raise UserError(f"potential: {e}") from None
+    mtp = read_mtp_for(path, "potential")
     if species_opt:
         sp = parse_species(species_opt)
         if len(sp) != mtp.species_count:
@@ -64,10 +58,12 @@ def require_elements(mtp, potential, configurations=(), output=None, engine=None
                         "or use .cfg files (and --engine python)")
 
 
-def _read_images(path: str, species):
+def read_images(path, species, what: str = "configurations") -> list:
+    """Configurations of a command-line file (``.cfg`` with MLIP types or ``species``, else ASE);
+    ``UserError`` starting with ``what`` when missing, unreadable or empty."""
     p = Path(path)
     if not p.is_file():
-        raise UserError(f"configurations {p}: no such file")
+        raise UserError(f"{what} {p}: no such file")
     try:
         if p.suffix == ".cfg":
             from argyro_run.potentials.cfg import read_cfg
@@ -78,9 +74,9 @@ def _read_images(path: str, species):
 
             images = ase.io.read(p, ":")
     except Exception as e:  # noqa: BLE001 - any parse error is the user's file
-        raise UserError(f"configurations {p}: cannot read ({e})") from None
+        raise UserError(f"{what} {p}: cannot read ({e})") from None
     if not images:
-        raise UserError(f"configurations {p}: no configurations")
+        raise UserError(f"{what} {p}: no configurations")
     return images
 
 
@@ -111,9 +107,10 @@ def add_init(q) -> None:
 
 
 def run_init(args) -> int:
-    from argyro_run.potentials.mtp import write_mtp, init_mtp
+    from argyro_run.potentials.basis import LEVELS
+    from argyro_run.potentials.mtp import init_mtp, write_mtp
 
-    if args.level not in range(2, 29, 2):
+    if args.level not in LEVELS:
         raise UserError(f"--level: {args.level} is not an MTP level; allowed: even numbers 2..28")
     species = parse_species(args.species)
     mtp = init_mtp(args.level, species, max_dist_A=args.cutoff, min_dist_A=args.min_dist,
@@ -126,15 +123,23 @@ def run_init(args) -> int:
     return 0
 
 
-def add_eval(q) -> None:
+def _potential_arguments(q, configurations: list[tuple[str, str]], output_help: str, species_help: str) -> None:
+    """The arguments ``eval`` and ``grade`` share: the potential, configuration files, output, species."""
     q.add_argument("potential", help=".mtp file")
-    q.add_argument("configurations", help=".cfg (MLIP) or anything ASE reads (extxyz)")
-    q.add_argument("-o", "--output", required=True, help="output: .cfg or extxyz (with energies, forces, stress)")
+    for name, help_ in configurations:
+        q.add_argument(name, help=help_)
+    q.add_argument("-o", "--output", required=True, help=output_help)
+    q.add_argument("--species", default=None, help="elements per MTP type (comma-separated), for potentials without a "
+                   f"species line; needed only {species_help}")
+
+
+def add_eval(q) -> None:
+    _potential_arguments(q, [("configurations", ".cfg (MLIP) or anything ASE reads (extxyz)")],
+                         "output: .cfg or extxyz (with energies, forces, stress)",
+                         "for extxyz files or --engine lammps")
     q.add_argument("--engine", choices=["python", "lammps"], default="python",
                    help="python (numpy evaluator) or lammps (the pair_style mtp plugin)")
     q.add_argument("--active-set", default=None, help="active-set file: also per-atom extrapolation grades")
-    q.add_argument("--species", default=None, help="elements per MTP type (comma-separated), for potentials without a species line; needed "
-                   "only for extxyz files or --engine lammps")
     q.set_defaults(func=run_eval)
 
 
@@ -155,7 +160,7 @@ def _labelled_copy(atoms, r: dict):
 def run_eval(args) -> int:
     mtp = read_potential(args.potential, args.species)
     require_elements(mtp, args.potential, [args.configurations], args.output, args.engine)
-    images = _read_images(args.configurations, mtp.species)
+    images = read_images(args.configurations, mtp.species)
     active = None
     if args.active_set:
         from argyro_run.potentials.grades import load_active_set
@@ -180,8 +185,8 @@ def run_eval(args) -> int:
     else:
         import tempfile
 
+        from argyro_run.md.lammps_eval import lammps_evaluate
         from argyro_run.potentials.grades import save_active_set
-        from argyro_run.potentials.lammps_eval import lammps_evaluate
         from argyro_run.potentials.mtp import write_mtp
 
         with tempfile.TemporaryDirectory() as d:
@@ -202,15 +207,12 @@ def run_eval(args) -> int:
 
 
 def add_grade(q) -> None:
-    q.add_argument("potential", help=".mtp file")
-    q.add_argument("training_set", help="configurations the active set is selected from (.cfg or extxyz)")
-    q.add_argument("configurations", help="configurations to grade (.cfg or extxyz)")
-    q.add_argument("-o", "--output", required=True, help="graded configurations (.cfg with nbh_grades, or extxyz)")
+    _potential_arguments(q, [("training_set", "configurations the active set is selected from (.cfg or extxyz)"),
+                             ("configurations", "configurations to grade (.cfg or extxyz)")],
+                         "graded configurations (.cfg with nbh_grades, or extxyz)", "for extxyz files")
     q.add_argument("--mode", choices=["neighborhood", "configuration"], default="neighborhood",
                    help="MaxVol rows per atom (neighborhood, default) or per configuration")
     q.add_argument("--save-active-set", default=None, help="also write the active set to this file")
-    q.add_argument("--species", default=None, help="elements per MTP type (comma-separated), for potentials "
-                   "without a species line; needed only for extxyz files")
     q.set_defaults(func=run_grade)
 
 
@@ -219,8 +221,8 @@ def run_grade(args) -> int:
 
     mtp = read_potential(args.potential, args.species)
     require_elements(mtp, args.potential, [args.training_set, args.configurations], args.output)
-    train = _read_images(args.training_set, mtp.species)
-    images = _read_images(args.configurations, mtp.species)
+    train = read_images(args.training_set, mtp.species)
+    images = read_images(args.configurations, mtp.species)
     try:
         active = select_active_set(mtp, train, mode=args.mode)
     except ValueError as e:

@@ -31,22 +31,11 @@ def add_arguments(q) -> None:
                         "for extxyz training sets (.cfg files work with MLIP's types as they are)")
 
 
-def _read_images(path: Path, species):
-    if path.suffix == ".cfg":
-        from argyro_run.potentials.cfg import read_cfg
-
-        return read_cfg(path, species=species)
-    import ase.io
-
-    return ase.io.read(path, ":")
-
-
 def run(args) -> int:
     from argyro_run._stack import MPI
-    from argyro_run.potentials.train import train
-
-    from argyro_run.potentials._cli import read_potential, require_elements
+    from argyro_run.cli.mtp_tools import read_images, read_potential, require_elements
     from argyro_run.potentials.mtp import write_mtp
+    from argyro_run.potentials.train import train
 
     comm = MPI.COMM_WORLD
     pot, data, out = Path(args.potential), Path(args.training_set), Path(args.output)
@@ -59,12 +48,7 @@ def run(args) -> int:
         raise UserError(f"--validation-fraction: must be in [0, 1) (got {args.validation_fraction})")
     mtp = read_potential(str(pot), args.species)
     require_elements(mtp, pot, [data])
-    try:
-        images = _read_images(data, mtp.species)
-    except Exception as exc:  # noqa: BLE001 - any parse error is the user's file
-        raise UserError(f"training set {data}: cannot read ({exc})") from None
-    if not images:
-        raise UserError(f"training set {data}: no configurations")
+    images = read_images(data, mtp.species, what="training set")
     try:
         new, report = train(mtp, images, energy_weight=args.energy_weight, force_weight=args.force_weight,
                             stress_weight=args.stress_weight, max_iterations=args.max_iter, seed=args.seed,

@@ -1,4 +1,6 @@
-"""Vectorised MTP evaluation for training: design rows and radial-coefficient gradients.
+"""The moment-tensor engine shared by evaluation (``evaluate.py``) and training (``train.py``):
+vectorised per-configuration geometry (:class:`Frame`), the index tables of an MTP
+(:class:`MomentTables`), design rows and radial-coefficient gradients.
 
 For a fixed configuration, everything that does not depend on the coefficients is computed once
 (:class:`Frame`: neighbour pairs, Chebyshev radial basis times the smoothing factor
@@ -27,12 +29,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from argyro_run.potentials.cfg import element_types
 
 PAIR_CHUNK_ELEMENTS = 4_000_000     # pairs x scalar x basic moments handled at once in design()
 
 
 @dataclass
-class Basis:
+class MomentTables:
     """The coefficient-independent description of an MTP (shapes and index tables)."""
 
     S: int
@@ -52,7 +55,7 @@ class Basis:
             self.levels = _levels(self.times, self.nb, self.n_alpha)
 
     @classmethod
-    def of(cls, mtp) -> "Basis":
+    def of(cls, mtp) -> "MomentTables":
         basic = np.asarray(mtp.alpha_index_basic, dtype=int).reshape(-1, 4)
         times = np.asarray(mtp.alpha_index_times, dtype=int).reshape(-1, 4)
         return cls(S=len(np.asarray(mtp.species_coeffs)), R=int(mtp.radial_funcs_count),
@@ -129,12 +132,7 @@ def atom_types(mtp, atoms) -> np.ndarray:
     species = getattr(mtp, "species", None)
     S = len(np.asarray(mtp.species_coeffs))
     if species:
-        index = {s: k for k, s in enumerate(species)}
-        sym = atoms.get_chemical_symbols()
-        missing = sorted(set(sym) - set(index))
-        if missing:
-            raise ValueError(f"elements {missing} are not among the potential's species {list(species)}")
-        return np.array([index[s] for s in sym], dtype=int)
+        return element_types(atoms, species)
     for key in ("mtp_type", "type"):
         if key in atoms.arrays:
             t = np.asarray(atoms.arrays[key], dtype=int)
@@ -199,7 +197,7 @@ def pairs_within(atoms, cutoff: float, max_work: int = 4_000_000):
 class Frame:
     """Coefficient-independent precomputation for one configuration."""
 
-    def __init__(self, basis: Basis, atoms, types: np.ndarray):
+    def __init__(self, basis: MomentTables, atoms, types: np.ndarray):
         self.n = n = len(atoms)
         self.types = types
         self.pbc = bool(np.all(atoms.pbc))
@@ -259,7 +257,7 @@ class Frame:
 
     # --- per-iteration quantities ---------------------------------------------------------------
 
-    def moments(self, basis: Basis, c: np.ndarray):
+    def moments(self, basis: MomentTables, c: np.ndarray):
         """Basic moments and their pair derivatives, all moments, and the Jacobian of the
         scalar moments with respect to the basic ones, for radial coefficients ``c``."""
         C = c.reshape(basis.S * basis.S, basis.R, basis.B)[self.pt]        # (P, R, B)
@@ -280,7 +278,7 @@ class Frame:
             J[:, lv.out] += np.matmul(CJ.transpose(0, 2, 1), lv.sel).transpose(0, 2, 1)
         return m, dv, M, J
 
-    def design(self, basis: Basis, M: np.ndarray, J: np.ndarray, dv: np.ndarray):
+    def design(self, basis: MomentTables, M: np.ndarray, J: np.ndarray, dv: np.ndarray):
         """Rows of E, F and stress (eV/A^3, Voigt, ASE sign) linear in theta."""
         nl, ns, S = basis.n_lin, basis.ns, basis.S
         Js = J[:, basis.mapping, :]                                          # (n, ns, nb)
@@ -309,7 +307,7 @@ class Frame:
             s_rows[5, S:] = 0.5 * (W[:, 0, 1] + W[:, 1, 0])
         return e_row, f_rows, s_rows
 
-    def radial_gradient(self, basis: Basis, c: np.ndarray, moment_coeffs: np.ndarray, M: np.ndarray,
+    def radial_gradient(self, basis: MomentTables, c: np.ndarray, moment_coeffs: np.ndarray, M: np.ndarray,
                         J: np.ndarray, dv: np.ndarray, energy_factor: float, w_pairs: np.ndarray) -> np.ndarray:
         """d/dc [energy_factor * E + sum_p dE/dr_p . w_p] at fixed theta; shape of ``c``."""
         nb = basis.nb

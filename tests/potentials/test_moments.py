@@ -5,7 +5,6 @@ known potential, zero force weights, 1 vs 2 MPI ranks."""
 from __future__ import annotations
 
 import copy
-import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,8 +14,8 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.neighborlist import neighbor_list
 
 from argyro_run.potentials import train as T
-from argyro_run.potentials._train_engine import Basis, Frame, atom_types, pairs_within
-from tests.conftest import REPO, run_mpi
+from argyro_run.potentials.moments import Frame, MomentTables, atom_types, pairs_within
+from tests.potentials.training_runs import json_on_ranks, refit_from_perturbed
 
 
 def toy_mtp(seed: int = 0):
@@ -134,7 +133,7 @@ def test_radial_gradient_matches_finite_differences():
     images = noisy(label(mtp, toy_cells(4, seed=6)))
     images[1].arrays["force_weight"] = np.linspace(0, 1, len(images[1]))
     images[2].info["energy_weight"] = 0.3
-    basis = Basis.of(mtp)
+    basis = MomentTables.of(mtp)
     prepared = [T._prepare(mtp, basis, a, k) for k, a in enumerate(images)]
     problem = T._Problem(mtp, basis, prepared, list(range(4)), 4, None, 1.0, 0.05, 0.01)
     c = np.asarray(mtp.radial_coeffs).ravel() * 1.1
@@ -154,16 +153,7 @@ def test_recovers_a_known_potential_with_monotone_loss():
     the fixture test in test_train.py asks for more)."""
     truth = toy_mtp(2)
     images = label(truth, toy_cells(8, seed=7))
-    start = copy.deepcopy(truth)
-    rng = np.random.default_rng(0)
-    start.radial_coeffs = truth.radial_coeffs * (1 + 0.03 * rng.normal(size=truth.radial_coeffs.shape))
-    start.species_coeffs = np.zeros(2)
-    start.moment_coeffs = np.zeros(6)
-    before = T.errors(start, images)
-    new, report = T.train(start, images, max_iterations=300)
-    hist = np.array(report.loss_history)
-    assert np.all(np.diff(hist) <= 1e-12 * hist[0])
-    assert hist[-1] < 1e-5 * hist[0]
+    before, new, report = refit_from_perturbed(truth, images)
     e = report.train_errors
     assert e["rmse_force_eV_per_A"] < 0.01 * before["rmse_force_eV_per_A"]
     assert e["rmse_energy_meV_per_atom"] < 0.5 and e["rmse_force_eV_per_A"] < 0.01 and e["rmse_stress_GPa"] < 0.02
@@ -206,7 +196,7 @@ def test_unknown_element_and_missing_labels_are_refused():
     with pytest.raises(ValueError, match="no labels"):
         T.train(mtp, [c], max_iterations=0)
     assert list(atom_types(mtp, a)) == [0] * 6 + [1] * 4
-    assert Frame(Basis.of(mtp), a, atom_types(mtp, a)).P > 0
+    assert Frame(MomentTables.of(mtp), a, atom_types(mtp, a)).P > 0
 
 
 _SCRIPT = r"""
@@ -215,7 +205,7 @@ sys.path.insert(0, {repo!r})
 import numpy as np
 from argyro_run._stack import MPI
 from argyro_run.potentials import train as T
-from tests.potentials.test_train_engine import toy_mtp, toy_cells, label, noisy
+from tests.potentials.test_moments import toy_mtp, toy_cells, label, noisy
 comm = MPI.COMM_WORLD
 mtp = toy_mtp(4)
 images = noisy(label(mtp, toy_cells(7, seed=9)), seed=3)
@@ -230,14 +220,7 @@ if comm.Get_rank() == 0:
 
 
 def test_one_and_two_ranks_identical(tmp_path):
-    script = tmp_path / "toy_mpi.py"
-    script.write_text(_SCRIPT.format(repo=str(REPO)))
-    res = []
-    for n in (1, 2):
-        out = tmp_path / f"r{n}.json"
-        proc = run_mpi(n, [str(script), str(out)], timeout=300, cwd=REPO)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        res.append(json.loads(out.read_text()))
+    res = json_on_ranks(_SCRIPT, tmp_path)
     assert res[0] == res[1]
     assert len(res[0]["loss"]) > 3 and res[0]["loss"][-1] < res[0]["loss"][0]
 

@@ -1,0 +1,121 @@
+"""Selection of the active-learning loop: grading the explorations' candidates, greedy
+D-optimal choice against the active set (:func:`select`, neighbourhood mode: a whole configuration,
+or for cells above ``max_reference_atoms`` the core of a cut-out around its worst atom) and the
+reference jobs of the picks (:func:`reference_jobs`)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from argyro_run.learning.settings import LoopSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Pick:
+    """A chosen configuration (``center`` None: label it whole) or neighbourhood (``center``:
+    the atom to cut out around)."""
+
+    atoms: object
+    center: int | None
+    grade: float
+    origin: str
+
+
+def grade_candidates(mtp, active, explorations: list, settings: LoopSettings) -> None:
+    """Per-atom grades (``arrays['grade']``) of every candidate against ``active``, then each run's
+    ``max_grade``; keeps at most ``max_candidates_per_run`` per run (first, last and evenly
+    spaced between: the earliest extrapolations are the most physical, the last the worst)."""
+    from argyro_run.potentials.evaluate import site_basis
+
+    for ex in explorations:
+        c = ex.candidates
+        if len(c) > settings.max_candidates_per_run:
+            keep = np.unique(np.round(np.linspace(0, len(c) - 1, settings.max_candidates_per_run)).astype(int))
+            ex.candidates = c = [c[i] for i in keep]
+        for a in c:
+            R = np.asarray(site_basis(mtp, a), dtype=float)
+            a.arrays["grade"] = active.grades(R)
+            a.info["_rows"] = R
+        ex.max_grade = max([float(a.arrays["grade"].max()) for a in c] or [0.0])
+
+
+def _core_members(atoms, center: int, core_radius_A: float) -> np.ndarray:
+    from ase.geometry import get_distances
+
+    _, d = get_distances(atoms.positions[center], atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+    return np.flatnonzero(d[0] <= core_radius_A + 1e-9)
+
+
+def select(active, explorations: list, settings: LoopSettings) -> list[Pick]:
+    """Greedy D-optimal selection among the candidates (graded by :func:`grade_candidates`).
+
+    Repeatedly: the candidate neighbourhood with the highest grade against a trial copy of
+    ``active``; its configuration (small cells) or the core neighbourhoods of its cut-out (cells
+    above ``max_reference_atoms``) go into the trial set by MaxVol swaps; stop when no candidate
+    is above ``gamma_select`` or ``max_selected_per_iteration`` picks are made.
+    """
+    trial = copy.deepcopy(active)
+    core_r = settings.local_radius() - settings.max_dist_A
+    cands = [a for ex in explorations for a in ex.candidates if a.arrays["grade"].max() > settings.gamma_select]
+    if not cands:
+        return []
+    rows = np.concatenate([a.info["_rows"] for a in cands])
+    owner = np.concatenate([np.full(len(a), k) for k, a in enumerate(cands)])
+    atom = np.concatenate([np.arange(len(a)) for a in cands])
+    alive = np.ones(len(rows), dtype=bool)
+    picks: list[Pick] = []
+    while len(picks) < settings.max_selected_per_iteration and alive.any():
+        g = np.where(alive, trial.grades(rows), 0.0)
+        i = int(np.argmax(g))
+        if g[i] <= settings.gamma_select:
+            break
+        k, c = int(owner[i]), int(atom[i])
+        a = cands[k]
+        if len(a) <= settings.max_reference_atoms:
+            members = np.flatnonzero(owner == k)
+            picks.append(Pick(atoms=a, center=None, grade=float(g[i]), origin=a.info["origin"]))
+        else:
+            core = _core_members(a, c, core_r)
+            members = np.flatnonzero(owner == k)[core]
+            picks.append(Pick(atoms=a, center=c, grade=float(g[i]), origin=f"{a.info['origin']}/atom{c}"))
+        trial.update(rows[members], threshold=1.0 + 1e-3)
+        alive[members] = False
+    return picks
+
+
+def reference_jobs(picks: list[Pick], settings: LoopSettings, iteration: int) -> tuple[list, int]:
+    """Structures to label for ``picks`` (whole cells or cut-outs with weights) and what
+    labelling the parent cells whole would have cost (atoms)."""
+    from argyro_run.learning.local import cut_out
+
+    jobs, parents = [], {}
+    for p in picks:
+        a = p.atoms
+        parents[id(a)] = len(a)
+        if p.center is None:
+            b = a.copy()
+            b.calc = None
+            for key in [k for k in b.arrays if k not in ("numbers", "positions")]:
+                del b.arrays[key]
+            b.info = {"origin": f"level{settings.level}/it{iteration}/{p.origin}"}
+            jobs.append(b)
+            continue
+        try:
+            b = cut_out(a, p.center, radius_A=settings.local_radius(), cutoff_A=settings.max_dist_A,
+                        mode=settings.local_mode, vacuum_A=settings.vacuum_A)
+        except ValueError as e:
+            log.warning("no cut-out around %s: %s", p.origin, e)
+            continue
+        core = np.asarray(b.arrays["core"], dtype=bool)
+        for key in [k for k in b.arrays if k not in ("numbers", "positions", "parent_index")]:
+            del b.arrays[key]
+        b.arrays["force_weight"] = core.astype(float)
+        b.info = {"origin": f"level{settings.level}/it{iteration}/{p.origin}", "energy_weight": 0.0}
+        jobs.append(b)
+    return jobs, int(sum(parents.values()))
