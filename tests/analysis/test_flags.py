@@ -103,7 +103,7 @@ def test_summary_and_report_mark_unreliable_fits(tmp_path):
     from argyro_run.report import make_report
     from argyro_run.report.build import arrhenius_series
     from argyro_run.report.collect import collect
-    from argyro_run.runtime.tasks import run_summary
+    from argyro_run.report.tasks import run_summary
 
     # a slow walk at 500 K: positive D, but MSD(10 ps) ~ 6 A^2, below a few hops
     ana, arr = analyse([(500.0, walk(500.0, 1)), (600.0, walk(600.0, 2)), (700.0, walk(700.0, 3))])

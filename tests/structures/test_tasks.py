@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _task_function():
-    mod, name = TASK_KINDS["build_structures"].split(":")
+    mod, name = TASK_KINDS["build_structures"].function.split(":")
     return getattr(importlib.import_module(mod), name)
 
 
