@@ -98,10 +98,13 @@ class Config(Section):
     """A validated argyro-run input file."""
 
     run: RunSection = Field(default_factory=RunSection, description="Run name, archive, seed, error policy.")
-    materials: list[Material] = Field(default_factory=list, description="Materials and their structures (bulk variants, grain boundaries).")
-    reference: ReferenceSection = Field(default_factory=ReferenceSection, description="Reference calculator labelling training data.")
+    materials: list[Material] = Field(default_factory=list, description="Materials and their structures (bulk "
+                                                                        "variants, grain boundaries).")
+    reference: ReferenceSection = Field(default_factory=ReferenceSection, description="Reference calculator "
+                                                                                      "labelling training data.")
     potential: PotentialSection = Field(default_factory=PotentialSection, description="Moment tensor potential.")
-    active_learning: ActiveLearningSection = Field(default_factory=ActiveLearningSection, description="Active learning of the MTP.")
+    active_learning: ActiveLearningSection = Field(default_factory=ActiveLearningSection, description="Active learning of the "
+                                                                                                      "MTP.")
     md: MDSection | None = Field(None, description="Molecular dynamics (omit to skip MD).")
     analysis: AnalysisSection = Field(default_factory=AnalysisSection, description="Diffusion analysis of the MD runs.")
     microstructure: MicrostructureSection | None = Field(None, description="Polycrystal model (omit to skip FE).")

@@ -11,7 +11,7 @@ import pytest
 from argyro_run.cli import main
 from argyro_run.config import config_from_text
 from argyro_run.errors import UserError
-from tests._support.env import BIN, REPO
+from tests._support.env import CLI, REPO
 from tests._support.inputs import SIGMA5_310, TEST_POTENTIAL
 
 BASE = """
@@ -131,7 +131,7 @@ def test_cli_exit_2_key_named_nothing_written(tmp_path, capsys, verb):
         assert main(["validate", str(bad)]) == 2
         err = capsys.readouterr().err
     else:
-        p = subprocess.run([str(BIN / "argyro-run"), "run", str(bad)], capture_output=True, text=True, timeout=300,
+        p = subprocess.run([CLI, "run", str(bad)], capture_output=True, text=True, timeout=300,
                            cwd=str(tmp_path))
         assert p.returncode == 2
         err = p.stderr + p.stdout

@@ -7,7 +7,7 @@ import pytest
 
 from argyro_run._stack import MPI, dolfinx_modules
 from argyro_run.fe.homogenize import cell_midpoints, effective_diffusivity, electrode_diffusivity
-from tests.conftest import REPO, run_mpi
+from tests._support.env import REPO, run_mpi
 from tests.fe._mpi_homogenize import random_polycrystal
 
 

@@ -11,7 +11,7 @@ import pytest
 from argyro_run._stack import MPI
 from argyro_run.fe.polycrystal import PolycrystalSolver
 from argyro_run.microstructure.tasks import run_mesh
-from tests.conftest import REPO, run_mpi
+from tests._support.env import REPO, run_mpi
 
 COMM = MPI.COMM_WORLD
 

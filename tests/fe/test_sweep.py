@@ -11,7 +11,7 @@ from argyro_run.fe.tasks import (K_B_eV_per_K, apparent_activation_energy, arrhe
                                  run_fe_sweep)
 from argyro_run.microstructure.tasks import run_mesh
 from argyro_run.results import Result
-from tests.conftest import REPO, run_mpi
+from tests._support.env import REPO, run_mpi
 from tests.fe._mpi_sweep import BULK, GB, MICRO, fe_params, voronoi_sweep
 
 TEMPS = list(np.linspace(200.0, 800.0, 13))

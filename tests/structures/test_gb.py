@@ -34,7 +34,8 @@ def bulk():
 
 @pytest.fixture(scope="module")
 def bicrystals(bulk):
-    return {gb: csl_bicrystal(bulk, sigma=gb[0], plane=gb[1], axis=gb[2]) for gb in map(lambda g: (g[0], tuple(g[1]), tuple(g[2])), GBS)}
+    keys = [(g[0], tuple(g[1]), tuple(g[2])) for g in GBS]
+    return {gb: csl_bicrystal(bulk, sigma=gb[0], plane=gb[1], axis=gb[2]) for gb in keys}
 
 
 def _key(gb):
