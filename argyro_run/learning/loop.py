@@ -292,7 +292,8 @@ def explore_one(atoms, name: str, temperature_K: float, mtp_path: Path, active_p
                                    break_=settings.gamma_break, dump=str(dump), every=settings.grade_every_steps),
                   "neighbor 1.0 bin", "neigh_modify every 1 delay 0 check yes", f"timestep {dt_ps:.10g}",
                   f"velocity all create {temperature_K:.10g} {seed} mom yes rot no dist gaussian",
-                  f"fix nvt all nvt temp {temperature_K:.10g} {temperature_K:.10g} {settings.thermostat_damping_fs / 1000.0:.10g}",
+                  f"fix nvt all nvt temp {temperature_K:.10g} {temperature_K:.10g} "
+                  f"{settings.thermostat_damping_fs / 1000.0:.10g}",
                   "thermo 100"]:
             lmp.command(c)
         try:
@@ -406,7 +407,8 @@ def explore(mtp_path: Path, active_path: Path, structures: list, settings: LoopS
     try:
         for j in range(color, len(jobs), n_groups):
             name, atoms, T = jobs[j]
-            seed = 1 + int(np.random.SeedSequence([settings.seed, settings.level, iteration, j]).generate_state(1)[0] % 900_000_000)
+            seed = 1 + int(np.random.SeedSequence([settings.seed, settings.level, iteration, j]).generate_state(1)[0]
+                           % 900_000_000)
             rundir = Path(workdir) / f"explore_{j:03d}"
             if settings.explorer == "ase":
                 ex = explore_one_ase(atoms, name, T, mtp, active, settings, seed)

@@ -92,7 +92,8 @@ def run_md_run(params: dict, deps: dict, comm, workdir: Path) -> Result:
     if md.get("trajectory_atoms", "species") == "species" and md.get("species"):
         keep = np.array(atoms.get_chemical_symbols()) == md["species"]
         if not keep.any():
-            raise ValueError(f"the analysed species {md['species']!r} (materials.mobile_ion or analysis.species) is not in structure {name!r} "
+            raise ValueError(f"the analysed species {md['species']!r} (materials.mobile_ion or analysis.species) is "
+                             f"not in structure {name!r} "
                              f"({sorted(set(atoms.get_chemical_symbols()))}); allowed: one of its elements")
     r.add("trajectory/positions_A", run.positions_A[:, keep].astype(np.float32), "Angstrom",
           note="unwrapped, lab frame, single precision; the atoms of trajectory/atom_index (md.trajectory_atoms)")

@@ -133,7 +133,8 @@ def add_eval(q) -> None:
     q.add_argument("--engine", choices=["python", "lammps"], default="python",
                    help="python (numpy evaluator) or lammps (the pair_style mtp plugin)")
     q.add_argument("--active-set", default=None, help="active-set file: also per-atom extrapolation grades")
-    q.add_argument("--species", default=None, help="elements per MTP type (comma-separated), for potentials without a species line; needed "
+    q.add_argument("--species", default=None, help="elements per MTP type (comma-separated), for potentials without "
+                                                   "a species line; needed "
                    "only for extxyz files or --engine lammps")
     q.set_defaults(func=run_eval)
 
