@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import pickle
 import signal
 import sys
 import threading

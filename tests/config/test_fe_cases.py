@@ -11,7 +11,7 @@ import pytest
 from argyro_run.cli import main
 from argyro_run.config import config_from_text
 from argyro_run.errors import UserError
-from tests._support.env import CLI, REPO
+from tests._support.env import CLI
 from tests._support.inputs import SIGMA5_310, TEST_POTENTIAL
 
 BASE = """

@@ -12,7 +12,6 @@ the archive and the dependants skipped, without touching the finished tasks.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,8 @@ from scipy.optimize import curve_fit
 
 from argyro_run.analysis.diffusion import conductivity_mS_per_cm, diffusivity, gb_membership
 from argyro_run.archive import open_archive
-from tests._support.inputs import LPSCL, SIGMA5_310, TEST_MTP as MTP, TEST_POTENTIAL, run_input
+from tests._support.inputs import LPSCL, SIGMA5_310, TEST_POTENTIAL, run_input
+
 K_B_EV = 8.617333262e-5
 
 INPUT = """
