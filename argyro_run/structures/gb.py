@@ -153,15 +153,7 @@ def _reduced_2d_basis(vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ok = cross > 1e-6
     amin = cross[ok].min()
     cand = vecs[ok & (cross < amin + 1e-6)]
-    a2 = cand[np.argmin(np.linalg.norm(cand, axis=1))]
-    for _ in range(50):  # Gauss reduction
-        if np.linalg.norm(a2) < np.linalg.norm(a1) - 1e-9:
-            a1, a2 = a2, a1
-        mu = round(float(a2 @ a1) / float(a1 @ a1))
-        if mu == 0:
-            break
-        a2 = a2 - mu * a1
-    return a1, a2
+    return _gauss(a1, cand[np.argmin(np.linalg.norm(cand, axis=1))])
 
 
 def _ext_gcd(a: int, b: int) -> tuple[int, int, int]:
