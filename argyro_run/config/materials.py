@@ -53,12 +53,11 @@ class GrainBoundary(Section):
                          description="Extra spacing along the normal added at each GB (the cell grows by 2 gap_A).")
     repeats_in_plane: list[int] = Field(default_factory=lambda: [1, 1], min_length=2, max_length=2,
                                         description="Repetitions of the planar CSL cell along a1, a2.")
-    min_distance_A: float = Field(1.8, gt=0, le=5,
-                                  description="Atoms of different grains closer than this are resolved by "
-                                              "removing whole ions/units.")
-    min_anion_distance_A: float = Field(2.8, gt=0, le=6,
-                                        description="Anion units (PS4, S2-, X-) of different grains closer than this "
-                                                    "are resolved the same way.")
+    min_distance_A: float = Field(
+        1.8, gt=0, le=5, description="Atoms of different grains closer than this are resolved by removing whole ions/units.")
+    min_anion_distance_A: float = Field(
+        2.8, gt=0, le=6,
+        description="Anion units (PS4, S2-, X-) of different grains closer than this are resolved the same way.")
 
     @field_validator("sigma")
     @classmethod
