@@ -24,6 +24,7 @@ check_launcher()  # before MPI_Init: a launcher this MPI cannot join is a UserEr
 
 from mpi4py import MPI  # noqa: F401,E402  (must come first)
 
+# isort: split
 import h5py  # noqa: F401,E402  (must come before dolfinx)
 
 __all__ = ["MPI", "h5py", "lammps_module", "dolfinx_modules", "gmsh_module"]

@@ -21,8 +21,10 @@ SKIP_VARIABLE = "ARGYRO_RUN_SKIP_LAUNCHER_CHECK"
 
 FIXES = (
     "  * the virtual environment's own launcher: .venv/bin/mpiexec -n N argyro-run input.toml\n"
-    "  * under Slurm: srun --mpi=pmi2 -n N argyro-run input.toml (argyro-run plan input.toml --sbatch job.sh writes a batch script)\n"
-    "  * the site's MPICH-ABI MPI (Intel MPI, Cray MPICH, MVAPICH, MPICH) with its own mpiexec: see docs/cluster.md, 'The site's MPI'"
+    "  * under Slurm: srun --mpi=pmi2 -n N argyro-run input.toml (argyro-run plan input.toml --sbatch job.sh "
+    "writes a batch script)\n"
+    "  * the site's MPICH-ABI MPI (Intel MPI, Cray MPICH, MVAPICH, MPICH) with its own mpiexec: "
+    "see docs/cluster.md, 'The site's MPI'"
 )
 
 

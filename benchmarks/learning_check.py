@@ -47,12 +47,14 @@ def main():
         print(f"ranks {comm.size}, overrides {args.set}, ok {stats.ok}")
         for t in sub.tasks:
             info = a.tasks.get(t.id, {})
-            print(f"  {t.id:28s} planned {est['task_wall_s'][t.id]:8.1f} s  recorded {float(info.get('wall_s', float('nan'))):8.1f} s"
+            print(f"  {t.id:28s} planned {est['task_wall_s'][t.id]:8.1f} s  recorded "
+                  f"{float(info.get('wall_s', float('nan'))):8.1f} s"
                   f"  {info.get('status')}")
         print(f"  total: planned {est['wall_s']:.1f} s (wave schedule on {comm.size} ranks), run {wall:.1f} s wall, "
               f"ratio run / planned {wall / est['wall_s']:.2f}")
         lv = a.result(first)
-        print(f"  {first}: {json.dumps({k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in lv.get_attrs('').items()})[:600]}")
+        attrs = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in lv.get_attrs('').items()}
+        print(f"  {first}: {json.dumps(attrs)[:600]}")
 
 
 if __name__ == "__main__":

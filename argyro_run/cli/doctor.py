@@ -61,7 +61,7 @@ def collect() -> tuple[list[tuple[str, str]], list[str]]:
     _check("mpi library", mpi, rows, problems, "pip install 'mpich>=5,<6' mpi4py")
 
     def mpi_file():
-        from argyro_run._stack import MPI
+        from argyro_run._stack import MPI  # noqa: F401 - loads the MPI library whose file is asked for
 
         files = loaded_mpi_libraries()
         if not files:

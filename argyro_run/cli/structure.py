@@ -113,7 +113,8 @@ def register(sub):
                 "  argyro-run structure --halide Br --gb-sigma 5 --gb-plane 3 1 0 --gb-axis 0 0 1 -o gb.cif\n"
                 "  argyro-run structure --structure-file my.cif --supercell 2 2 2 -o POSCAR"))
     p.add_argument("input", nargs="?", help="input TOML file (builds every structure it defines)")
-    p.add_argument("-o", "--output", required=True, help="output directory (with an input file) or file (.extxyz/.cif/.vasp/POSCAR)")
+    p.add_argument("-o", "--output", required=True, help="output directory (with an input file) or file "
+                                                         "(.extxyz/.cif/.vasp/POSCAR)")
     p.add_argument("--format", nargs="+", choices=sorted(_EXT), default=["extxyz"],
                    help="formats written for an input file (default extxyz)")
     g = p.add_argument_group("one structure without an input file")

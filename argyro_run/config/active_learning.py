@@ -14,7 +14,8 @@ class LevelStep(Section):
     gamma_select: float = Field(2.0, gt=1, le=1e6, description="Extrapolation grade above which a configuration is selected.")
     gamma_break: float = Field(10.0, gt=1, le=1e6, description="Grade at which an exploration MD run is stopped.")
     exploration_ps: float = Field(10.0, gt=0, le=1e6, description="Length of each exploration MD run.")
-    temperatures_K: list[Annotated[float, Field(gt=0, le=1e5)]] = Field(default_factory=lambda: [600.0], min_length=1, description="Exploration temperatures.")
+    temperatures_K: list[Annotated[float, Field(gt=0, le=1e5)]] = Field(default_factory=lambda: [600.0], min_length=1,
+                                                                        description="Exploration temperatures.")
 
     @model_validator(mode="after")
     def _check(self):
@@ -40,14 +41,20 @@ class ActiveLearningSection(Section):
     initial_md_timestep_fs: float = Field(1.0, gt=0, le=10, description="Time step of the initial reference MD.")
     initial_md_interval: int = Field(5, ge=1, le=1_000_000,
                                      description="Keep every this-th frame of the initial reference MD (labelled).")
-    levels: list[LevelStep] = Field(default_factory=lambda: [LevelStep(level=10)], min_length=1, description="Ladder of MTP levels, trained in order.")
-    local_radius_A: float = Field(6.0, gt=0, le=50, description="Radius of the neighbourhood cut out around an extrapolating atom.")
+    levels: list[LevelStep] = Field(default_factory=lambda: [LevelStep(level=10)], min_length=1, description="Ladder of MTP "
+                                                                                                             "levels, trained in "
+                                                                                                             "order.")
+    local_radius_A: float = Field(6.0, gt=0, le=50, description="Radius of the neighbourhood cut out "
+                                                                "around an extrapolating atom.")
     max_reference_atoms: int = Field(200, ge=1, le=100000, description="Largest structure sent to the reference calculator.")
-    local_mode: Literal["periodic", "cluster"] = Field("periodic", description="Cut-outs as small periodic cells or as clusters in vacuum.")
+    local_mode: Literal["periodic", "cluster"] = Field("periodic", description="Cut-outs as small periodic cells "
+                                                                               "or as clusters in vacuum.")
     vacuum_A: float = Field(8.0, ge=0, le=100, description="Vacuum around clusters (local_mode = 'cluster').")
     max_iterations: int = Field(20, ge=1, le=10000, description="Largest number of select-label-retrain iterations per level.")
-    max_selected_per_iteration: int = Field(20, ge=1, le=100000, description="Largest number of configurations labelled per iteration.")
-    converged_fraction: float = Field(0.0, ge=0, le=1, description="Converged when at most this fraction of exploration runs needs selection.")
+    max_selected_per_iteration: int = Field(20, ge=1, le=100000, description="Largest number of configurations "
+                                                                             "labelled per iteration.")
+    converged_fraction: float = Field(0.0, ge=0, le=1, description="Converged when at most this fraction of "
+                                                                   "exploration runs needs selection.")
 
     @field_validator("initial_cell_repeat")
     @classmethod

@@ -18,8 +18,10 @@ class Arrhenius(Section):
 
 class CaseLaws(Section):
     bulk: Arrhenius | None = Field(None, description="Bulk diffusivity of this case (overrides fe.bulk and MD).")
-    gb_parallel: Arrhenius | None = Field(None, description="In-plane GB diffusivity of this case (overrides fe.gb_parallel and MD).")
-    gb_perpendicular: Arrhenius | None = Field(None, description="Across-GB diffusivity of this case (overrides fe.gb_perpendicular and MD).")
+    gb_parallel: Arrhenius | None = Field(None, description="In-plane GB diffusivity of this case (overrides "
+                                                            "fe.gb_parallel and MD).")
+    gb_perpendicular: Arrhenius | None = Field(None, description="Across-GB diffusivity of this case (overrides "
+                                                                 "fe.gb_perpendicular and MD).")
 
 
 def _structure_ref(s: str) -> None:

@@ -64,9 +64,8 @@ def named_files(cfg: Config) -> list[tuple[str, str]]:
     """(key path, file name) of every existing input file the configuration refers to."""
     out = []
     for i, m in enumerate(cfg.materials):
-        f = getattr(m, "structure_file", None)
-        if f:
-            out.append((f"materials[{i}].structure_file", f))
+        if m.structure_file:
+            out.append((f"materials[{i}].structure_file", m.structure_file))
     if cfg.potential.file and (cfg.md is not None or not cfg.active_learning.enabled):
         out.append(("potential.file", cfg.potential.file))
     if cfg.potential.training_set and cfg.active_learning.enabled:

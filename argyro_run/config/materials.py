@@ -35,7 +35,8 @@ class GrainBoundary(Section):
     plane: list[int] = Field(default_factory=lambda: [1, 1, 0], min_length=3, max_length=3,
                              description="GB plane Miller indices in grain 1's crystal frame (e.g. [3, 1, 0]).")
     axis: list[int] = Field(default_factory=lambda: [0, 0, 1], min_length=3, max_length=3,
-                            description="Misorientation (rotation) axis [uvw]; tilt GB if it lies in the plane, twist if it is the plane normal.")
+                            description="Misorientation (rotation) axis [uvw]; tilt GB if it lies in the plane, "
+                                        "twist if it is the plane normal.")
     label: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
                               description="Structure name (default gb_sigma<S>_<hkl>, e.g. gb_sigma5_310).")
     translations: list[list[float]] = Field(
@@ -43,17 +44,20 @@ class GrainBoundary(Section):
         description="Rigid-body shifts of grain 2 in the GB plane, fractions of the planar CSL cell vectors; "
                     "every one is built (<name>/t<k>), the first is the structure <name> used downstream.")
     grain_thickness_cells: float = Field(1.0, gt=0, le=20,
-                                         description="Minimum thickness of each grain in lattice constants (rounded up to whole lattice planes).")
+                                         description="Minimum thickness of each grain in lattice constants (rounded up "
+                                                     "to whole lattice planes).")
     site_disorder: float | None = Field(None, ge=0, le=1,
-                                        description="Halide/S2- site exchange applied to the bicrystal (default: none, ordered grains).")
+                                        description="Halide/S2- site exchange applied to the bicrystal "
+                                                    "(default: none, ordered grains).")
     gap_A: float = Field(0.0, ge=0, le=20,
                          description="Extra spacing along the normal added at each GB (the cell grows by 2 gap_A).")
     repeats_in_plane: list[int] = Field(default_factory=lambda: [1, 1], min_length=2, max_length=2,
                                         description="Repetitions of the planar CSL cell along a1, a2.")
-    min_distance_A: float = Field(1.8, gt=0, le=5,
-                                  description="Atoms of different grains closer than this are resolved by removing whole ions/units.")
-    min_anion_distance_A: float = Field(2.8, gt=0, le=6,
-                                        description="Anion units (PS4, S2-, X-) of different grains closer than this are resolved the same way.")
+    min_distance_A: float = Field(
+        1.8, gt=0, le=5, description="Atoms of different grains closer than this are resolved by removing whole ions/units.")
+    min_anion_distance_A: float = Field(
+        2.8, gt=0, le=6,
+        description="Anion units (PS4, S2-, X-) of different grains closer than this are resolved the same way.")
 
     @field_validator("sigma")
     @classmethod
@@ -103,7 +107,8 @@ class GrainBoundary(Section):
 
 class Material(Section):
     name: str = Field(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="Short name used in task ids.")
-    formula: str | None = Field(None, description="Argyrodite formula Li6PS5X (optional; must agree with halide; argyrodites only).")
+    formula: str | None = Field(None, description="Argyrodite formula Li6PS5X (optional; must agree with "
+                                                  "halide; argyrodites only).")
     halide: Literal["Cl", "Br", "I"] | None = Field(
         None, description="Halide X of the argyrodite Li6PS5X (default Cl for the built-in builder; with an argyrodite "
                           "structure_file: read from the file, must agree if given; rejected for other structures).")
@@ -115,17 +120,27 @@ class Material(Section):
         description="Diffusing ion (element symbol, e.g. Li, Na, Ag, Cu): MD analysis, GB-resolved diffusion, "
                     "Nernst-Einstein with its formal charge. Default Li when the structure contains Li, else required.")
     lattice_constant_A: float | None = Field(None, gt=1, le=100,
-                                             description="Cubic lattice constant (default: literature value, Cl 9.86, Br 9.99, I 10.14).")
-    mixed_halide: Literal["Cl", "Br", "I"] | None = Field(None, description="Second halide on the halide sites (mixed-halide argyrodite, e.g. Br in Li6PS5Cl).")
+                                             description="Cubic lattice constant (default: literature value, "
+                                                         "Cl 9.86, Br 9.99, I 10.14).")
+    mixed_halide: Literal["Cl", "Br", "I"] | None = Field(None, description="Second halide on the halide sites (mixed-halide "
+                                                                            "argyrodite, e.g. Br in Li6PS5Cl).")
     mixed_halide_fraction: float = Field(0.0, ge=0, le=1,
-                                         description="Fraction of the halide ions replaced by mixed_halide (exact count, seeded, per structure).")
-    li_seed: int | None = Field(None, ge=0, description="Seed for choosing one Li per 48h pair at random (default: deterministic ordering).")
-    supercell: list[int] = Field(default_factory=lambda: [1, 1, 1], min_length=3, max_length=3, description="Supercell repetitions of bulk variants.")
-    variants: list[Literal["ordered", "disordered"]] = Field(default_factory=lambda: ["ordered"], min_length=1, description="Bulk variants: ordered and/or anion-disordered.")
-    site_disorder: float = Field(0.5, ge=0, le=1, description="Fraction of 4a halides exchanged with free S2- (0.5 = fully mixed) in the disordered variant (argyrodites only).")
-    disorder_copies: int = Field(1, ge=1, le=50, description="Number of independently seeded disordered copies (disordered, disordered_1, ...).")
-    disorder_seed: int | None = Field(None, ge=0, description="Seed of the first disordered copy (copy k uses seed + k); default: derived from run.seed.")
-    grain_boundaries: list[GrainBoundary] = Field(default_factory=list, description="Bicrystal GB models (built from the ordered unit cell).")
+                                         description="Fraction of the halide ions replaced by mixed_halide (exact count, "
+                                                     "seeded, per structure).")
+    li_seed: int | None = Field(None, ge=0, description="Seed for choosing one Li per 48h pair at random (default: "
+                                                        "deterministic ordering).")
+    supercell: list[int] = Field(default_factory=lambda: [1, 1, 1], min_length=3, max_length=3,
+                                 description="Supercell repetitions of bulk variants.")
+    variants: list[Literal["ordered", "disordered"]] = Field(default_factory=lambda: ["ordered"], min_length=1,
+                                                             description="Bulk variants: ordered and/or anion-disordered.")
+    site_disorder: float = Field(0.5, ge=0, le=1, description="Fraction of 4a halides exchanged with free S2- (0.5 = fully "
+                                                              "mixed) in the disordered variant (argyrodites only).")
+    disorder_copies: int = Field(1, ge=1, le=50, description="Number of independently seeded disordered copies "
+                                                             "(disordered, disordered_1, ...).")
+    disorder_seed: int | None = Field(None, ge=0, description="Seed of the first disordered copy (copy k uses seed + k); "
+                                                              "default: derived from run.seed.")
+    grain_boundaries: list[GrainBoundary] = Field(default_factory=list, description="Bicrystal GB models (built from "
+                                                                                    "the ordered unit cell).")
 
     @field_validator("supercell")
     @classmethod
@@ -185,7 +200,8 @@ class Material(Section):
         if explicit:
             out = [k for k in ARGYRODITE_KEYS if k in self.model_fields_set]
         else:
-            out = [k for k in ARGYRODITE_KEYS if getattr(self, k) != type(self).model_fields[k].get_default(call_default_factory=True)]
+            fields = type(self).model_fields
+            out = [k for k in ARGYRODITE_KEYS if getattr(self, k) != fields[k].get_default(call_default_factory=True)]
         if "disordered" in self.variants:
             out.append("variants = 'disordered'")
         out += [f"grain_boundaries[{i}].site_disorder" for i, g in enumerate(self.grain_boundaries)

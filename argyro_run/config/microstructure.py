@@ -29,7 +29,8 @@ class MicrostructureSection(Section):
         0.5, gt=0, le=2, description="gb_model 'layer' only: element size in the GB layer relative to "
         "gb_thickness_nm (capped by the grain element size).")
     dimension: Literal[2, 3] = Field(3, description="2D or 3D model.")
-    lloyd_iterations: int = Field(2, ge=0, le=100, description="Lloyd relaxation steps of the Voronoi seeds (0: plain Poisson-Voronoi).")
+    lloyd_iterations: int = Field(2, ge=0, le=100, description="Lloyd relaxation steps of the Voronoi seeds (0: "
+                                                               "plain Poisson-Voronoi).")
     seed: int = Field(0, ge=0, description="Seed of the Voronoi points (the same for every grain size of the sweep).")
 
     @model_validator(mode="after")
@@ -42,7 +43,8 @@ class MicrostructureSection(Section):
         if self.kind == "cubic":
             k = round(self.n_grains ** (1.0 / self.dimension))
             if k ** self.dimension != self.n_grains:
-                raise ValueError(f"kind 'cubic' needs n_grains = k^{self.dimension} (e.g. {k ** self.dimension}), got {self.n_grains}")
+                raise ValueError(f"kind 'cubic' needs n_grains = k^{self.dimension} (e.g. "
+                                 f"{k ** self.dimension}), got {self.n_grains}")
         if self.kind == "laminate" and self.n_grains < 2:
             raise ValueError("kind 'laminate' needs n_grains >= 2")
         if self.gb_model == "interface":

@@ -17,16 +17,21 @@ _MODULE_CLASS = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
 class FallbackSection(Section):
-    electronic_temperature_K: float | None = Field(None, gt=0, le=1e5, description="Electronic temperature for a retry after an SCF failure.")
-    kwargs: dict[str, Any] = Field(default_factory=dict, description="Calculator keyword arguments overriding `reference.kwargs` on retries.")
+    electronic_temperature_K: float | None = Field(None, gt=0, le=1e5, description="Electronic temperature for a "
+                                                                                   "retry after an SCF failure.")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="Calculator keyword arguments overriding "
+                                                                     "`reference.kwargs` on retries.")
 
 
 class ReferenceSection(Section):
     calculator: str = Field("tblite", description="'tblite' | 'chgnet' | 'sevenn' | 'vasp' | 'espresso' | 'gpaw' | 'cp2k' | "
                                                   "'package.module:Class' (an ASE calculator). chgnet and sevenn are pretrained "
-                                                  "universal potentials loaded from their installed packages (pip extra 'foundation').")
-    method: str = Field("GFN1-xTB", min_length=1, description="Method, e.g. GFN1-xTB or GFN2-xTB for tblite; functional name for DFT codes.")
-    model: str | None = Field(None, description=f"Pretrained model of calculator = 'chgnet' | 'sevenn' (weights shipped in the package, never "
+                                                  "universal potentials loaded from their installed packages "
+                                                  "(pip extra 'foundation').")
+    method: str = Field("GFN1-xTB", min_length=1, description="Method, e.g. GFN1-xTB or GFN2-xTB for tblite; "
+                                                              "functional name for DFT codes.")
+    model: str | None = Field(None, description=f"Pretrained model of calculator = 'chgnet' | 'sevenn' (weights "
+                                                f"shipped in the package, never "
                                                 f"downloaded); {_MODELS_DOC}. Not used by other calculators.")
     electronic_temperature_K: float = Field(300.0, gt=0, le=1e5, description="Electronic (Fermi smearing) temperature.")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra keyword arguments passed to the calculator.")

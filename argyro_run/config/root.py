@@ -1,61 +1,33 @@
-"""``Config``: the whole input file, one field per TOML section, plus cross-field checks.
-
-Section models come from the section modules (``materials.py``, ``md.py``, ``analysis.py``,
-``microstructure.py``, ``fe.py``) when they exist, else from the ``*_draft.py`` stand-ins.
-"""
+"""``Config``: the whole input file, one field per TOML section, plus cross-field checks."""
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from pathlib import Path
 
 from pydantic import Field, PrivateAttr
 
 from argyro_run.config.active_learning import ActiveLearningSection
+from argyro_run.config.analysis import AnalysisSection
 from argyro_run.config.base import Section
+from argyro_run.config.fe import FESection
+from argyro_run.config.materials import Material
+from argyro_run.config.md import MDSection
+from argyro_run.config.microstructure import MicrostructureSection
 from argyro_run.config.parallel import ParallelSection
 from argyro_run.config.potential import PotentialSection
 from argyro_run.config.reference import ReferenceSection
 from argyro_run.config.run import RunSection
 from argyro_run.config.slurm import SlurmSection
+from argyro_run.errors import UserError
 
 
-def _section_class(module: str, names: tuple[str, ...]) -> type[Section]:
-    """The section model of ``config/<module>.py`` (first of ``names`` found), else the draft."""
-    for mod_name in (f"argyro_run.config.{module}", f"argyro_run.config.{module}_draft"):
-        try:
-            mod = importlib.import_module(mod_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod_name:
-                raise
-            continue
-        for n in names:
-            cls = getattr(mod, n, None)
-            if inspect.isclass(cls) and issubclass(cls, Section):
-                return cls
-    raise ImportError(f"no section model {names} in argyro_run.config.{module}[_draft]")
-
-
-MaterialModel = _section_class("materials", ("Material", "MaterialSection", "MaterialsSection"))
-MDModel = _section_class("md", ("MDSection", "MdSection", "MD"))
-AnalysisModel = _section_class("analysis", ("AnalysisSection", "Analysis"))
-MicrostructureModel = _section_class("microstructure", ("MicrostructureSection", "Microstructure"))
-FEModel = _section_class("fe", ("FESection", "FeSection", "FE"))
-
-
-def _material_elements(m, base_dir: Path | None = None) -> list[str]:
+def _material_elements(m: Material, base_dir: Path | None = None) -> list[str]:
     """Elements of a material in a stable order ([] if its structure file cannot be read: that
     problem is reported by :func:`material_file_problems` or the loader's file check)."""
-    from argyro_run.errors import UserError
-
-    if hasattr(m, "elements"):
-        try:
-            return list(m.elements(base_dir))
-        except UserError:
-            return []
-    halide = getattr(m, "halide", None)
-    return ["Li", "P", "S", halide] if halide else []
+    try:
+        return m.elements(base_dir)
+    except UserError:
+        return []
 
 
 def default_species(cfg: "Config") -> list[str]:
@@ -72,13 +44,12 @@ def material_file_problems(cfg: "Config") -> list[str]:
     folder): readable, ordered, the mobile ion present, argyrodite-only keys only for
     argyrodites, grain boundaries only for cubic cells. Missing files are left to the loader's
     file check (which names the line)."""
-    from argyro_run.errors import UserError
     from argyro_run.structures.ions import cations
 
     out: list[str] = []
     for i, m in enumerate(cfg.materials):
         key = f"materials[{i}]"
-        if not getattr(m, "structure_file", None):
+        if not m.structure_file:
             continue
         path = m.structure_path(cfg.base_dir)
         if not path.is_file():
@@ -127,14 +98,17 @@ class Config(Section):
     """A validated argyro-run input file."""
 
     run: RunSection = Field(default_factory=RunSection, description="Run name, archive, seed, error policy.")
-    materials: list[MaterialModel] = Field(default_factory=list, description="Materials and their structures (bulk variants, grain boundaries).")  # type: ignore[valid-type]
-    reference: ReferenceSection = Field(default_factory=ReferenceSection, description="Reference calculator labelling training data.")
+    materials: list[Material] = Field(default_factory=list, description="Materials and their structures (bulk "
+                                                                        "variants, grain boundaries).")
+    reference: ReferenceSection = Field(default_factory=ReferenceSection, description="Reference calculator "
+                                                                                      "labelling training data.")
     potential: PotentialSection = Field(default_factory=PotentialSection, description="Moment tensor potential.")
-    active_learning: ActiveLearningSection = Field(default_factory=ActiveLearningSection, description="Active learning of the MTP.")
-    md: MDModel | None = Field(None, description="Molecular dynamics (omit to skip MD).")  # type: ignore[valid-type]
-    analysis: AnalysisModel = Field(default_factory=AnalysisModel, description="Diffusion analysis of the MD runs.")  # type: ignore[valid-type]
-    microstructure: MicrostructureModel | None = Field(None, description="Polycrystal model (omit to skip FE).")  # type: ignore[valid-type]
-    fe: FEModel | None = Field(None, description="Finite-element transport (needs [microstructure]).")  # type: ignore[valid-type]
+    active_learning: ActiveLearningSection = Field(default_factory=ActiveLearningSection, description="Active learning of the "
+                                                                                                      "MTP.")
+    md: MDSection | None = Field(None, description="Molecular dynamics (omit to skip MD).")
+    analysis: AnalysisSection = Field(default_factory=AnalysisSection, description="Diffusion analysis of the MD runs.")
+    microstructure: MicrostructureSection | None = Field(None, description="Polycrystal model (omit to skip FE).")
+    fe: FESection | None = Field(None, description="Finite-element transport (needs [microstructure]).")
     parallel: ParallelSection = Field(default_factory=ParallelSection, description="MPI ranks per task type.")
     slurm: SlurmSection | None = Field(None, description="Batch script of `argyro-run plan --sbatch` (a run ignores it).")
 
@@ -182,8 +156,8 @@ def cross_field_problems(cfg: Config) -> list[str]:
     out: list[str] = []
     if not cfg.materials and cfg.microstructure is None:
         out.append(NO_WORK)
-    names = [getattr(m, "name", None) for m in cfg.materials]
-    dup = sorted({n for n in names if n is not None and names.count(n) > 1})
+    names = [m.name for m in cfg.materials]
+    dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         out.append(f"materials: names must be unique, repeated: {dup}")
     needs_potential = cfg.md is not None and cfg.materials
@@ -198,7 +172,7 @@ def cross_field_problems(cfg: Config) -> list[str]:
     if missing and (cfg.md is not None or cfg.active_learning.enabled):
         out.append(f"potential.species {species} lacks {missing} (elements of [[materials]]); allowed: every "
                    f"element of the materials, e.g. {elements}, or leave potential.species out (that list is the default)")
-    wanted = getattr(cfg.analysis, "species", None)
+    wanted = cfg.analysis.species
     if wanted is not None and cfg.md is not None:
         for i, m in enumerate(cfg.materials):
             els = _material_elements(m, cfg.base_dir)
@@ -210,39 +184,28 @@ def cross_field_problems(cfg: Config) -> list[str]:
         if top != cfg.potential.level:
             out.append(f"active_learning.levels[-1].level ({top}) must equal potential.level ({cfg.potential.level})")
     if cfg.md is not None:
-        prod = getattr(cfg.md, "production_ps", None)
-        start = getattr(cfg.analysis, "fit_start_ps", None)
-        end = getattr(cfg.analysis, "fit_end_ps", None)
-        if prod is not None and start is not None and start >= prod:
+        prod, start, end = cfg.md.production_ps, cfg.analysis.fit_start_ps, cfg.analysis.fit_end_ps
+        blocks = cfg.analysis.n_blocks
+        if start is not None and start >= prod:
             out.append(f"analysis.fit_start_ps ({start}) must be inside md.production_ps ({prod})")
-        if prod is not None and end is not None and end > prod:
+        if end is not None and end > prod:
             out.append(f"analysis.fit_end_ps ({end}) must not exceed md.production_ps ({prod})")
-        blocks = getattr(cfg.analysis, "n_blocks", 1)
-        if prod is not None and start is not None and start >= prod / blocks:
+        if start is not None and start >= prod / blocks:
             out.append(f"analysis.fit_start_ps ({start}) must be below the block length md.production_ps / "
                        f"analysis.n_blocks ({prod / blocks:g} ps); allowed: a shorter fit window, fewer blocks "
                        "or a longer production")
-        elif prod is not None and start is not None and end is None and start >= 0.5 * prod / blocks:
+        elif start is not None and end is None and start >= 0.5 * prod / blocks:
             out.append(f"analysis.fit_start_ps ({start}) must be below the default end of the fit window, half a "
                        f"block ({0.5 * prod / blocks:g} ps = md.production_ps / analysis.n_blocks / 2); allowed: "
                        "set analysis.fit_end_ps, a smaller fit_start_ps or fewer blocks")
-        if prod is not None and end is not None and end > prod / blocks:
+        if end is not None and end > prod / blocks:
             out.append(f"analysis.fit_end_ps ({end}) must not exceed the block length md.production_ps / "
                        f"analysis.n_blocks ({prod / blocks:g} ps)")
-        wanted = getattr(cfg.md, "structures", None)
-        if wanted:
-            from argyro_run.plan.build import _structure_names
-
-            known = sorted({s for m in cfg.materials for s in _structure_names(m)})
-            unknown = [s for s in wanted if s not in known]
+        if cfg.md.structures:
+            known = sorted({s for m in cfg.materials for s in m.structure_names()})
+            unknown = [s for s in cfg.md.structures if s not in known]
             if unknown:
                 out.append(f"md.structures: {unknown} are not structures of [[materials]]; allowed: {known}")
-    if cfg.microstructure is not None:
-        sizes = getattr(cfg.microstructure, "grain_sizes_nm", None) or []
-        gb = getattr(cfg.microstructure, "gb_thickness_nm", None)
-        small = [g for g in sizes if gb is not None and not g > gb]
-        if small:
-            out.append(f"microstructure.grain_sizes_nm {small} must be larger than gb_thickness_nm ({gb})")
     if cfg.fe is not None:
         if cfg.microstructure is None:
             out.append("[fe] needs a [microstructure] section")

@@ -296,5 +296,7 @@ def electrode_diffusivity(mesh, D_cells, *, axis: int = 0, degree: int = 1, rtol
     e[axis] = 1.0
     flux = dolfinx.fem.form(-ufl.inner(D * ufl.grad(c), dolfinx.fem.Constant(mesh, e)) * ufl.dx)
     J = comm.allreduce(dolfinx.fem.assemble_scalar(flux), op=MPI.SUM) / vol
-    ksp.destroy(); A.destroy(); b.destroy()
+    ksp.destroy()
+    A.destroy()
+    b.destroy()
     return float(J * length * scale)

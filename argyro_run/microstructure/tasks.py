@@ -138,7 +138,7 @@ def write_xdmf(points, cells, tags: dict, comm, path: pathlib.Path) -> None:
     from argyro_run.fe.homogenize import cell_values_from_original
     from argyro_run.fe.polycrystal import dolfinx_mesh
 
-    dolfinx, _ = dolfinx_modules()
+    dolfinx_modules()   # dolfinx after mpi4py and h5py
     import dolfinx.io
 
     mesh = dolfinx_mesh(points if comm.rank == 0 else None, cells if comm.rank == 0 else None, comm)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from argyro_run.plan import cost
-from argyro_run.plan.kinds import STAGE_OF_KIND, TASK_KINDS
+from argyro_run.plan.kinds import TASK_KINDS
 from argyro_run.plan.task import Task, content_hash
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class Plan:
         rows = []
         for t in self.tasks:
             d = t.to_dict()
-            d["function"] = TASK_KINDS[t.kind]
+            d["function"] = TASK_KINDS[t.kind].function
             if done is not None:
                 d["done"] = t.id in done
             rows.append(d)
@@ -73,17 +73,11 @@ class _Builder:
         deps = sorted(set(deps))
         h = content_hash({"kind": kind, "params": params, "deps": {d: self.by_id[d].hash for d in deps}})
         t = Task(id=id, kind=kind, params=params, deps=deps, ranks=int(ranks), cost_s=float(cost_s),
-                 archive_group="/" + id, stage=STAGE_OF_KIND[kind], dynamic=dynamic,
+                 archive_group="/" + id, stage=TASK_KINDS[kind].stage, dynamic=dynamic,
                  description=description, n_atoms=int(n_atoms), hash=h)
         self.tasks.append(t)
         self.by_id[id] = t
         return id
-
-
-def _structure_names(m) -> list[str]:
-    if hasattr(m, "structure_names"):
-        return list(m.structure_names())
-    return list(getattr(m, "variants", ["bulk"]))
 
 
 def _mobile_ion(cfg, m) -> str:
@@ -104,8 +98,7 @@ def _ion_charge(symbol: str) -> int:
 
 def _estimated_n_atoms(m, structure: str) -> int:
     """Fallback when the structures cannot be built at plan time (e.g. an unreadable file)."""
-    sc = getattr(m, "supercell", [1, 1, 1]) or [1, 1, 1]
-    n = ATOMS_PER_CELL * math.prod(sc)
+    n = ATOMS_PER_CELL * math.prod(m.supercell)
     return 2 * n if structure.startswith("gb") else n
 
 
@@ -119,7 +112,7 @@ def structure_sizes(cfg, m) -> dict[str, int]:
         return built_sizes(m, base_dir=cfg.base_dir)
     except Exception as exc:  # noqa: BLE001 - a size estimate must never stop planning
         log.warning("plan: cannot build the structures of %s for their sizes (%s); using an estimate", m.name, exc)
-        return {s: _estimated_n_atoms(m, s) for s in _structure_names(m)}
+        return {s: _estimated_n_atoms(m, s) for s in m.structure_names()}
 
 
 def file_digest(cfg, path: str | None) -> str | None:
@@ -145,7 +138,7 @@ def initial_cells(cfg, sizes: dict[str, dict[str, int]]) -> tuple[list[dict], li
     cells, atoms = [], []
     for m in cfg.materials:
         gbs = {g.name() for g in m.grain_boundaries}
-        bulk = [s for s in _structure_names(m) if s not in gbs]
+        bulk = [s for s in m.structure_names() if s not in gbs]
         if not bulk:
             continue
         n_unit = sizes[m.name][bulk[0]] // max(1, math.prod(m.supercell))
@@ -200,10 +193,10 @@ def build_plan(cfg) -> Plan:
     sizes = {m.name: structure_sizes(cfg, m) for m in cfg.materials}
     for m in cfg.materials:
         sid = f"structures/{m.name}"
-        names = _structure_names(m)
+        names = m.structure_names()
         n = sizes[m.name]
         b.add(sid, "build_structures", {"material": m.model_dump(mode="json"), "structures": names,
-                                        "structure_file_sha256": file_digest(cfg, getattr(m, "structure_file", None)),
+                                        "structure_file_sha256": file_digest(cfg, m.structure_file),
                                         "seed": task_seed(seed, sid)}, [],
               cost_s=cost.FLOOR_S + cost.STRUCTURES_S_PER_STRUCTURE * len(names), n_atoms=sum(n[s] for s in names),
               description=f"build {', '.join(f'{s} ({n[s]} atoms)' for s in names)} of {m.name}")
@@ -237,7 +230,7 @@ def build_plan(cfg) -> Plan:
                                                      "initial_md_steps", "initial_md_temperature_K",
                                                      "initial_md_timestep_fs", "initial_md_interval",
                                                      "initial_cell_repeat"})
-        explored = [sizes[m.name][s] for m in cfg.materials for s in _structure_names(m)]
+        explored = [sizes[m.name][s] for m in cfg.materials for s in m.structure_names()]
         density = max(_unit_cell_stats(cfg, m, cfg.analysis.species)[1] for m in cfg.materials)
         from argyro_run.learning.settings import LoopSettings
 
@@ -265,11 +258,11 @@ def build_plan(cfg) -> Plan:
     arrhenius_ids: list[str] = []
     if cfg.md is not None and cfg.materials and potential_id is not None:
         md = cfg.md.model_dump(mode="json")
-        steps = (getattr(cfg.md, "equilibration_ps", 0.0) + getattr(cfg.md, "production_ps", 0.0)) * 1000.0 / getattr(cfg.md, "timestep_fs", 1.0)
+        steps = (cfg.md.equilibration_ps + cfg.md.production_ps) * 1000.0 / cfg.md.timestep_fs
         analysis = cfg.analysis.model_dump(mode="json")
         md_level = _md_level(cfg)
-        dump_ps = getattr(cfg.md, "dump_interval_fs", 100.0) / 1000.0
-        samples = int(round(getattr(cfg.md, "production_ps", 0.0) / dump_ps)) + 1
+        dump_ps = cfg.md.dump_interval_fs / 1000.0
+        samples = int(round(cfg.md.production_ps / dump_ps)) + 1
         n_blocks = cfg.analysis.n_blocks
         block_ps = (samples // n_blocks - 1) * dump_ps
         fit_end = cfg.analysis.fit_end_ps or 0.5 * block_ps
@@ -277,11 +270,11 @@ def build_plan(cfg) -> Plan:
         mobile = {m.name: _unit_cell_stats(cfg, m, cfg.analysis.species or _mobile_ion(cfg, m))[0] for m in cfg.materials}
         for m in cfg.materials:
             analysis_ids = []
-            wanted = getattr(cfg.md, "structures", None)
+            wanted = cfg.md.structures
             # the diffusing ion of this material (analysis.species overrides it for every material)
-            species = getattr(cfg.analysis, "species", None) or _mobile_ion(cfg, m)
+            species = cfg.analysis.species or _mobile_ion(cfg, m)
             m_analysis = dict(analysis, species=species, charge_e=_ion_charge(species))
-            for s in _structure_names(m):
+            for s in m.structure_names():
                 if wanted and s not in wanted:
                     continue
                 md_ids = []

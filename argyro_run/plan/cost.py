@@ -197,8 +197,9 @@ def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int]
     """Expected wall time of one rung of the ladder: :data:`AL_EXPECTED_ITERATIONS` iterations, each
     exploring every structure at every temperature for :data:`AL_EXPLORE_FRACTION` of its length
     (the last one runs in full), labelling :data:`AL_PICKS_PER_EXPLORATION` picks per exploration
-    run, at most ``max_selected`` (spread evenly over the structures: a structure of at most ``max_reference_atoms`` whole, a larger one as a cut-out of
-    ``cutout_atoms``) and refitting on the growing training set."""
+    run, at most ``max_selected`` (spread evenly over the structures: a structure of at most
+    ``max_reference_atoms`` whole, a larger one as a cut-out of ``cutout_atoms``) and refitting on
+    the growing training set."""
     n_it = min(AL_EXPECTED_ITERATIONS, max_iterations + 1)
     runs = [n for n in structure_atoms for _ in range(max(1, temperatures))]
     groups = max(1, min(ranks, len(runs)))

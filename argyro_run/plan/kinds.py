@@ -1,22 +1,28 @@
-"""Task kind -> ``"module:function"`` of the function the runtime calls (see docs/architecture.md)."""
+"""The task kinds: one table, kind -> what the planner and the runtime need to know about it
+(see docs/architecture.md). Nothing else names stages or kind properties."""
 
 from __future__ import annotations
 
-TASK_KINDS: dict[str, str] = {
-    "build_structures": "argyro_run.structures.tasks:run_build_structures",
-    "load_potential": "argyro_run.potentials.tasks:run_load_potential",
-    "initial_data": "argyro_run.learning.tasks:run_initial_data",
-    "active_learning": "argyro_run.learning.tasks:run_active_learning",
-    "md_run": "argyro_run.md.tasks:run_md_run",
-    "diffusion": "argyro_run.analysis.tasks:run_diffusion",
-    "arrhenius": "argyro_run.analysis.tasks:run_arrhenius",
-    "mesh": "argyro_run.microstructure.tasks:run_mesh",
-    "fe_sweep": "argyro_run.fe.tasks:run_fe_sweep",
-    "summary": "argyro_run.runtime.tasks:run_summary",
-}
+from typing import NamedTuple
 
-STAGE_OF_KIND: dict[str, str] = {
-    "build_structures": "structures", "load_potential": "learning", "initial_data": "learning",
-    "active_learning": "learning", "md_run": "md", "diffusion": "analysis", "arrhenius": "analysis",
-    "mesh": "microstructure", "fe_sweep": "fe", "summary": "runtime",
+
+class TaskKind(NamedTuple):
+    function: str                    # "module:function" the runtime calls (run_<kind> in <stage>/tasks.py)
+    stage: str                       # package the kind belongs to (``Task.stage``, the plan display, progress)
+    collective_import: bool = False  # importing its module initialises PETSc on COMM_WORLD: every rank
+                                     # imports it before the first wave (inside a sub-communicator it would hang)
+    prints_text: bool = False        # its Result's ``text`` is printed at the end of a run
+
+
+TASK_KINDS: dict[str, TaskKind] = {
+    "build_structures": TaskKind("argyro_run.structures.tasks:run_build_structures", "structures"),
+    "load_potential": TaskKind("argyro_run.potentials.tasks:run_load_potential", "learning"),
+    "initial_data": TaskKind("argyro_run.learning.tasks:run_initial_data", "learning"),
+    "active_learning": TaskKind("argyro_run.learning.tasks:run_active_learning", "learning"),
+    "md_run": TaskKind("argyro_run.md.tasks:run_md_run", "md"),
+    "diffusion": TaskKind("argyro_run.analysis.tasks:run_diffusion", "analysis"),
+    "arrhenius": TaskKind("argyro_run.analysis.tasks:run_arrhenius", "analysis"),
+    "mesh": TaskKind("argyro_run.microstructure.tasks:run_mesh", "microstructure", collective_import=True),
+    "fe_sweep": TaskKind("argyro_run.fe.tasks:run_fe_sweep", "fe", collective_import=True),
+    "summary": TaskKind("argyro_run.report.tasks:run_summary", "report", prints_text=True),
 }

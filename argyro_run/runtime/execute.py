@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import pickle
 import signal
 import sys
 import threading
@@ -28,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from argyro_run.plan.kinds import STAGE_OF_KIND, TASK_KINDS
+from argyro_run.plan.kinds import TASK_KINDS
 from argyro_run.plan.task import group_size
 from argyro_run.results import Result
 
@@ -37,33 +36,22 @@ log = logging.getLogger(__name__)
 _TAG_RESULT = 71
 
 
-class StageNotBuilt(RuntimeError):
-    pass
+def resolve_function(kind: str, registry: dict[str, Callable] | None = None) -> Callable:
+    """The task function of ``kind``: ``registry[kind]`` when a registry is given (tests inject
+    their own kinds), else the ``"module:function"`` of ``TASK_KINDS[kind]``."""
+    if registry is not None:
+        if kind not in registry:
+            raise ValueError(f"unknown task kind {kind!r}; known: {', '.join(sorted(registry))}")
+        return registry[kind]
+    if kind not in TASK_KINDS:
+        raise ValueError(f"unknown task kind {kind!r}; known: {', '.join(TASK_KINDS)}")
+    mod_name, fn_name = TASK_KINDS[kind].function.split(":")
+    return getattr(importlib.import_module(mod_name), fn_name)
 
 
-def resolve_function(kind: str, registry: dict[str, Any] | None = None) -> Callable:
-    """The task function of ``kind``: registry entry (callable or ``"module:function"``)."""
-    reg = TASK_KINDS if registry is None else registry
-    if kind not in reg:
-        raise StageNotBuilt(f"unknown task kind {kind!r}")
-    target = reg[kind]
-    if callable(target):
-        return target
-    mod_name, fn_name = target.split(":")
-    stage = STAGE_OF_KIND.get(kind, mod_name)
-    try:
-        mod = importlib.import_module(mod_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and mod_name.startswith(exc.name):
-            raise StageNotBuilt(f"stage {stage!r} is not built yet (no module {mod_name})") from exc
-        raise
-    fn = getattr(mod, fn_name, None)
-    if fn is None:
-        raise StageNotBuilt(f"stage {stage!r} is not built yet ({mod_name} has no {fn_name})")
-    return fn
-
-
-COLLECTIVE_IMPORT_KINDS = {"mesh", "fe_sweep"}   # their modules initialise PETSc on COMM_WORLD
+def _kind_flag(kind: str, flag: str) -> bool:
+    """``TASK_KINDS[kind].<flag>``; False for a kind outside the table (an injected registry's)."""
+    return kind in TASK_KINDS and getattr(TASK_KINDS[kind], flag)
 
 
 def _now() -> str:
@@ -75,12 +63,14 @@ def _safe(task_id: str) -> str:
 
 
 def _plan_json(plan, done: set[str], registry) -> str:
-    reg = TASK_KINDS if registry is None else registry
     rows = []
     for t in plan.tasks:
         d = t.to_dict()
-        fn = reg.get(t.kind)
-        d["function"] = fn if isinstance(fn, str) else getattr(fn, "__qualname__", str(fn))
+        if registry is None:
+            d["function"] = TASK_KINDS[t.kind].function
+        else:
+            fn = registry.get(t.kind)
+            d["function"] = getattr(fn, "__qualname__", str(fn))
         d["done"] = t.id in done
         rows.append(d)
     return json.dumps({"tasks": rows}, indent=1, sort_keys=True, default=str)
@@ -211,7 +201,7 @@ def _run_member(task_dict, deps, subcomm, workdir: Path, registry, input_dir):
     return "done", result, None, wall
 
 
-def execute(plan, *, archive_path, workdir, comm=None, registry: dict[str, Any] | None = None,
+def execute(plan, *, archive_path, workdir, comm=None, registry: dict[str, Callable] | None = None,
             on_error: str = "stop", input_dir=".", provenance: dict[str, Any] | None = None,
             progress: Callable[[str], None] | None = print) -> RunStats:
     """Execute ``plan`` on ``comm`` (default COMM_WORLD); world rank 0 writes ``archive_path``.
@@ -234,7 +224,7 @@ def execute(plan, *, archive_path, workdir, comm=None, registry: dict[str, Any] 
     t_start = time.perf_counter()
     intr = _Interrupt(rank)
     intr.install()
-    if size > 1 and any(t.kind in COLLECTIVE_IMPORT_KINDS for t in plan.tasks):
+    if size > 1 and any(_kind_flag(t.kind, "collective_import") for t in plan.tasks):
         # importing petsc4py/dolfinx initialises PETSc, which is collective over COMM_WORLD: do it
         # on every rank now, not inside a task that runs on a sub-communicator (that would hang)
         from argyro_run._stack import dolfinx_modules
@@ -345,7 +335,7 @@ def execute(plan, *, archive_path, workdir, comm=None, registry: dict[str, Any] 
                         stop = True
                 n_fin = sum(1 for s in state.values() if s in ("done", "failed", "skipped"))
                 if status == "done":
-                    say(f"[{n_fin}/{len(plan.tasks)}] {t.stage or STAGE_OF_KIND.get(t.kind, '')} {tid} "
+                    say(f"[{n_fin}/{len(plan.tasks)}] {t.stage} {tid} "
                         f"done in {wall:.2f} s (elapsed {time.perf_counter() - t_start:.1f} s)")
         signum = comm.allreduce(intr.signum, op=MPI.MAX)   # also the end-of-wave barrier
         if signum and rank == 0 and not stats.interrupted:
@@ -359,10 +349,10 @@ def execute(plan, *, archive_path, workdir, comm=None, registry: dict[str, Any] 
             stats.skipped[tid] = (f"run interrupted by {stats.interrupted}" if stats.interrupted
                                   else "run stopped after a failure (on_error='stop')")
         for tid in stats.executed:
-            if tasks[tid].kind == "summary" and "text" in results[tid]:
+            if _kind_flag(tasks[tid].kind, "prints_text") and "text" in results[tid]:
                 stats.summary_text = str(results[tid].get("text")[()])
         for tid in stats.reused:   # a resumed run prints the stored summary again
-            if tasks[tid].kind == "summary" and not stats.summary_text:
+            if _kind_flag(tasks[tid].kind, "prints_text") and not stats.summary_text:
                 try:
                     stats.summary_text = str(open_archive(archive_path).result(tid).get("text")[()])
                 except (KeyError, OSError):

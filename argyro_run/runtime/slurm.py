@@ -89,5 +89,6 @@ def batch_script(cfg, plan, input_path: Path, argyro_exe: str) -> str:
               f"export OMP_NUM_THREADS={s.cpus_per_rank}"]
     lines += s.setup
     exact = " --exact" if s.reference_tasks else ""
-    lines.append(f"srun --mpi=pmi2{exact} -n {ranks} -c {s.cpus_per_rank} {shlex.quote(argyro_exe)} {shlex.quote(str(input_path))}")
+    lines.append(f"srun --mpi=pmi2{exact} -n {ranks} -c {s.cpus_per_rank} {shlex.quote(argyro_exe)} "
+                 f"{shlex.quote(str(input_path))}")
     return "\n".join(lines) + "\n"

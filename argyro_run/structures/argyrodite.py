@@ -201,7 +201,8 @@ def argyrodite(halide: str = "Cl", *, lattice_constant_A: float | None = None,
     atoms = Atoms(symbols=symbols, scaled_positions=np.vstack(frac), cell=cell, pbc=True)
     atoms.new_array("sublattice", np.array(sub, dtype=np.int32))
     atoms.new_array("unit_id", ion_units(atoms))
-    atoms.info.update(halide=halide, lattice_constant_A=a, li_ordering="fcc-max-min-distance" if li_seed is None else f"seed {li_seed}")
+    atoms.info.update(halide=halide, lattice_constant_A=a,
+                      li_ordering="fcc-max-min-distance" if li_seed is None else f"seed {li_seed}")
     return atoms
 
 

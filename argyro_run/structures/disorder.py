@@ -33,10 +33,11 @@ def exchange_sites(atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
 
 def site_exchange(atoms: Atoms, fraction: float, *, seed: int) -> Atoms:
     """Copy of ``atoms`` with ``round(fraction * n_4a)`` halides swapped with as many free
-    S2- ions (``n_4a`` = the smaller of the two site counts when they differ, as in GB cells) (species exchanged, positions kept), sites drawn with
-    ``numpy.random.default_rng(seed)``. ``fraction = 0.5`` mixes both sublattices fully,
-    ``1`` inverts them. The per-atom ``sublattice`` codes keep naming the crystal sites, so
-    the occupation of a site is its chemical symbol."""
+    S2- ions (``n_4a`` = the smaller of the two site counts when they differ, as in GB cells)
+    (species exchanged, positions kept), sites drawn with ``numpy.random.default_rng(seed)``.
+    ``fraction = 0.5`` mixes both sublattices fully, ``1`` inverts them. The per-atom
+    ``sublattice`` codes keep naming the crystal sites, so the occupation of a site is its
+    chemical symbol."""
     f = float(fraction)
     if not 0.0 <= f <= 1.0:
         raise UserError(f"site_disorder: fraction must be in [0, 1], found {fraction}")

@@ -153,15 +153,7 @@ def _reduced_2d_basis(vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ok = cross > 1e-6
     amin = cross[ok].min()
     cand = vecs[ok & (cross < amin + 1e-6)]
-    a2 = cand[np.argmin(np.linalg.norm(cand, axis=1))]
-    for _ in range(50):  # Gauss reduction
-        if np.linalg.norm(a2) < np.linalg.norm(a1) - 1e-9:
-            a1, a2 = a2, a1
-        mu = round(float(a2 @ a1) / float(a1 @ a1))
-        if mu == 0:
-            break
-        a2 = a2 - mu * a1
-    return a1, a2
+    return _gauss(a1, cand[np.argmin(np.linalg.norm(cand, axis=1))])
 
 
 def _ext_gcd(a: int, b: int) -> tuple[int, int, int]:
@@ -362,7 +354,8 @@ def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0
 
     tr = np.asarray(translation, dtype=float)
     if tr.shape != (2,):
-        raise UserError(f"translations: each translation must be 2 numbers (fractions of a1, a2), found {list(np.ravel(translation))}")
+        raise UserError(f"translations: each translation must be 2 numbers (fractions of a1, a2), "
+                        f"found {list(np.ravel(translation))}")
     t = tr[0] * a1 + tr[1] * a2
 
     units = _units(bulk)
@@ -404,7 +397,8 @@ def csl_bicrystal(bulk: Atoms, *, sigma: int, plane, axis, translation=(0.0, 0.0
     hkl = " ".join(str(int(x)) for x in n_int)
     atoms.info.update({k: v for k, v in bulk.info.items() if isinstance(v, (int, float, str, bool))})
     atoms.info.update(
-        gb_sigma=int(sigma), gb_plane=hkl, gb_plane_grain_2=" ".join(str(int(x)) for x in n2_int), gb_axis=" ".join(str(int(x)) for x in axis),
+        gb_sigma=int(sigma), gb_plane=hkl, gb_plane_grain_2=" ".join(str(int(x)) for x in n2_int),
+        gb_axis=" ".join(str(int(x)) for x in axis),
         gb_misorientation_deg=float(theta), gb_translation=f"{tr[0]:g} {tr[1]:g}",
         gb_plane_1_z_A=float(gb_z[0]), gb_plane_2_z_A=float(gb_z[1]),
         gb_normal=[0.0, 0.0, 1.0], gb_normal_crystal=" ".join(f"{x:.6g}" for x in normal),

@@ -184,7 +184,8 @@ def run_build_structures(params: dict, deps: dict, comm, workdir: Path) -> Resul
     result.set_attrs("", material=m.name, halide=str(first.info.get("halide", "")) if first is not None else "",
                      mobile_ion=str(first.info.get("mobile_ion", "")) if first is not None else "",
                      structures=",".join(names),
-                     lattice_constant_A=float(next(iter(structures.values())).info.get("lattice_constant_A", np.nan)) if structures else np.nan,
+                     lattice_constant_A=float(next(iter(structures.values())).info.get("lattice_constant_A", np.nan))
+                     if structures else np.nan,
                      site_disorder=float(m.site_disorder))
     log.info("built %d structure(s) of %s: %s", len(structures), m.name,
              ", ".join(f"{n} ({len(a)} atoms)" for n, a in structures.items()))

@@ -8,7 +8,6 @@ and atoms rattling in their cages (Gaussian jitter around fixed sites: the MSD s
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from argyro_run.analysis.diffusion import (MIN_DIFFUSIVE_MSD_A2, MIN_DIFFUSIVE_T
                                            fit_quality, is_diffusive, msd_at_lag_A2)
 from argyro_run.analysis.tasks import run_arrhenius, run_diffusion
 from argyro_run.results import Result
+from tests._support.archive import write_results
 
 KB = 8.617333262e-5
 D0, EA = 1e-6, 0.30                     # m^2/s, eV: 600 K -> MSD(10 ps) ~ 18 A^2, 800 K ~ 78 A^2
@@ -98,12 +98,11 @@ def test_fit_uses_only_the_diffusive_temperatures_when_there_are_enough():
 
 
 def test_summary_and_report_mark_unreliable_fits(tmp_path):
-    from argyro_run.archive import ArchiveWriter
     from argyro_run.report import figures as F
     from argyro_run.report import make_report
     from argyro_run.report.build import arrhenius_series
     from argyro_run.report.collect import collect
-    from argyro_run.runtime.tasks import run_summary
+    from argyro_run.report.tasks import run_summary
 
     # a slow walk at 500 K: positive D, but MSD(10 ps) ~ 6 A^2, below a few hops
     ana, arr = analyse([(500.0, walk(500.0, 1)), (600.0, walk(600.0, 2)), (700.0, walk(700.0, 3))])
@@ -113,11 +112,7 @@ def test_summary_and_report_mark_unreliable_fits(tmp_path):
     assert line.rstrip().endswith("UNRELIABLE")
     assert "UNRELIABLE M bulk: only 2 of 3 temperatures diffusive" in text and "not diffusive at T = 500 K" in text
     path = tmp_path / "a.h5"
-    w = ArchiveWriter(path)
-    w.start(provenance={"run_name": "flags"}, plan_json='{"tasks": []}')
-    for tid, kind, res in (("analysis/M/s", "diffusion", ana), ("arrhenius/M", "arrhenius", arr)):
-        w.write_task(SimpleNamespace(id=tid, kind=kind, hash="0" * 16, archive_group="/" + tid), res,
-                     status="done", wall_s=0.0, finished_at="t")
+    write_results(path, "flags", [("analysis/M/s", "diffusion", ana), ("arrhenius/M", "arrhenius", arr)])
     rep = make_report(path, tmp_path / "rep")
     md = rep.summary.read_text()
     assert "| M | bulk | **UNRELIABLE** | 500 K |" in md

@@ -10,42 +10,24 @@ from __future__ import annotations
 
 import itertools
 import re
-import subprocess
 from pathlib import Path
 
 import h5py
 import pytest
 
 from argyro_run.archive import open_archive
-from tests.conftest import BIN, REPO
+from tests._support.env import REPO
+from tests._support.inputs import FE_LAWS, LAMINATE, LPSCL, SIGMA5_310, TEST_POTENTIAL, run_input
 
 DOC = REPO / "docs" / "archive.md"
-MTP = REPO / "tests" / "data" / "mtp" / "Li6PS5Cl-l08.mtp"
 
-INPUT = f"""
+INPUT = """
 [run]
 name = "layout"
 archive = "out.h5"
 seed = 3
-
-[[materials]]
-name = "LPSCl"
-halide = "Cl"
-variants = ["ordered"]
-
-[[materials.grain_boundaries]]
-sigma = 5
-plane = [3, 1, 0]
-axis = [0, 0, 1]
-translations = [[0.0, 0.0], [0.5, 0.0]]
-
-[potential]
-file = "{MTP}"
-level = 8
-
-[active_learning]
-enabled = false
-
+""" + LPSCL + SIGMA5_310 + """translations = [[0.0, 0.0], [0.5, 0.0]]
+""" + TEST_POTENTIAL + """
 [md]
 structures = ["ordered"]
 temperatures_K = [800.0, 900.0]
@@ -56,35 +38,21 @@ production_ps = 6.0
 [analysis]
 n_blocks = 3
 
-[microstructure]
-kind = "laminate"
-n_grains = 2
-grain_sizes_nm = [10.0]
+""" + LAMINATE + """grain_sizes_nm = [10.0]
 gb_thickness_nm = 1.0
-dimension = 2
-lloyd_iterations = 0
-mesh_size_fraction = 0.25
 gb_model = "layer"
 mesh_size_gb_fraction = 0.5
 
 [fe]
 temperatures_K = [300.0, 400.0]
-bulk = {{ D0_m2_per_s = 1e-7, Ea_eV = 0.35 }}
-gb_parallel = {{ D0_m2_per_s = 1e-8, Ea_eV = 0.2 }}
-gb_perpendicular = {{ D0_m2_per_s = 1e-8, Ea_eV = 0.2 }}
-"""
+""" + FE_LAWS
 
 LEARNING_INPUT = """
 [run]
 name = "layout-al"
 archive = "out.h5"
 seed = 3
-
-[[materials]]
-name = "LPSCl"
-halide = "Cl"
-variants = ["ordered"]
-
+""" + LPSCL + """
 [potential]
 level = 2
 species = ["Li", "P", "S", "Cl"]
@@ -145,13 +113,8 @@ def test_doc_table_parses():
 
 @pytest.fixture(scope="module", params=["pipeline", pytest.param("learning", marks=pytest.mark.slow)])
 def archive(request, tmp_path_factory) -> Path:
-    if request.param == "pipeline" and not MTP.is_file():
-        pytest.skip(f"test potential {MTP} missing")
     d = tmp_path_factory.mktemp("layout")
-    (d / "in.toml").write_text(JOBS[request.param])
-    p = subprocess.run([str(BIN / "argyro-run"), "run", str(d / "in.toml")], capture_output=True, text=True,
-                       timeout=300, cwd=str(d))
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    run_input(d, JOBS[request.param], timeout=300)
     return d / "out.h5"
 
 

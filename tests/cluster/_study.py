@@ -9,27 +9,15 @@ from pathlib import Path
 import numpy as np
 
 from argyro_run._stack import h5py
+from tests._support.inputs import FE_LAWS, LAMINATE, LPSCL, TEST_POTENTIAL
 
-MTP = Path(__file__).resolve().parents[1] / "data" / "mtp" / "Li6PS5Cl-l08.mtp"
 
-STUDY = f"""
+STUDY = """
 [run]
 name = "cluster-study"
 archive = "study.h5"
 seed = 11
-
-[[materials]]
-name = "LPSCl"
-halide = "Cl"
-variants = ["ordered"]
-
-[potential]
-file = "{MTP}"
-level = 8
-
-[active_learning]
-enabled = false
-
+""" + LPSCL + TEST_POTENTIAL + """
 [md]
 temperatures_K = [650.0, 750.0, 850.0]
 timestep_fs = 2.0
@@ -43,21 +31,11 @@ fit_end_ps = 1.5
 n_blocks = 4
 """
 
-FE = """
-[microstructure]
-kind = "laminate"
-grain_sizes_nm = [10.0, 20.0]
-n_grains = 2
-dimension = 2
-lloyd_iterations = 0
-mesh_size_fraction = 0.25
+FE = LAMINATE + """grain_sizes_nm = [10.0, 20.0]
 
 [fe]
 temperatures_K = [300.0, 400.0]
-bulk = { D0_m2_per_s = 1e-7, Ea_eV = 0.35 }
-gb_parallel = { D0_m2_per_s = 1e-8, Ea_eV = 0.2 }
-gb_perpendicular = { D0_m2_per_s = 1e-8, Ea_eV = 0.2 }
-"""
+""" + FE_LAWS
 
 # attributes that record when/how long, not what was computed
 _TIMING_ATTRS = {"finished_at", "started_at"}

@@ -17,9 +17,8 @@ import pytest
 
 from argyro_run.launcher import SKIP_VARIABLE, launcher_of, launcher_problem
 from tests.cluster._study import STUDY
-from tests.conftest import BIN, run_mpi
+from tests._support.env import CLI, run_mpi
 
-CLI = str(BIN / "argyro-run")
 
 # variables as the launchers set them (values shortened)
 OPENMPI = {"OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_RANK": "0", "OMPI_MCA_ess": "^singleton",

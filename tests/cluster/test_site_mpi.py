@@ -20,10 +20,9 @@ import pytest
 from argyro_run.archive import open_archive
 
 from tests.cluster._study import STUDY, assert_same_archive
-from tests.conftest import BIN, run_mpi
+from tests._support.env import CLI, run_mpi
 
 pytestmark = [pytest.mark.mpi, pytest.mark.slow]
-CLI = str(BIN / "argyro-run")
 SITE_LIB = Path("/usr/lib/x86_64-linux-gnu")
 
 

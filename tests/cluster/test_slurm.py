@@ -25,10 +25,9 @@ from argyro_run.archive import open_archive
 from tests.cluster import _slurm
 from tests.cluster._label_job import env_dump_wrapper, env_dumps, serial_cp2k
 from tests.cluster._study import FE, STUDY, assert_same_archive
-from tests.conftest import BIN, run_mpi
+from tests._support.env import BIN, CLI, run_mpi
 
 pytestmark = [pytest.mark.mpi, pytest.mark.slow]
-CLI = str(BIN / "argyro-run")
 
 why = _slurm.missing()
 if why:

@@ -10,7 +10,7 @@ from argyro_run.archive import open_archive
 from argyro_run.cli import main
 from argyro_run.config import json_schema, load_config
 from argyro_run.templates import template_text
-from tests.conftest import BIN
+from tests._support.env import CLI
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -108,7 +108,7 @@ def test_outdir_puts_archive_and_workdir_there(tmp_path):
     inp = inputs / "in.toml"
     inp.write_text(RUN_FE)
     out = tmp_path / "runs" / "one"
-    cli = str(BIN / "argyro-run")
+    cli = CLI
     p = subprocess.run([cli, str(inp), "-o", str(out)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert p.returncode == 0, p.stderr[-3000:]
     assert sorted(x.name for x in inputs.iterdir()) == ["in.toml"]

@@ -11,11 +11,10 @@ import pytest
 from argyro_run.cli import main
 from argyro_run.config import config_from_text
 from argyro_run.errors import UserError
-from tests.conftest import BIN, REPO
+from tests._support.env import CLI
+from tests._support.inputs import SIGMA5_310, TEST_POTENTIAL
 
-MTP = REPO / "tests" / "data" / "mtp" / "Li6PS5Cl-l08.mtp"
-
-BASE = f"""
+BASE = """
 [run]
 archive = "out.h5"
 workdir = "work"
@@ -23,24 +22,12 @@ workdir = "work"
 [[materials]]
 name = "L"
 variants = ["ordered", "disordered"]
-
-[[materials.grain_boundaries]]
-sigma = 5
-plane = [3, 1, 0]
-axis = [0, 0, 1]
-
+""" + SIGMA5_310 + """
 [[materials.grain_boundaries]]
 sigma = 3
 plane = [-1, 1, 1]
 axis = [1, 1, 0]
-
-[potential]
-file = "{MTP}"
-level = 8
-
-[active_learning]
-enabled = false
-
+""" + TEST_POTENTIAL + """
 [md]
 temperatures_K = [600.0, 700.0]
 production_ps = 20.0
@@ -136,8 +123,6 @@ def test_delta_not_below_grain_size_is_an_error():
 
 @pytest.mark.parametrize("verb", ["validate", "run"])
 def test_cli_exit_2_key_named_nothing_written(tmp_path, capsys, verb):
-    if not MTP.is_file():
-        pytest.skip(f"test potential {MTP} missing")
     bad = tmp_path / "in.toml"
     bad.write_text(BASE + CASE + "gb_fractions = [0.5, 0.6]\n")
     (tmp_path / "out.h5").write_bytes(b"an older archive")
@@ -146,7 +131,7 @@ def test_cli_exit_2_key_named_nothing_written(tmp_path, capsys, verb):
         assert main(["validate", str(bad)]) == 2
         err = capsys.readouterr().err
     else:
-        p = subprocess.run([str(BIN / "argyro-run"), "run", str(bad)], capture_output=True, text=True, timeout=300,
+        p = subprocess.run([CLI, "run", str(bad)], capture_output=True, text=True, timeout=300,
                            cwd=str(tmp_path))
         assert p.returncode == 2
         err = p.stderr + p.stdout

@@ -16,7 +16,7 @@ from argyro_run.structures import argyrodite, site_exchange
 from argyro_run.structures.disorder import mix_halides
 from argyro_run.structures.files import is_argyrodite, read_structure, write_structure
 from argyro_run.templates import template_companions
-from tests.conftest import BIN
+from tests._support.env import CLI
 
 LPSCL = template_companions("new-material")["example_Li6PS5Cl.cif"]
 NA3PS4 = template_companions("Na3PS4")["example_Na3PS4.cif"]
@@ -40,7 +40,7 @@ def problems(path) -> list[str]:
 
 
 def cli(*args, cwd):
-    return subprocess.run([str(BIN / "argyro-run"), *args], capture_output=True, text=True, timeout=120, cwd=str(cwd))
+    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=120, cwd=str(cwd))
 
 
 def test_li2s_as_in_the_issue(tmp_path):

@@ -15,7 +15,7 @@ from argyro_run.cli import main
 from argyro_run.config import load_config
 from argyro_run.plan import build_plan
 from argyro_run.templates import referenced_files, template_companions, template_names, template_text
-from tests.conftest import BIN
+from tests._support.env import CLI
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO / "argyro_run" / "templates"
@@ -59,7 +59,7 @@ def test_template_validates_as_shipped(name, capsys):
 def test_init_output_validates_in_a_new_directory(name, tmp_path):
     """``argyro-run init NAME -o DIR/x.toml`` run from another cwd; ``validate`` from a third."""
     (tmp_path / "new").mkdir(), (tmp_path / "cwd").mkdir()
-    exe = str(BIN / "argyro-run")
+    exe = CLI
     p = subprocess.run([exe, "init", name, "-o", str(tmp_path / "new" / "x.toml")], capture_output=True, text=True,
                        timeout=60, cwd=str(tmp_path / "cwd"))
     assert p.returncode == 0, p.stderr

@@ -20,9 +20,8 @@ import numpy as np
 import pytest
 
 from argyro_run.archive import open_archive
-from tests.conftest import BIN, run_mpi
+from tests._support.env import CLI, run_mpi
 
-CLI = str(BIN / "argyro-run")
 pytestmark = pytest.mark.slow
 
 E_C = 1.602176634e-19

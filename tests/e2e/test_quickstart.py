@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 from argyro_run.archive import open_archive
-from tests.conftest import BIN, REPO, run_mpi
+from tests._support.env import BIN, REPO, run_mpi
 
 pytestmark = pytest.mark.slow
 VENV = BIN.parent

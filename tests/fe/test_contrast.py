@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 
 from argyro_run.archive import open_archive
-from tests.conftest import BIN
+from tests._support.env import CLI
 
 INPUT = """
 [run]
@@ -35,7 +35,7 @@ gb_perpendicular = { D0_m2_per_s = 1.10e-7, Ea_eV = 0.243 }
 
 def test_high_contrast_polycrystal_converges_within_bounds(tmp_path):
     (tmp_path / "in.toml").write_text(INPUT)
-    p = subprocess.run([str(BIN / "argyro-run"), "run", str(tmp_path / "in.toml")], capture_output=True, text=True,
+    p = subprocess.run([CLI, "run", str(tmp_path / "in.toml")], capture_output=True, text=True,
                        timeout=300)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     fe = open_archive(tmp_path / "out.h5").result("fe/explicit")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 import pytest
 
 from argyro_run._stack import MPI, dolfinx_modules
-from argyro_run.fe.homogenize import (cell_midpoints, effective_diffusivity, electrode_diffusivity,
-                                      transversely_isotropic)
-from tests.conftest import REPO, run_mpi
+from argyro_run.fe.homogenize import cell_midpoints, effective_diffusivity, electrode_diffusivity
+from tests._support.env import REPO, run_mpi
+from tests.fe._mpi_homogenize import random_polycrystal
 
 
 def _laminate(n, frac, D1, D2, layer_axis=1, dim=2):
@@ -56,31 +54,8 @@ def test_homogeneous_anisotropic_tensor_is_returned_exactly():
     np.testing.assert_allclose(De, D0, rtol=1e-9, atol=1e-12)
 
 
-def _random_polycrystal(n_cells=24, n_grains=6, seed=3, D_b=1.0, D_gpar=5.0, D_gperp=0.05, delta=0.04):
-    """Periodic Voronoi grains on a structured mesh, GB cells (within delta/2 of a face) transversely isotropic."""
-    dolfinx, _ = dolfinx_modules()
-    m = dolfinx.mesh.create_unit_square(MPI.COMM_WORLD, n_cells, n_cells)
-    x = cell_midpoints(m)
-    seeds = np.random.default_rng(seed).random((n_grains, 2))
-    imgs = np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)], float)
-    S = (seeds[None] + imgs[:, None]).reshape(-1, 2)
-    d2 = ((x[:, None] - S[None]) ** 2).sum(-1)
-    o = np.argsort(d2, axis=1)
-    s1 = S[o[:, 0]]
-    # distance to the bisector with every other seed; nearest face
-    diff = S[None] - s1[:, None]
-    dist = (d2 - d2[np.arange(len(x)), o[:, 0]][:, None]) / (2 * np.linalg.norm(diff, axis=-1) + 1e-300)
-    dist[np.arange(len(x)), o[:, 0]] = np.inf
-    k = dist.argmin(axis=1)
-    is_gb = dist[np.arange(len(x)), k] < delta / 2
-    normals = diff[np.arange(len(x)), k]
-    D = np.broadcast_to(D_b * np.eye(2), (len(x), 2, 2)).copy()
-    D[is_gb] = transversely_isotropic(D_gpar, D_gperp, normals[is_gb])
-    return m, D, is_gb
-
-
 def test_polycrystal_spd_and_within_bounds():
-    m, D, is_gb = _random_polycrystal()
+    m, D, is_gb = random_polycrystal()
     De = effective_diffusivity(m, D, rtol=1e-12)
     np.testing.assert_allclose(De, De.T, rtol=1e-6, atol=1e-10)
     ev = np.linalg.eigvalsh(0.5 * (De + De.T))
@@ -94,7 +69,7 @@ def test_polycrystal_spd_and_within_bounds():
     assert not np.allclose(Ds, arith, rtol=1e-3)
     # Hashin-Shtrikman (2D, isotropic two-phase bound using the GB layer's mean of its eigenvalues
     # would not be rigorous for anisotropic phases); check the isotropic-grains case instead:
-    m2, D2, _ = _random_polycrystal(D_gpar=0.2, D_gperp=0.2)
+    m2, D2, _ = random_polycrystal(D_gpar=0.2, D_gperp=0.2)
     De2 = effective_diffusivity(m2, D2, rtol=1e-12)
     f2 = np.mean(np.isclose(D2[:, 0, 0], 0.2))
     d1, d2 = 1.0, 0.2
@@ -107,7 +82,7 @@ def test_polycrystal_spd_and_within_bounds():
 def test_thin_gb_limit_gives_bulk():
     vals = []
     for delta in (0.08, 0.02, 0.0):
-        m, D, is_gb = _random_polycrystal(n_cells=32, delta=delta, D_gpar=0.01, D_gperp=0.01)
+        m, D, is_gb = random_polycrystal(n_cells=32, delta=delta, D_gpar=0.01, D_gperp=0.01)
         vals.append(np.trace(effective_diffusivity(m, D, rtol=1e-12)) / 2)
     assert vals[0] < vals[1] < vals[2]
     assert vals[2] == pytest.approx(1.0, rel=1e-9)
@@ -123,25 +98,10 @@ def test_non_periodic_mesh_is_rejected():
         effective_diffusivity(m, np.broadcast_to(np.eye(2), (n, 2, 2)).copy())
 
 
-SCRIPT = textwrap.dedent("""
-    import sys, numpy as np
-    sys.path.insert(0, {repo!r})
-    from tests.fe.test_homogenize import _random_polycrystal
-    from argyro_run.fe.homogenize import effective_diffusivity
-    from argyro_run._stack import MPI
-    m, D, _ = _random_polycrystal()
-    De = effective_diffusivity(m, D, degree=2, rtol=1e-12)
-    if MPI.COMM_WORLD.rank == 0:
-        print("DEFF", *De.ravel())
-""")
-
-
 def test_one_and_two_ranks_agree(tmp_path):
-    script = tmp_path / "fe_mpi.py"
-    script.write_text(SCRIPT.format(repo=str(REPO)))
     out = {}
     for n in (1, 2):
-        p = run_mpi(n, [str(script)], timeout=300, cwd=str(REPO))
+        p = run_mpi(n, ["-m", "tests.fe._mpi_homogenize"], timeout=300, cwd=str(REPO))
         assert p.returncode == 0, p.stderr[-3000:]
         line = [ln for ln in p.stdout.splitlines() if ln.startswith("DEFF")][0]
         out[n] = np.array(line.split()[1:], float)

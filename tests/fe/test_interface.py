@@ -11,7 +11,7 @@ import pytest
 from argyro_run._stack import MPI
 from argyro_run.fe.polycrystal import PolycrystalSolver
 from argyro_run.microstructure.tasks import run_mesh
-from tests.conftest import REPO, run_mpi
+from tests._support.env import REPO, run_mpi
 
 COMM = MPI.COMM_WORLD
 
@@ -145,33 +145,12 @@ def test_spd_within_wiener_bounds_3d(tmp_path):
         assert ev.min() > 0 and lo <= ev.min() and ev.max() <= hi
 
 
-SCRIPT = """
-import sys, pathlib, numpy as np
-sys.path.insert(0, {repo!r})
-from argyro_run._stack import MPI
-from argyro_run.fe.polycrystal import PolycrystalSolver
-from argyro_run.microstructure.tasks import run_mesh
-comm = MPI.COMM_WORLD
-res = run_mesh({{"microstructure": {{"kind": "voronoi", "n_grains": 8, "dimension": {dim}, "seed": 0,
-                "lloyd_iterations": 1, "mesh_size_fraction": {h}}}}}, {{}}, comm,
-               pathlib.Path({work!r}) / str(comm.size))
-S = PolycrystalSolver(res, comm, rtol=1e-12)
-par = np.linspace(0.5, 20.0, S.n_gb_faces)
-perp = np.linspace(0.05, 3.0, S.n_gb_faces)[::-1]
-out = [S.D_eff(grain_size_nm=d, gb_thickness_nm=1.0, D_bulk=2.0, D_gb_parallel=par, D_gb_perpendicular=perp)
-       for d in (10.0, 100.0)]
-if comm.rank == 0:
-    print("DEFF", S.n_dofs, *np.ravel(out))
-"""
-
-
 @pytest.mark.parametrize("dim,h", [(2, 0.15), (3, 0.4)])
 def test_one_and_two_ranks_identical(tmp_path, dim, h):
-    script = tmp_path / "s.py"
-    script.write_text(SCRIPT.format(repo=str(REPO), work=str(tmp_path), dim=dim, h=h))
     vals = []
     for n in (1, 2):
-        p = run_mpi(n, [str(script)], timeout=300, cwd=str(REPO))
+        p = run_mpi(n, ["-m", "tests.fe._mpi_interface", str(dim), str(h), str(tmp_path / str(n))],
+                    timeout=300, cwd=str(REPO))
         assert p.returncode == 0, p.stderr[-3000:]
         line = [ln for ln in p.stdout.splitlines() if ln.startswith("DEFF")][0]
         vals.append(np.array(line.split()[1:], float))

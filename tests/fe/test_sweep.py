@@ -11,24 +11,10 @@ from argyro_run.fe.tasks import (K_B_eV_per_K, apparent_activation_energy, arrhe
                                  run_fe_sweep)
 from argyro_run.microstructure.tasks import run_mesh
 from argyro_run.results import Result
+from tests._support.env import REPO, run_mpi
+from tests.fe._mpi_sweep import BULK, GB, MICRO, fe_params, voronoi_sweep
 
-MICRO = {"kind": "laminate", "gb_model": "layer", "n_grains": 2, "gb_thickness_nm": 1.0, "dimension": 2, "seed": 0,
-         "lloyd_iterations": 0, "mesh_size_fraction": 0.25, "mesh_size_gb_fraction": 0.5}
-BULK = {"D0_m2_per_s": 1e-7, "Ea_eV": 0.35}
-GB = {"D0_m2_per_s": 1e-8, "Ea_eV": 0.20}
 TEMPS = list(np.linspace(200.0, 800.0, 13))
-
-
-def _params(fe: dict, sources: dict | None = None, grain_size_nm: float = 10.0) -> dict:
-    """fe_sweep parameters of one case on the mesh ``microstructure/d10nm``; kinds given in ``fe``
-    are input laws, the others come from ``sources`` (see argyro_run/fe/cases.py)."""
-    src = {k: {"source": f"input: fe.{k}", "input": fe[k]} for k in ("bulk", "gb_parallel", "gb_perpendicular")
-           if k in fe}
-    src.update(sources or {})
-    case = {"name": "c", "bulk": None, "gb": [], "gb_fractions": [], "gb_seed": 0, "sources": src,
-            "structures_task": None, "mobile_ion": "Li", "charge_e": 1}
-    return {"fe": fe, "case": case, "grain_sizes_nm": [grain_size_nm], "gb_thickness_nm": MICRO["gb_thickness_nm"],
-            "meshes": [[grain_size_nm, "microstructure/d10nm"]]}
 
 
 def _mesh(tmp_path, **kw):
@@ -39,7 +25,7 @@ def test_laminate_sweep_matches_exact_means_and_ea_app(tmp_path):
     mres = _mesh(tmp_path)
     fe = {"temperatures_K": TEMPS, "bulk": BULK, "gb_parallel": GB, "gb_perpendicular": GB,
           "solver_rtol": 1e-12}
-    r = run_fe_sweep(_params(fe), {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
+    r = run_fe_sweep(fe_params(fe), {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
     f = 1.0 / 10.0
     Db, Dg = arrhenius_D(**BULK, temperature_K=TEMPS), arrhenius_D(**GB, temperature_K=TEMPS)
     along = f * Dg + (1 - f) * Db
@@ -61,7 +47,7 @@ def test_brick_layer_ea_app_crosses_over(tmp_path):
     bulk = {"D0_m2_per_s": 1e-6, "Ea_eV": 0.45}
     temps = [150.0, 200.0, 300.0, 500.0, 800.0, 1500.0, 3000.0, 6000.0]
     fe = {"temperatures_K": temps, "bulk": bulk, "gb_parallel": gb, "gb_perpendicular": gb}
-    r = run_fe_sweep(_params(fe), {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
+    r = run_fe_sweep(fe_params(fe), {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
     ea = r.get("Ea_app_eV")[:, 0]
     assert ea[0] == pytest.approx(0.15, abs=0.03)
     assert ea[-1] > 0.37
@@ -84,7 +70,7 @@ def test_inputs_from_arrhenius_dependency(tmp_path):
                                         "fit": f"structures/{s}/{k if s != 'ordered' else 'tracer'}"}]}
             for k, s in (("bulk", "ordered"), ("gb_parallel", "gb_sigma5_310"), ("gb_perpendicular", "gb_sigma5_310"))}
     fe = {"temperatures_K": [300.0, 400.0], "carrier_density_per_nm3": 25.0}
-    params = _params(fe, fits)
+    params = fe_params(fe, fits)
     params["case"].update(gb=["LPSCl/gb_sigma5_310"], gb_fractions=[1.0])
     r = run_fe_sweep(params, {"microstructure/d10nm": mres, "arrhenius/LPSCl": arr}, MPI.COMM_WORLD, tmp_path)
     D = arrhenius_D(1e-7, 0.3, [300.0, 400.0])
@@ -102,8 +88,8 @@ def test_electrode_bc_sweep_agrees_with_periodic_on_laminate(tmp_path):
     mres = _mesh(tmp_path)
     fe = {"temperatures_K": [300.0, 500.0], "bulk": BULK, "gb_parallel": GB, "gb_perpendicular": GB,
           "solver_rtol": 1e-12}
-    rp = run_fe_sweep(_params(fe), {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
-    re = run_fe_sweep(_params(dict(fe, bc="electrode")), {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
+    rp = run_fe_sweep(fe_params(fe), {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
+    re = run_fe_sweep(fe_params(dict(fe, bc="electrode")), {"microstructure/d10nm": mres}, MPI.COMM_WORLD, tmp_path)
     np.testing.assert_allclose(np.diagonal(re.get("D_eff_m2_per_s"), axis1=2, axis2=3),
                                np.diagonal(rp.get("D_eff_m2_per_s"), axis1=2, axis2=3), rtol=1e-8)
     assert K_B_eV_per_K > 0
@@ -127,33 +113,9 @@ def test_voronoi_mesh_convergence(tmp_path):
     assert vals[0] > vals[1] > vals[2]
 
 
-TASK_SCRIPT = """
-import sys, pathlib, numpy as np
-sys.path.insert(0, {repo!r})
-from argyro_run._stack import MPI
-from tests.fe.test_sweep import _voronoi_sweep
-r = _voronoi_sweep(pathlib.Path({work!r}) / str(MPI.COMM_WORLD.size))
-if MPI.COMM_WORLD.rank == 0:
-    print("DEFF", *r.get("D_eff_m2_per_s").ravel())
-"""
-
-
-def _voronoi_sweep(work):
-    comm = MPI.COMM_WORLD
-    mres = run_mesh({"microstructure": dict(MICRO, kind="voronoi", n_grains=4, lloyd_iterations=1, seed=2),
-                     "grain_size_nm": 10.0}, {}, comm, work / "m")
-    fe = {"temperatures_K": [300.0, 600.0], "bulk": BULK, "gb_parallel": GB,
-          "gb_perpendicular": {"D0_m2_per_s": 1e-9, "Ea_eV": 0.5}, "element_degree": 2, "solver_rtol": 1e-12}
-    return run_fe_sweep(_params(fe), {"microstructure/d10nm": mres}, comm, work)
-
-
 def test_mesh_and_sweep_tasks_on_two_ranks_agree_with_one(tmp_path):
-    from tests.conftest import REPO, run_mpi
-
-    serial = _voronoi_sweep(tmp_path / "serial").get("D_eff_m2_per_s").ravel()
-    script = tmp_path / "task_mpi.py"
-    script.write_text(TASK_SCRIPT.format(repo=str(REPO), work=str(tmp_path)))
-    p = run_mpi(2, [str(script)], timeout=300, cwd=str(REPO))
+    serial = voronoi_sweep(tmp_path / "serial").get("D_eff_m2_per_s").ravel()
+    p = run_mpi(2, ["-m", "tests.fe._mpi_sweep", str(tmp_path / "2")], timeout=300, cwd=str(REPO))
     assert p.returncode == 0, p.stderr[-3000:]
     line = [ln for ln in p.stdout.splitlines() if ln.startswith("DEFF")][0]
     np.testing.assert_allclose(np.array(line.split()[1:], float), serial, rtol=1e-8)

@@ -12,7 +12,6 @@ the archive and the dependants skipped, without touching the finished tasks.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -21,35 +20,17 @@ from scipy.optimize import curve_fit
 
 from argyro_run.analysis.diffusion import conductivity_mS_per_cm, diffusivity, gb_membership
 from argyro_run.archive import open_archive
-from tests.conftest import BIN
+from tests._support.inputs import LPSCL, SIGMA5_310, TEST_POTENTIAL, run_input
 
-MTP = Path(__file__).resolve().parents[1] / "data" / "mtp" / "Li6PS5Cl-l08.mtp"
 K_B_EV = 8.617333262e-5
 
-INPUT = f"""
+INPUT = """
 [run]
 name = "md-pipeline"
 archive = "out.h5"
 seed = 3
 on_error = "continue"
-
-[[materials]]
-name = "LPSCl"
-halide = "Cl"
-variants = ["ordered"]
-
-[[materials.grain_boundaries]]
-sigma = 5
-plane = [3, 1, 0]
-axis = [0, 0, 1]
-
-[potential]
-file = "{MTP}"
-level = 8
-
-[active_learning]
-enabled = false
-
+""" + LPSCL + SIGMA5_310 + TEST_POTENTIAL + """
 [md]
 temperatures_K = [650.0, 800.0]
 timestep_fs = 2.0
@@ -67,17 +48,13 @@ gb_width_A = 6.0
 
 
 def run(tmp: Path, text: str):
-    (tmp / "in.toml").write_text(text)
-    return subprocess.run([str(BIN / "argyro-run"), "run", str(tmp / "in.toml")], capture_output=True, text=True,
-                          timeout=600, cwd=str(tmp))
+    return run_input(tmp, text, check=False)
 
 
 @pytest.fixture(scope="module")
 def done(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mdpipe")
-    p = run(tmp, INPUT)
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    return tmp, p
+    return tmp, run_input(tmp, INPUT)
 
 
 def test_all_tasks_done_and_d_recomputed(done):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import subprocess
 import sys
 import tomllib
@@ -111,14 +112,20 @@ def test_md_from_given_potential_skips_learning():
 
 
 def test_task_kind_functions_are_named_per_convention():
-    for kind, target in TASK_KINDS.items():
-        module, func = target.split(":")
+    for kind, entry in TASK_KINDS.items():
+        module, func = entry.function.split(":")
         assert func == f"run_{kind}" and module.startswith("argyro_run.") and module.endswith(".tasks")
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError:
-            continue  # stage not written yet
-        assert hasattr(mod, func), f"{module} lacks {func}"
+        assert callable(getattr(importlib.import_module(module), func)), f"{module} lacks {func}"
+        assert importlib.util.find_spec(f"argyro_run.{entry.stage}") is not None, f"{kind}: no stage {entry.stage}"
+
+
+def test_every_planned_task_has_its_kinds_stage():
+    from argyro_run.templates import template_text
+
+    for template in ("quickstart", "Li6PS5Cl"):
+        plan = build_plan(config_from_dict(tomllib.loads(template_text(template))))
+        assert {t.stage for t in plan.tasks} >= {"structures", "learning", "md", "analysis", "report"}
+        assert all(t.stage == TASK_KINDS[t.kind].stage for t in plan.tasks)
 
 
 def test_editing_a_structure_file_changes_its_branch(tmp_path):

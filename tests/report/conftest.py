@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, REPO
-
-CLI = str(BIN / "argyro-run")
-MTP = REPO / "tests" / "data" / "mtp" / "Li6PS5Cl-l08.mtp"
+from tests._support.inputs import LPSCL, SIGMA5_310, TEST_POTENTIAL, run_input
 
 FE_INPUT = """
 [run]
@@ -18,12 +14,7 @@ name = "report-fe"
 archive = "fe.h5"
 workdir = "work"
 seed = 5
-
-[[materials]]
-name = "LPSCl"
-halide = "Cl"
-variants = ["ordered"]
-
+""" + LPSCL + """
 [active_learning]
 enabled = false
 
@@ -49,24 +40,7 @@ name = "report-md"
 archive = "md.h5"
 workdir = "work"
 seed = 3
-
-[[materials]]
-name = "LPSCl"
-halide = "Cl"
-variants = ["ordered"]
-
-[[materials.grain_boundaries]]
-sigma = 5
-plane = [3, 1, 0]
-axis = [0, 0, 1]
-
-[potential]
-file = "{mtp}"
-level = 8
-
-[active_learning]
-enabled = false
-
+""" + LPSCL + SIGMA5_310 + TEST_POTENTIAL + """
 [md]
 temperatures_K = [700.0, 800.0]
 timestep_fs = 2.0
@@ -91,10 +65,7 @@ temperatures_K = [300.0, 400.0]
 
 
 def _run(d: Path, text: str, archive: str) -> Path:
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "in.toml").write_text(text)
-    p = subprocess.run([CLI, "run", str(d / "in.toml")], capture_output=True, text=True, timeout=600, cwd=str(d))
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    run_input(d, text)
     return d / archive
 
 
@@ -108,6 +79,4 @@ def fe_archive(tmp_path_factory) -> Path:
 def md_archive(tmp_path_factory) -> Path:
     """52-atom Li6PS5Cl + its 148-atom Sigma5(310) bicrystal with the test MTP: MD at 700/800 K (10 ps),
     diffusion (GB-resolved), Arrhenius fits, laminate FE with the MD diffusivities (~20 s)."""
-    if not MTP.is_file():
-        pytest.skip(f"test potential {MTP} missing")
-    return _run(tmp_path_factory.mktemp("report_md"), MD_INPUT.format(mtp=MTP), "md.h5")
+    return _run(tmp_path_factory.mktemp("report_md"), MD_INPUT, "md.h5")

@@ -3,19 +3,19 @@ results, written through the archive writer, then the report: the Arrhenius numb
 the walks' (independent check), and a single temperature gives points without a fit, said why."""
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from argyro_run.analysis.tasks import run_arrhenius, run_diffusion
-from argyro_run.archive import ArchiveWriter, open_archive
+from argyro_run.archive import open_archive
 from argyro_run.report import figures as F
 from argyro_run.report import make_report
 from argyro_run.report.build import arrhenius_series
 from argyro_run.report.collect import collect
 from argyro_run.results import Result
-from tests.report.test_report import num, tables
+from tests._support.archive import write_results
+from tests._support.report import num, tables
 
 KB = 8.617333262e-5
 D0, EA = 1e-7, 0.30                                     # m^2/s, eV
@@ -42,12 +42,7 @@ def build(tmp_path, temps):
     ana = run_diffusion({"analysis": ANALYSIS, "structure": "walk", "material": "M"}, md, None, tmp_path)
     arr = run_arrhenius({"material": "M"}, {"analysis/M/walk": ana}, None, tmp_path)
     path = tmp_path / "walk.h5"
-    w = ArchiveWriter(path)
-    w.start(provenance={"run_name": "walks"}, plan_json='{"tasks": []}')
-    for tid, kind, res in (("analysis/M/walk", "diffusion", ana), ("arrhenius/M", "arrhenius", arr)):
-        w.write_task(SimpleNamespace(id=tid, kind=kind, hash="0" * 16, archive_group="/" + tid), res,
-                     status="done", wall_s=0.0, finished_at="t")
-    return path
+    return write_results(path, "walks", [("analysis/M/walk", "diffusion", ana), ("arrhenius/M", "arrhenius", arr)])
 
 
 def test_three_temperatures_give_the_walks_activation_energy(tmp_path):

@@ -2,7 +2,6 @@
 
 import json
 import math
-import re
 import subprocess
 from types import SimpleNamespace
 
@@ -15,47 +14,10 @@ from argyro_run.report import make_report
 from argyro_run.report.build import arrhenius_series
 from argyro_run.report.collect import collect
 from argyro_run.results import Result
-from tests.report.conftest import CLI
+from tests._support.env import CLI
+from tests._support.report import check_pngs, num, tables
 
 KB = 8.617333262e-5
-PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def tables(md: str) -> dict[str, list[list[dict]]]:
-    """Markdown tables of ``summary.md`` by their '## ' section: a list of tables, each a list of row dicts."""
-    out: dict[str, list[list[dict]]] = {}
-    section, lines = None, md.splitlines()
-    i = 0
-    while i < len(lines):
-        ln = lines[i]
-        if ln.startswith("## "):
-            section = ln[3:].strip()
-        if ln.startswith("| ") and i + 1 < len(lines) and lines[i + 1].startswith("|---"):
-            head = [c.strip() for c in ln.strip("|").split(" | ")]
-            rows = []
-            i += 2
-            while i < len(lines) and lines[i].startswith("| "):
-                cells = [c.strip() for c in re.split(r"(?<!\\)\|", lines[i].strip()[1:-1])]
-                rows.append(dict(zip(head, cells)))
-                i += 1
-            out.setdefault(section, []).append(rows)
-            continue
-        i += 1
-    return out
-
-
-def num(cell: str) -> float:
-    return float(cell.split("±")[0])
-
-
-def check_pngs(rep, names):
-    for n in names:
-        p = rep.figures[n]
-        data = p.read_bytes()
-        assert data[:8] == PNG, n
-        assert len(data) > 10_000, (n, len(data))
-
-
 @pytest.mark.slow  # ~20 s with the FE run of the fixture
 def test_fe_run_report(fe_archive, tmp_path):
     rep = make_report(fe_archive, tmp_path / "rep")

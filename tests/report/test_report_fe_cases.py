@@ -13,8 +13,8 @@ from argyro_run.report import figures as F
 from argyro_run.report import make_report
 from argyro_run.report.collect import collect
 from argyro_run.results import Result
-from argyro_run.runtime.tasks import run_summary
-from tests.report.test_report import check_pngs, num, tables
+from argyro_run.report.tasks import run_summary
+from tests._support.report import check_pngs, num, tables
 
 KB = 8.617333262e-5
 T = np.array([300.0, 400.0, 500.0])

@@ -3,44 +3,28 @@
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from argyro_run.archive import open_archive
-from tests.conftest import BIN, run_mpi
+from tests._support.env import CLI, REPO, run_mpi
+from tests._support.inputs import FE_LAWS, LAMINATE
 
-REPO = Path(__file__).parents[2]
-CLI = str(BIN / "argyro-run")
 
-INPUT = """
+def write(tmp, name="e2e", temps=(300.0, 400.0, 500.0)):
+    text = f"""
 [run]
 name = "{name}"
 archive = "out.h5"
 seed = 7
-
-[microstructure]
-kind = "laminate"
-grain_sizes_nm = [10.0, 20.0]
-n_grains = 2
-dimension = 2
-lloyd_iterations = 0
-mesh_size_fraction = 0.25
+""" + LAMINATE + """grain_sizes_nm = [10.0, 20.0]
 gb_model = "layer"
 mesh_size_gb_fraction = 0.5
 
 [fe]
-temperatures_K = {temps}
-bulk = {{ D0_m2_per_s = 1e-7, Ea_eV = 0.35 }}
-gb_parallel = {{ D0_m2_per_s = 1e-8, Ea_eV = 0.2 }}
-gb_perpendicular = {{ D0_m2_per_s = 1e-8, Ea_eV = 0.2 }}
-"""
-
-
-def write(tmp, name="e2e", temps=(300.0, 400.0, 500.0)):
-    (tmp / "in.toml").write_text(INPUT.format(name=name, temps=list(temps)))
+""" + f"temperatures_K = {list(temps)}\n" + FE_LAWS
+    (tmp / "in.toml").write_text(text)
     return str(tmp / "in.toml")
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from argyro_run.archive import done_tasks, open_archive
-from tests.conftest import MPIEXEC, run_mpi
+from tests._support.env import MPIEXEC, run_mpi
 
 DRIVER = str(Path(__file__).with_name("_driver.py"))
 

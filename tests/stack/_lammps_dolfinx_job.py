@@ -38,9 +38,9 @@ L.close()
 
 # --- dolfinx: -Laplace u = 2 on the unit interval-like box with u = x(1-x) exact for P2
 dolfinx, PETSc = dolfinx_modules()
-import ufl
-from dolfinx import fem, mesh
-from dolfinx.fem.petsc import LinearProblem
+import ufl  # noqa: E402 - after dolfinx_modules(), which sets the import order
+from dolfinx import fem, mesh  # noqa: E402
+from dolfinx.fem.petsc import LinearProblem  # noqa: E402
 
 msh = mesh.create_unit_cube(comm, 4, 4, 4, cell_type=mesh.CellType.tetrahedron)
 V = fem.functionspace(msh, ("Lagrange", 2))

@@ -2,7 +2,7 @@
 
 import json
 
-from tests.conftest import run_mpi, REPO
+from tests._support.env import run_mpi, REPO
 
 
 def test_lammps_and_dolfinx_in_one_mpi_process():

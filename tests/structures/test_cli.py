@@ -39,7 +39,8 @@ def test_structure_verb_errors(tmp_path, capsys):
     assert "give an input TOML file" in capsys.readouterr().err
     assert main(["structure", "--halide", "Cl", "-o", str(tmp_path / "x.pdf")]) == 2
     assert main(["structure", str(REPO / "inputs" / "quickstart.toml"), "--halide", "Cl", "-o", str(tmp_path)]) == 2
-    assert main(["structure", "--halide", "Cl", "--gb-sigma", "5", "--gb-axis", "1", "1", "1", "-o", str(tmp_path / "g.extxyz")]) == 2
+    assert main(["structure", "--halide", "Cl", "--gb-sigma", "5", "--gb-axis", "1", "1", "1",
+                 "-o", str(tmp_path / "g.extxyz")]) == 2
     assert "no Sigma5" in capsys.readouterr().err
     assert not (tmp_path / "g.extxyz").exists()
 

@@ -6,7 +6,7 @@ from argyro_run.structures import SUBLATTICE, argyrodite
 from argyro_run.structures.disorder import site_exchange
 from argyro_run.structures.files import make_supercell, read_structure, write_structure
 
-from .helpers import charge
+from tests._support.geometry import charge
 
 
 def _swapped(atoms, halide):

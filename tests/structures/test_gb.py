@@ -9,7 +9,7 @@ from argyro_run.errors import UserError
 from argyro_run.structures import argyrodite
 from argyro_run.structures.gb import csl_bicrystal, csl_rotation, translation_lattice
 
-from .helpers import charge, distances, ps4_units
+from tests._support.geometry import charge, distances, ps4_units
 
 # (sigma, plane, axis): the study's three GBs, the quickstart's, the templates' mixed one, general ones
 GBS = [
@@ -34,7 +34,8 @@ def bulk():
 
 @pytest.fixture(scope="module")
 def bicrystals(bulk):
-    return {gb: csl_bicrystal(bulk, sigma=gb[0], plane=gb[1], axis=gb[2]) for gb in map(lambda g: (g[0], tuple(g[1]), tuple(g[2])), GBS)}
+    keys = [(g[0], tuple(g[1]), tuple(g[2])) for g in GBS]
+    return {gb: csl_bicrystal(bulk, sigma=gb[0], plane=gb[1], axis=gb[2]) for gb in keys}
 
 
 def _key(gb):

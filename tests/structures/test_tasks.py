@@ -14,13 +14,13 @@ from argyro_run.structures import argyrodite
 from argyro_run.structures.files import write_structure
 from argyro_run.structures.tasks import build_material, run_build_structures
 
-from .helpers import charge
+from tests._support.geometry import charge
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _task_function():
-    mod, name = TASK_KINDS["build_structures"].split(":")
+    mod, name = TASK_KINDS["build_structures"].function.split(":")
     return getattr(importlib.import_module(mod), name)
 
 
@@ -133,7 +133,7 @@ def test_task_on_two_ranks_and_hash_seeds_agree(tmp_path):
     import subprocess
     import sys
 
-    from tests.conftest import run_mpi
+    from tests._support.env import run_mpi
 
     script = str(Path(__file__).with_name("_mpi_build.py"))
     args = [script, str(REPO / "inputs" / "Li6PS5Br.toml"), "structures/LPSBr"]
@@ -192,7 +192,7 @@ def test_relative_structure_file_through_runtime_from_another_cwd(tmp_path):
     import subprocess
 
     from argyro_run.archive import open_archive
-    from tests.conftest import BIN
+    from tests._support.env import CLI
 
     case, elsewhere = tmp_path / "case", tmp_path / "elsewhere"
     case.mkdir(), elsewhere.mkdir()
@@ -200,7 +200,7 @@ def test_relative_structure_file_through_runtime_from_another_cwd(tmp_path):
     write_structure(case / "my.cif", mine)
     (case / "in.toml").write_text('[run]\nname = "file"\narchive = "out.h5"\n\n[[materials]]\nname = "mine"\n'
                                   'halide = "Cl"\nstructure_file = "my.cif"\n\n[active_learning]\nenabled = false\n')
-    p = subprocess.run([str(BIN / "argyro-run"), "run", str(case / "in.toml")], capture_output=True, text=True,
+    p = subprocess.run([CLI, "run", str(case / "in.toml")], capture_output=True, text=True,
                        timeout=120, cwd=str(elsewhere))
     assert p.returncode == 0, p.stdout + p.stderr
     assert not list(elsewhere.iterdir())  # nothing written at the cwd

@@ -1,5 +1,7 @@
-"""``run_summary`` (task ``summary``): the key numbers of a run in a few tables, printed at the end of
-``argyro-run run`` and kept in the archive (``/summary/text`` and ``/summary/table/*``).
+"""The run summary: the key numbers of a run in a few tables (``summary_text``) and one row per
+number (``summary_rows``), from the results of the tasks it depends on. The ``summary`` task
+(``report/tasks.py``) keeps both in the archive (``/summary/text``, ``/summary/table/*``) and the
+run prints the text at its end.
 
 Sections, each when its stage ran: Arrhenius fits per material (Ea with error, D0, D(300 K) with
 error, sigma(300 K), fit quality ok/UNRELIABLE with a line per unreliable fit naming its
@@ -198,25 +200,22 @@ def _learning_lines(deps: dict) -> list[str]:
                      "RMSE E [meV/atom]", "RMSE F [eV/A]"], rows)]
 
 
-def run_summary(params: dict, deps: dict[str, Result], comm, workdir) -> Result:
-    """Tables of the run's key numbers from ``deps`` (Arrhenius fits, D(T), FE D_eff, learning)."""
+def summary_rows(deps: dict[str, Result]) -> list[tuple[str, str, str, float, str]]:
+    """(task id, dataset path or quantity, units, value, note) of every key number in ``deps``."""
     rows = []
     for dep_id in sorted(deps):
         rows.extend(_rows(dep_id, deps[dep_id]))
     rows.extend(_fe_rows(deps))
-    name = (params.get("run") or {}).get("name", "")
+    return rows
+
+
+def summary_text(deps: dict[str, Result], run_name: str = "") -> str:
+    """Tables of the run's key numbers from ``deps`` (Arrhenius fits, D(T), FE D_eff, learning)."""
     sections = [s for s in (_arrhenius_lines(deps), _diffusion_lines(deps), _fe_lines(deps), _learning_lines(deps)) if s]
-    if sections:
-        text = f"summary of key results ({name})" if name else "summary of key results"
-        for s in sections:
-            text += "\n\n" + "\n".join(s)
-    else:
-        text = "summary: no Arrhenius fits, diffusivities or effective diffusivities among the dependencies " + \
+    if not sections:
+        return "summary: no Arrhenius fits, diffusivities or effective diffusivities among the dependencies " + \
                f"({', '.join(sorted(deps)) or 'none'})"
-    res = Result()
-    res.add("text", text, "")
-    res.add("table/task", np.asarray([r[0] for r in rows], dtype=object), "")
-    res.add("table/quantity", np.asarray([r[1] for r in rows], dtype=object), "")
-    res.add("table/units", np.asarray([r[2] for r in rows], dtype=object), "")
-    res.add("table/value", np.asarray([r[3] for r in rows], dtype=float), "see table/units")
-    return res
+    text = f"summary of key results ({run_name})" if run_name else "summary of key results"
+    for s in sections:
+        text += "\n\n" + "\n".join(s)
+    return text
