@@ -178,6 +178,9 @@ def diffusivity_bayes(positions_A: np.ndarray, dt_ps: float, *, fit_start_ps: fl
     full = msd(x, K)
     if not np.allclose(da.values, full[1:, list(comps)].sum(axis=1), rtol=1e-9, atol=1e-12):
         raise ValueError("kinisi's MSD differs from the all-origins MSD of the same positions")
+    if not np.any(np.asarray(da.variances)[k0 - 1:] > 0):
+        raise ValueError(f"the atoms do not move along {''.join(_AXES[c] for c in comps)} in the fit window: "
+                         "the MSD has no variance to fit")
     diff = Diffusion(dg=sc.DataGroup({"da": da, "dimensionality": dg["dimensionality"]}))
     state = np.random.get_state()
     try:
