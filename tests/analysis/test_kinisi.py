@@ -112,8 +112,8 @@ def test_credible_intervals_cover_the_truth_95_percent():
     D, dt, n = 0.5, 0.1, 200
     hits = 0
     for i in range(n):
-        x = random_walk(D, dt, 200, 8, rng)
-        lo, hi = diffusivity_bayes(x, dt, fit_start_ps=0.5, fit_end_ps=5.0, seed=i)["D_ci95_m2_per_s"]
+        x = random_walk(D, dt, 400, 8, rng)
+        lo, hi = diffusivity_bayes(x, dt, fit_start_ps=1.0, fit_end_ps=5.0, seed=i)["D_ci95_m2_per_s"]
         hits += lo <= D * 1e-8 <= hi
     assert 0.90 <= hits / n <= 0.99, hits / n
 
