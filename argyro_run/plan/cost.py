@@ -238,6 +238,7 @@ ANALYSIS_NS_PER_PAIR_ATOM = 19.0
 # CPU time 0.40 s (401 samples x 24 atoms) and 0.47 s (401 x 68), median of 4, 2026-11-29 on the
 # shared 2-core machine under load; dominated by the MCMC, nearly independent of the trajectory
 ANALYSIS_S_PER_FIT = 0.45
+ANALYSIS_IMPORT_S = 1.2            # importing kinisi (scipp, emcee, statsmodels): 1.15 s CPU, once per process
 ANALYSIS_GB_FACTOR = 3.0           # GB cells: the GB-slab and bulk-region subsets again (quickstart: 3)
 
 
@@ -256,7 +257,7 @@ def diffusion_s(n_runs: int, samples: int, n_blocks: int, block_max_lag: int, n_
     pairs = 2 * _pairs(samples, block_max_lag) + n_blocks * _pairs(block, block_max_lag)
     msd_s = pairs * n_mobile * ANALYSIS_NS_PER_PAIR_ATOM * 1e-9 * (ANALYSIS_GB_FACTOR if gb else 1.0)
     fits = 4 if gb else 1             # a GB cell: tracer, GB parallel, GB perpendicular, bulk region
-    return FLOOR_S + n_runs * (msd_s + fits * ANALYSIS_S_PER_FIT)
+    return FLOOR_S + ANALYSIS_IMPORT_S + n_runs * (msd_s + fits * ANALYSIS_S_PER_FIT)
 
 
 STRUCTURES_S_PER_STRUCTURE = 0.05  # builder + bicrystal overlap removal

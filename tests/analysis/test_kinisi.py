@@ -6,7 +6,8 @@ MSD lag by lag, for a sampling interval that is not a binary fraction, and the f
 duplicated: a ballistic trajectory gives exactly (v tau)^2); its posterior agrees with an independent
 generalised-least-squares solution of the same likelihood; the result is reproducible from the seed
 and leaves numpy's global random state alone; in-plane and normal components of a planar walk; the
-95 % credible intervals of 200 random walks of known D cover the truth 0.90-0.99 of the time; the
+95 % credible intervals of 200 random walks of known D cover the truth at least 0.90 of the time
+with a posterior sd 0.9-1.6 x the actual scatter (kinisi is conservative, see the test); the
 analysis task stores the fit that gives D, the block estimate as a cross-check, and an Arrhenius fit
 weighted by the new errors.
 """
@@ -106,16 +107,30 @@ def test_window_errors():
 
 @pytest.mark.slow
 def test_credible_intervals_cover_the_truth_95_percent():
-    """200 independent random walks of known D: the fraction of 95 % credible intervals that
-    contain D is within the binomial band of 0.95 (sd 0.015 for 200)."""
+    """200 independent random walks of known D. The 95 % credible intervals contain D at least as
+    often as the binomial band of 0.95 allows (>= 0.90; sd 0.015 for 200), and they are honest
+    rather than merely wide: the posterior sd is within 0.9-1.6 times the actual scatter of the
+    estimates, and about 68 % or more (not all) of the estimates lie within one posterior sd.
+
+    kinisi 2.1 is conservative on random walks (measured: coverage 0.965-0.995, posterior sd 1.33 x
+    the scatter, docs/md.md): its MSD variance, var(squared displacement) k / (N T) per lag, exceeds
+    the exact overlapping-window variance of a Gaussian walk ((4/3) <dr^2>^2 k / T per component
+    and atom against 2 <dr^2>^2 k / T); the block estimate under-covers (0.605 within 1 SEM)."""
     rng = np.random.default_rng(2026)
     D, dt, n = 0.5, 0.1, 200
-    hits = 0
+    est, err, hits = [], [], 0
     for i in range(n):
         x = random_walk(D, dt, 400, 8, rng)
-        lo, hi = diffusivity_bayes(x, dt, fit_start_ps=1.0, fit_end_ps=5.0, seed=i)["D_ci95_m2_per_s"]
+        r = diffusivity_bayes(x, dt, fit_start_ps=1.0, fit_end_ps=5.0, seed=i)
+        lo, hi = r["D_ci95_m2_per_s"]
         hits += lo <= D * 1e-8 <= hi
-    assert 0.90 <= hits / n <= 0.99, hits / n
+        est.append(r["D_m2_per_s"])
+        err.append(r["D_err_m2_per_s"])
+    est, err = np.array(est), np.array(err)
+    assert hits / n >= 0.90, hits / n
+    assert 0.9 < err.mean() / est.std(ddof=1) < 1.6
+    assert 0.68 <= np.mean(np.abs(est - D * 1e-8) <= err) <= 0.92
+    assert abs(est.mean() / (D * 1e-8) - 1) < 3 * est.std(ddof=1) / np.sqrt(n) / (D * 1e-8)   # unbiased
 
 
 def _md_result(T, x, dt, cell=15.0, gb=True):
