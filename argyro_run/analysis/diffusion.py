@@ -1,15 +1,26 @@
 """Diffusion from trajectories: MSD with all time origins, tracer and collective diffusivities with
-block-averaged uncertainties, GB-resolved components, Arrhenius fits, Nernst-Einstein conductivity.
+Bayesian uncertainties (kinisi), GB-resolved components, Arrhenius fits, Nernst-Einstein conductivity.
 
 Plain numpy functions. Units: positions in Angstrom, times in ps; diffusivities returned in m^2/s
 (1 A^2/ps = 1e-8 m^2/s).
 
 MSD: for every lag tau = k dt (k = 1 .. K) the mean over all time origins t0 and atoms of
 (r(t0 + tau) - r(t0))^2, per Cartesian component (windowed "all origins" average, O(T^2 N), fine
-for the few hundred samples a run keeps). D = slope / (2 d) of a least-squares line through the MSD
-in the lag window [fit_start, fit_end] (d = number of components summed: 3 total, 2 in-plane,
-1 normal). Uncertainty: the production run is cut into ``n_blocks`` contiguous, independent
-segments; D is the mean of the blocks' D and its error the standard error of that mean.
+for the few hundred samples a run keeps). d = number of components summed (3 total, 2 in-plane,
+1 normal).
+
+Reported D (``diffusivity_bayes``): kinisi 2.1 (McCluskey et al., J. Chem. Theory Comput. 2024,
+doi:10.1021/acs.jctc.4c01249) fits the all-origins MSD of the whole run in the lag window
+[fit_start, fit_end] with a straight line, with the MSD's covariance between lags (random-walk model,
+n_i = N (T - 1) / k_i independent samples at lag k_i) in a Gaussian likelihood sampled by MCMC; D is
+the posterior mean of slope / (2 d), its error the posterior standard deviation and the 95 % credible
+interval the 2.5-97.5 percentiles of the samples. The fitted line (posterior-mean slope and
+intercept) is returned with the MSD so a figure draws exactly the fit that gives D.
+
+Cross-check (``diffusivity``, the former estimator): the run is cut into ``n_blocks`` contiguous
+segments; D is the mean of the blocks' ordinary least-squares D and its error the standard error of
+that mean. With 4-5 blocks this error is itself uncertain by ~40 % and has no t-factor, so its
+nominal 68 % intervals cover the truth far less often (see docs/md.md, "Diffusion statistics").
 """
 
 from __future__ import annotations
@@ -26,6 +37,14 @@ E_C = 1.602176634e-19            # C
 # Arrhenius fit needs this many diffusive temperatures to be called reliable.
 MIN_DIFFUSIVE_MSD_A2 = 10.0
 MIN_DIFFUSIVE_TEMPERATURES = 3
+
+# kinisi's MCMC (emcee): 32 walkers, burn-in and kept steps, thinning; 32 * 400 / 4 = 3200 posterior
+# samples per D. Fewer steps than kinisi's defaults (500 + 1000, thin 10) for the same number of
+# samples: the posterior of a straight line is a 2-d Gaussian (truncated at slope 0) and mixes fast;
+# tests/analysis/test_kinisi.py checks the samples against the analytic GLS posterior and the 95 %
+# coverage on random walks with these settings.
+MCMC = {"n_walkers": 32, "n_burn": 200, "n_samples": 400, "n_thin": 4}
+CREDIBLE_PERCENTILES = (2.5, 97.5)   # the reported 95 % credible interval
 
 
 def msd(positions_A: np.ndarray, max_lag: int | None = None) -> np.ndarray:
@@ -94,6 +113,91 @@ def diffusivity(positions_A: np.ndarray, dt_ps: float, *, fit_start_ps: float, f
         out[f"{name}msd_A2"] = full
         out[f"{name}lag_ps"] = np.arange(len(full)) * dt_ps
     return out
+
+
+_AXES = "xyz"
+
+
+def fit_lags(dt_ps: float, fit_start_ps: float, fit_end_ps: float) -> tuple[int, int]:
+    """(first, last) lag index of the fit window: the first lag >= fit_start_ps (at least 1: the MSD
+    at lag 0 is 0 without variance) and the last lag <= fit_end_ps."""
+    k0 = max(1, int(np.ceil(float(fit_start_ps) / dt_ps - 1e-9)))
+    k1 = int(np.floor(float(fit_end_ps) / dt_ps + 1e-9))
+    return k0, k1
+
+
+def diffusivity_bayes(positions_A: np.ndarray, dt_ps: float, *, fit_start_ps: float, fit_end_ps: float,
+                      components=(0, 1, 2), seed: int = 0) -> dict:
+    """Tracer diffusivity (m^2/s) of the atoms of ``positions_A`` (T, N, 3; unwrapped, Angstrom,
+    sampled every ``dt_ps``) along ``components`` with kinisi's Bayesian regression of the
+    all-origins MSD of the whole run over the lags [fit_start_ps, fit_end_ps] (see the module doc).
+
+    Returns ``D_m2_per_s`` (posterior mean), ``D_err_m2_per_s`` (posterior standard deviation),
+    ``D_ci95_m2_per_s`` (2,), ``D_samples_m2_per_s``, the MSD that was fitted (``lag_ps`` (K+1,)
+    from lag 0 to the fit end, ``msd_A2`` (K+1, 3) per Cartesian component, ``msd_var_A4`` (K+1,)
+    kinisi's variance of the summed-component MSD, NaN at lag 0), the fit (``slope_A2_per_ps`` and
+    ``intercept_A2``: posterior means, slope / (2 d) = D; ``fit_cov_A4``: the covariance matrix of the
+    fitted MSD points that the likelihood uses) and the window actually used
+    (``fit_start_ps``, ``fit_end_ps``: the lags of the first and last fitted point). ``seed`` makes the
+    MCMC reproducible; numpy's global random state is restored afterwards.
+
+    kinisi is given the archive's arrays, not a file: its time step is the sampling interval in fs
+    (so every lag index k = lag / dt is exact), step_skip 1, no drift correction (the selected atoms
+    only), and a cubic box wider than the positions' span, so its minimum-image unwrapping leaves the
+    already unwrapped positions unchanged. Its lag list is 1..K plus the last lag of the run, so its
+    count of independent samples, n_k = N (T - 1) / k, refers to the whole run; that extra lag is
+    dropped before the fit."""
+    import scipp as sc
+    from kinisi.diffusion import Diffusion
+    from kinisi.displacement import calculate_msd
+    from kinisi.parser import Parser
+
+    x = np.asarray(positions_A, dtype=float)
+    T, N = x.shape[0], x.shape[1]
+    comps = tuple(int(c) for c in components)
+    dim = len(comps)
+    k0, K = fit_lags(dt_ps, fit_start_ps, fit_end_ps)
+    if K - k0 + 1 < 2:
+        raise ValueError(f"fit window [{fit_start_ps}, {fit_end_ps}] ps holds {max(0, K - k0 + 1)} MSD lags of "
+                         f"{dt_ps:g} ps; need >= 2")
+    if K >= T - 1:
+        raise ValueError(f"fit_end_ps ({fit_end_ps}) must be below the run length ({(T - 1) * dt_ps:g} ps)")
+    dt_fs = round(float(dt_ps) * 1000.0, 9)
+    box = 2.0 * float(np.ptp(x)) + 1.0
+    lags = np.r_[np.arange(1, K + 1), T - 1]
+    parser = Parser(coords=sc.array(dims=["time", "particle", "dimension"], values=x / box),
+                    latt=sc.array(dims=["time", "row", "column"], values=np.broadcast_to(np.eye(3) * box, (T, 3, 3)),
+                                  unit="angstrom"),
+                    time_step=sc.scalar(dt_fs, unit="fs"), step_skip=sc.scalar(1, unit=sc.units.dimensionless),
+                    dt=sc.array(dims=["time interval"], values=lags * dt_fs, unit="fs"),
+                    specie_indices=sc.arange("particle", N), dimension="".join(_AXES[c] for c in comps))
+    if not np.array_equal(parser.dt_index.values, lags):
+        raise ValueError(f"kinisi's lag indices {parser.dt_index.values[:5]}... differ from 1..{K}, {T - 1}")
+    dg = calculate_msd(parser, progress=False)
+    da = dg["da"]["time interval", :K]
+    full = msd(x, K)
+    if not np.allclose(da.values, full[1:, list(comps)].sum(axis=1), rtol=1e-9, atol=1e-12):
+        raise ValueError("kinisi's MSD differs from the all-origins MSD of the same positions")
+    if not np.any(np.asarray(da.variances)[k0 - 1:] > 0):
+        raise ValueError(f"the atoms do not move along {''.join(_AXES[c] for c in comps)} in the fit window: "
+                         "the MSD has no variance to fit")
+    diff = Diffusion(dg=sc.DataGroup({"da": da, "dimensionality": dg["dimensionality"]}))
+    state = np.random.get_state()
+    try:
+        diff.bayesian_regression(start_dt=sc.scalar(k0 * dt_fs, unit="fs"), fit_intercept=True, progress=False,
+                                 random_state=np.random.RandomState(int(seed) % 2 ** 32), **MCMC)
+    finally:
+        np.random.set_state(state)
+    slope = sc.to_unit(diff.gradient, "angstrom**2/ps").values            # A^2/ps samples
+    Ds = slope / (2 * dim) * A2_PER_PS
+    var = np.r_[np.nan, np.asarray(da.variances, float)]
+    return {"D_m2_per_s": float(Ds.mean()), "D_err_m2_per_s": float(Ds.std(ddof=1)),
+            "D_ci95_m2_per_s": np.percentile(Ds, CREDIBLE_PERCENTILES), "D_samples_m2_per_s": Ds,
+            "lag_ps": np.arange(K + 1) * dt_ps, "msd_A2": full, "msd_var_A4": var,
+            "slope_A2_per_ps": float(slope.mean()),
+            "intercept_A2": float(sc.to_unit(diff.intercept, "angstrom**2").values.mean()),
+            "fit_cov_A4": np.asarray(diff.covariance_matrix.values, float),
+            "fit_start_ps": k0 * dt_ps, "fit_end_ps": K * dt_ps, "components": comps}
 
 
 def msd_at_lag_A2(lag_ps: np.ndarray, msd_A2: np.ndarray, at_ps: float) -> float:

@@ -2,12 +2,16 @@
 temperature of a structure) and ``run_arrhenius`` (task ``arrhenius/<material>``: Arrhenius fits,
 D(300 K), conductivity; read by the FE stage and the summary).
 
-``analysis/...`` result: ``temperatures_K``, ``D_m2_per_s``, ``D_err_m2_per_s``,
-``sigma_mS_per_cm`` (Nernst-Einstein at each T), ``msd/T<T>/{lag_ps, msd_A2}`` (whole-run MSD per
-Cartesian component), ``D_blocks/T<T>``, ``msd_fit_end_A2`` and ``diffusive`` (honest-MD flag per T,
-``MIN_DIFFUSIVE_MSD_A2``); with a GB cell also ``gb/D_parallel_m2_per_s``,
-``gb/D_perpendicular_m2_per_s``, ``gb/D_bulk_region_m2_per_s`` (+ ``_err``), ``gb/n_gb_atoms``;
-with ``collective`` ``D_collective_m2_per_s`` and ``haven_ratio``.
+``analysis/...`` result: ``temperatures_K``, ``D_m2_per_s`` and ``D_err_m2_per_s`` (kinisi's
+posterior mean and standard deviation, ``diffusivity_bayes``), ``D_ci95_m2_per_s`` (95 % credible
+interval), ``D_block_mean_m2_per_s`` / ``D_block_sem_m2_per_s`` (cross-check: the block estimate
+``diffusivity``), ``sigma_mS_per_cm`` (Nernst-Einstein at each T), ``msd/T<T>/{lag_ps, msd_A2,
+msd_var_A4}`` (the fitted all-origins MSD of the whole run per Cartesian component, lags 0 .. fit end;
+attrs: the fit window, ``slope_A2_per_ps``, ``intercept_A2``, ``mcmc_seed``), ``D_blocks/T<T>``,
+``msd_fit_end_A2`` and ``diffusive`` (honest-MD flag per T, ``MIN_DIFFUSIVE_MSD_A2``); with a GB cell
+also ``gb/D_parallel_m2_per_s``, ``gb/D_perpendicular_m2_per_s``, ``gb/D_bulk_region_m2_per_s``
+(each + ``_err``, ``_ci95``, ``_block_mean``, ``_block_sem``), ``gb/n_gb_atoms``; with
+``collective`` the same set for ``D_collective`` and ``haven_ratio``. MCMC seeds: ``mcmc_seed``.
 
 ``arrhenius/<material>`` result: ``fits/<kind>/{D0_m2_per_s, D0_m2_per_s_err, Ea_eV, Ea_eV_err,
 D_300K_m2_per_s, D_300K_m2_per_s_err, sigma_300K_mS_per_cm, temperatures_K, D_m2_per_s,
@@ -21,12 +25,14 @@ bulk structure (no GB) of the material, else from the bulk region of the first G
 from __future__ import annotations
 
 import logging
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from argyro_run.analysis.diffusion import (MIN_DIFFUSIVE_MSD_A2, arrhenius_fit, conductivity_mS_per_cm, diffusivity,
-                                           fit_quality, gb_membership, is_diffusive, msd_at_lag_A2)
+                                           diffusivity_bayes, fit_quality, gb_membership, is_diffusive,
+                                           msd_at_lag_A2)
 from argyro_run.errors import UserError
 from argyro_run.results import Result
 
@@ -46,6 +52,17 @@ def _species_mask(numbers: np.ndarray, species: str) -> np.ndarray:
     return mask
 
 
+def mcmc_seed(seed: int, temperature_K: float, subset: str) -> int:
+    """Seed of kinisi's MCMC for one temperature and atom subset ('tracer', 'collective',
+    'gb_parallel', 'gb_perpendicular', 'bulk_region') of an analysis task with task seed ``seed``."""
+    return (int(seed) + zlib.crc32(f"T{temperature_K:g}/{subset}".encode())) % 2 ** 32
+
+
+# (subset, result prefix, components): the GB-resolved diffusivities of a GB cell
+_GB_SETS = (("gb_parallel", "gb/D_parallel", (0, 1)), ("gb_perpendicular", "gb/D_perpendicular", (2,)),
+            ("bulk_region", "gb/D_bulk_region", (0, 1, 2)))
+
+
 def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
     an = params["analysis"]
     runs = sorted(((float(r.get_attrs("").get("temperature_K")), tid, r) for tid, r in deps.items()
@@ -53,15 +70,39 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
     if not runs:
         raise ValueError("diffusion analysis without MD runs")
     out = Result()
+    seed = int(params.get("seed", 0))
     charge = float(an.get("charge_e", 1))  # formal charge of the diffusing ion (Nernst-Einstein)
-    rows = {k: [] for k in ("T", "D", "De", "sig", "Dc", "Dce", "gp", "gpe", "gn", "gne", "gb", "gbe", "ngb", "msd")}
+    n_blocks = int(an["n_blocks"])
+    rows: dict[str, list] = {}
+
+    def put(key, value):
+        rows.setdefault(key, []).append(value)
+
+    def estimate(key, xs, dt, start, end, T, comps=(0, 1, 2), collective=False):
+        """kinisi D of ``xs`` (the reported value) and the block estimate (cross-check) into rows[key...]."""
+        if xs.shape[1] == 0:
+            for suffix in ("", "_err", "_ci95", "_block_mean", "_block_sem"):
+                put(key + suffix, np.full(2, np.nan) if suffix == "_ci95" else np.nan)
+            return None
+        xk = xs.sum(axis=1, keepdims=True) / np.sqrt(xs.shape[1]) if collective else xs
+        res = diffusivity_bayes(xk, dt, fit_start_ps=start, fit_end_ps=end, components=comps,
+                                seed=mcmc_seed(seed, T, key))
+        blk = diffusivity(xk, dt, fit_start_ps=start, fit_end_ps=end, n_blocks=n_blocks, components=comps)
+        put(key, res["D_m2_per_s"])
+        put(key + "_err", res["D_err_m2_per_s"])
+        put(key + "_ci95", res["D_ci95_m2_per_s"])
+        put(key + "_block_mean", blk["D_m2_per_s"])
+        put(key + "_block_sem", blk["D_err_m2_per_s"])
+        return res, blk
+
     is_gb = False
     for T, tid, r in runs:
         t = np.asarray(r.get("time_ps"), float)
         dt = float(t[1] - t[0])
+        if not np.allclose(np.diff(t), dt, rtol=1e-6, atol=1e-9):
+            raise ValueError(f"{tid}: time_ps is not uniformly sampled")
         x = np.asarray(r.get("trajectory/positions_A"), float)
         mask = _species_mask(r.get("trajectory/numbers"), an["species"])
-        n_blocks = int(an["n_blocks"])
         block_ps = (len(t) // n_blocks - 1) * dt
         fit_end = an.get("fit_end_ps") or 0.5 * block_ps
         start = an.get("fit_start_ps")
@@ -70,43 +111,51 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
             raise UserError(f"analysis.fit_start_ps/fit_end_ps: the window [{start:g}, {fit_end:g}] ps must lie inside "
                             f"a block of {block_ps:g} ps (md.production_ps / analysis.n_blocks)")
         xs = x[:, mask]
-        res = diffusivity(xs, dt, fit_start_ps=start, fit_end_ps=fit_end, n_blocks=n_blocks,
-                          collective=bool(an.get("collective")))
+        res, blk = estimate("tracer", xs, dt, start, fit_end, T)
         vol = float(abs(np.linalg.det(np.asarray(r.get("trajectory/cell_A"), float))))
         H = float(an.get("haven_ratio", 1.0))
-        sig = conductivity_mS_per_cm(res["D_m2_per_s"], T, int(mask.sum()), vol, haven_ratio=H, charge=charge)
+        put("sigma", conductivity_mS_per_cm(res["D_m2_per_s"], T, int(mask.sum()), vol, haven_ratio=H, charge=charge))
         p = f"msd/T{T:g}"
-        out.add(f"{p}/lag_ps", res["lag_ps"], "ps")
-        out.add(f"{p}/msd_A2", res["msd_A2"], "Angstrom^2", columns="x y z")
-        out.set_attrs(p, fit_start_ps=start, fit_end_ps=fit_end, temperature_K=T)
-        out.add(f"D_blocks/T{T:g}", res["D_blocks_m2_per_s"], "m^2/s")
-        rows["msd"].append(msd_at_lag_A2(res["lag_ps"], res["msd_A2"], fit_end))
-        rows["T"].append(T)
-        rows["D"].append(res["D_m2_per_s"])
-        rows["De"].append(res["D_err_m2_per_s"])
-        rows["sig"].append(sig)
+        out.add(f"{p}/lag_ps", res["lag_ps"], "ps", note="lags 0 .. fit_end_ps")
+        out.add(f"{p}/msd_A2", res["msd_A2"], "Angstrom^2", columns="x y z",
+                note="all time origins of the whole run, mean over the atoms, per Cartesian component")
+        out.add(f"{p}/msd_var_A4", res["msd_var_A4"], "Angstrom^4",
+                note="kinisi's variance of the x+y+z MSD (NaN at lag 0); its covariance model weights the fit")
+        out.set_attrs(p, fit_start_ps=res["fit_start_ps"], fit_end_ps=res["fit_end_ps"], temperature_K=T,
+                      slope_A2_per_ps=res["slope_A2_per_ps"], intercept_A2=res["intercept_A2"], dimensionality=3,
+                      D_m2_per_s=res["D_m2_per_s"], mcmc_seed=mcmc_seed(seed, T, "tracer"),
+                      note="fit: MSD = intercept_A2 + slope_A2_per_ps * lag over [fit_start_ps, fit_end_ps]; "
+                           "D = slope / (2 dimensionality) (posterior means, kinisi)")
+        out.add(f"D_blocks/T{T:g}", blk["D_blocks_m2_per_s"], "m^2/s",
+                note="cross-check only: ordinary least-squares D of each of analysis.n_blocks blocks")
+        put("msd", msd_at_lag_A2(res["lag_ps"], res["msd_A2"], fit_end))
+        put("T", T)
         if an.get("collective"):
-            rows["Dc"].append(res["collective_D_m2_per_s"])
-            rows["Dce"].append(res["collective_D_err_m2_per_s"])
+            estimate("collective", xs, dt, start, fit_end, T, collective=True)
         if "gb/plane_z_A" in r:
             is_gb = True
             frac = gb_membership(xs, np.asarray(r.get("gb/plane_z_A"), float), float(np.asarray(r.get("gb/period_A"))),
                                  float(an["gb_width_A"]))
             in_gb = frac >= 0.5
-            rows["ngb"].append(int(in_gb.sum()))
-            for key, sel, comps in (("gp", in_gb, (0, 1)), ("gn", in_gb, (2,)), ("gb", ~in_gb, (0, 1, 2))):
-                if sel.sum() == 0:
-                    rows[key].append(np.nan)
-                    rows[key + "e"].append(np.nan)
-                    continue
-                g = diffusivity(xs[:, sel], dt, fit_start_ps=start, fit_end_ps=fit_end, n_blocks=n_blocks,
-                                components=comps)
-                rows[key].append(g["D_m2_per_s"])
-                rows[key + "e"].append(g["D_err_m2_per_s"])
+            put("ngb", int(in_gb.sum()))
+            for key, _, comps in _GB_SETS:
+                sel = ~in_gb if key == "bulk_region" else in_gb
+                estimate(key, xs[:, sel], dt, start, fit_end, T, comps)
+
+    def add_set(prefix, key, note):
+        out.add(f"{prefix}_m2_per_s", np.array(rows[key]), "m^2/s",
+                note=f"{note}; kinisi: posterior mean of the Bayesian MSD regression")
+        out.add(f"{prefix}_err_m2_per_s", np.array(rows[key + "_err"]), "m^2/s", note="posterior standard deviation")
+        out.add(f"{prefix}_ci95_m2_per_s", np.array(rows[key + "_ci95"]), "m^2/s", columns="2.5% 97.5%",
+                note="95 % credible interval (posterior percentiles)")
+        out.add(f"{prefix}_block_mean_m2_per_s", np.array(rows[key + "_block_mean"]), "m^2/s",
+                note="cross-check only: mean of the analysis.n_blocks blocks' least-squares D")
+        out.add(f"{prefix}_block_sem_m2_per_s", np.array(rows[key + "_block_sem"]), "m^2/s",
+                note="cross-check only: standard error of that mean (no t-factor; under-covers)")
+
     out.add("temperatures_K", np.array(rows["T"]), "K")
-    out.add("D_m2_per_s", np.array(rows["D"]), "m^2/s", note=f"tracer diffusivity of {an['species']}")
-    out.add("D_err_m2_per_s", np.array(rows["De"]), "m^2/s", note="standard error over analysis.n_blocks blocks")
-    out.add("sigma_mS_per_cm", np.array(rows["sig"]), "mS/cm",
+    add_set("D", "tracer", f"tracer diffusivity of {an['species']}")
+    out.add("sigma_mS_per_cm", np.array(rows["sigma"]), "mS/cm",
             note=f"Nernst-Einstein for {an['species']} (charge {charge:+g} e) with Haven ratio {an.get('haven_ratio', 1.0)}")
     diffusive = is_diffusive(rows["msd"])
     out.add("msd_fit_end_A2", np.array(rows["msd"]), "Angstrom^2",
@@ -118,17 +167,14 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
             log.warning("diffusion %s at %g K: %s MSD at the fit end %.3g A^2 < %g A^2: not diffusive (the slope is "
                         "vibration and noise; run longer or hotter)", params["structure"], T, an["species"], m,
                         MIN_DIFFUSIVE_MSD_A2)
-    if rows["Dc"]:
-        out.add("D_collective_m2_per_s", np.array(rows["Dc"]), "m^2/s")
-        out.add("D_collective_err_m2_per_s", np.array(rows["Dce"]), "m^2/s")
-        out.add("haven_ratio", np.array(rows["D"]) / np.array(rows["Dc"]), "1", note="D_tracer / D_collective")
+    if an.get("collective"):
+        add_set("D_collective", "collective", f"collective (charge) diffusivity of {an['species']}")
+        out.add("haven_ratio", np.array(rows["tracer"]) / np.array(rows["collective"]), "1",
+                note="D_tracer / D_collective")
     if is_gb:
-        out.add("gb/D_parallel_m2_per_s", np.array(rows["gp"]), "m^2/s", note="in-plane MSD of GB-slab atoms (d=2)")
-        out.add("gb/D_parallel_err_m2_per_s", np.array(rows["gpe"]), "m^2/s")
-        out.add("gb/D_perpendicular_m2_per_s", np.array(rows["gn"]), "m^2/s", note="normal MSD of GB-slab atoms (d=1)")
-        out.add("gb/D_perpendicular_err_m2_per_s", np.array(rows["gne"]), "m^2/s")
-        out.add("gb/D_bulk_region_m2_per_s", np.array(rows["gb"]), "m^2/s", note="atoms mostly outside the GB slabs")
-        out.add("gb/D_bulk_region_err_m2_per_s", np.array(rows["gbe"]), "m^2/s")
+        add_set("gb/D_parallel", "gb_parallel", "in-plane MSD of GB-slab atoms (d=2)")
+        add_set("gb/D_perpendicular", "gb_perpendicular", "normal MSD of GB-slab atoms (d=1)")
+        add_set("gb/D_bulk_region", "bulk_region", "atoms mostly outside the GB slabs")
         out.add("gb/n_gb_atoms", np.array(rows["ngb"]), "1",
                 note=f"{an['species']} atoms at least half of the samples within gb_width_A/2 of a GB plane")
     vol = float(abs(np.linalg.det(np.asarray(runs[0][2].get("trajectory/cell_A"), float))))
@@ -136,9 +182,10 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
     out.set_attrs("", structure=params["structure"], material=params.get("material", ""), is_gb=is_gb,
                   n_diffusive=int(diffusive.sum()),
                   species=an["species"], charge_e=charge, n_carriers=n_car, volume_A3=vol,
-                  haven_ratio=float(an.get("haven_ratio", 1.0)))
+                  haven_ratio=float(an.get("haven_ratio", 1.0)), seed=seed,
+                  estimator="kinisi 2.1 Bayesian regression of the all-origins MSD (cross-check: block means)")
     log.info("diffusion %s: D = %s m^2/s at T = %s K", params["structure"],
-             ", ".join(f"{d:.3g}" for d in rows["D"]), ", ".join(f"{t:g}" for t in rows["T"]))
+             ", ".join(f"{d:.3g}" for d in rows["tracer"]), ", ".join(f"{t:g}" for t in rows["T"]))
     return out
 
 

@@ -1,4 +1,5 @@
-"""``[analysis]``: MSD, tracer diffusivity with block-averaged uncertainty, GB-resolved diffusion,
+"""``[analysis]``: MSD, tracer diffusivity with its Bayesian uncertainty (kinisi; block estimate as a
+cross-check), GB-resolved diffusion,
 Arrhenius fits and conductivity. Tasks: ``analysis/<material>/<structure>`` and
 ``arrhenius/<material>`` (``argyro_run.analysis.tasks``)."""
 
@@ -16,8 +17,9 @@ class AnalysisSection(Section):
     fit_end_ps: float | None = Field(None, gt=0, le=1e7,
                                      description="End of the MSD fit window (lag time; default: half a block).")
     n_blocks: int = Field(5, ge=1, le=1000,
-                          description="Independent production segments; D is their mean, its error their standard "
-                                      "error (>= 2 for an uncertainty).")
+                          description="Production segments of the block cross-check (mean and standard error of "
+                                      "the blocks' D, archived next to kinisi's D); the fit window must fit in "
+                                      "one block.")
     species: str | None = Field(None, min_length=1, max_length=2, pattern=r"^[A-Z][a-z]?$",
                                 description="Diffusing species analysed in every material (default: each "
                                             "material's mobile_ion).")

@@ -54,16 +54,18 @@ def apparent_activation_energy(temperature_K, D_m2_per_s):
 def case_laws(case: dict, deps: dict) -> dict[str, dict]:
     """Per kind the Arrhenius law(s) a case uses: ``{"D0_m2_per_s": (n,), "Ea_eV": (n,),
     "models": [n names], "source": text}`` with n = 1 for an input law or the bulk, n = number of
-    GB models for an MD-derived GB kind (one law per model, in ``case["gb"]`` order)."""
+    GB models for an MD-derived GB kind (one law per model, in ``case["gb"]`` order), and
+    ``cov_lnD0_Ea`` (n, 2, 2): each MD law's fit covariance of (ln D0, Ea) (NaN for an input law,
+    which carries no uncertainty)."""
     out = {}
     for kind in KINDS:
         src = case["sources"][kind]
         if "input" in src:
             law = src["input"]
             out[kind] = {"D0_m2_per_s": np.array([law["D0_m2_per_s"]]), "Ea_eV": np.array([law["Ea_eV"]]),
-                         "models": ["input"], "source": src["source"]}
+                         "models": ["input"], "source": src["source"], "cov_lnD0_Ea": np.full((1, 2, 2), np.nan)}
             continue
-        d0, ea, names = [], [], []
+        d0, ea, names, cov = [], [], [], []
         for f in src["md"]:
             r = deps.get(f["task"])
             p = f["fit"]
@@ -75,8 +77,20 @@ def case_laws(case: dict, deps: dict) -> dict[str, dict]:
             d0.append(float(np.asarray(r.get(f"{p}/D0_m2_per_s"))))
             ea.append(float(np.asarray(r.get(f"{p}/Ea_eV"))))
             names.append(f["structure"])
-        out[kind] = {"D0_m2_per_s": np.array(d0), "Ea_eV": np.array(ea), "models": names, "source": src["source"]}
+            cov.append(np.asarray(r.get(f"{p}/cov_lnD0_Ea"), float) if f"{p}/cov_lnD0_Ea" in r
+                       else np.full((2, 2), np.nan))
+        out[kind] = {"D0_m2_per_s": np.array(d0), "Ea_eV": np.array(ea), "models": names, "source": src["source"],
+                     "cov_lnD0_Ea": np.array(cov)}
     return out
+
+
+def law_sigma_lnD(cov_lnD0_Ea, temperature_K) -> np.ndarray:
+    """(n_models, n_T) standard deviation of ln D(T) = ln D0 - Ea / (k_B T) from each law's fit
+    covariance of (ln D0, Ea) (first order; NaN where the covariance is unknown)."""
+    a = np.stack([np.ones(len(np.atleast_1d(temperature_K))),
+                  -1.0 / (K_B_eV_per_K * np.atleast_1d(np.asarray(temperature_K, float)))], axis=-1)   # (n_T, 2)
+    var = np.einsum("ti,mij,tj->mt", a, np.asarray(cov_lnD0_Ea, float), a)
+    return np.sqrt(var)
 
 
 def case_carrier_density(case: dict, fe: dict, deps: dict, symbol: str = DEFAULT_MOBILE_ION) -> tuple[float, str]:
@@ -161,6 +175,12 @@ def run_fe_sweep(params: dict, deps: dict, comm, workdir: pathlib.Path) -> Resul
         res.add(f"inputs/{k}/D_m2_per_s", D[k], "m^2/s", description="per model (row) and temperature")
         res.add(f"inputs/{k}/D0_m2_per_s", laws[k]["D0_m2_per_s"], "m^2/s")
         res.add(f"inputs/{k}/Ea_eV", laws[k]["Ea_eV"], "eV")
+        sig = law_sigma_lnD(laws[k]["cov_lnD0_Ea"], T)
+        res.add(f"inputs/{k}/sigma_lnD", sig, "1", description="per model and temperature: standard deviation of "
+                "ln D from the Arrhenius fit's covariance (kinisi's D errors propagated; NaN for an input law)")
+        res.add(f"inputs/{k}/D_err_m2_per_s", D[k] * sig, "m^2/s", description="D * sigma_lnD (first order)")
+        res.add(f"inputs/{k}/cov_lnD0_Ea", laws[k]["cov_lnD0_Ea"], "1, eV",
+                description="per model: covariance of (ln D0, Ea) of its Arrhenius fit")
         res.add(f"inputs/{k}/models", np.asarray(laws[k]["models"], dtype=object), "")
         res.add(f"inputs/{k}/source", laws[k]["source"], "")
     res.add("D_bulk_m2_per_s", Db, "m^2/s", description="bulk (grain) diffusivity per temperature")

@@ -292,7 +292,7 @@ def build_plan(cfg) -> Plan:
                                         description=f"{s} of {m.name} at {_fmt(T)} K, {sizes[m.name][s]} atoms"))
                 aid = f"analysis/{m.name}/{s}"
                 analysis_ids.append(b.add(aid, "diffusion", {"analysis": m_analysis, "structure": s,
-                                                             "material": m.name}, md_ids,
+                                                             "material": m.name, "seed": task_seed(seed, aid)}, md_ids,
                                           cost_s=cost.diffusion_s(len(md_ids), samples, n_blocks, block_lag,
                                                                   sizes[m.name][s] * mobile[m.name],
                                                                   gb=s in {g.name() for g in m.grain_boundaries}),

@@ -235,6 +235,11 @@ def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int]
 # all-origins MSD (argyro_run.analysis.diffusion.msd): per (origin, lag) pair and mobile atom, CPU
 # time 18.5-19 ns for 401x24, 401x148 and 2001x192 trajectories (2026-11-29, this machine)
 ANALYSIS_NS_PER_PAIR_ATOM = 19.0
+# one kinisi fit (diffusivity_bayes: its MSD and covariance plus the MCMC, 32 walkers x 600 steps):
+# CPU time 0.40 s (401 samples x 24 atoms) and 0.47 s (401 x 68), median of 4, 2026-11-29 on the
+# shared 2-core machine under load; dominated by the MCMC, nearly independent of the trajectory
+ANALYSIS_S_PER_FIT = 0.45
+ANALYSIS_IMPORT_S = 1.2            # importing kinisi (scipp, emcee, statsmodels): 1.15 s CPU, once per process
 ANALYSIS_GB_FACTOR = 3.0           # GB cells: the GB-slab and bulk-region subsets again (quickstart: 3)
 
 
@@ -245,12 +250,15 @@ def _pairs(samples: int, max_lag: int) -> float:
 
 def diffusion_s(n_runs: int, samples: int, n_blocks: int, block_max_lag: int, n_mobile: float,
                 gb: bool = False) -> float:
-    """MSD of the ``n_mobile`` diffusing atoms of every run: the whole run up to half its length plus
-    ``n_blocks`` blocks up to ``block_max_lag`` lags (``diffusivity``)."""
+    """Per run: the all-origins MSD of the ``n_mobile`` diffusing atoms up to the fit end
+    ``block_max_lag`` twice (ours and kinisi's), the ``n_blocks`` blocks' MSDs of the block
+    cross-check, and one kinisi fit (a GB cell: its MSDs ``ANALYSIS_GB_FACTOR`` times, 4 fits).
+    ``analysis.collective`` adds one more fit per run, not counted."""
     block = samples // max(1, n_blocks)
-    pairs = _pairs(samples, (samples - 1) // 2) + n_blocks * _pairs(block, block_max_lag)
-    work = n_runs * pairs * n_mobile * ANALYSIS_NS_PER_PAIR_ATOM * 1e-9
-    return FLOOR_S + work * (ANALYSIS_GB_FACTOR if gb else 1.0)
+    pairs = 2 * _pairs(samples, block_max_lag) + n_blocks * _pairs(block, block_max_lag)
+    msd_s = pairs * n_mobile * ANALYSIS_NS_PER_PAIR_ATOM * 1e-9 * (ANALYSIS_GB_FACTOR if gb else 1.0)
+    fits = 4 if gb else 1             # a GB cell: tracer, GB parallel, GB perpendicular, bulk region
+    return FLOOR_S + ANALYSIS_IMPORT_S + n_runs * (msd_s + fits * ANALYSIS_S_PER_FIT)
 
 
 STRUCTURES_S_PER_STRUCTURE = 0.05  # builder + bicrystal overlap removal

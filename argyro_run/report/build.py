@@ -215,8 +215,10 @@ def make_report(archive, out_dir, *, dpi: int = 120) -> Report:
             if d["msd"]:
                 name = f"msd_{_safe(d['material'])}_{_safe(d['structure'])}"
                 attempt(name, _fig_msd, d)
-                rep.captions[name] = ("Total MSD (x + y + z) of the diffusing species vs lag time per temperature; "
-                                      "shaded: the fit window; dashed: slope 6 D of the reported D (block mean).")
+                rep.captions[name] = ("Total MSD (x + y + z, all time origins of the whole run) of the diffusing "
+                                      "species vs lag time per temperature, up to the end of the fit window; shaded: "
+                                      "the fit window; dashed: the fitted line (kinisi's posterior mean, slope 6 D) "
+                                      "that gives the reported D.")
             else:
                 name = f"msd_{_safe(d['material'])}_{_safe(d['structure'])}"
                 rep.skipped[name] = "no MSD curves in the analysis result"

@@ -181,6 +181,8 @@ def _diffusion(a) -> list[dict]:
              "D_err_m2_per_s": np.asarray(r.get("D_err_m2_per_s"), float),
              "sigma_mS_per_cm": np.asarray(r.get("sigma_mS_per_cm"), float) if "sigma_mS_per_cm" in r else None,
              "gb": {}, "msd": []}
+        for k in ("D_ci95_m2_per_s", "D_block_mean_m2_per_s", "D_block_sem_m2_per_s"):   # kinisi analyses
+            d[k] = np.asarray(r.get(k), float) if k in r else None
         for k in ("D_parallel", "D_perpendicular", "D_bulk_region"):
             if f"gb/{k}_m2_per_s" in r:
                 d["gb"][k] = (np.asarray(r.get(f"gb/{k}_m2_per_s"), float),
@@ -193,7 +195,9 @@ def _diffusion(a) -> list[dict]:
             d["msd"].append({"temperature_K": float(t), "lag_ps": np.asarray(r.get(f"{p}/lag_ps"), float),
                              "msd_A2": np.asarray(r.get(f"{p}/msd_A2"), float),
                              "fit_start_ps": float(w.get("fit_start_ps", np.nan)),
-                             "fit_end_ps": float(w.get("fit_end_ps", np.nan))})
+                             "fit_end_ps": float(w.get("fit_end_ps", np.nan)),
+                             "slope_A2_per_ps": float(w.get("slope_A2_per_ps", np.nan)),
+                             "intercept_A2": float(w.get("intercept_A2", np.nan))})
         out.append(d)
     return out
 

@@ -213,9 +213,12 @@ def plot_deff_vs_grain_size(ax, case: dict):
 
 def plot_msd(ax, curves: list[dict], D_m2_per_s=None, *, dim: int = 3):
     """Total MSD (sum over x, y, z) vs lag time, one curve per temperature, the fit window shaded
-    and the line of slope 2 dim D (the reported D) through the MSD's mean inside the window
-    (gid ``msdfit:T<T>``). ``curves``: ``temperature_K``, ``lag_ps``, ``msd_A2`` (n x 3),
-    ``fit_start_ps``, ``fit_end_ps``; ``D_m2_per_s`` aligned with ``curves``."""
+    and the fitted line that gives the reported D (gid ``msdfit:T<T>``). ``curves``:
+    ``temperature_K``, ``lag_ps``, ``msd_A2`` (n x 3), ``fit_start_ps``, ``fit_end_ps`` and, from the
+    analysis (kinisi's posterior means), ``slope_A2_per_ps`` and ``intercept_A2``: the line
+    intercept + slope * lag over the window, slope = 2 dim D. Without a stored fit (archives before
+    kinisi) the line of slope 2 dim D (``D_m2_per_s``, aligned with ``curves``) goes through the
+    MSD's mean inside the window."""
     windows = set()
     for i, c in enumerate(curves):
         lag = np.asarray(c["lag_ps"], float)
@@ -224,15 +227,20 @@ def plot_msd(ax, curves: list[dict], D_m2_per_s=None, *, dim: int = 3):
         col = f"C{i % 10}"
         ax.plot(lag, tot, "-", color=col, lw=1.2, label=f"{c['temperature_K']:g} K")
         a, b = float(c["fit_start_ps"]), float(c["fit_end_ps"])
-        if np.isfinite(a) and np.isfinite(b):
-            windows.add((a, b))
-            if D_m2_per_s is not None and np.isfinite(D_m2_per_s[i]):
-                slope = 2 * dim * float(D_m2_per_s[i]) * M2_PER_S_TO_A2_PER_PS
-                inw = (lag >= a) & (lag <= b)
-                off = float(np.mean(tot[inw] - slope * lag[inw])) if inw.any() else 0.0
-                xs = np.array([a, b])
-                (ln,) = ax.plot(xs, off + slope * xs, "--", color="k", lw=1.0)
-                ln.set_gid(f"msdfit:T{c['temperature_K']:g}")
+        if not (np.isfinite(a) and np.isfinite(b)):
+            continue
+        windows.add((a, b))
+        xs = np.array([a, b])
+        if np.isfinite(c.get("slope_A2_per_ps", np.nan)) and np.isfinite(c.get("intercept_A2", np.nan)):
+            ys = float(c["intercept_A2"]) + float(c["slope_A2_per_ps"]) * xs
+        elif D_m2_per_s is not None and np.isfinite(D_m2_per_s[i]):
+            slope = 2 * dim * float(D_m2_per_s[i]) * M2_PER_S_TO_A2_PER_PS
+            inw = (lag >= a) & (lag <= b)
+            ys = (float(np.mean(tot[inw] - slope * lag[inw])) if inw.any() else 0.0) + slope * xs
+        else:
+            continue
+        (ln,) = ax.plot(xs, ys, "--", color="k", lw=1.0)
+        ln.set_gid(f"msdfit:T{c['temperature_K']:g}")
     for k, (a, b) in enumerate(sorted(windows)):
         ax.axvspan(a, b, color="0.85", alpha=0.5, zorder=0, label="fit window" if k == 0 else None)
     ax.set_xlabel("lag time  [ps]")

@@ -147,19 +147,25 @@ def _diffusion_section(data: ReportData) -> list[str]:
     for d in data.diffusion:
         for i, T in enumerate(d["temperatures_K"]):
             sig = d["sigma_mS_per_cm"][i] if d["sigma_mS_per_cm"] is not None else None
+            ci, bm, bs = d.get("D_ci95_m2_per_s"), d.get("D_block_mean_m2_per_s"), d.get("D_block_sem_m2_per_s")
             row = [d["material"], d["structure"], fmt(T, "g"), fmt(d["D_m2_per_s"][i]), fmt(d["D_err_m2_per_s"][i]),
-                   fmt(sig)]
+                   f"{fmt(ci[i][0])} - {fmt(ci[i][1])}" if ci is not None else "",
+                   pm(bm[i], bs[i]) if bm is not None and bs is not None else "", fmt(sig)]
             if any_gb:
                 for k in ("D_parallel", "D_perpendicular", "D_bulk_region"):
                     v = d["gb"].get(k)
                     row.append(pm(v[0][i], v[1][i]) if v is not None else "")
             rows.append(row)
-    head = ["material", "structure", "T [K]", "D [m²/s]", "D err [m²/s]", "σ [mS/cm]"]
+    head = ["material", "structure", "T [K]", "D [m²/s]", "D err [m²/s]", "D 95 % interval [m²/s]",
+            "block cross-check [m²/s]", "σ [mS/cm]"]
     if any_gb:
         head += ["GB parallel D [m²/s]", "GB perpendicular D [m²/s]", "bulk-region D [m²/s]"]
     return lines + table(head, rows) + [
-        "D: tracer diffusivity of the species (mean over the analysis blocks), D err: standard error over the "
-        "blocks; σ: Nernst-Einstein conductivity.", ""]
+        "D: tracer diffusivity of the species, the posterior mean of kinisi's Bayesian regression of the "
+        "all-origins MSD over the fit window (the MSD's covariance between lags included); D err: posterior "
+        "standard deviation; 95 % interval: 2.5-97.5 % posterior percentiles. Block cross-check: mean +- "
+        "standard error of the analysis blocks' least-squares D (the former estimator, not used further); "
+        "σ: Nernst-Einstein conductivity.", ""]
 
 
 def _fit_rows(label_cols: list, f: dict) -> list:

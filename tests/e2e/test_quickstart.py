@@ -115,7 +115,9 @@ def test_results_are_physically_sane(quickstart):
         # an MSD slope is an estimate: where Li barely moves in 40 ps (the ordered 52-atom cell at
         # 500 K gives -1.7e-12 +- 1.1e-12 m2/s) it may come out just below 0, never significantly
         assert np.all(D > -3 * err)
-        assert D[-1] > 3 * err[-1]                           # diffusion resolved at 700 K
+        # diffusion resolved at 700 K: kinisi's posterior sd of a 40 ps run on 24-68 Li is 25-40 % of D
+        # (conservative by ~1.3x on random walks, docs/md.md), so 2 sd, not 3
+        assert D[-1] > 2 * err[-1]
         assert D[-1] > D[0]                                  # 700 K faster than 500 K
         for T in (500, 600, 700):
             md = a.result(f"md/LPSCl/{name}/T{T}")

@@ -86,6 +86,19 @@ def test_msd_fit_line_has_slope_6D():
     np.testing.assert_allclose(curve.get_ydata(), msd.sum(axis=1))
 
 
+def test_msd_fit_line_is_the_stored_fit():
+    """With the analysis' fit (kinisi: slope, intercept) the dashed line is exactly that line, not a
+    line re-derived from D."""
+    lag = np.linspace(0, 5, 51)
+    msd = np.stack([0.4 * lag + 0.1] * 3, axis=1)
+    fig, (ax,) = F.new_figure()
+    F.plot_msd(ax, [{"temperature_K": 700.0, "lag_ps": lag, "msd_A2": msd, "fit_start_ps": 1.0, "fit_end_ps": 5.0,
+                     "slope_A2_per_ps": 1.3, "intercept_A2": -0.2}], [1.3 / 6 * 1e-8])
+    ln = _line(ax, "msdfit:T700")
+    np.testing.assert_allclose(ln.get_xdata(), [1.0, 5.0])
+    np.testing.assert_allclose(ln.get_ydata(), [-0.2 + 1.3, -0.2 + 6.5])
+
+
 def _cube_tets(n=3):
     """Unit cube split into n^3 sub-cubes of 6 tetrahedra each (Kuhn triangulation)."""
     g = np.linspace(0, 1, n + 1)
