@@ -1,6 +1,7 @@
 """argyro-run: Li-ion transport in polycrystalline argyrodites, from first principles to the continuum."""
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 try:
     __version__ = _version("argyro-run")

@@ -30,9 +30,17 @@ from pathlib import Path
 
 import numpy as np
 
-from argyro_run.analysis.diffusion import (MIN_DIFFUSIVE_MSD_A2, arrhenius_fit, conductivity_mS_per_cm, diffusivity,
-                                           diffusivity_bayes, fit_quality, gb_membership, is_diffusive,
-                                           msd_at_lag_A2)
+from argyro_run.analysis.diffusion import (
+    MIN_DIFFUSIVE_MSD_A2,
+    arrhenius_fit,
+    conductivity_mS_per_cm,
+    diffusivity,
+    diffusivity_bayes,
+    fit_quality,
+    gb_membership,
+    is_diffusive,
+    msd_at_lag_A2,
+)
 from argyro_run.errors import UserError
 from argyro_run.results import Result
 

@@ -7,7 +7,13 @@ the new complete file. Layout: ``docs/archive.md``.
 """
 
 from argyro_run.archive.io import (  # noqa: F401
-    RUNTIME_ATTRS, Archive, ArchiveWriter, done_tasks, open_archive, read_result, write_result,
+    RUNTIME_ATTRS,
+    Archive,
+    ArchiveWriter,
+    done_tasks,
+    open_archive,
+    read_result,
+    write_result,
 )
 
 __all__ = ["Archive", "ArchiveWriter", "done_tasks", "open_archive", "read_result", "write_result", "RUNTIME_ATTRS"]

@@ -11,8 +11,14 @@ import numpy as np
 
 from argyro_run.analysis.diffusion import K_B_EV, conductivity_mS_per_cm
 from argyro_run.errors import UserError
-from argyro_run.fe.cases import (DEFAULT_CARRIER_DENSITY_PER_NM3, DEFAULT_CARRIER_SOURCE, GB_KINDS, assign_gb_models,
-                                 crossover_grain_size, mobile_ion_density_per_nm3)
+from argyro_run.fe.cases import (
+    DEFAULT_CARRIER_DENSITY_PER_NM3,
+    DEFAULT_CARRIER_SOURCE,
+    GB_KINDS,
+    assign_gb_models,
+    crossover_grain_size,
+    mobile_ion_density_per_nm3,
+)
 from argyro_run.results import Result, get_atoms
 from argyro_run.structures.ions import DEFAULT_MOBILE_ION
 

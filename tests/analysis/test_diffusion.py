@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 from scipy import constants as sc
 
-from argyro_run.analysis.diffusion import (arrhenius_fit, collective_msd, conductivity_mS_per_cm, diffusivity,
-                                           gb_membership, msd)
+from argyro_run.analysis.diffusion import arrhenius_fit, collective_msd, conductivity_mS_per_cm, diffusivity, gb_membership, msd
 
 K_B_EV = sc.k / sc.e
 

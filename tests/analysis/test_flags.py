@@ -12,8 +12,14 @@ import math
 import numpy as np
 import pytest
 
-from argyro_run.analysis.diffusion import (MIN_DIFFUSIVE_MSD_A2, MIN_DIFFUSIVE_TEMPERATURES, diffusivity,
-                                           fit_quality, is_diffusive, msd_at_lag_A2)
+from argyro_run.analysis.diffusion import (
+    MIN_DIFFUSIVE_MSD_A2,
+    MIN_DIFFUSIVE_TEMPERATURES,
+    diffusivity,
+    fit_quality,
+    is_diffusive,
+    msd_at_lag_A2,
+)
 from argyro_run.analysis.tasks import run_arrhenius, run_diffusion
 from argyro_run.results import Result
 from tests._support.archive import write_results

@@ -11,7 +11,6 @@ import numpy as np
 from argyro_run._stack import h5py
 from tests._support.inputs import FE_LAWS, LAMINATE, LPSCL, TEST_POTENTIAL
 
-
 STUDY = """
 [run]
 name = "cluster-study"

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from argyro_run.learning.reference import launch_environment
-from tests.cluster._label_job import env_dump_wrapper, env_dumps, serial_cp2k
 from tests._support.env import run_mpi
+from tests.cluster._label_job import env_dump_wrapper, env_dumps, serial_cp2k
 
 JOB = Path(__file__).with_name("_label_job.py")
 LEAKS = ("PMI_", "PMIX_", "HYDI_", "HYDRA_", "MPI_LOCALNRANKS", "MPI_LOCALRANKID", "OMPI_COMM_WORLD_")

@@ -16,9 +16,8 @@ import subprocess
 import pytest
 
 from argyro_run.launcher import SKIP_VARIABLE, launcher_of, launcher_problem
-from tests.cluster._study import STUDY
 from tests._support.env import CLI, run_mpi
-
+from tests.cluster._study import STUDY
 
 # variables as the launchers set them (values shortened)
 OPENMPI = {"OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_RANK": "0", "OMPI_MCA_ess": "^singleton",

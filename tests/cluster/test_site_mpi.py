@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 from argyro_run.archive import open_archive
-
-from tests.cluster._study import STUDY, assert_same_archive
 from tests._support.env import CLI, run_mpi
+from tests.cluster._study import STUDY, assert_same_archive
 
 pytestmark = [pytest.mark.mpi, pytest.mark.slow]
 SITE_LIB = Path("/usr/lib/x86_64-linux-gnu")

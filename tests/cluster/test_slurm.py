@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 from argyro_run.archive import open_archive
+from tests._support.env import BIN, CLI, run_mpi
 from tests.cluster import _slurm
 from tests.cluster._label_job import env_dump_wrapper, env_dumps, serial_cp2k
 from tests.cluster._study import FE, STUDY, assert_same_archive
-from tests._support.env import BIN, CLI, run_mpi
 
 pytestmark = [pytest.mark.mpi, pytest.mark.slow]
 

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from argyro_run.errors import UserError
-from argyro_run.fe.cases import (assign_gb_models, crossover_grain_size, gb_model_counts,
-                                 mobile_ion_density_per_nm3)
+from argyro_run.fe.cases import assign_gb_models, crossover_grain_size, gb_model_counts, mobile_ion_density_per_nm3
 from argyro_run.fe.tasks import case_carrier_density, case_laws, nernst_einstein_mS_per_cm
 from argyro_run.results import Result
 

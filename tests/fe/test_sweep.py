@@ -7,8 +7,7 @@ import pytest
 
 from argyro_run._stack import MPI
 from argyro_run.errors import UserError
-from argyro_run.fe.tasks import (K_B_eV_per_K, apparent_activation_energy, arrhenius_D, nernst_einstein_mS_per_cm,
-                                 run_fe_sweep)
+from argyro_run.fe.tasks import K_B_eV_per_K, apparent_activation_energy, arrhenius_D, nernst_einstein_mS_per_cm, run_fe_sweep
 from argyro_run.microstructure.tasks import run_mesh
 from argyro_run.results import Result
 from tests._support.env import REPO, run_mpi

@@ -130,7 +130,6 @@ def test_every_planned_task_has_its_kinds_stage():
 
 def test_editing_a_structure_file_changes_its_branch(tmp_path):
     from argyro_run.config import load_config
-
     from argyro_run.templates import template_companions
 
     cif = template_companions("new-material")["example_Li6PS5Cl.cif"]  # files are read at validation

@@ -440,10 +440,10 @@ def test_grades_select_and_break(mlip_fixtures, tmp_path):
 
 
 def test_lammps_commands_and_status(tmp_path):
+    import subprocess
+
     from argyro_run.errors import UserError
     from argyro_run.potentials.plugin import lammps_commands, plugin_path, plugin_status
-
-    import subprocess
 
     lib = plugin_path()
     assert lib.is_file() and "built" in plugin_status()

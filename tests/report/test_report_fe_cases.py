@@ -12,8 +12,8 @@ from argyro_run.fe.cases import crossover_grain_size
 from argyro_run.report import figures as F
 from argyro_run.report import make_report
 from argyro_run.report.collect import collect
-from argyro_run.results import Result
 from argyro_run.report.tasks import run_summary
+from argyro_run.results import Result
 from tests._support.report import check_pngs, num, tables
 
 KB = 8.617333262e-5

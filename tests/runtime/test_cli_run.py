@@ -52,8 +52,8 @@ def test_run_resume_change_and_foreign_archive(tmp_path):
                                                                 "mpi4py", "h5py", "python"}
     assert a.provenance["mpi_size"] == 2
     # the rest of /provenance: resolved config (defaults filled in), host, times, per-task wall times
-    from datetime import datetime
     import socket
+    from datetime import datetime
 
     cfg = json.loads(a.provenance["config_json"])
     assert cfg["reference"]["calculator"] == "tblite" and cfg["fe"]["bulk"] == {"D0_m2_per_s": 1e-7, "Ea_eV": 0.35}

@@ -2,7 +2,7 @@
 
 import json
 
-from tests._support.env import run_mpi, REPO
+from tests._support.env import REPO, run_mpi
 
 
 def test_lammps_and_dolfinx_in_one_mpi_process():

@@ -6,7 +6,6 @@ from argyro_run.errors import UserError
 from argyro_run.structures import LATTICE_CONSTANTS_A, argyrodite
 from argyro_run.structures.argyrodite import LI48H_XZ, S16E_X, _li_pairs, _orbit
 from argyro_run.structures.gb import translation_lattice
-
 from tests._support.geometry import charge, distances, ps4_units
 
 HALIDES = ["Cl", "Br", "I"]

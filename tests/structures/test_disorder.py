@@ -5,7 +5,6 @@ from argyro_run.errors import UserError
 from argyro_run.structures import SUBLATTICE, argyrodite
 from argyro_run.structures.disorder import site_exchange
 from argyro_run.structures.files import make_supercell, read_structure, write_structure
-
 from tests._support.geometry import charge
 
 

@@ -8,7 +8,6 @@ from ase.neighborlist import neighbor_list
 from argyro_run.errors import UserError
 from argyro_run.structures import argyrodite
 from argyro_run.structures.gb import csl_bicrystal, csl_rotation, translation_lattice
-
 from tests._support.geometry import charge, distances, ps4_units
 
 # (sigma, plane, axis): the study's three GBs, the quickstart's, the templates' mixed one, general ones

@@ -13,7 +13,6 @@ from argyro_run.results import get_atoms
 from argyro_run.structures import argyrodite
 from argyro_run.structures.files import write_structure
 from argyro_run.structures.tasks import build_material, run_build_structures
-
 from tests._support.geometry import charge
 
 REPO = Path(__file__).resolve().parents[2]
