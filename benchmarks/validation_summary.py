@@ -83,8 +83,16 @@ def _run_facts(arch) -> dict:
     for t in arch.plan.get("tasks", []):
         if t["id"] == "learning/initial_data":
             ref = {k: t["params"]["reference"].get(k) for k in ("calculator", "model")}
+    learning = {}
+    for tid, t in arch.tasks.items():
+        if tid.startswith("learning/level") and t.get("status") == "done":
+            a = arch.result(tid).get_attrs("")
+            learning[tid] = {k: a.get(k) for k in ("n_iterations", "converged", "reason")}
+    failed = {tid: str(t.get("error_message", ""))[:200] for tid, t in arch.tasks.items() if t.get("status") == "failed"}
+    md_break = next((t["params"]["md"].get("gamma_break") for t in arch.plan.get("tasks", []) if t["kind"] == "md_run"), None)
     return {"task_wall_s_by_stage": {k: round(v, 1) for k, v in sorted(walls.items())},
-            "task_wall_s_total": round(sum(walls.values()), 1), "reference": ref}
+            "task_wall_s_total": round(sum(walls.values()), 1), "reference": ref, "learning": learning,
+            "md_gamma_break_of_last_plan": md_break, "failed_tasks": failed}
 
 
 def _arrhenius(arch, m: str):
