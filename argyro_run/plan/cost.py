@@ -68,8 +68,14 @@ _TBLITE = ReferenceCost(2.9, 52, 2.0, 3.0, 104, "measured: GFN1-xTB, rattled Li6
 # plane-wave / Gaussian DFT (PBE, converged SCF with forces): not measurable on this machine; an
 # order of magnitude for a 52-atom sulfide cell on one core, cubic in the atom count.
 _DFT = ReferenceCost(900.0, 52, 3.0, 3.0, 52, "estimate: DFT single point, not measured here")
+# pretrained universal potentials (graph networks with a fixed cutoff: linear in N), CPU seconds per
+# rattled 52-atom Li6PS5Cl label on one thread, median of 5 (benchmarks/references.py, docs/benchmarks.md):
+# CHGNet 0.3.0 0.17 s (r2scan 0.16 s), SevenNet-0 0.40 s (MF-0 0.42 s); model loading (~10 s) not counted.
+_CHGNET = ReferenceCost(0.17, 52, 1.0, 1.0, 52, "measured: CHGNet 0.3.0, rattled Li6PS5Cl, 1 thread")
+_SEVENN = ReferenceCost(0.40, 52, 1.0, 1.0, 52, "measured: SevenNet-0, rattled Li6PS5Cl, 1 thread")
 REFERENCE_COSTS: dict[str, ReferenceCost] = {
-    "tblite": _TBLITE, "vasp": _DFT, "espresso": _DFT, "gpaw": _DFT, "cp2k": _DFT,
+    "tblite": _TBLITE, "chgnet": _CHGNET, "sevenn": _SEVENN,
+    "vasp": _DFT, "espresso": _DFT, "gpaw": _DFT, "cp2k": _DFT,
     # 'package.module:Class': unknown code; planned like DFT (the safe side), see docs/costs.md
     "custom": _DFT,
 }

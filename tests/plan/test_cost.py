@@ -31,6 +31,17 @@ def test_tblite_law_reproduces_the_measured_timings():
     assert cost.reference_cost("mypkg.calc:Calc") is cost.REFERENCE_COSTS["custom"]
 
 
+def test_pretrained_references_are_planned_at_their_measured_cost_not_as_dft():
+    # benchmarks/references.py, one thread, rattled 52-atom Li6PS5Cl: CHGNet 0.17 s, SevenNet-0 0.40 s
+    # (median CPU); graph networks with a fixed cutoff grow linearly with the atom count
+    for calc, t52 in (("chgnet", 0.17), ("sevenn", 0.40)):
+        law = cost.reference_cost(calc)
+        assert law is not cost.REFERENCE_COSTS["custom"]
+        assert law.seconds(52) == pytest.approx(t52)
+        assert law.seconds(416) / law.seconds(52) == pytest.approx(8.0)
+        assert law.seconds(52) < cost.reference_cost("tblite").seconds(52) / 5
+
+
 def test_reference_batch_is_spread_round_robin():
     t52 = cost.reference_cost("tblite").seconds(52)
     assert cost.reference_batch_s("tblite", [52] * 5, ranks=2) == pytest.approx(3 * t52)
