@@ -361,8 +361,9 @@ def markdown(s: dict) -> str:
             f"{f['fit_quality']}, T used {[int(t) for t, u in zip(f['temperatures_K'], f['used_in_fit']) if u]} |"))
     if "linear_fit" in b:
         lf = b["linear_fit"]
-        lines.append(f"\nLinear fit Ea = {lf['intercept_eV']:.3f} eV + ({_e(lf['slope_eV_per_A'], lf['slope_err_eV_per_A'], '{:.3f}')}) "
-                     f"eV/Å × r: R² = {_e(lf['R2'], fmt='{:.3f}')}; Ea increases with the radius: {b['Ea_increases_with_radius']}.")
+        slope = _e(lf['slope_eV_per_A'], lf['slope_err_eV_per_A'], '{:.3f}')
+        lines.append(f"\nLinear fit Ea = {lf['intercept_eV']:.3f} eV + ({slope}) eV/Å × r: "
+                     f"R² = {_e(lf['R2'], fmt='{:.3f}')}; Ea increases with the radius: {b['Ea_increases_with_radius']}.")
     lines += ["", "| phase | GB model | D(300 K) bulk [cm²/s] | whole GB cell / bulk | GB slab ∥ / bulk | GB slab ⊥ / bulk |",
               "|---|---|---|---|---|---|"]
     for phase in GB_NAMES:

@@ -41,7 +41,8 @@ def test_every_validation_input_plans(configs):
 def test_halides_share_reference_potential_md_and_analysis(configs):
     def same(cfg):
         return (cfg.reference.model_dump(), cfg.potential.model_dump(exclude={"species"}),
-                cfg.active_learning.model_dump(), cfg.md.model_dump(exclude={"structures", "gamma_break"}), cfg.analysis.model_dump())
+                cfg.active_learning.model_dump(), cfg.md.model_dump(exclude={"structures", "gamma_break"}),
+                cfg.analysis.model_dump())
 
     ref = same(configs["Cl"])
     assert all(same(c) == ref for c in configs.values())
