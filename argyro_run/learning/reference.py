@@ -115,6 +115,31 @@ def foundation_version(calculator: str) -> str:
         return "not installed"
 
 
+def foundation_weights(calculator: str, model: str) -> Path:
+    """The weights file of the pretrained ``model`` of ``calculator`` inside the installed package;
+    ``FileNotFoundError`` when the package is absent or does not ship that model."""
+    import importlib.util
+
+    if model not in FOUNDATION_MODELS[calculator]:
+        raise ValueError(f"{model!r} is not a {calculator} model; allowed: {', '.join(FOUNDATION_MODELS[calculator])}")
+    if importlib.util.find_spec(calculator) is None:
+        raise FileNotFoundError(f"the Python package {calculator!r} is not installed")
+    if calculator == "chgnet":  # CHGNet.load reads chgnet/pretrained/<model_name>/*.pth.tar
+        folder = Path(importlib.util.find_spec("chgnet").origin).parent / "pretrained" / FOUNDATION_MODELS["chgnet"][model]
+        files = sorted(folder.glob("*.pth.tar"))
+        if not files:
+            raise FileNotFoundError(f"chgnet {foundation_version('chgnet')} does not ship the weights of {model!r} "
+                                    f"(expected {folder}/*.pth.tar)")
+        return files[0]
+    from sevenn import _const
+
+    path = Path(getattr(_const, FOUNDATION_MODELS["sevenn"][model][0]))
+    if not path.is_file():  # a path (not a name) never makes sevenn try its download links
+        raise FileNotFoundError(f"sevenn {foundation_version('sevenn')} does not ship the weights of {model!r} "
+                                f"(expected {path})")
+    return path
+
+
 def _bind_torch_threads(threads: int) -> None:
     """Run torch on ``threads`` threads (the reference's share of the task's ranks), not on
     every core of the node; must precede the first torch operation of the process."""
@@ -138,14 +163,10 @@ def _foundation_calculator(spec: ReferenceSpec, kw: dict, threads: int):
         device = kw.pop("use_device", "cpu")
         net = CHGNet.load(model_name=FOUNDATION_MODELS["chgnet"][model], use_device=device, verbose=False)
         return CHGNetCalculator(model=net, use_device=device, **kw)
-    from sevenn import _const
     from sevenn.calculator import SevenNetCalculator
 
-    attr, modal = FOUNDATION_MODELS["sevenn"][model]
-    path = Path(getattr(_const, attr))
-    if not path.is_file():  # a path (not a name) never makes sevenn try its download links
-        raise FileNotFoundError(f"sevenn {foundation_version('sevenn')} does not ship the weights of {model!r} "
-                                f"(expected {path})")
+    path = foundation_weights("sevenn", model)
+    modal = FOUNDATION_MODELS["sevenn"][model][1]
     kw.setdefault("device", "cpu")
     return SevenNetCalculator(model=str(path), file_type="checkpoint", modal=modal, **kw)
 
