@@ -284,16 +284,14 @@ def metrics(e_ref: np.ndarray, e: np.ndarray, f_ref: list, f: list, natoms: np.n
 def compare(work: Path, out_json: Path, ranks: int = 2) -> dict:
     from importlib.metadata import version
 
-    from argyro_run.learning.reference import ReferenceSpec, label_structures
+    from argyro_run.learning.reference import ReferenceSpec, cached_label
 
     configs = _load_set(work)
     cache = work / "cache"
     pbe_spec = cp2k_spec(ranks)
 
-    def cached(spec):  # cache reads only: label_structures returns hits without starting a worker
-        from argyro_run.learning.reference import _cache_load, structure_key
-
-        return {n: _cache_load(cache / f"{structure_key(a, spec)}.npz") for n, a in configs.items()}
+    def cached(spec):  # cache reads only
+        return {n: cached_label(a, spec, cache) for n, a in configs.items()}
 
     pbe = {n: o for n, o in cached(pbe_spec).items() if o is not None}
     names = [n for n in PRIORITY if n in pbe]
@@ -309,7 +307,6 @@ def compare(work: Path, out_json: Path, ranks: int = 2) -> dict:
                       "force_rms_eV_per_A": dict(zip(names, [float(np.sqrt(np.mean(f ** 2))) for f in f_pbe])),
                       "wall_s": {n: pbe[n].wall_s for n in names}},
               "references": {}}
-    del label_structures
     for label_name, kw in CHEAP.items():
         spec = ReferenceSpec(**kw)
         got = cached(spec)

@@ -313,6 +313,12 @@ def _cache_load(path: Path) -> LabelOutcome | None:
         return None
 
 
+def cached_label(atoms, spec: ReferenceSpec, cache_dir: str | os.PathLike) -> LabelOutcome | None:
+    """The label of ``atoms`` in the cache ``cache_dir`` of :func:`label_structures`, or None when
+    it has none (never computes)."""
+    return _cache_load(Path(cache_dir) / f"{structure_key(atoms, spec)}.npz")
+
+
 def _cache_store(path: Path, out: LabelOutcome) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
