@@ -233,6 +233,25 @@ def _short_path(directory: str) -> str:
     return rel if len(rel) < len(directory) else directory
 
 
+def failure_detail(spec: ReferenceSpec, directory: str | os.PathLike) -> str:
+    """The reason a DFT code states for failing, from its output in ``directory`` ('' when none):
+    CP2K's ABORT message (the CP2K shell only tells ASE that it stopped)."""
+    if spec.calculator != "cp2k":
+        return ""
+    for out in sorted(Path(directory).glob("*.out")):
+        lines = out.read_text(errors="replace").splitlines()
+        start = next((k for k, ln in enumerate(lines) if "[ABORT]" in ln), None)
+        if start is None:
+            continue
+        msg = []
+        for ln in lines[start + 1:]:
+            if set(ln.strip()) <= {"*"}:  # the closing row of stars
+                break
+            msg.append(ln.rstrip().rstrip("*")[14:].strip())  # the message column, after the ASCII art
+        return "CP2K: " + " ".join(m for m in msg if m)
+    return ""
+
+
 def check_spec(spec: ReferenceSpec) -> list[str]:
     """Problems with a spec that can be seen without running it (for the config validator)."""
     name = spec.calculator

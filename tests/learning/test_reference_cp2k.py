@@ -4,11 +4,11 @@ worker (``label_structures``, the path the learning loop uses).
 Asserted: two H2 cells labelled by the worker have the energies and forces of ASE's CP2K
 calculator called directly in this process (the cells of tests/cluster/_label_job.py, 1e-6 eV,
 1e-5 eV/A); the force along the bond is minus the central finite difference of worker energies
-(+-0.005 A, to 1 %: GPW grid and SCF tolerance) and has no component across it (at
-this low cutoff the real-space grid breaks translation invariance: the two atoms' forces differ by
-0.9 eV/A, so only the moved atom's force is compared with the energy difference); a second call is served from the
-cache without starting CP2K; CP2K failing on its input (an unknown basis set) is recorded as a
-failed label with CP2K's reason, never raised. Skips where Debian's ``cp2k_shell.psmp`` is absent
+(+-0.005 A, to 1 %: GPW grid and SCF tolerance) and has no component across it (at this low
+cutoff the real-space grid breaks translation invariance: the two atoms' forces differ by 0.9 eV/A,
+so only the moved atom's force is compared with the energy difference); a second call is served
+from the cache without starting CP2K; CP2K failing on its input (an unknown basis set) is recorded
+as a failed label carrying CP2K's own ABORT message (the shell alone says nothing), never raised. Skips where Debian's ``cp2k_shell.psmp`` is absent
 (CI may ``apt-get install cp2k`` as root).
 """
 
@@ -65,5 +65,6 @@ def test_cp2k_failure_is_recorded_not_raised(tmp_path):
     out = label_structures(h2_cells()[:1], spec(basis_set="NO-SUCH-BASIS"), tmp_path / "w",
                            cache_dir=tmp_path / "cache")[0]
     assert not out.ok and out.energy_eV is None
-    assert out.error and out.attempts == 1
+    assert out.attempts == 1
+    assert "The requested basis set <NO-SUCH-BASIS> for element <H> was not found" in out.error, out.error
     assert not any((tmp_path / "cache").glob("*.npz"))
