@@ -6,7 +6,7 @@ Usage (WORK is a scratch folder; every step resumes from what is already there):
     python benchmarks/reference_accuracy.py build WORK        # the configuration set -> WORK/set.extxyz
     python benchmarks/reference_accuracy.py label WORK cp2k   # PBE labels, one configuration at a time
     python benchmarks/reference_accuracy.py label WORK all-cheap   # tblite, CHGNet, SevenNet
-    python benchmarks/reference_accuracy.py compare WORK docs/references/accuracy.json
+    python benchmarks/reference_accuracy.py compare WORK docs/references/accuracy.json  # + markdown tables
     python benchmarks/reference_accuracy.py neb WORK          # intercage Li hop, cheap references
 
 Every label goes through argyro-run's own reference layer (``label_structures``: a worker
@@ -283,7 +283,9 @@ def metrics(e_ref: np.ndarray, e: np.ndarray, f_ref: list, f: list, natoms: np.n
             "force_magnitude_ratio": float(np.linalg.norm(fc) / np.linalg.norm(fr))}
 
 
-def compare(work: Path, out_json: Path, ranks: int = 2) -> dict:
+def compare(work: Path, out_json: Path, ranks: int = 2, truth: str = "pbe") -> dict:
+    """Each cheap reference against the PBE labels (``truth`` a key of :data:`CHEAP`: against that
+    one instead, a check of the script while PBE runs)."""
     from importlib.metadata import version
 
     from argyro_run.learning.reference import ReferenceSpec, cached_label
@@ -295,7 +297,8 @@ def compare(work: Path, out_json: Path, ranks: int = 2) -> dict:
     def cached(spec):  # cache reads only
         return {n: cached_label(a, spec, cache) for n, a in configs.items()}
 
-    pbe = {n: o for n, o in cached(pbe_spec).items() if o is not None}
+    truth_spec = pbe_spec if truth == "pbe" else ReferenceSpec(**CHEAP[truth])
+    pbe = {n: o for n, o in cached(truth_spec).items() if o is not None}
     names = [n for n in PRIORITY if n in pbe]
     natoms = np.array([len(configs[n]) for n in names], dtype=float)
     e_pbe = np.array([pbe[n].energy_eV for n in names])
@@ -404,6 +407,42 @@ def neb(work: Path, which: str, images: int = 5) -> dict:
     return rec
 
 
+def markdown(result: dict) -> str:
+    """The tables of docs/references.md from a ``compare`` result."""
+    refs = result["references"]
+    lines = ["| reference | rel. energy MAE (meV/atom) | RMSE | max | force MAE (eV/A) | force RMSE | "
+             "force r | mean cosine | |F| ratio |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, r in refs.items():
+        m = r["all"]
+        lines.append(f"| {name} | {m['relative_energy_mae_meV_per_atom']:.1f} | "
+                     f"{m['relative_energy_rmse_meV_per_atom']:.1f} | {m['relative_energy_max_error_meV_per_atom']:.1f} | "
+                     f"{m['force_mae_eV_per_A']:.3f} | {m['force_rmse_eV_per_A']:.3f} | {m['force_pearson_r']:.3f} | "
+                     f"{m['force_cosine_mean']:.3f} | {m['force_magnitude_ratio']:.2f} |")
+    kinds = sorted({k for r in refs.values() for k in r["forces_by_kind"]})
+    lines += ["", "Force RMSE (eV/A) by kind of configuration (PBE force RMS in brackets):", "",
+              "| reference | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+    pbe_rms = {}
+    for n, k in result["kinds"].items():
+        pbe_rms.setdefault(k, []).append(result["pbe"]["force_rms_eV_per_A"][n])
+    lines.append("| PBE force RMS | " + " | ".join(f"({np.sqrt(np.mean(np.square(pbe_rms[k]))):.2f})"
+                                                     for k in kinds) + " |")
+    for name, r in refs.items():
+        lines.append(f"| {name} | " + " | ".join(f"{r['forces_by_kind'][k]['force_rmse_eV_per_A']:.3f}"
+                                                 for k in kinds) + " |")
+    names = result["configurations"]
+    lines += ["", "Energy per atom relative to the set's mean (meV/atom):", "",
+              "| configuration | PBE | " + " | ".join(refs) + " |", "|---|---|" + "---|" * len(refs)]
+    for n in names:
+        lines.append(f"| {n} | {result['pbe']['relative_energy_meV_per_atom'][n]:.1f} | "
+                     + " | ".join(f"{r['relative_energy_meV_per_atom'][n]:.1f}" for r in refs.values()) + " |")
+    if "neb_intercage_barrier" in result:
+        lines += ["", "| reference | intercage barrier (eV) | reverse (eV) | converged | CPU s |", "|---|---|---|---|---|"]
+        for name, r in result["neb_intercage_barrier"].items():
+            lines.append(f"| {name} | {r['barrier_eV']:.3f} | {r['reverse_barrier_eV']:.3f} | {r['converged']} | "
+                         f"{r['cpu_s']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str]) -> None:
     cmd, work = argv[0], Path(argv[1])
     if cmd == "build":
@@ -414,9 +453,7 @@ def main(argv: list[str]) -> None:
         for which in (argv[2:] or NEB_REFERENCES):
             neb(work, which)
     elif cmd == "compare":
-        r = compare(work, Path(argv[2]))
-        for k, v in r["references"].items():
-            print(f"{k:26s} " + " ".join(f"{m}={x:.3f}" for m, x in v["all"].items()))
+        print(markdown(compare(work, Path(argv[2]), truth=argv[3] if len(argv) > 3 else "pbe")))
     else:
         raise SystemExit(__doc__)
 
