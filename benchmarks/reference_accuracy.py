@@ -391,7 +391,7 @@ def neb(work: Path, which: str, images: int = 5) -> dict:
     band = [ends[0]] + [ends[0].copy() for _ in range(images)] + [ends[1]]
     for im in band:
         im.calc = calc
-    nebo = NEB(band, climb=True, allow_shared_calculator=True)
+    nebo = NEB(band, climb=True, method="improvedtangent", allow_shared_calculator=True)
     nebo.interpolate(mic=True)
     converged = FIRE(nebo, logfile=None).run(fmax=0.1, steps=400)
     energies = np.array([im.get_potential_energy() for im in band])
@@ -436,10 +436,11 @@ def markdown(result: dict) -> str:
         lines.append(f"| {n} | {result['pbe']['relative_energy_meV_per_atom'][n]:.1f} | "
                      + " | ".join(f"{r['relative_energy_meV_per_atom'][n]:.1f}" for r in refs.values()) + " |")
     if "neb_intercage_barrier" in result:
-        lines += ["", "| reference | intercage barrier (eV) | reverse (eV) | converged | CPU s |", "|---|---|---|---|---|"]
+        lines += ["", "| reference | highest image - initial (eV) | final - initial (eV) | band converged | "
+                  "energies along the band (eV) | CPU s |", "|---|---|---|---|---|---|"]
         for name, r in result["neb_intercage_barrier"].items():
-            lines.append(f"| {name} | {r['barrier_eV']:.3f} | {r['reverse_barrier_eV']:.3f} | {r['converged']} | "
-                         f"{r['cpu_s']:.0f} |")
+            lines.append(f"| {name} | {r['barrier_eV']:.3f} | {r['energy_profile_eV'][-1]:.3f} | {r['converged']} | "
+                         f"{' '.join(f'{x:.2f}' for x in r['energy_profile_eV'])} | {r['cpu_s']:.0f} |")
     return "\n".join(lines) + "\n"
 
 
