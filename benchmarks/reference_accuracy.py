@@ -310,6 +310,7 @@ def compare(work: Path, out_json: Path, ranks: int = 2, truth: str = "pbe") -> d
                       "relative_energy_meV_per_atom": dict(zip(names, ((e_pbe / natoms - np.mean(e_pbe / natoms))
                                                                        * 1000).round(2).tolist())),
                       "force_rms_eV_per_A": dict(zip(names, [float(np.sqrt(np.mean(f ** 2))) for f in f_pbe])),
+                      "net_force_norm_eV_per_A": {n: float(np.linalg.norm(f.sum(axis=0))) for n, f in zip(names, f_pbe)},
                       "wall_s": {n: pbe[n].wall_s for n in names}},
               "references": {}}
     for label_name, kw in CHEAP.items():
