@@ -283,6 +283,13 @@ def metrics(e_ref: np.ndarray, e: np.ndarray, f_ref: list, f: list, natoms: np.n
             "force_magnitude_ratio": float(np.linalg.norm(fc) / np.linalg.norm(fr))}
 
 
+def _pbe_cpu_s(work: Path, names: list[str]) -> dict[str, float]:
+    """CPU seconds of each PBE label (worker and CP2K), from the label processes' log."""
+    log_path = work / "pbe_log.jsonl"
+    recs = [json.loads(ln) for ln in log_path.read_text().splitlines()] if log_path.exists() else []
+    return {r["name"]: r["children_cpu_s"] for r in recs if r["ok"] and not r["cached"] and r["name"] in names}
+
+
 def compare(work: Path, out_json: Path, ranks: int = 2, truth: str = "pbe") -> dict:
     """Each cheap reference against the PBE labels (``truth`` a key of :data:`CHEAP`: against that
     one instead, a check of the script while PBE runs)."""
@@ -311,7 +318,8 @@ def compare(work: Path, out_json: Path, ranks: int = 2, truth: str = "pbe") -> d
                                                                        * 1000).round(2).tolist())),
                       "force_rms_eV_per_A": dict(zip(names, [float(np.sqrt(np.mean(f ** 2))) for f in f_pbe])),
                       "net_force_norm_eV_per_A": {n: float(np.linalg.norm(f.sum(axis=0))) for n, f in zip(names, f_pbe)},
-                      "wall_s": {n: pbe[n].wall_s for n in names}},
+                      "wall_s": {n: pbe[n].wall_s for n in names},
+                      "cpu_s": _pbe_cpu_s(work, names)},
               "references": {}}
     for label_name, kw in CHEAP.items():
         spec = ReferenceSpec(**kw)
