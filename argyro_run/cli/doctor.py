@@ -133,7 +133,68 @@ def collect() -> tuple[list[tuple[str, str]], list[str]]:
     _check("tblite", tbl, rows, problems, "pip install tblite")
     for mod in ("ase", "pydantic", "numpy", "scipy", "spglib"):
         _check(mod, lambda m=mod: importlib.import_module(m).__version__, rows, problems, f"pip install {mod}")
+    rows.extend(reference_rows(problems))
     return rows, problems
+
+
+def foundation_row(calculator: str) -> tuple[str, bool]:
+    """(what ``argyro-run doctor`` says about the optional ``calculator`` reference, whether it is
+    broken): package version and the pretrained models whose weights it ships; "not installed"
+    is not a problem (the ``foundation`` extra is optional), an installed package that ships none
+    of its models is."""
+    from argyro_run.learning.reference import FOUNDATION_MODELS, foundation_version, foundation_weights
+
+    ver = foundation_version(calculator)
+    if ver == "not installed":
+        return "not installed (optional: pip install 'argyro-run[foundation]')", False
+    have, missing = [], []
+    for model in FOUNDATION_MODELS[calculator]:
+        try:
+            foundation_weights(calculator, model)
+            have.append(model)
+        except Exception:
+            missing.append(model)
+    text = f"{calculator} {ver}, models: {', '.join(have) or 'none'}"
+    if missing:
+        text += f" (not shipped: {', '.join(missing)})"
+    return text, not have
+
+
+def cp2k_row() -> str:
+    """The CP2K shell ASE starts for ``reference.calculator = "cp2k"`` without ``reference.command``
+    (``$ASE_CP2K_COMMAND``, else ASE's default ``cp2k.psmp -s``), where it is and its version."""
+    import os
+    import shlex
+    import shutil
+    import subprocess
+
+    command = os.environ.get("ASE_CP2K_COMMAND", "cp2k.psmp -s")
+    exe = shutil.which(shlex.split(command)[0])
+    if exe is None:
+        return (f"{command!r} not found (optional: install CP2K, or set reference.command / "
+                "ASE_CP2K_COMMAND to its shell)")
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60).stdout
+        ver = next((ln.strip() for ln in out.splitlines() if "CP2K version" in ln), "version unknown")
+    except (OSError, subprocess.SubprocessError) as exc:
+        ver = f"version unknown ({type(exc).__name__})"
+    return f"{ver}, {command!r} -> {exe}"
+
+
+def reference_rows(problems: list[str]) -> list[tuple[str, str]]:
+    """Rows of the optional reference calculators: chgnet, sevenn (package, shipped models) and
+    the CP2K shell; ``problems`` gets an entry for an installed but unusable one."""
+    rows = []
+    for calc in ("chgnet", "sevenn"):
+        try:
+            text, broken = foundation_row(calc)
+        except Exception as exc:  # an installed package that fails to import
+            text, broken = f"BROKEN ({type(exc).__name__}: {exc})", True
+        rows.append((f"reference {calc}", text))
+        if broken:
+            problems.append(f"reference {calc}: {text}. Fix: pip install --force-reinstall 'argyro-run[foundation]'")
+    rows.append(("reference cp2k", cp2k_row()))
+    return rows
 
 
 def doctor(args) -> int:

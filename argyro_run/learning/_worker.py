@@ -28,7 +28,7 @@ def _write_json(path: Path, rec: dict) -> None:
 def main(jobdir: str) -> int:
     from ase.io import read
 
-    from argyro_run.learning.reference import FOUNDATION_MODELS, ReferenceSpec, make_calculator
+    from argyro_run.learning.reference import FOUNDATION_MODELS, ReferenceSpec, failure_detail, make_calculator
 
     job = Path(jobdir)
     meta = json.loads((job / "job.json").read_text())
@@ -64,8 +64,9 @@ def main(jobdir: str) -> int:
                 rec["torch_threads"] = int(sys.modules["torch"].get_num_threads())
             _write_json(job / f"out_{p}.json", rec)
         except Exception as exc:  # recorded; the parent decides about retries
+            detail = failure_detail(spec, calc_dir)
             _write_json(job / f"out_{p}.json", {"ok": False, "wall_s": time.perf_counter() - t0,
-                                                "error": f"{type(exc).__name__}: {exc}",
+                                                "error": f"{type(exc).__name__}: {exc}" + (f" ({detail})" if detail else ""),
                                                 "traceback": traceback.format_exc()[-2000:]})
     return 0
 

@@ -115,6 +115,31 @@ def foundation_version(calculator: str) -> str:
         return "not installed"
 
 
+def foundation_weights(calculator: str, model: str) -> Path:
+    """The weights file of the pretrained ``model`` of ``calculator`` inside the installed package;
+    ``FileNotFoundError`` when the package is absent or does not ship that model."""
+    import importlib.util
+
+    if model not in FOUNDATION_MODELS[calculator]:
+        raise ValueError(f"{model!r} is not a {calculator} model; allowed: {', '.join(FOUNDATION_MODELS[calculator])}")
+    if importlib.util.find_spec(calculator) is None:
+        raise FileNotFoundError(f"the Python package {calculator!r} is not installed")
+    if calculator == "chgnet":  # CHGNet.load reads chgnet/pretrained/<model_name>/*.pth.tar
+        folder = Path(importlib.util.find_spec("chgnet").origin).parent / "pretrained" / FOUNDATION_MODELS["chgnet"][model]
+        files = sorted(folder.glob("*.pth.tar"))
+        if not files:
+            raise FileNotFoundError(f"chgnet {foundation_version('chgnet')} does not ship the weights of {model!r} "
+                                    f"(expected {folder}/*.pth.tar)")
+        return files[0]
+    from sevenn import _const
+
+    path = Path(getattr(_const, FOUNDATION_MODELS["sevenn"][model][0]))
+    if not path.is_file():  # a path (not a name) never makes sevenn try its download links
+        raise FileNotFoundError(f"sevenn {foundation_version('sevenn')} does not ship the weights of {model!r} "
+                                f"(expected {path})")
+    return path
+
+
 def _bind_torch_threads(threads: int) -> None:
     """Run torch on ``threads`` threads (the reference's share of the task's ranks), not on
     every core of the node; must precede the first torch operation of the process."""
@@ -138,14 +163,10 @@ def _foundation_calculator(spec: ReferenceSpec, kw: dict, threads: int):
         device = kw.pop("use_device", "cpu")
         net = CHGNet.load(model_name=FOUNDATION_MODELS["chgnet"][model], use_device=device, verbose=False)
         return CHGNetCalculator(model=net, use_device=device, **kw)
-    from sevenn import _const
     from sevenn.calculator import SevenNetCalculator
 
-    attr, modal = FOUNDATION_MODELS["sevenn"][model]
-    path = Path(getattr(_const, attr))
-    if not path.is_file():  # a path (not a name) never makes sevenn try its download links
-        raise FileNotFoundError(f"sevenn {foundation_version('sevenn')} does not ship the weights of {model!r} "
-                                f"(expected {path})")
+    path = foundation_weights("sevenn", model)
+    modal = FOUNDATION_MODELS["sevenn"][model][1]
     kw.setdefault("device", "cpu")
     return SevenNetCalculator(model=str(path), file_type="checkpoint", modal=modal, **kw)
 
@@ -210,6 +231,25 @@ def _short_path(directory: str) -> str:
     except ValueError:
         return directory
     return rel if len(rel) < len(directory) else directory
+
+
+def failure_detail(spec: ReferenceSpec, directory: str | os.PathLike) -> str:
+    """The reason a DFT code states for failing, from its output in ``directory`` ('' when none):
+    CP2K's ABORT message (the CP2K shell only tells ASE that it stopped)."""
+    if spec.calculator != "cp2k":
+        return ""
+    for out in sorted(Path(directory).glob("*.out")):
+        lines = out.read_text(errors="replace").splitlines()
+        start = next((k for k, ln in enumerate(lines) if "[ABORT]" in ln), None)
+        if start is None:
+            continue
+        msg = []
+        for ln in lines[start + 1:]:
+            if set(ln.strip()) <= {"*"}:  # the closing row of stars
+                break
+            msg.append(ln.rstrip().rstrip("*")[14:].strip())  # the message column, after the ASCII art
+        return "CP2K: " + " ".join(m for m in msg if m)
+    return ""
 
 
 def check_spec(spec: ReferenceSpec) -> list[str]:
@@ -290,6 +330,12 @@ def _cache_load(path: Path) -> LabelOutcome | None:
                                 attempts=0, wall_s=float(z["wall_s"]), cached=True)
     except Exception:  # a corrupt cache entry is recomputed, never trusted
         return None
+
+
+def cached_label(atoms, spec: ReferenceSpec, cache_dir: str | os.PathLike) -> LabelOutcome | None:
+    """The label of ``atoms`` in the cache ``cache_dir`` of :func:`label_structures`, or None when
+    it has none (never computes)."""
+    return _cache_load(Path(cache_dir) / f"{structure_key(atoms, spec)}.npz")
 
 
 def _cache_store(path: Path, out: LabelOutcome) -> None:

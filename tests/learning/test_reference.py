@@ -8,7 +8,7 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 
-from argyro_run.learning.reference import ReferenceSpec, check_spec, label_structures
+from argyro_run.learning.reference import ReferenceSpec, cached_label, check_spec, label_structures
 
 HERE = Path(__file__).parent
 
@@ -45,6 +45,12 @@ def test_tblite_labels_match_in_process_and_are_cached(tmp_path):
     hot = label_structures(structs[:1], ReferenceSpec(electronic_temperature_K=3000.0), tmp_path / "w3",
                            cache_dir=tmp_path / "cache")
     assert not hot[0].cached
+    # cached_label reads the cache only: the labelled cells, never a new one
+    hit = cached_label(structs[1], spec, tmp_path / "cache")
+    assert hit.cached and hit.energy_eV == outs[1].energy_eV
+    np.testing.assert_array_equal(hit.forces_eV_per_A, outs[1].forces_eV_per_A)
+    assert cached_label(licl(3), spec, tmp_path / "cache") is None
+    assert cached_label(structs[1], ReferenceSpec(electronic_temperature_K=1000.0), tmp_path / "cache") is None
 
 
 def test_failure_is_retried_with_fallback_then_succeeds(tmp_path, calcs_on_path):
