@@ -116,7 +116,7 @@ def _diffusion_lines(deps: dict) -> list[str]:
     head = ["structure", *(f"{t:g} K" for t in temps)]
     body = [[name, *(f"{v[t][0]:.3g} +- {v[t][1]:.1g}" if t in v else "-" for t in temps.tolist())]
             for name, v in rows]
-    return ["Tracer D(T) of the diffusing species [m2/s] (block-averaged MSD slope):", *_table(head, body)]
+    return ["Tracer D(T) of the diffusing species [m2/s] (kinisi: posterior mean +- sd of the all-origins MSD slope):", *_table(head, body)]
 
 
 def _text(res: Result, path: str) -> str:
