@@ -60,6 +60,14 @@ class Result:
             self.attrs.setdefault(join(p), {}).update(a)
 
 
+def as_text(x) -> str:
+    """A stored text value as ``str``: a ``str``/``bytes`` scalar or 0-d array (as written by
+    :meth:`Result.add` or read back from the archive) is decoded; anything else goes through ``str``."""
+    if isinstance(x, np.ndarray):
+        x = x.item() if x.shape == () else x.tolist()
+    return x.decode() if isinstance(x, bytes) else str(x)
+
+
 _ATOMS_CORE = {"numbers", "positions", "cell", "pbc"}
 
 

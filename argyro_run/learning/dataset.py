@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from argyro_run.learning.reference import LabelOutcome, ReferenceSpec, label_distributed, label_structures
+from argyro_run.results import as_text
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +147,7 @@ def training_set_from_result(result, prefix: str) -> list:
     stress = np.asarray(result.get(f"{pre}/stress"), dtype=float)
     ew = np.asarray(result.get(f"{pre}/energy_weight"), dtype=float)
     fw = np.asarray(result.get(f"{pre}/force_weight"), dtype=float)
-    origin = result.get(f"{pre}/origin")
-    origin = (origin.item() if isinstance(origin, np.ndarray) else origin)
-    origin = origin.decode() if isinstance(origin, bytes) else str(origin)
-    origins = origin.split("\n")
+    origins = as_text(result.get(f"{pre}/origin")).split("\n")
     images = []
     for k in range(len(n)):
         sl = slice(off[k], off[k + 1])

@@ -43,16 +43,11 @@ from argyro_run.learning.dataset import LabelStats, label_images
 from argyro_run.learning.explore import explore
 from argyro_run.learning.select import grade_candidates, reference_jobs, select
 from argyro_run.learning.settings import LoopSettings
+from argyro_run.results import as_text
 
 log = logging.getLogger(__name__)
 
 GRADE_BIN_EDGES = np.array([0.0, 1.0, 1.1, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 1e3, 1e4, np.inf])
-
-
-def _text(x) -> str:
-    if isinstance(x, np.ndarray):
-        x = x.item() if x.shape == () else x.tolist()
-    return x.decode() if isinstance(x, bytes) else str(x)
 
 
 def starting_point(prev_result, settings: LoopSettings, images: list, comm=None):
@@ -61,7 +56,7 @@ def starting_point(prev_result, settings: LoopSettings, images: list, comm=None)
     from argyro_run.potentials.mtp import extend_level, init_mtp, parse_mtp
 
     if prev_result is not None and "mtp/text" in prev_result:
-        mtp = parse_mtp(_text(prev_result.get("mtp/text")))
+        mtp = parse_mtp(as_text(prev_result.get("mtp/text")))
         if mtp.level is not None and mtp.level > settings.level:
             raise UserError(f"active_learning.levels: level {settings.level} comes after a level-{mtp.level} potential; "
                             "levels must increase")

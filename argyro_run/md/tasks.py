@@ -16,15 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from argyro_run.results import Result, get_atoms
+from argyro_run.results import Result, as_text, get_atoms
 
 log = logging.getLogger(__name__)
-
-
-def _text(x) -> str:
-    a = np.asarray(x)
-    v = a.item() if a.shape == () else a.tolist()
-    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 def potential_of(deps: dict) -> tuple[str, str | None, list[str], str]:
@@ -33,9 +27,9 @@ def potential_of(deps: dict) -> tuple[str, str | None, list[str], str]:
     if len(ids) != 1:
         raise ValueError(f"an MD run needs exactly one potential dependency, got {sorted(ids)}")
     r = deps[ids[0]]
-    species = _text(r.get("mtp/species")).split()
-    als = _text(r.get("active_set/text")) if "active_set/text" in r else None
-    return _text(r.get("mtp/text")), als, species, ids[0]
+    species = as_text(r.get("mtp/species")).split()
+    als = as_text(r.get("active_set/text")) if "active_set/text" in r else None
+    return as_text(r.get("mtp/text")), als, species, ids[0]
 
 
 def structure_of(deps: dict, name: str):

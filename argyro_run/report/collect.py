@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from argyro_run.archive import open_archive
+from argyro_run.results import as_text
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +25,6 @@ FIT_FIELDS = ("D0_m2_per_s", "D0_m2_per_s_err", "Ea_eV", "Ea_eV_err", "D_300K_m2
 
 def _f(x) -> float:
     return float(np.asarray(x, float).reshape(-1)[0])
-
-
-def _text(x) -> str:
-    a = np.asarray(x)
-    v = a.item() if a.shape == () else a.tolist()
-    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 @dataclass
@@ -259,7 +254,7 @@ def _fe(a) -> list[dict]:
                              "Ea_eV": np.asarray(r.get(f"{p}/Ea_eV"), float).reshape(-1),
                              "D_m2_per_s": np.asarray(r.get(f"{p}/D_m2_per_s"), float).reshape(-1, len(T)),
                              "models": [str(x) for x in np.asarray(r.get(f"{p}/models")).reshape(-1).tolist()],
-                             "source": _text(r.get(f"{p}/source"))}
+                             "source": as_text(r.get(f"{p}/source"))}
         sig_at = r.get_attrs("sigma_eff_mS_per_cm")
         out.append({"task": tid, "label": tid.split("/", 1)[1], "case": str(at.get("case", tid.split("/", 1)[1])),
                     "material": str(at.get("material", "")), "bulk": str(at.get("bulk", "")),
@@ -287,7 +282,7 @@ def _fe(a) -> list[dict]:
 def _config(a) -> dict:
     txt = a.provenance.get("config_json")
     try:
-        return json.loads(_text(txt)) if txt is not None else {}
+        return json.loads(as_text(txt)) if txt is not None else {}
     except (json.JSONDecodeError, TypeError):
         return {}
 
@@ -328,7 +323,7 @@ def collect(path) -> ReportData:
     a = open_archive(path)
     prov = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in a.provenance.items()
             if not (isinstance(v, np.ndarray) and v.dtype.kind != "O")}
-    prov = {k: (_text(v) if isinstance(v, np.ndarray) else v) for k, v in prov.items()}
+    prov = {k: (as_text(v) if isinstance(v, np.ndarray) else v) for k, v in prov.items()}
     data = ReportData(archive_path=str(path), provenance=prov, tasks=_tasks(a))
     for name, fn in (("structures", _structures), ("learning", _learning), ("md", _md), ("diffusion", _diffusion),
                      ("arrhenius", _arrhenius), ("fe", _fe), ("microstructure", _microstructure)):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from argyro_run.results import Result
+from argyro_run.results import Result, as_text
 
 # (dataset path suffix, column label) picked up from any dependency's Result for /summary/table
 _KEYS = [("D0_m2_per_s", "D0 [m2/s]"), ("Ea_eV", "Ea [eV]"), ("Ea_eV_err", "Ea err [eV]"),
@@ -116,15 +116,12 @@ def _diffusion_lines(deps: dict) -> list[str]:
     head = ["structure", *(f"{t:g} K" for t in temps)]
     body = [[name, *(f"{v[t][0]:.3g} +- {v[t][1]:.1g}" if t in v else "-" for t in temps.tolist())]
             for name, v in rows]
-    return ["Tracer D(T) of the diffusing species [m2/s] (kinisi: posterior mean +- sd of the all-origins MSD slope):", *_table(head, body)]
+    return ["Tracer D(T) of the diffusing species [m2/s] (kinisi: posterior mean +- sd of the all-origins MSD slope):",
+            *_table(head, body)]
 
 
 def _text(res: Result, path: str) -> str:
-    if path not in res.datasets:
-        return ""
-    a = np.asarray(res.get(path))
-    v = a.item() if a.shape == () else a.tolist()
-    return v.decode() if isinstance(v, bytes) else str(v)
+    return as_text(res.get(path)) if path in res else ""
 
 
 def _fe_cases(deps: dict) -> list[tuple[str, Result]]:
