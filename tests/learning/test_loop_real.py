@@ -170,29 +170,6 @@ def test_loop_gb_cell_learned_locally(tmp_path):
     assert res.get_attrs("")["n_iterations"] == 2
 
 
-_JOB = r"""
-import pickle, sys
-from pathlib import Path
-sys.path.insert(0, {repo!r})
-from argyro_run._stack import MPI
-from argyro_run.learning.dataset import training_set_from_result
-from argyro_run.learning.tasks import run_active_learning, run_initial_data
-from argyro_run.structures import argyrodite
-from tests.learning.test_loop_real import REF, _al_params, _structures
-comm = MPI.COMM_WORLD
-deps = {{"structures/LPSCl": _structures(ordered=argyrodite("Cl"))}}
-init = run_initial_data({{"reference": REF, "n_rattled": 4, "rattle_amplitude_A": 0.05, "strain_amplitude": 0.02,
-                         "training_set": None, "seed": 5}}, deps, comm, Path({wd!r}) / "init")
-params = _al_params(4, max_iterations=1, max_selected=2, exploration_ps=0.2, temps=(800.0, 1000.0))
-res = run_active_learning(params, {{"learning/initial_data": init, **deps}}, comm, Path({wd!r}) / "al")
-mine = (res.get_attrs(""), str(res.get("mtp/text")), str(res.get("active_set/text")),
-        int(res.get("iterations/0/n_explorations")), int(res.get("iterations/0/n_added")))
-every = comm.gather(mine)
-if comm.rank == 0:
-    Path({out!r}).write_bytes(pickle.dumps(every))
-"""
-
-
 @pytest.mark.slow
 def test_loop_two_ranks_same_result_on_every_rank(tmp_path):
     """Two exploration groups (one per temperature), distributed labels and training: every rank
@@ -200,11 +177,9 @@ def test_loop_two_ranks_same_result_on_every_rank(tmp_path):
     _require_stack()
     import pickle
 
-    from tests.conftest import REPO, run_mpi
+    from tests._support.env import REPO, run_mpi
 
-    job = tmp_path / "job.py"
-    job.write_text(_JOB.format(repo=str(REPO), wd=str(tmp_path), out=str(tmp_path / "out.pkl")))
-    p = run_mpi(2, [str(job)], timeout=600, cwd=REPO)
+    p = run_mpi(2, ["-m", "tests.learning._mpi_loop", str(tmp_path), str(tmp_path / "out.pkl")], timeout=600, cwd=REPO)
     assert p.returncode == 0, p.stderr[-3000:]
     r0, r1 = pickle.loads((tmp_path / "out.pkl").read_bytes())
     assert r0[3] == 2                  # both temperatures explored

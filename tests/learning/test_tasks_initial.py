@@ -9,7 +9,7 @@ import pytest
 
 from argyro_run.learning.dataset import training_set_from_result, training_set_to_result
 from argyro_run.results import Result, add_atoms
-from tests.conftest import REPO, run_mpi
+from tests._support.env import REPO, run_mpi
 
 REF = {"calculator": "tblite", "method": "GFN1-xTB", "electronic_temperature_K": 300.0, "kwargs": {},
        "command": None, "timeout_s": 300.0, "max_retries": 1,
@@ -99,28 +99,13 @@ def test_training_set_roundtrip():
     assert "force_weight" not in a2.arrays and "energy_weight" not in a2.info
 
 
-_JOB = r"""
-import json, pickle, sys
-from pathlib import Path
-sys.path.insert(0, {repo!r})
-from argyro_run._stack import MPI
-from argyro_run.learning.tasks import run_initial_data
-from tests.learning.test_tasks_initial import _deps, _params
-deps, _ = _deps()
-res = run_initial_data(_params(3), deps, MPI.COMM_WORLD, Path({wd!r}))
-if MPI.COMM_WORLD.rank == 0:
-    Path({out!r}).write_bytes(pickle.dumps(res))
-"""
-
-
 @pytest.mark.slow
 def test_initial_data_two_ranks_matches_serial(tmp_path):
     from argyro_run._stack import MPI
     from argyro_run.learning.tasks import run_initial_data
 
-    job = tmp_path / "job.py"
-    job.write_text(_JOB.format(repo=str(REPO), wd=str(tmp_path / "mpi"), out=str(tmp_path / "res.pkl")))
-    p = run_mpi(2, [str(job)], timeout=300, cwd=REPO)
+    p = run_mpi(2, ["-m", "tests.learning._mpi_initial_data", str(tmp_path / "mpi"), str(tmp_path / "res.pkl")],
+                timeout=300, cwd=REPO)
     assert p.returncode == 0, p.stderr[-3000:]
     par = pickle.loads((tmp_path / "res.pkl").read_bytes())
     ser = run_initial_data(_params(3), _deps()[0], MPI.COMM_SELF, tmp_path / "ser")

@@ -199,28 +199,8 @@ def test_unknown_element_and_missing_labels_are_refused():
     assert Frame(MomentTables.of(mtp), a, atom_types(mtp, a)).P > 0
 
 
-_SCRIPT = r"""
-import json, sys
-sys.path.insert(0, {repo!r})
-import numpy as np
-from argyro_run._stack import MPI
-from argyro_run.potentials import train as T
-from tests.potentials.test_moments import toy_mtp, toy_cells, label, noisy
-comm = MPI.COMM_WORLD
-mtp = toy_mtp(4)
-images = noisy(label(mtp, toy_cells(7, seed=9)), seed=3)
-start = toy_mtp(5)
-new, rep = T.train(start, images, max_iterations=10, comm=comm, validation_fraction=0.25, seed=2)
-err = T.errors(new, images, comm=comm)
-if comm.Get_rank() == 0:
-    json.dump({{"radial": new.radial_coeffs.ravel().tolist(), "moment": new.moment_coeffs.tolist(),
-               "species": new.species_coeffs.tolist(), "loss": rep.loss_history, "val": rep.validation_errors,
-               "err": err}}, open(sys.argv[1], "w"))
-"""
-
-
 def test_one_and_two_ranks_identical(tmp_path):
-    res = json_on_ranks(_SCRIPT, tmp_path)
+    res = json_on_ranks("tests.potentials._mpi_moments", tmp_path)
     assert res[0] == res[1]
     assert len(res[0]["loss"]) > 3 and res[0]["loss"][-1] < res[0]["loss"][0]
 

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from argyro_run._stack import MPI  # noqa: F401  (import order)
+from tests._support.env import run_mpi
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -251,41 +252,11 @@ def test_translation_and_rotation_invariance(mlip_fixtures):
     moved.close()
 
 
-MPI_SCRIPT = r"""
-import json, sys
-import numpy as np
-sys.path.insert(0, sys.argv[1])
-from argyro_run._stack import MPI
-from tests.potentials.test_plugin import Lmp, read_out_cfg
-import pathlib
-d = pathlib.Path(sys.argv[2])
-c = read_out_cfg(d / "out.cfg")[19]  # MLIP's configuration 500
-# 3x3x3 supercell so that two ranks really split the domain
-cell = c["cell"]; base = c["pos"]
-shifts = np.array([[i, j, k] for i in range(3) for j in range(3) for k in range(3)]) @ cell
-pos = (base[None] + shifts[:, None]).reshape(-1, 3)
-rng = np.random.default_rng(3); pos = pos + rng.normal(0, 0.05, pos.shape)
-types = np.tile(c["type"], 27)
-lmp = Lmp(d / "pot.mtp", types, pos, 3 * cell, comm=MPI.COMM_WORLD)
-lmp.run0()
-e = lmp.energy(); v = lmp.virial()
-f = lmp.lmp.gather_atoms("f", 1, 3)
-f = np.ctypeslib.as_array(f, shape=(len(pos) * 3,)).reshape(-1, 3) @ lmp.R.T
-if MPI.COMM_WORLD.rank == 0:
-    print("RESULT" + json.dumps({"e": e, "v": v.tolist(), "f": f.tolist(),
-                                 "nprocs": MPI.COMM_WORLD.size}))
-"""
-
-
 def test_one_vs_two_ranks(mlip_fixtures, tmp_path):
-    from tests.conftest import run_mpi
-
-    script = tmp_path / "mpi_plugin.py"
-    script.write_text(MPI_SCRIPT)
     d = mlip_fixtures / "crystals/noncubic/10"
     out = {}
     for n in (1, 2):
-        p = run_mpi(n, [str(script), str(ROOT), str(d)], timeout=300)
+        p = run_mpi(n, ["-m", "tests.potentials._mpi_plugin_forces", str(d)], timeout=300, cwd=ROOT)
         assert p.returncode == 0, p.stderr[-3000:]
         line = [x for x in p.stdout.splitlines() if x.startswith("RESULT")][0]
         out[n] = json.loads(line[6:])
@@ -492,27 +463,11 @@ def test_species_names_in_potential(mlip_fixtures, tmp_path):
     assert np.isclose(energies[0], c["e"], rtol=1e-12)
 
 
-BUILD_SCRIPT = r"""
-import sys
-sys.path.insert(0, sys.argv[1])
-from argyro_run._stack import MPI
-from argyro_run.potentials.plugin import plugin_path
-p = plugin_path()
-paths = MPI.COMM_WORLD.gather(str(p))
-if MPI.COMM_WORLD.rank == 0:
-    print("PATHS", " ".join(paths))
-"""
-
-
 def test_concurrent_first_build_in_fresh_cache(tmp_path, monkeypatch):
     """Two ranks build into an empty ARGYRO_RUN_CACHE at once: one compiles under the lock,
     both get the same library, and it loads in LAMMPS."""
-    from tests.conftest import run_mpi
-
-    script = tmp_path / "build.py"
-    script.write_text(BUILD_SCRIPT)
     monkeypatch.setenv("ARGYRO_RUN_CACHE", str(tmp_path / "cache"))
-    p = run_mpi(2, [str(script), str(ROOT)], timeout=600)
+    p = run_mpi(2, ["-m", "tests.potentials._mpi_plugin_build"], timeout=600, cwd=ROOT)
     assert p.returncode == 0, p.stderr[-3000:]
     paths = [x for x in p.stdout.splitlines() if x.startswith("PATHS")][0].split()[1:]
     assert len(paths) == 2 and paths[0] == paths[1]
@@ -533,40 +488,8 @@ def test_concurrent_first_build_in_fresh_cache(tmp_path, monkeypatch):
     lmp.close()
 
 
-GRADE_MPI_SCRIPT = r"""
-import sys, json
-import numpy as np
-sys.path.insert(0, sys.argv[1])
-from argyro_run._stack import MPI
-from tests.potentials.test_plugin import Lmp, read_out_cfg
-import pathlib
-d = pathlib.Path(sys.argv[2]); active = sys.argv[3]; dump = sys.argv[4]; thr = float(sys.argv[5])
-c = read_out_cfg(d / "out.cfg")[19]  # MLIP's configuration 500
-cell = c["cell"]
-shifts = np.array([[i, j, k] for i in range(2) for j in range(2) for k in range(2)]) @ cell
-pos = (c["pos"][None] + shifts[:, None]).reshape(-1, 3)
-pos = pos + np.random.default_rng(5).normal(0, 0.1, pos.shape)
-lmp = Lmp(d / "pot.mtp", np.tile(c["type"], 8), pos, 2 * cell, comm=MPI.COMM_WORLD,
-          style_extra=f" active_set {active} select {thr} dump {dump}")
-lmp.run0()
-g = lmp.lmp.gather("d_mtp_grade", 1, 1)
-g = np.ctypeslib.as_array(g, shape=(len(pos),)).copy()
-try:
-    lmp.lmp.command(f"pair_style mtp {d / 'pot.mtp'} active_set {active} break {thr}")
-    lmp.lmp.command("pair_coeff * * 0")
-    lmp.lmp.command("run 0")
-    broke = ""
-except Exception as exc:
-    broke = str(exc)
-if MPI.COMM_WORLD.rank == 0:
-    print("RESULT" + json.dumps({"g": g.tolist(), "broke": broke}))
-"""
-
-
 def test_grades_select_break_two_ranks(mlip_fixtures, tmp_path):
     """Per-atom grades, the selected .cfg and the break are the same on 1 and 2 ranks."""
-    from tests.conftest import run_mpi
-
     d = mlip_fixtures / "crystals/noncubic/06"
     S = species_count(d / "pot.mtp")
     cfgs = read_out_cfg(d / "out.cfg")
@@ -576,12 +499,11 @@ def test_grades_select_break_two_ranks(mlip_fixtures, tmp_path):
     ainv = np.linalg.inv(rows[maxvol(rows)])
     active = tmp_path / "a.als"
     _write_active(active, ainv)
-    script = tmp_path / "g.py"
-    script.write_text(GRADE_MPI_SCRIPT)
     out = {}
     for n in (1, 2):
         dump = tmp_path / f"sel{n}.cfg"
-        p = run_mpi(n, [str(script), str(ROOT), str(d), str(active), str(dump), "1.0"], timeout=300)
+        p = run_mpi(n, ["-m", "tests.potentials._mpi_plugin_grades", str(d), str(active), str(dump), "1.0"],
+                    timeout=300, cwd=ROOT)
         assert p.returncode == 0, p.stderr[-3000:]
         out[n] = json.loads([x for x in p.stdout.splitlines() if x.startswith("RESULT")][0][6:])
         out[n]["sel"] = read_out_cfg(dump)

@@ -17,7 +17,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 
 from argyro_run.potentials import train as T
 from argyro_run.potentials.moments import MomentTables
-from tests.conftest import BIN, FIXTURES
+from tests._support.env import BIN, FIXTURES
 from tests.potentials.training_runs import json_on_ranks, refit_from_perturbed
 
 CRYSTAL = FIXTURES / "crystals" / "noncubic"
@@ -241,27 +241,8 @@ def test_validation_split_is_seeded_and_reported(mlip_fixtures):
         T.train(mtp, images, validation_fraction=1.0)
 
 
-_MPI_SCRIPT = r"""
-import json, sys
-import numpy as np
-from argyro_run._stack import MPI
-sys.path.insert(0, {repo!r})
-from tests.potentials.test_train import _mtp, _cfg, _random_labels, CRYSTAL
-from argyro_run.potentials import train as T
-comm = MPI.COMM_WORLD
-mtp = _mtp(CRYSTAL / "06" / "pot.mtp")
-images = _random_labels(mtp, _cfg(CRYSTAL / "06" / "out.cfg")[:5], seed=6)
-new, rep = T.train(mtp, images, max_iterations=8, comm=comm, validation_fraction=0.2, seed=1)
-if comm.Get_rank() == 0:
-    json.dump({{"radial": np.asarray(new.radial_coeffs).ravel().tolist(),
-               "moment": np.asarray(new.moment_coeffs).tolist(),
-               "species": np.asarray(new.species_coeffs).tolist(), "loss": rep.loss_history,
-               "val": rep.validation_errors}}, open(sys.argv[1], "w"))
-"""
-
-
 def test_one_and_two_ranks_give_identical_results(mlip_fixtures, tmp_path):
-    one, two = json_on_ranks(_MPI_SCRIPT, tmp_path)
+    one, two = json_on_ranks("tests.potentials._mpi_train", tmp_path)
     assert one["radial"] == two["radial"] and one["moment"] == two["moment"] and one["species"] == two["species"]
     assert one["loss"] == two["loss"] and one["val"] == two["val"]
     assert len(one["loss"]) > 2

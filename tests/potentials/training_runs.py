@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 from argyro_run.potentials import train as T
-from tests.conftest import REPO, run_mpi
+from tests._support.env import REPO, run_mpi
 
 
 def refit_from_perturbed(truth, images):
@@ -29,15 +29,13 @@ def refit_from_perturbed(truth, images):
     return before, new, report
 
 
-def json_on_ranks(script_text: str, tmp_path, ranks=(1, 2)) -> list:
-    """The JSON each run of ``script_text`` (formatted with ``repo``; it writes its result to
-    ``sys.argv[1]``) leaves, one per rank count in ``ranks``."""
-    script = tmp_path / "mpi_script.py"
-    script.write_text(script_text.format(repo=str(REPO)))
+def json_on_ranks(module: str, tmp_path, ranks=(1, 2)) -> list:
+    """The JSON each run of ``python -m module OUT`` (it writes its result to the file OUT) leaves,
+    one per rank count in ``ranks``."""
     results = []
     for n in ranks:
         out = tmp_path / f"r{n}.json"
-        proc = run_mpi(n, [str(script), str(out)], timeout=300, cwd=REPO)
+        proc = run_mpi(n, ["-m", module, str(out)], timeout=300, cwd=REPO)
         assert proc.returncode == 0, proc.stderr[-3000:]
         results.append(json.loads(out.read_text()))
     return results
