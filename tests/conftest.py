@@ -1,6 +1,5 @@
-"""Session fixtures. The helpers themselves live in ``tests/_support/`` (``env``: paths, the venv's
-executables and MPI launcher); the names below are imported from there for the test modules that
-still import them from here."""
+"""Session fixtures and hooks only; the helpers the tests import live in ``tests/_support/``
+(``env``: paths, the venv's executables and MPI launcher)."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._support.env import BIN, FIXTURES, MPIEXEC, REPO, run_mpi  # noqa: F401
+from tests._support.env import FIXTURES
 
 
 @pytest.fixture

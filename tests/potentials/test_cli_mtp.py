@@ -11,7 +11,7 @@ from ase.build import bulk
 from argyro_run.potentials.cfg import read_cfg, write_cfg
 from argyro_run.potentials.evaluate import evaluate
 from argyro_run.potentials.mtp import read_mtp, write_mtp
-from tests.conftest import BIN
+from tests._support.env import BIN
 
 
 def _cli(*args, timeout=300):
