@@ -1,4 +1,5 @@
-"""The package layering of the MTP stages (issue 17): potentials below md below learning.
+"""The package layering (issue 17): potentials below md below learning, and config below every
+stage except the three edges its validation needs (``docs/architecture.md``, "Layers").
 
 The import graph is built with ``ast`` from the sources (every ``import`` statement, also those
 inside functions), so an import cycle is found even when it only closes at run time."""
@@ -15,6 +16,12 @@ import argyro_run
 
 ROOT = pathlib.Path(argyro_run.__file__).parent
 STAGES = ("potentials", "md", "learning")
+EVERY_STAGE = ("structures", "potentials", "learning", "md", "analysis", "microstructure", "fe", "plan", "runtime",
+               "report", "archive", "cli")
+# What the config models validate with a stage's own code (docs/architecture.md, "Layers"): the ion
+# table, CSL rotations and structure-file summaries (structures), the MTP level table (potentials),
+# the [fe] case resolution (fe). Every other stage is above config.
+CONFIG_USES = {"structures", "potentials", "fe"}
 
 
 def _modules(package: str) -> list[str]:
@@ -81,6 +88,13 @@ def test_potentials_never_imports_learning_or_md():
 def test_md_never_imports_learning():
     packages, _ = _graphs()
     assert "learning" not in packages.get("md", set()), packages["md"]
+
+
+def test_config_imports_no_stage_but_its_validation_edges():
+    packages, _ = _graphs()
+    stages = packages.get("config", set()) & set(EVERY_STAGE)
+    assert stages <= CONFIG_USES, f"config imports {sorted(stages - CONFIG_USES)}"
+    assert "learning" not in stages  # the calculator and model tables are owned by config/reference.py
 
 
 def test_no_package_cycle_through_potentials_or_md():

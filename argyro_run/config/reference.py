@@ -1,4 +1,8 @@
-"""``[reference]``: the calculator that labels training structures."""
+"""``[reference]``: the calculator that labels training structures.
+
+This module owns the built-in calculator names, the pretrained models of the foundation
+calculators and the checks of a calculator/model choice that need no run; the reference stage
+(:mod:`argyro_run.learning.reference`) imports them from here, so config imports no stage."""
 
 from __future__ import annotations
 
@@ -8,12 +12,63 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from argyro_run.config.base import Section
-from argyro_run.learning.reference import BUILTIN as BUILTIN_CALCULATORS
-from argyro_run.learning.reference import FOUNDATION_DEFAULT_MODEL, FOUNDATION_MODELS, ReferenceSpec, check_spec
 
+BUILTIN_CALCULATORS = ("tblite", "chgnet", "sevenn", "vasp", "espresso", "gpaw", "cp2k")
+
+# Pretrained universal potentials whose weights are files inside the installed wheel (compute
+# nodes have no network: nothing is ever downloaded). calculator -> model name -> how to load it:
+# chgnet: the ``model_name`` of ``CHGNet.load``; sevenn: (attribute of ``sevenn._const`` holding
+# the checkpoint path in the package, modal of a multi-fidelity model or None).
+FOUNDATION_MODELS: dict[str, dict[str, Any]] = {
+    "chgnet": {"0.3.0": "0.3.0", "r2scan": "r2scan"},
+    "sevenn": {"7net-0": ("SEVENNET_0_11Jul2024", None),
+               "7net-l3i5": ("SEVENNET_l3i5", None),
+               "7net-mf-0-pbe": ("SEVENNET_MF_0", "PBE"),
+               "7net-mf-0-r2scan": ("SEVENNET_MF_0", "R2SCAN")},
+}
+FOUNDATION_DEFAULT_MODEL = {"chgnet": "0.3.0", "sevenn": "7net-0"}
 _MODELS_DOC = "; ".join(f"{c}: {', '.join(repr(m) for m in ms)} (default {FOUNDATION_DEFAULT_MODEL[c]!r})"
                         for c, ms in FOUNDATION_MODELS.items())
 _MODULE_CLASS = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+def foundation_model_name(calculator: str, model: str | None) -> str:
+    """The pretrained model of ``calculator`` = chgnet / sevenn (its default when ``model`` is None);
+    ``ValueError`` naming the allowed models when the package does not ship ``model``."""
+    name = model if model is not None else FOUNDATION_DEFAULT_MODEL[calculator]
+    allowed = FOUNDATION_MODELS[calculator]
+    if name not in allowed:
+        raise ValueError(f"reference.model = {name!r} is not a {calculator} model shipped with the package; "
+                         f"allowed: {', '.join(allowed)}")
+    return name
+
+
+def calculator_problems(calculator: str, model: str | None) -> list[str]:
+    """Problems with a calculator / model choice that can be seen without running it: a model for
+    a calculator without models, a built-in calculator whose Python package is not installed, an
+    unknown model, a name that is neither built in nor ``package.module:Class``."""
+    name = calculator
+    if model is not None and name not in FOUNDATION_MODELS:
+        return [f"reference.model applies to {' and '.join(FOUNDATION_MODELS)} only, not to calculator {name!r}"]
+    if name in BUILTIN_CALCULATORS:
+        mod = {"tblite": "tblite.ase", "gpaw": "gpaw", "chgnet": "chgnet", "sevenn": "sevenn"}.get(name)
+        if mod:
+            import importlib.util
+
+            if importlib.util.find_spec(mod.split(".")[0]) is None:
+                extra = " (pip install 'argyro-run[foundation]')" if name in FOUNDATION_MODELS else ""
+                return [f"reference.calculator = {name!r} needs the Python package {mod.split('.')[0]!r}, "
+                        f"which is not installed{extra}"]
+        if name in FOUNDATION_MODELS:
+            try:
+                foundation_model_name(name, model)
+            except ValueError as exc:
+                return [str(exc)]
+        return []
+    if ":" not in name:
+        return [f"reference.calculator = {name!r} is not allowed; use one of {', '.join(BUILTIN_CALCULATORS)} "
+                f"or 'package.module:Class'"]
+    return []
 
 
 class FallbackSection(Section):
@@ -50,7 +105,7 @@ class ReferenceSection(Section):
     @model_validator(mode="after")
     def _model(self):
         if self.calculator in FOUNDATION_MODELS or self.model is not None:
-            problems = check_spec(ReferenceSpec(calculator=self.calculator, model=self.model))
+            problems = calculator_problems(self.calculator, self.model)
             if problems:
                 raise ValueError("; ".join(problems))
             if self.model is None:  # recorded in the provenance's configuration as the model used

@@ -28,22 +28,14 @@ from typing import Any
 
 import numpy as np
 
+from argyro_run.config.reference import (
+    BUILTIN_CALCULATORS,
+    FOUNDATION_MODELS,
+    calculator_problems,
+    foundation_model_name,
+)
+
 log = logging.getLogger(__name__)
-
-BUILTIN = ("tblite", "chgnet", "sevenn", "vasp", "espresso", "gpaw", "cp2k")
-
-# Pretrained universal potentials whose weights are files inside the installed wheel (compute
-# nodes have no network: nothing is ever downloaded). calculator -> model name -> how to load it:
-# chgnet: the ``model_name`` of ``CHGNet.load``; sevenn: (attribute of ``sevenn._const`` holding
-# the checkpoint path in the package, modal of a multi-fidelity model or None).
-FOUNDATION_MODELS: dict[str, dict[str, Any]] = {
-    "chgnet": {"0.3.0": "0.3.0", "r2scan": "r2scan"},
-    "sevenn": {"7net-0": ("SEVENNET_0_11Jul2024", None),
-               "7net-l3i5": ("SEVENNET_l3i5", None),
-               "7net-mf-0-pbe": ("SEVENNET_MF_0", "PBE"),
-               "7net-mf-0-r2scan": ("SEVENNET_MF_0", "R2SCAN")},
-}
-FOUNDATION_DEFAULT_MODEL = {"chgnet": "0.3.0", "sevenn": "7net-0"}
 
 
 @dataclass(frozen=True)
@@ -97,12 +89,7 @@ class LabelOutcome:
 
 def foundation_model(spec: ReferenceSpec) -> str:
     """The pretrained model of a ``chgnet`` / ``sevenn`` spec (its default when ``model`` is None)."""
-    name = spec.model if spec.model is not None else FOUNDATION_DEFAULT_MODEL[spec.calculator]
-    allowed = FOUNDATION_MODELS[spec.calculator]
-    if name not in allowed:
-        raise ValueError(f"reference.model = {name!r} is not a {spec.calculator} model shipped with the package; "
-                         f"allowed: {', '.join(allowed)}")
-    return name
+    return foundation_model_name(spec.calculator, spec.model)
 
 
 def foundation_version(calculator: str) -> str:
@@ -219,7 +206,7 @@ def make_calculator(spec: ReferenceSpec, directory: str | os.PathLike, threads: 
 
         mod, cls = name.split(":", 1)
         return getattr(importlib.import_module(mod), cls)(**kw)
-    raise ValueError(f"unknown reference calculator {name!r}; allowed: {', '.join(BUILTIN)} or 'module:Class'")
+    raise ValueError(f"unknown reference calculator {name!r}; allowed: {', '.join(BUILTIN_CALCULATORS)} or 'module:Class'")
 
 
 def _short_path(directory: str) -> str:
@@ -253,28 +240,8 @@ def failure_detail(spec: ReferenceSpec, directory: str | os.PathLike) -> str:
 
 
 def check_spec(spec: ReferenceSpec) -> list[str]:
-    """Problems with a spec that can be seen without running it (for the config validator)."""
-    name = spec.calculator
-    if spec.model is not None and name not in FOUNDATION_MODELS:
-        return [f"reference.model applies to {' and '.join(FOUNDATION_MODELS)} only, not to calculator {name!r}"]
-    if name in BUILTIN:
-        mod = {"tblite": "tblite.ase", "gpaw": "gpaw", "chgnet": "chgnet", "sevenn": "sevenn"}.get(name)
-        if mod:
-            import importlib.util
-
-            if importlib.util.find_spec(mod.split(".")[0]) is None:
-                extra = " (pip install 'argyro-run[foundation]')" if name in FOUNDATION_MODELS else ""
-                return [f"reference.calculator = {name!r} needs the Python package {mod.split('.')[0]!r}, "
-                        f"which is not installed{extra}"]
-        if name in FOUNDATION_MODELS:
-            try:
-                foundation_model(spec)
-            except ValueError as exc:
-                return [str(exc)]
-        return []
-    if ":" not in name:
-        return [f"reference.calculator = {name!r} is not allowed; use one of {', '.join(BUILTIN)} or 'package.module:Class'"]
-    return []
+    """Problems with a spec that can be seen without running it (the checks of the config validator)."""
+    return calculator_problems(spec.calculator, spec.model)
 
 
 def structure_key(atoms, spec: ReferenceSpec) -> str:
