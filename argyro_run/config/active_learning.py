@@ -55,6 +55,15 @@ class ActiveLearningSection(Section):
                                                                              "labelled per iteration.")
     converged_fraction: float = Field(0.0, ge=0, le=1, description="Converged when at most this fraction of "
                                                                    "exploration runs needs selection.")
+    min_distance_A: float | None = Field(
+        None, gt=0, le=10, description="Exploration configurations with two atoms closer than this (Angstrom; "
+                                       "default: potential.min_dist_A, where the MTP's radial basis begins) are "
+                                       "never selected: the MD had already collapsed there, and the MTP cannot "
+                                       "represent such a pair.")
+    max_force_eV_per_A: float = Field(
+        30.0, ge=0, le=1e6, description="Labelled configurations with a reference force above this (eV/Angstrom; "
+                                        "0: no limit) are kept out of the training set: collapsed geometries whose "
+                                        "forces of hundreds of eV/Angstrom would dominate the fit.")
 
     @field_validator("initial_cell_repeat")
     @classmethod

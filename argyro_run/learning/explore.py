@@ -33,6 +33,7 @@ class Exploration:
     wall_s: float = 0.0
     candidates: list = field(default_factory=list)   # Atoms with arrays['grade'], info['step']
     n_dumped: int = 0
+    n_unphysical: int = 0                             # candidates dropped: a pair closer than min_distance_A
     max_grade: float = 0.0                            # over the dumped configurations (0: none)
 
     @property

@@ -41,7 +41,7 @@ import numpy as np
 from argyro_run.errors import UserError
 from argyro_run.learning.dataset import LabelStats, label_images
 from argyro_run.learning.explore import explore
-from argyro_run.learning.select import grade_candidates, reference_jobs, select
+from argyro_run.learning.select import grade_candidates, min_distance_A, reference_jobs, select, within_force_limit
 from argyro_run.learning.settings import LoopSettings
 from argyro_run.results import as_text
 
@@ -132,9 +132,11 @@ class IterationRecord:
     max_grades: np.ndarray = field(default_factory=lambda: np.zeros(0))       # per exploration run
     grade_histogram: np.ndarray = field(default_factory=lambda: np.zeros(len(GRADE_BIN_EDGES) - 1, dtype=np.int64))
     n_candidates: int = 0
+    n_unphysical: int = 0                # candidates dropped: a pair closer than active_learning.min_distance_A
     n_selected: int = 0
     n_local: int = 0
     n_added: int = 0
+    n_rejected_force: int = 0            # labelled, kept out: a reference force above max_force_eV_per_A
     label: LabelStats = field(default_factory=LabelStats)
     full_cell_atoms: int = 0             # reference atoms had the parents been labelled whole
     validation: dict = field(default_factory=dict)   # old MTP on the new data (before retraining)
@@ -203,8 +205,16 @@ def stop_reason(rec: IterationRecord, settings: LoopSettings, k: int, picks, lab
                        f"{rec.n_need_selection} of {rec.n_explorations} exploration(s) still extrapolate "
                        f"(max grade {float(rec.max_grades.max()) if len(rec.max_grades) else float('nan'):.3g})")
     if not picks:
-        return False, "stopped: explorations extrapolate but no candidate configuration could be selected"
+        why = ""
+        if rec.n_unphysical:
+            why = (f" ({rec.n_unphysical} candidate(s) had a pair closer than {min_distance_A(settings):g} A "
+                   "(active_learning.min_distance_A): the MD collapsed before a physical configuration was graded "
+                   "above gamma_select; a lower gamma_select or a smaller first level may help)")
+        return False, "stopped: explorations extrapolate but no candidate configuration could be selected" + why
     if labelled is not None and not labelled:
+        if rec.n_rejected_force:
+            return False, (f"stopped: every configuration labelled in iteration {k} had a reference force above "
+                           f"active_learning.max_force_eV_per_A = {settings.max_force_eV_per_A:g} eV/A")
         return False, f"stopped: every reference calculation of iteration {k} failed"
     return False, ""
 
@@ -240,6 +250,7 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
         picks = None
         if comm.rank == 0:
             grade_candidates(mtp, active, exps, settings)
+            rec.n_unphysical = sum(e.n_unphysical for e in exps)
             rec.n_explorations = len(exps)
             rec.n_completed = sum(e.completed for e in exps)
             rec.n_broken = sum(e.broke for e in exps)
@@ -269,6 +280,11 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
         rec.full_cell_atoms = full
         new, rec.label = label_images(jobs, settings.reference, workdir / "reference" / f"level{settings.level}_it{k:03d}",
                                       comm=comm, cache_dir=workdir / "reference_cache")
+        new, rejected = within_force_limit(new, settings.max_force_eV_per_A)
+        rec.n_rejected_force = len(rejected)
+        if rejected:
+            log.warning("level %d iteration %d: %d labelled configuration(s) kept out of the training set: a reference "
+                        "force above %g eV/A", settings.level, k, len(rejected), settings.max_force_eV_per_A)
         rec.n_added = len(new)
         converged, reason = stop_reason(rec, settings, k, picks, new)
         if reason:

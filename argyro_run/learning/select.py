@@ -27,12 +27,44 @@ class Pick:
     origin: str
 
 
+def min_distance_A(settings: LoopSettings) -> float:
+    """Closest pair a selectable configuration may have: ``active_learning.min_distance_A``, by
+    default ``potential.min_dist_A`` (where the MTP's radial basis begins)."""
+    d = settings.learning.min_distance_A
+    return float(settings.min_dist_A if d is None else d)
+
+
+def closest_pair_A(atoms, r_max_A: float) -> float:
+    """Shortest interatomic distance of ``atoms`` (minimum image), ``inf`` when none is below ``r_max_A``."""
+    from ase.neighborlist import neighbor_list
+
+    d = neighbor_list("d", atoms, float(r_max_A))
+    return float(d.min()) if d.size else float("inf")
+
+
+def drop_unphysical(explorations: list, d_min_A: float) -> int:
+    """Remove the candidates with a pair closer than ``d_min_A`` (collapsed MD: the MTP cannot
+    represent such a pair and their reference forces would swamp the fit; MaxVol would pick them
+    first, as they extrapolate most). Counts them per run (``n_unphysical``); returns the total."""
+    total = 0
+    for ex in explorations:
+        keep = [a for a in ex.candidates if closest_pair_A(a, d_min_A) >= d_min_A]
+        ex.n_unphysical += len(ex.candidates) - len(keep)
+        total += len(ex.candidates) - len(keep)
+        ex.candidates = keep
+    return total
+
+
 def grade_candidates(mtp, active, explorations: list, settings: LoopSettings) -> None:
-    """Per-atom grades (``arrays['grade']``) of every candidate against ``active``, then each run's
-    ``max_grade``; keeps at most ``max_candidates_per_run`` per run (first, last and evenly
-    spaced between: the earliest extrapolations are the most physical, the last the worst)."""
+    """Per-atom grades (``arrays['grade']``) of every physical candidate against ``active``, then each
+    run's ``max_grade``. Candidates with a pair closer than :func:`min_distance_A` are dropped first
+    (:func:`drop_unphysical`); at most ``max_candidates_per_run`` are kept per run (first, last and
+    evenly spaced between: the earliest extrapolations are the most physical, the last the worst)."""
     from argyro_run.potentials.evaluate import site_basis
 
+    n = drop_unphysical(explorations, min_distance_A(settings))
+    if n:
+        log.info("%d candidate configuration(s) dropped: a pair closer than %.3g A", n, min_distance_A(settings))
     for ex in explorations:
         c = ex.candidates
         if len(c) > settings.max_candidates_per_run:
@@ -87,6 +119,19 @@ def select(active, explorations: list, settings: LoopSettings) -> list[Pick]:
         trial.update(rows[members], threshold=1.0 + 1e-3)
         alive[members] = False
     return picks
+
+
+def within_force_limit(images: list, max_force_eV_per_A: float) -> tuple[list, list]:
+    """(kept, rejected) labelled ``images``: rejected when a reference force on an atom the fit
+    uses (``force_weight`` > 0) exceeds ``max_force_eV_per_A`` (0: no limit)."""
+    if not max_force_eV_per_A:
+        return list(images), []
+    kept, rejected = [], []
+    for a in images:
+        f = np.linalg.norm(np.asarray(a.get_forces()), axis=1)
+        w = np.asarray(a.arrays.get("force_weight", np.ones(len(a))), dtype=float)
+        (rejected if np.any(f[w > 0] > max_force_eV_per_A) else kept).append(a)
+    return kept, rejected
 
 
 def reference_jobs(picks: list[Pick], settings: LoopSettings, iteration: int) -> tuple[list, int]:

@@ -248,9 +248,13 @@ def active_learning_result(out, settings=None) -> Result:
         r.add(f"{p}/grade_histogram", rec.grade_histogram, "1", note="per-atom grades of the candidate configurations")
         r.add(f"{p}/grade_bin_edges", GRADE_BIN_EDGES, "1")
         r.add(f"{p}/n_candidates", rec.n_candidates, "1")
+        r.add(f"{p}/n_unphysical", rec.n_unphysical, "1",
+              note="candidates dropped before selection: a pair closer than active_learning.min_distance_A")
         r.add(f"{p}/n_selected", rec.n_selected, "1")
         r.add(f"{p}/n_local", rec.n_local, "1")
         r.add(f"{p}/n_added", rec.n_added, "1")
+        r.add(f"{p}/n_rejected_force", rec.n_rejected_force, "1",
+              note="labelled but kept out of the training set: a reference force above active_learning.max_force_eV_per_A")
         _add_label_stats(r, p, rec.label, _PER_ITERATION_LABELS)
         r.add(f"{p}/full_cell_atoms", rec.full_cell_atoms, "1", note="reference atoms had whole cells been labelled")
         r.add(f"{p}/explore_wall_s", rec.explore_wall_s, "s")
