@@ -138,6 +138,9 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
                 note="cross-check only: ordinary least-squares D of each of analysis.n_blocks blocks")
         put("msd", msd_at_lag_A2(res["lag_ps"], res["msd_A2"], fit_end))
         put("T", T)
+        fw = r.get_attrs("framework") if "framework/host_displacement_A" in r else {}
+        put("stable", bool(fw.get("framework_stable", True)))
+        put("host_disp", float(fw.get("host_displacement_A", np.nan)))
         if an.get("collective"):
             estimate("collective", xs, dt, start, fit_end, T, collective=True)
         if "gb/plane_z_A" in r:
@@ -170,6 +173,10 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
             note=f"{an['species']} MSD (whole run, x+y+z) at the end of the fit window")
     out.add("diffusive", diffusive, "1", note=f"MSD at the fit end >= {MIN_DIFFUSIVE_MSD_A2:g} A^2 (a few hops)")
     out.set_attrs("diffusive", min_msd_A2=MIN_DIFFUSIVE_MSD_A2, species=an["species"])
+    out.add("framework_stable", np.array(rows["stable"], bool), "1",
+            note="the host framework stayed in place (md.max_host_displacement_A); unstable temperatures are never fitted")
+    out.add("host_displacement_A", np.array(rows["host_disp"]), "Angstrom",
+            note="host framework displacement at the end of each run (md/framework.py; NaN: not recorded)")
     for T, m, d in zip(rows["T"], rows["msd"], diffusive):
         if not d:
             log.warning("diffusion %s at %g K: %s MSD at the fit end %.3g A^2 < %g A^2: not diffusive (the slope is "
@@ -198,23 +205,31 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
 
 
 def _fit_into(out: Result, prefix: str, T, D, De, *, n_carriers: int, volume_A3: float, haven_ratio: float,
-              charge_e: float = 1.0, diffusive=None) -> str:
+              charge_e: float = 1.0, diffusive=None, framework_stable=None) -> str:
     """Arrhenius fit of (T, D, De) stored below ``prefix``; returns '' or why there is no fit.
 
     ``diffusive`` (bool per T, from the diffusion analysis): with at least
     ``MIN_DIFFUSIVE_TEMPERATURES`` diffusive points the fit uses only those (attr ``fit_quality``
     'ok'); with fewer it uses every positive D and is flagged ``fit_quality`` 'unreliable' with
-    ``fit_quality_reason``. ``diffusive`` (dataset) and ``used_in_fit`` record the points."""
+    ``fit_quality_reason``. ``diffusive`` (dataset) and ``used_in_fit`` record the points.
+    ``framework_stable`` (bool per T, from the MD runs): a temperature whose host framework melted
+    or transformed is never fitted, and the reason says so."""
     T, D, De = (np.asarray(v, float) for v in (T, D, De))
     ok = np.isfinite(D) & (D > 0)
     diff = np.ones(len(T), bool) if diffusive is None else np.asarray(diffusive, bool)
-    reliable, reason = fit_quality(diff, ok)
+    stable = np.ones(len(T), bool) if framework_stable is None else np.asarray(framework_stable, bool)
+    reliable, reason = fit_quality(diff & stable, ok)
+    ok = ok & stable
     if reliable:
         ok = ok & diff
+    if not stable.all():
+        reason += (f"; left out, the host framework melted or transformed (md.max_host_displacement_A): "
+                   f"{', '.join(f'{t:g} K' for t in T[~stable])}")
     out.add(f"{prefix}/temperatures_K", T, "K")
     out.add(f"{prefix}/D_m2_per_s", D, "m^2/s")
     out.add(f"{prefix}/D_err_m2_per_s", De, "m^2/s")
     out.add(f"{prefix}/diffusive", diff, "1", note="MSD at the fit end above the diffusive threshold")
+    out.add(f"{prefix}/framework_stable", stable, "1", note="host framework in place (md.max_host_displacement_A)")
     out.add(f"{prefix}/used_in_fit", ok, "1")
     out.set_attrs(prefix, fit_quality="ok" if reliable else "unreliable", fit_quality_reason=reason,
                   n_diffusive=int((diff & np.isfinite(D) & (D > 0)).sum()))
@@ -250,6 +265,7 @@ def run_arrhenius(params: dict, deps: dict, comm, workdir: Path) -> Result:
               "haven_ratio": float(a.get("haven_ratio", 1.0)), "charge_e": float(a.get("charge_e", 1.0))}
         T = r.get("temperatures_K")
         kw["diffusive"] = r.get("diffusive") if "diffusive" in r.datasets else None
+        kw["framework_stable"] = r.get("framework_stable") if "framework_stable" in r.datasets else None
         sets = {"tracer": (r.get("D_m2_per_s"), r.get("D_err_m2_per_s"))}
         if bool(a.get("is_gb")):
             sets["gb_parallel"] = (r.get("gb/D_parallel_m2_per_s"), r.get("gb/D_parallel_err_m2_per_s"))

@@ -33,6 +33,13 @@ class MDSection(Section):
                                "= the diffusing species of [analysis] (what the MSD needs), 'all' = every atom "
                                "(e.g. to visualise). Stored in single precision (~1e-5 A at 100 A).")
     structures: list[str] | None = Field(None, description="Structures to run (names as in `argyro-run plan`); default all.")
+    max_host_displacement_A: float = Field(
+        1.0, gt=0, le=100, description="Largest RMS change of the host atoms' (all but the analysed species) mean "
+                                       "positions between the first and the last tenth of the production, drift "
+                                       "removed: above it the framework melted or transformed (a potential with a hole) "
+                                       "and the run's D is left out of the Arrhenius fit. Window means of a crystal stay "
+                                       "within 0.1-0.4 A; 1 A is far below a framework ion's site change (the anion "
+                                       "sites of Li6PS5X are >= 4.3 A apart). argyro_run/md/framework.py")
     gamma_break: float = Field(10.0, ge=0, le=1e6,
                                description="Stop a run (task fails, 'extrapolation') when an MTP grade exceeds this "
                                            "(needs an active set with the potential); 0: never.")

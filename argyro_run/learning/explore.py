@@ -34,6 +34,10 @@ class Exploration:
     candidates: list = field(default_factory=list)   # Atoms with arrays['grade'], info['step']
     n_dumped: int = 0
     n_unphysical: int = 0                             # candidates dropped: a pair closer than min_distance_A
+    snapshots: list = field(default_factory=list)     # the last snapshots (every snapshot_every_steps), rank 0
+    host_displacement_A: np.ndarray = field(default_factory=lambda: np.zeros(0))   # md/framework.py, per window
+    drifted: bool = False                             # the host framework moved beyond max_host_displacement_A
+    drift_snapshot: object = None                     # the snapshot where it first did (its atom: info['center'])
     max_grade: float = 0.0                            # over the dumped configurations (0: none)
 
     @property
@@ -41,14 +45,14 @@ class Exploration:
         return self.steps_done >= self.steps_target and not self.broke and not self.error
 
     def needs_selection(self, gamma_select: float) -> bool:
-        return (not self.completed) or self.max_grade > gamma_select
+        return (not self.completed) or self.max_grade > gamma_select or self.drifted
 
 
 def explore_one(atoms, name: str, temperature_K: float, mtp_path: Path, active_path: Path, settings: LoopSettings,
                 rundir: Path, comm, seed: int) -> Exploration:
     """One exploration MD run (NVT, Nose-Hoover) with LAMMPS and the MTP plugin on ``comm``."""
     from argyro_run._stack import lammps_module
-    from argyro_run.md.lammps_io import current_atoms, write_data_file
+    from argyro_run.md.lammps_io import box_vectors, current_atoms, unwrapped_positions, write_data_file
     from argyro_run.potentials.plugin import lammps_commands
 
     ex = Exploration(name=name, temperature_K=temperature_K, steps_target=settings.n_steps)
@@ -78,8 +82,23 @@ def explore_one(atoms, name: str, temperature_K: float, mtp_path: Path, active_p
                   f"{settings.thermostat_damping_fs / 1000.0:.10g}",
                   "thermo 100"]:
             lmp.command(c)
+        snaps: list = []
+        n_atoms = int(lmp.get_natoms())
+
+        def snapshot(step):
+            a = current_atoms(lmp, species)
+            a.arrays["unwrapped"] = unwrapped_positions(lmp, n_atoms, box_vectors(lmp))
+            a.info["step"] = int(step)
+            snaps.append(a)
+
         try:
-            lmp.command(f"run {settings.n_steps}")
+            snapshot(0)
+            done, chunk = 0, max(1, settings.snapshot_every_steps)
+            while done < settings.n_steps:
+                k = min(chunk, settings.n_steps - done)
+                lmp.command(f"run {k} pre {'yes' if done == 0 else 'no'} post no")
+                done += k
+                snapshot(done)
         except Exception as e:  # LAMMPS raises on 'MTP extrapolation break' (and on lost atoms etc.)
             msg = str(e)
             if "MTP extrapolation break" in msg:
@@ -105,7 +124,39 @@ def explore_one(atoms, name: str, temperature_K: float, mtp_path: Path, active_p
         for c in ex.candidates:
             where = f"step{c.info['step']}" if "step" in c.info else f"dump{c.info.get('dump_index', '?')}"
             c.info["origin"] = f"{name}/T{temperature_K:g}/{where}"
+        _framework(ex, snaps, settings)
+        for a in ex.snapshots:
+            a.info["origin"] = f"{name}/T{temperature_K:g}/snapshot{a.info['step']}"
     return ex
+
+
+def _framework(ex: Exploration, snaps: list, settings: LoopSettings) -> None:
+    """The exploration's framework check (``md/framework.py``, the MD's limit ``md.max_host_displacement_A``)
+    on its snapshots; keeps the last ``n_precursors + 1`` snapshots (the precursors of a collapse) and,
+    when the framework drifted, the snapshot where it first passed the limit, centred on the atom that
+    moved most."""
+    from argyro_run.md.framework import host_displacement_A, window_means
+
+    ex.snapshots = snaps[-(settings.n_precursors + 1):]
+    host = ~np.isin(snaps[0].get_chemical_symbols(), list(settings.mobile_species)) if snaps else np.zeros(0, bool)
+    limit = settings.max_host_displacement_A
+    if len(snaps) < 4 or not host.any() or not limit:
+        return
+    x = np.stack([a.arrays["unwrapped"] for a in snaps])
+    n_windows = min(10, len(snaps) // 2)
+    ex.host_displacement_A = host_displacement_A(x, host, n_windows)
+    over = np.flatnonzero(ex.host_displacement_A > limit)
+    if not len(over):
+        return
+    ex.drifted = True
+    w = int(over[0])
+    per = len(snaps) // n_windows
+    m = window_means(x[:, host], n_windows)
+    d = m[w] - m[0]
+    d -= d.mean(axis=0)
+    a = snaps[min(len(snaps) - 1, (w + 1) * per - 1)].copy()
+    a.info["center"] = int(np.flatnonzero(host)[np.argmax(np.sum(d * d, axis=1))])
+    ex.drift_snapshot = a
 
 
 def _same_as_any(a, images) -> bool:
@@ -211,5 +262,5 @@ def explore(mtp_path: Path, active_path: Path, structures: list, settings: LoopS
             out[j] = e
     if comm.rank != 0:
         for e in out:
-            e.candidates = []
+            e.candidates, e.snapshots, e.drift_snapshot = [], [], None
     return out

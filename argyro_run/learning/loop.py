@@ -7,11 +7,14 @@ Each iteration::
              groups of ranks; configurations graded above gamma_select are dumped, a run stops
              at gamma_break (the break configuration is kept too)
     check    converged when at most ``converged_fraction`` of the runs needed a selection
-             (default 0: every run went its full length below gamma_select)
+             (default 0: every run went its full length below gamma_select, and its host
+             framework stayed in place: md.max_host_displacement_A, ``md/framework.py``)
     select   greedy D-optimal choice against the current active set (neighbourhood mode):
              repeatedly take the candidate neighbourhood of highest grade, add its configuration
              (or, for cells above ``max_reference_atoms``, the core of its cut-out) to a trial
              active set, re-grade, until nothing is above gamma_select or the cap is reached
+    physics  what the linear grades cannot see (``select.physics_picks``): the last physical
+             snapshots before a collapse, the snapshot where a framework drifted
     label    reference calculations: whole cells, or local cut-outs around the chosen atoms of
              large cells (force weights 1 on the core, 0 on the rim; energy/stress weight 0)
     retrain  warm start from the current parameters on all data; rebuild the active set
@@ -41,7 +44,14 @@ import numpy as np
 from argyro_run.errors import UserError
 from argyro_run.learning.dataset import LabelStats, label_images
 from argyro_run.learning.explore import explore
-from argyro_run.learning.select import grade_candidates, min_distance_A, reference_jobs, select, within_force_limit
+from argyro_run.learning.select import (
+    grade_candidates,
+    min_distance_A,
+    physics_picks,
+    reference_jobs,
+    select,
+    within_force_limit,
+)
 from argyro_run.learning.settings import LoopSettings
 from argyro_run.results import as_text
 
@@ -134,6 +144,9 @@ class IterationRecord:
     n_candidates: int = 0
     n_unphysical: int = 0                # candidates dropped: a pair closer than active_learning.min_distance_A
     n_selected: int = 0
+    n_drifted: int = 0                   # explorations whose host framework moved beyond md.max_host_displacement_A
+    n_precursor_picks: int = 0           # snapshots before a collapse, labelled (select.physics_picks)
+    n_drift_picks: int = 0               # snapshots where a framework drifted, labelled
     n_local: int = 0
     n_added: int = 0
     n_rejected_force: int = 0            # labelled, kept out: a reference force above max_force_eV_per_A
@@ -262,11 +275,16 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
             rec.grade_histogram = np.histogram(allg, bins=GRADE_BIN_EDGES)[0].astype(np.int64)
             rec.n_candidates = sum(len(e.candidates) for e in exps)
             done = rec.n_need_selection <= settings.converged_fraction * len(exps)
+            rec.n_drifted = sum(e.drifted for e in exps)
             if not done and k < settings.max_iterations:
-                picks = select(active, exps, settings)
+                extra = physics_picks(exps, settings)
+                picks = select(active, exps, settings) + extra
+                rec.n_precursor_picks = sum(p.kind == "precursor" for p in extra)
+                rec.n_drift_picks = sum(p.kind == "drift" for p in extra)
             for e in exps:
                 for a in e.candidates:
                     a.info.pop("_rows", None)
+                e.snapshots, e.drift_snapshot = [], None
         rec = _bcast(comm, rec)
         picks = _bcast(comm, picks)
         converged, reason = stop_reason(rec, settings, k, picks)

@@ -25,6 +25,7 @@ class Pick:
     center: int | None
     grade: float
     origin: str
+    kind: str = "maxvol"        # or "precursor" / "drift" (physics_picks)
 
 
 def min_distance_A(settings: LoopSettings) -> float:
@@ -118,6 +119,43 @@ def select(active, explorations: list, settings: LoopSettings) -> list[Pick]:
             picks.append(Pick(atoms=a, center=c, grade=float(g[i]), origin=f"{a.info['origin']}/atom{c}"))
         trial.update(rows[members], threshold=1.0 + 1e-3)
         alive[members] = False
+    return picks
+
+
+def _closest_atom(atoms, r_max_A: float = 3.0) -> int:
+    """An atom of the closest pair of ``atoms`` (0 when no pair is within ``r_max_A``)."""
+    from ase.neighborlist import neighbor_list
+
+    i, d = neighbor_list("id", atoms, float(r_max_A))
+    return int(i[np.argmin(d)]) if d.size else 0
+
+
+def physics_picks(explorations: list, settings: LoopSettings) -> list[Pick]:
+    """What MaxVol cannot see, from the explorations' snapshots (``explore._framework``):
+
+    * a run that broke or collapsed (a candidate with a pair closer than :func:`min_distance_A`):
+      its last ``n_precursors`` *physical* snapshots before the end, i.e. the approach to the
+      collapse, where the reference's forces teach the repulsion the MTP lacks (the linear
+      grades of a pair type stay low while its radial functions are still near zero there);
+    * a run whose host framework drifted (``md.max_host_displacement_A``): the snapshot where it
+      first did, centred on the atom that moved most.
+
+    Cells above ``max_reference_atoms`` are cut out around the closest pair's atom or the moved atom."""
+    d_min = min_distance_A(settings)
+    picks: list[Pick] = []
+
+    def add(a, why: str, center: int):
+        small = len(a) <= settings.max_reference_atoms
+        origin = a.info.get("origin", "?") + f"/{why}" + ("" if small else f"/atom{center}")
+        picks.append(Pick(atoms=a, center=None if small else center, grade=float("nan"), origin=origin, kind=why))
+
+    for ex in explorations:
+        if ex.broke or ex.error or ex.n_unphysical:
+            physical = [a for a in ex.snapshots if closest_pair_A(a, d_min) >= d_min]
+            for a in physical[-settings.n_precursors:][::-1]:
+                add(a, "precursor", _closest_atom(a))
+        if ex.drifted and ex.drift_snapshot is not None:
+            add(ex.drift_snapshot, "drift", int(ex.drift_snapshot.info.get("center", 0)))
     return picks
 
 

@@ -48,8 +48,13 @@ class LoopSettings:
     thermostat_damping_fs: float = 100.0
     max_candidates_per_run: int = 20
     explorer: str = "lammps"           # "lammps" (plugin; the production path) or "ase" (pure Python, slow)
+    snapshot_every_steps: int = 100      # explorations keep a snapshot this often (collapse precursors, drift)
+    n_precursors: int = 2                # physical snapshots before a collapse labelled per exploration
     reference: ReferenceSpec = field(default_factory=ReferenceSpec)
     seed: int = 0
+    # from other sections (plan/build.py passes them): the mobile ions, and md.max_host_displacement_A
+    mobile_species: tuple = ()
+    max_host_displacement_A: float | None = None
 
     @classmethod
     def of(cls, level: int, species, **values) -> "LoopSettings":
@@ -71,7 +76,9 @@ class LoopSettings:
             raise UserError("potential.species: the active-learning loop needs the elements of the MTP types "
                             "(set potential.species, e.g. [\"Li\", \"P\", \"S\", \"Cl\"])")
         return cls(level=step.level, species=list(potential.species), step=step, learning=learning, potential=potential,
-                   reference=spec_from_params(params.get("reference") or {}), seed=int(params.get("seed", 0)))
+                   reference=spec_from_params(params.get("reference") or {}), seed=int(params.get("seed", 0)),
+                   mobile_species=tuple(params.get("mobile_species") or ()),
+                   max_host_displacement_A=params.get("max_host_displacement_A"))
 
     def __getattr__(self, name: str):
         """A key of the config sections (``settings.gamma_select``, ``settings.max_dist_A``)."""

@@ -20,6 +20,7 @@ from argyro_run.learning.dataset import (
     training_set_from_result,
     training_set_to_result,
 )
+from argyro_run.learning.select import within_force_limit
 from argyro_run.results import Result
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,11 @@ def run_initial_data(params: dict, deps: dict, comm, workdir: Path) -> Result:
             todo.append(c)
     images, st = label_images(todo, spec, workdir / "reference", comm=comm, cache_dir=workdir / "reference_cache")
     md_frames, md_stats = _initial_reference_md(params, structs, spec, seed, comm, workdir)
-    images = images + md_frames
+    images, rejected = within_force_limit(images + md_frames, float(params.get("max_force_eV_per_A") or 0.0))
+    if rejected:
+        log.warning("initial data: %d labelled copy(ies) kept out, a reference force above "
+                    "active_learning.max_force_eV_per_A = %g eV/A (lower active_learning.rattle_amplitude_A)",
+                    len(rejected), params["max_force_eV_per_A"])
     if params.get("training_set"):
         path = resolve_input_file(params["training_set"], params, "potential.training_set")
         species = (params.get("potential") or {}).get("species")
@@ -149,7 +154,7 @@ def run_initial_data(params: dict, deps: dict, comm, workdir: Path) -> Result:
         errors = [f"{m['structure']}: {m['error']}" for m in md_stats if not m["ok"]]
         if errors:
             result.set_attrs("reference_md/ok", errors="; ".join(errors)[:2000])
-    result.set_attrs("", n_images=len(images), n_failed=st.failed, n_structures=len(structs),
+    result.set_attrs("", n_images=len(images), n_failed=st.failed, n_structures=len(structs), n_rejected_force=len(rejected),
                      cell_atoms=",".join(f"{mat}/{name}:{len(a)}" for mat, name, a in structs))
     log.info("initial data: %d image(s) labelled, %d failed, %.1f s", len(images), st.failed, st.wall_s)
     return result
@@ -251,6 +256,11 @@ def active_learning_result(out, settings=None) -> Result:
         r.add(f"{p}/n_unphysical", rec.n_unphysical, "1",
               note="candidates dropped before selection: a pair closer than active_learning.min_distance_A")
         r.add(f"{p}/n_selected", rec.n_selected, "1")
+        r.add(f"{p}/n_drifted", rec.n_drifted, "1",
+              note="explorations whose host framework moved beyond md.max_host_displacement_A (md/framework.py)")
+        r.add(f"{p}/n_precursor_picks", rec.n_precursor_picks, "1",
+              note="labelled snapshots from just before a collapse (learning/select.py physics_picks)")
+        r.add(f"{p}/n_drift_picks", rec.n_drift_picks, "1", note="labelled snapshots where a framework drifted")
         r.add(f"{p}/n_local", rec.n_local, "1")
         r.add(f"{p}/n_added", rec.n_added, "1")
         r.add(f"{p}/n_rejected_force", rec.n_rejected_force, "1",

@@ -3,7 +3,8 @@
 Result (below the task's archive group): ``time_ps``, ``thermo/{temperature_K, potential_energy_eV,
 total_energy_eV, pressure_bar, volume_A3}``, ``trajectory/positions_A`` (samples x kept atoms x 3,
 unwrapped, lab frame, float32; ``md.trajectory_atoms``: the analysed species or all atoms),
-``trajectory/numbers``, ``trajectory/atom_index``, ``trajectory/cell_A``, GB geometry when the
+``trajectory/numbers``, ``trajectory/atom_index``, ``trajectory/cell_A``, ``framework/host_displacement_A``
+with attrs ``framework_stable`` and ``host_displacement_A`` (``md/framework.py``), GB geometry when the
 structure is a bicrystal (``gb/plane_z_A``, ``gb/period_A``, ``gb/normal``), attrs with the run
 settings. A run that loses atoms, extrapolates beyond ``md.gamma_break`` or misses its
 temperature raises (the runtime records the failure and its message).
@@ -38,6 +39,30 @@ def structure_of(deps: dict, name: str):
         if f"{name}/numbers" in deps[d]:
             return get_atoms(deps[d], name)
     raise ValueError(f"structure {name!r} is in none of {ids}")
+
+
+def _framework_check(r: Result, run, atoms, md: dict, name: str, T: float) -> None:
+    """``framework/host_displacement_A`` (per window) and the attrs ``host_displacement_A`` (last
+    window) and ``framework_stable`` (``md.max_host_displacement_A``): does the host stay a crystal?"""
+    from argyro_run.md.framework import host_displacement_A
+
+    mobile = md.get("species")
+    host = np.array(atoms.get_chemical_symbols()) != mobile if mobile else np.zeros(len(atoms), bool)
+    if not host.any() or len(run.time_ps) < 2:
+        return
+    n_windows = min(10, len(run.time_ps))
+    disp = host_displacement_A(run.positions_A, host, n_windows)
+    final, limit = float(disp[-1]), float(md["max_host_displacement_A"])
+    r.add("framework/host_displacement_A", disp, "Angstrom",
+          note=f"RMS change of the window-mean positions of the {int(host.sum())} atoms that are not {mobile} from the "
+               f"first of {n_windows} equal windows of the production, their mean drift removed (argyro_run/md/framework.py)")
+    r.set_attrs("framework", host_displacement_A=final, max_host_displacement_A=limit,
+                framework_stable=bool(final <= limit), n_windows=n_windows,
+                note="host_displacement_A: last window against the first")
+    if final > limit:
+        log.warning("MD %s at %g K: the host framework moved %.2f A RMS (> md.max_host_displacement_A = %g A): it "
+                    "melted or transformed; this temperature is left out of the Arrhenius fit (a potential with a "
+                    "hole, or a temperature above the material's stability)", name, T, final, limit)
 
 
 def run_md_run(params: dict, deps: dict, comm, workdir: Path) -> Result:
@@ -89,6 +114,7 @@ def run_md_run(params: dict, deps: dict, comm, workdir: Path) -> Result:
             raise ValueError(f"the analysed species {md['species']!r} (materials.mobile_ion or analysis.species) is "
                              f"not in structure {name!r} ({sorted(set(atoms.get_chemical_symbols()))}); "
                              "allowed: one of its elements")
+    _framework_check(r, run, atoms, md, name, T)
     r.add("trajectory/positions_A", run.positions_A[:, keep].astype(np.float32), "Angstrom",
           note="unwrapped, lab frame, single precision; the atoms of trajectory/atom_index (md.trajectory_atoms)")
     r.add("trajectory/numbers", atoms.numbers[keep].astype(np.int32), "")

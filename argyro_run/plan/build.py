@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from argyro_run.config.md import MDSection
 from argyro_run.plan import cost
 from argyro_run.plan.kinds import TASK_KINDS
 from argyro_run.plan.task import Task, content_hash
@@ -215,6 +216,7 @@ def build_plan(cfg) -> Plan:
                      {"reference": ref, "n_rattled": al.n_rattled, "rattle_amplitude_A": al.rattle_amplitude_A,
                       "strain_amplitude": al.strain_amplitude, "training_set": cfg.potential.training_set,
                       "cells": cells, "max_reference_atoms": al.max_reference_atoms,
+                      "max_force_eV_per_A": al.max_force_eV_per_A,
                       "initial_md": {"steps": al.initial_md_steps, "temperature_K": al.initial_md_temperature_K,
                                      "timestep_fs": al.initial_md_timestep_fs, "interval": al.initial_md_interval},
                       "seed": task_seed(seed, "learning/initial_data")},
@@ -237,11 +239,14 @@ def build_plan(cfg) -> Plan:
         radius = LoopSettings.of(2, [], local_radius_A=al.local_radius_A,
                                  max_dist_A=cfg.potential.max_dist_A).local_radius()
         train_atoms = (al.n_rattled + al.initial_md_steps // max(1, al.initial_md_interval)) * sum(cell_atoms)
+        # what the explorations' framework check needs: the mobile ions and the MD's limit (one owner: [md])
+        framework = {"mobile_species": sorted({cfg.analysis.species or _mobile_ion(cfg, m) for m in cfg.materials}),
+                     "max_host_displacement_A": (cfg.md or MDSection()).max_host_displacement_A}
         for step in al.levels:
             tid = f"learning/level{step.level}"
             r_al = max(par.ranks_per_reference, par.ranks_per_md)
             prev = b.add(tid, "active_learning",
-                         {"step": step.model_dump(mode="json"), **common, "reference": ref,
+                         {"step": step.model_dump(mode="json"), **common, "reference": ref, **framework,
                           "potential": {**pot, "level": step.level}, "seed": task_seed(seed, tid)},
                          [prev, *struct_ids.values()], ranks=r_al,
                          cost_s=cost.active_learning_s(
@@ -281,8 +286,7 @@ def build_plan(cfg) -> Plan:
                 for T in cfg.md.temperatures_K:
                     tid = f"md/{m.name}/{s}/T{_fmt(T)}"
                     md_params = {k: v for k, v in md.items() if k != "temperatures_K"}
-                    if md_params.get("trajectory_atoms", "species") == "species":
-                        md_params["species"] = species                  # the atoms kept
+                    md_params["species"] = species      # the atoms kept ("species"); the host is every other
                     md_ids.append(b.add(tid, "md_run", {"md": md_params, "temperature_K": T, "structure": s,
                                                         "seed": task_seed(seed, tid)},
                                         [struct_ids[m.name], potential_id], ranks=par.ranks_per_md,

@@ -103,6 +103,34 @@ def test_fit_uses_only_the_diffusive_temperatures_when_there_are_enough():
     assert arr.get_attrs("fits/bulk")["n_temperatures"] == 3
 
 
+def _with_framework(r, displacement_A, limit_A=1.0):
+    r.add("framework/host_displacement_A", np.array([0.0, displacement_A]), "Angstrom")
+    r.set_attrs("framework", host_displacement_A=displacement_A, max_host_displacement_A=limit_A,
+                framework_stable=bool(displacement_A <= limit_A))
+    return r
+
+
+def test_a_melted_framework_is_never_fitted():
+    """A temperature whose host framework moved (md/framework.py) is left out, even though it diffuses:
+    the fit equals the fit without it, and the reason names it."""
+    temps = (600.0, 700.0, 800.0, 900.0)
+    runs = [(T, _with_framework(walk(T, 20 + i), 2.5 if T == 900.0 else 0.2)) for i, T in enumerate(temps)]
+    ana, arr = analyse(runs)
+    assert ana.get("diffusive").tolist() == [True] * 4
+    assert ana.get("framework_stable").tolist() == [True, True, True, False]
+    assert np.allclose(ana.get("host_displacement_A"), [0.2, 0.2, 0.2, 2.5])
+    assert arr.get("fits/bulk/used_in_fit").tolist() == [True, True, True, False]
+    at = arr.get_attrs("fits/bulk")
+    assert at["fit_quality"] == "ok" and "900 K" in at["fit_quality_reason"] and "melted" in at["fit_quality_reason"]
+    _, ref = analyse(runs[:3])
+    assert float(arr.get("fits/bulk/Ea_eV")) == pytest.approx(float(ref.get("fits/bulk/Ea_eV")), rel=1e-12)
+    # two stable temperatures left: unreliable, and the unstable one is still not used
+    runs2 = [(T, _with_framework(walk(T, 30 + i), 0.2 if T < 800.0 else 3.0)) for i, T in enumerate(temps)]
+    _, arr2 = analyse(runs2)
+    assert arr2.get_attrs("fits/bulk")["fit_quality"] == "unreliable"
+    assert arr2.get("fits/bulk/used_in_fit").tolist() == [True, True, False, False]
+
+
 def test_summary_and_report_mark_unreliable_fits(tmp_path):
     from argyro_run.report import figures as F
     from argyro_run.report import make_report

@@ -6,7 +6,8 @@ the potential-energy fluctuation); every thermostat holds the mean temperature n
 NPT equilibration changes the volume and the production runs at the mean NPT volume; unwrapped
 positions are continuous (no jumps of a box length between samples) and equal the wrapped
 positions modulo the cell; a hot 52-atom cell gives a finite, positive Li diffusivity with an
-uncertainty, Li faster than the P/S framework; an extrapolation break ends the run with status
+uncertainty, Li faster than the P/S framework, whose RMS displacement (the framework check) stays
+a few tenths of an Angstrom; an extrapolation break ends the run with status
 "extrapolation" instead of crashing; a run far from its target temperature is flagged "temperature".
 """
 
@@ -19,6 +20,7 @@ import pytest
 
 from argyro_run._stack import MPI  # noqa: F401  (import order)
 from argyro_run.analysis.diffusion import diffusivity
+from argyro_run.md.framework import host_displacement_A
 from argyro_run.md.lammps_md import run_md
 from argyro_run.structures.argyrodite import argyrodite
 
@@ -95,6 +97,9 @@ def test_hot_cell_diffuses_and_trajectory_is_unwrapped(cell):
     assert np.isfinite(D) and np.isfinite(err) and err > 0
     assert D > 3 * err and 1e-11 < D < 1e-7, (D, err)
     assert D > 5 * abs(d_ps["D_m2_per_s"])        # Li moves, the PS4/S framework vibrates
+    # and the framework check (md/framework.py) sees a crystal: the host vibrates well below md.max_host_rmsd_A
+    host = host_displacement_A(x, ~li)
+    assert 0.05 < host[-1] < 0.6 and host.max() < 0.6, host
 
 
 def test_extrapolation_break_is_a_status(cell):

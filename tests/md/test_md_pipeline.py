@@ -1,7 +1,8 @@
 """The MD -> diffusion -> Arrhenius task chain through the real runtime (``argyro-run run``) with the
 trained test potential on the ordered 52-atom cell and the 148-atom Sigma5 bicrystal.
 
-Asserted: every task finishes; the archived diffusivities equal an independent recomputation from
+Asserted: every task finishes; every MD run carries the framework check (host displacement,
+stable here) and the analysis passes it on; the archived diffusivities equal an independent recomputation from
 the archived trajectories (Li selection, fit window, MCMC seed and blocks passed through correctly); the
 archived Arrhenius fits equal an independent weighted fit (scipy) of the archived D(T); sigma(300 K)
 is Nernst-Einstein of D(300 K); GB-resolved diffusivities exist for the bicrystal only and feed
@@ -39,6 +40,7 @@ equilibration_ps = 1.0
 production_ps = 12.0
 dump_interval_fs = 20.0
 gamma_break = 0
+max_host_displacement_A = 5.0   # the bulk-trained test MTP lets the thin-grain bicrystal rearrange (~3 A in 12 ps)
 
 [analysis]
 fit_start_ps = 0.4
@@ -78,6 +80,15 @@ def test_all_tasks_done_and_d_recomputed(done):
             assert len(t) == 601 and np.isclose(t[1] - t[0], 0.02)
             mean_T = md.attrs[""]["mean_temperature_K"]
             assert abs(mean_T / T - 1) < 0.1
+            # the framework check ran on every atom (not only the kept Li): the bulk stays a crystal
+            fw = md.attrs["framework"]
+            disp = md.get("framework/host_displacement_A")
+            assert len(disp) == 10 and disp[0] == 0.0 and fw["host_displacement_A"] == disp[-1] > 0.0
+            assert fw["max_host_displacement_A"] == 5.0 and fw["framework_stable"] == (disp[-1] <= 5.0)
+            if name == "ordered":
+                assert disp.max() < 1.0, disp          # below the default limit
+            assert res.get("host_displacement_A")[k] == disp[-1]
+            assert res.get("framework_stable")[k] == fw["framework_stable"]
             # reported D: kinisi with the task's seed; the block estimate is kept as a cross-check
             ref = diffusivity_bayes(x[:, li], 0.02, fit_start_ps=0.4, fit_end_ps=1.5,
                                     seed=mcmc_seed(res.attrs[""]["seed"], T, "tracer"))

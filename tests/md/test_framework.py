@@ -1,0 +1,49 @@
+"""The framework check of every MD run (``md/framework.py``): the RMS change of the host atoms'
+window-mean positions, their drift removed, on hand-made trajectories with exact answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from argyro_run.md.framework import host_displacement_A, window_means
+
+
+def _sites(n_samples=40, n_atoms=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.repeat(rng.uniform(0, 10, (1, n_atoms, 3)), n_samples, axis=0)
+
+
+def test_window_means():
+    x = np.arange(10, dtype=float)[:, None, None] * np.ones((1, 2, 3))
+    assert np.allclose(window_means(x, 5)[:, 0, 0], [0.5, 2.5, 4.5, 6.5, 8.5])
+    assert np.allclose(window_means(x[:9], 4)[:, 0, 0], [0.5, 2.5, 4.5, 6.5])     # the odd sample is left out
+    with pytest.raises(ValueError, match="cannot be cut"):
+        window_means(x[:3], 5)
+
+
+def test_a_rigid_drift_of_the_host_is_not_a_displacement():
+    x = _sites()
+    x += np.arange(40)[:, None, None] * np.array([0.7, -0.2, 3.0])     # the whole host drifts
+    assert np.allclose(host_displacement_A(x, np.ones(6, bool)), 0.0, atol=1e-10)
+
+
+def test_vibration_averages_out_a_site_change_does_not():
+    rng = np.random.default_rng(1)
+    n, d = 6, 1.5
+    x = _sites(n_samples=400, n_atoms=n + 2) + rng.normal(scale=0.5, size=(400, n + 2, 3))   # thermal-size jitter
+    host = np.array([True] * n + [False, False])
+    x[:, n:, :] += np.arange(400)[:, None, None] * 0.3          # the mobile atoms run off: not counted
+    vib = host_displacement_A(x, host)
+    assert vib[0] == 0.0 and vib.max() < 0.25                   # 40-sample means: 0.5 / sqrt(40) per component
+    x[200:, 2, 1] += d                                          # one host atom changes site half way
+    # drift removed: that atom is off by d (1 - 1/n), the others by d/n -> RMS = d sqrt(n - 1) / n
+    moved = host_displacement_A(x, host)
+    assert moved[-1] == pytest.approx(d * np.sqrt(n - 1) / n, abs=0.12)
+    assert np.all(moved[6:] > 0.5) and np.all(moved[:5] < 0.25)
+
+
+def test_no_host_and_shape_errors():
+    assert np.array_equal(host_displacement_A(_sites(), np.zeros(6, bool)), np.zeros(10))
+    with pytest.raises(ValueError, match="do not match"):
+        host_displacement_A(_sites(), np.ones(5, bool))
