@@ -17,6 +17,7 @@ from argyro_run.learning.select import (
     drop_unphysical,
     grade_candidates,
     min_distance_A,
+    physics_picks,
     select,
     within_force_limit,
 )
@@ -106,3 +107,59 @@ def test_stop_reasons_name_the_filters():
     rec.n_rejected_force = 2
     converged, reason = stop_reason(rec, s, 1, picks=["p"], labelled=[])
     assert not converged and "active_learning.max_force_eV_per_A = 30 eV/A" in reason
+
+
+def _snapshots(n=40, drift_after=None, seed=3):
+    """Snapshots of the 27-atom lattice with thermal jitter (Li mobile, S the host); with
+    ``drift_after`` one S atom (index 1) moves 2.5 A from that snapshot on."""
+    rng = np.random.default_rng(seed)
+    base = _lattice()
+    out = []
+    for k in range(n):
+        a = base.copy()
+        a.positions += rng.normal(scale=0.1, size=a.positions.shape)
+        if drift_after is not None and k >= drift_after:
+            a.positions[1] += [0.0, 2.5, 0.0]
+        a.arrays["unwrapped"] = a.positions.copy()
+        a.info["step"] = 100 * k
+        a.info["origin"] = f"bulk/T900/snapshot{100 * k}"
+        out.append(a)
+    return out
+
+
+def test_exploration_framework_check_flags_a_drift_and_keeps_where_it_happened():
+    from argyro_run.learning.explore import _framework
+
+    s = LoopSettings.of(4, ["Li", "S"], mobile_species=("Li",), max_host_displacement_A=0.5)
+    quiet = Exploration(name="q", temperature_K=900, steps_target=4000, steps_done=4000)
+    _framework(quiet, _snapshots(), s)
+    assert not quiet.drifted and quiet.host_displacement_A.max() < 0.2
+    assert not quiet.needs_selection(2.0)
+    assert [a.info["step"] for a in quiet.snapshots] == [3700, 3800, 3900]      # n_precursors + 1 kept
+    moved = Exploration(name="m", temperature_K=900, steps_target=4000, steps_done=4000)
+    _framework(moved, _snapshots(drift_after=20), s)
+    # one of 13 S atoms off by 2.5 A: RMS 2.5 sqrt(12) / 13 ~ 0.67 A from the window that holds the move
+    assert moved.drifted and moved.host_displacement_A[-1] == pytest.approx(2.5 * np.sqrt(12) / 13, abs=0.08)
+    assert moved.needs_selection(2.0)                                          # completed, yet not converged
+    assert moved.drift_snapshot.info["center"] == 1 and moved.drift_snapshot.info["step"] >= 2000
+    # the picks: the drift snapshot, centred on the moved atom when the cell is too big to label whole
+    picks = physics_picks([moved], LoopSettings.of(4, ["Li", "S"], max_reference_atoms=10))
+    assert [(p.kind, p.center) for p in picks] == [("drift", 1)]
+
+
+def test_a_collapse_labels_its_physical_precursors():
+    s = LoopSettings.of(4, ["Li", "S"], min_dist_A=1.6, n_precursors=2)
+    snaps = _snapshots(n=4)
+    squeezed = snaps[-1].copy()
+    squeezed.positions[1] = squeezed.positions[0] + [0.0, 0.0, 1.0]         # the last snapshot: already too close
+    squeezed.info = dict(snaps[-1].info)
+    ex = Exploration(name="c", temperature_K=900, steps_target=1000, steps_done=350, broke=True)
+    ex.snapshots = [*snaps[1:3], squeezed]
+    picks = physics_picks([ex], s)
+    assert [p.kind for p in picks] == ["precursor", "precursor"]
+    assert [p.atoms.info["step"] for p in picks] == [200, 100]                # latest physical first
+    assert all(p.center is None for p in picks)                               # 27 atoms: labelled whole
+    # a run that went its length without a collapse gives none
+    fine = Exploration(name="f", temperature_K=900, steps_target=1000, steps_done=1000)
+    fine.snapshots = snaps
+    assert physics_picks([fine], s) == []
