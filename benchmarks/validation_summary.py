@@ -112,6 +112,56 @@ def _arrhenius(arch, m: str):
     return run_arrhenius({"material": m}, done, None, None), f"run_arrhenius on {', '.join(sorted(done))}"
 
 
+def _anion_site_changes(arch, m: str, name: str, md) -> int | None:
+    """Halide / free-S2- ions (sublattices 4a, 4c) whose nearest anion site differs between the first
+    and the last tenth of the run (window means), or None when the run kept only the Li."""
+    from argyro_run.md.framework import window_means
+    from argyro_run.structures.argyrodite import SUBLATTICE
+
+    atoms = arch.atoms(f"structures/{m}", name)
+    sub = atoms.arrays.get("sublattice")
+    idx = np.asarray(md.get("trajectory/atom_index"))
+    if sub is None or len(idx) < len(atoms):
+        return None
+    anion = np.isin(sub, [SUBLATTICE["site_4a"], SUBLATTICE["site_4c"]])
+    if not anion.any():
+        return None
+    sites = atoms.positions[anion]
+    x = np.asarray(md.get("trajectory/positions_A"), float)[:, np.argsort(idx)][:, anion]
+    cell = np.asarray(md.get("trajectory/cell_A"), float)
+    m10 = window_means(x, 10)
+
+    def nearest(p):
+        d = p[:, None, :] - sites[None, :, :]
+        f = d @ np.linalg.inv(cell)
+        d = (f - np.round(f)) @ cell
+        return np.argmin(np.linalg.norm(d, axis=2), axis=1)
+
+    return int(np.sum(nearest(m10[0]) != nearest(m10[-1])))
+
+
+def framework(runs) -> dict:
+    """Per material, structure and temperature: the MD's framework check (``md/framework.py``:
+    host displacement, stable or not) and, where every atom was kept, the anion site changes."""
+    out: dict = {}
+    for x in MATERIAL:
+        arch = _archive(runs, x)
+        if arch is None:
+            continue
+        m = MATERIAL[x]
+        for tid, t in sorted(arch.tasks.items()):
+            if not tid.startswith(f"md/{m}/") or t.get("status") != "done":
+                continue
+            _, _, name, T = tid.split("/")
+            md = arch.result(tid)
+            fw = md.get_attrs("framework") if "framework/host_displacement_A" in md else {}
+            row = {"host_displacement_A": fw.get("host_displacement_A"), "framework_stable": fw.get("framework_stable"),
+                   "anion_site_changes": _anion_site_changes(arch, m, name, md)}
+            out.setdefault(m, {}).setdefault(name, {})[T] = {k: (v.item() if hasattr(v, "item") else v)
+                                                              for k, v in row.items()}
+    return out
+
+
 def claim_a(runs) -> dict:
     arch = _archive(runs, "Cl")
     out: dict = {"paper": {k: v for k, v in PAPER.items()}}
@@ -316,9 +366,12 @@ def summarise(runs: pathlib.Path, n_mc: int, seed: int) -> dict:
         "LPSI_curvature_K2_err": (dict(zip(map(lambda g: f"{g:g}nm", d["grain_sizes_nm"]), d["curvature_err_K2"]))
                                   if "curvature_err_K2" in d else None),
         "runs": runs_facts,
+        "framework": framework(runs),
         "claims": {"a": a, "b": b, "c": c, "d": d},
         "definitions": {
-            "D300": "Arrhenius extrapolation to 300 K of the tracer D of Li (MSD block estimator) of the bulk variant",
+            "D300": "Arrhenius extrapolation to 300 K of the tracer D of Li (kinisi) of the bulk variant",
+            "framework": "per MD run: RMS change of the host atoms' window-mean positions, first vs last tenth "
+                         "(md/framework.py), and the 4a/4c anions whose nearest anion site changed (all-atom runs)",
             "gb_effect": "D(300 K) of the whole Sigma 5 (310) bicrystal cell / bulk D(300 K) of the same phase; the "
                          "GB slab's parallel/perpendicular ratios are under claims.c",
             "LPSI_curvature_K2": "c of ln D_eff = a + b/T + c/T^2 over the FE temperatures, per grain size (fe/disordered)",
@@ -381,6 +434,17 @@ def markdown(s: dict) -> str:
                                        d["curvature_fit_err_K2"], mc, d["curvature_beyond_2sigma"]):
             lines.append(f"| {g:g} | {ci:.4g} | {e:.3g} ({fe:.2g}; {m:.2g}) | {ok} |")
         lines.append(f"\nBulk alone (Arrhenius by construction): c = {d['bulk_curvature_K2']:.3g} K².")
+    fw = s.get("framework") or {}
+    if fw:
+        lines += ["", "| material | structure | T [K] | host displacement [Å] | framework stable | anion site changes |",
+                  "|---|---|---|---|---|---|"]
+        for m, structs in fw.items():
+            for name, temps in structs.items():
+                for T, r in sorted(temps.items(), key=lambda kv: float(kv[0][1:])):
+                    hd = r["host_displacement_A"]
+                    lines.append(f"| {m} | {name} | {T[1:]} | {'n/a' if hd is None else f'{hd:.2f}'} | "
+                                 f"{r['framework_stable']} | "
+                                 f"{'n/a' if r['anion_site_changes'] is None else r['anion_site_changes']} |")
     return "\n".join(lines)
 
 

@@ -124,9 +124,9 @@ def explore_one(atoms, name: str, temperature_K: float, mtp_path: Path, active_p
         for c in ex.candidates:
             where = f"step{c.info['step']}" if "step" in c.info else f"dump{c.info.get('dump_index', '?')}"
             c.info["origin"] = f"{name}/T{temperature_K:g}/{where}"
-        _framework(ex, snaps, settings)
-        for a in ex.snapshots:
+        for a in snaps:
             a.info["origin"] = f"{name}/T{temperature_K:g}/snapshot{a.info['step']}"
+        _framework(ex, snaps, settings)
     return ex
 
 
