@@ -140,3 +140,24 @@ def test_outdir_moves_outputs_only(tmp_path):
     assert cfg.resolve_output(str(tmp_path / "abs.h5")) == tmp_path / "abs.h5"
     assert load_config(inp).resolve_output("a.h5") == tmp_path.resolve() / "a.h5"
     assert not (tmp_path / "out").exists()      # validation creates nothing
+
+
+def test_plan_into_a_closed_pipe_is_quiet(monkeypatch):
+    """`argyro-run plan x.toml | head -1`: the reader has left; no traceback, exit 0 (stdout is a
+    pipe whose read end is closed, so the first write fails with EPIPE)."""
+    import os
+    import sys
+
+    r, w = os.pipe()
+    os.close(r)
+    out = os.fdopen(w, "w", buffering=1)      # line buffered: the first line is written, and fails
+    monkeypatch.setattr(sys, "stdout", out)
+    inp = Path(__file__).resolve().parents[2] / "inputs" / "validation-LPSI.toml"
+    try:
+        assert main(["plan", str(inp)]) == 0
+    finally:
+        monkeypatch.undo()
+        try:
+            out.close()
+        except OSError:
+            pass
