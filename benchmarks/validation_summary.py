@@ -267,7 +267,7 @@ def _law_sources(arch, case_task: str) -> dict:
     return {}
 
 
-def claim_d(runs, n_mc: int, seed: int, case: str = "disordered") -> dict:
+def claim_d(runs, n_mc: int, seed: int, case: str = "ordered") -> dict:
     arch = _archive(runs, "I")
     task = f"fe/{case}"
     if arch is None or task not in arch.tasks or arch.tasks[task].get("status") != "done":
@@ -374,7 +374,8 @@ def summarise(runs: pathlib.Path, n_mc: int, seed: int) -> dict:
                          "(md/framework.py), and the 4a/4c anions whose nearest anion site changed (all-atom runs)",
             "gb_effect": "D(300 K) of the whole Sigma 5 (310) bicrystal cell / bulk D(300 K) of the same phase; the "
                          "GB slab's parallel/perpendicular ratios are under claims.c",
-            "LPSI_curvature_K2": "c of ln D_eff = a + b/T + c/T^2 over the FE temperatures, per grain size (fe/disordered)",
+            "LPSI_curvature_K2": "c of ln D_eff = a + b/T + c/T^2 over the FE temperatures, per grain size "
+                                 "(fe/ordered: ordered Li6PS5I grains, the Sigma 5 GB)",
         },
     }
     return summary

@@ -60,6 +60,11 @@ class ActiveLearningSection(Section):
                                        "default: potential.min_dist_A, where the MTP's radial basis begins) are "
                                        "never selected: the MD had already collapsed there, and the MTP cannot "
                                        "represent such a pair.")
+    check_framework: bool = Field(
+        True, description="An exploration whose host framework moves more than md.max_host_displacement_A "
+                          "(md/framework.py) has not converged, and the snapshot where it drifted is labelled. "
+                          "false: extrapolation grades alone decide (faster, blind to a potential that melts "
+                          "the crystal without extrapolating).")
     max_force_eV_per_A: float = Field(
         30.0, ge=0, le=1e6, description="Labelled configurations with a reference force above this (eV/Angstrom; "
                                         "0: no limit) are kept out of the training set: collapsed geometries whose "

@@ -241,7 +241,8 @@ def build_plan(cfg) -> Plan:
         train_atoms = (al.n_rattled + al.initial_md_steps // max(1, al.initial_md_interval)) * sum(cell_atoms)
         # what the explorations' framework check needs: the mobile ions and the MD's limit (one owner: [md])
         framework = {"mobile_species": sorted({cfg.analysis.species or _mobile_ion(cfg, m) for m in cfg.materials}),
-                     "max_host_displacement_A": (cfg.md or MDSection()).max_host_displacement_A}
+                     "max_host_displacement_A": ((cfg.md or MDSection()).max_host_displacement_A
+                                                 if al.check_framework else None)}
         for step in al.levels:
             tid = f"learning/level{step.level}"
             r_al = max(par.ranks_per_reference, par.ranks_per_md)
