@@ -126,6 +126,8 @@ def explore_one(atoms, name: str, temperature_K: float, mtp_path: Path, active_p
             c.info["origin"] = f"{name}/T{temperature_K:g}/{where}"
         for a in snaps:
             a.info["origin"] = f"{name}/T{temperature_K:g}/snapshot{a.info['step']}"
+        if snaps and "unit_id" in atoms.arrays:          # LAMMPS keeps the structure's atom order
+            snaps[0].arrays["unit_id"] = np.asarray(atoms.arrays["unit_id"])
         _framework(ex, snaps, settings)
     return ex
 
@@ -144,7 +146,8 @@ def _framework(ex: Exploration, snaps: list, settings: LoopSettings) -> None:
         return
     x = np.stack([a.arrays["unwrapped"] for a in snaps])
     n_windows = min(10, len(snaps) // 2)
-    ex.host_displacement_A = host_displacement_A(x, host, n_windows)
+    units = snaps[0].arrays.get("unit_id")
+    ex.host_displacement_A = host_displacement_A(x, host, n_windows, units=units)
     over = np.flatnonzero(ex.host_displacement_A > limit)
     if not len(over):
         return

@@ -51,10 +51,12 @@ def _framework_check(r: Result, run, atoms, md: dict, name: str, T: float) -> No
     if not host.any() or len(run.time_ps) < 2:
         return
     n_windows = min(10, len(run.time_ps))
-    disp = host_displacement_A(run.positions_A, host, n_windows)
+    units = atoms.arrays.get("unit_id")          # P + 4 S of a PS4 share one (structures/argyrodite.py)
+    disp = host_displacement_A(run.positions_A, host, n_windows, units=units)
     final, limit = float(disp[-1]), float(md["max_host_displacement_A"])
     r.add("framework/host_displacement_A", disp, "Angstrom",
-          note=f"RMS change of the window-mean positions of the {int(host.sum())} atoms that are not {mobile} from the "
+          note=f"RMS change of the window-mean positions of the {int(host.sum())} atoms that are not {mobile} "
+               f"({'per unit: a PS4 counts once, at its centre' if units is not None else 'per atom'}) from the "
                f"first of {n_windows} equal windows of the production, their mean drift removed (argyro_run/md/framework.py)")
     r.set_attrs("framework", host_displacement_A=final, max_host_displacement_A=limit,
                 framework_stable=bool(final <= limit), n_windows=n_windows,

@@ -47,3 +47,26 @@ def test_no_host_and_shape_errors():
     assert np.array_equal(host_displacement_A(_sites(), np.zeros(6, bool)), np.zeros(10))
     with pytest.raises(ValueError, match="do not match"):
         host_displacement_A(_sites(), np.ones(5, bool))
+
+
+def test_a_molecular_ion_turning_on_its_site_is_not_a_framework_change():
+    """A PS4-like unit (centre + 4 corners) rotated by 90 degrees about its centre: each corner moves
+    by sqrt(2) r, the unit's centre not at all. Per atom that is a displacement, per unit none; a
+    unit that leaves its site by d counts d once."""
+    r = 2.0
+    corners = r * np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) / np.sqrt(3)
+    rot = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])       # 90 deg about z
+    sites = np.array([[2.0, 2.0, 2.0], [8.0, 2.0, 2.0], [2.0, 8.0, 2.0], [8.0, 8.0, 8.0]])
+    atoms = np.concatenate([np.concatenate([s[None], s + corners]) for s in sites])      # 4 units x 5 atoms
+    units = np.repeat(np.arange(4), 5)
+    x = np.repeat(atoms[None], 20, axis=0)
+    x[10:, 1:5] = sites[0] + corners @ rot.T                                            # unit 0 turns
+    host = np.ones(20, bool)
+    per_atom = host_displacement_A(x, host, 2)[-1]
+    assert per_atom > 0.5
+    assert host_displacement_A(x, host, 2, units=units)[-1] == pytest.approx(0.0, abs=1e-12)
+    x[10:, 5:10] += [0.0, 1.6, 0.0]                                                     # unit 1 moves 1.6 A
+    # drift removed over 4 units: RMS = 1.6 sqrt(3) / 4
+    assert host_displacement_A(x, host, 2, units=units)[-1] == pytest.approx(1.6 * np.sqrt(3) / 4, rel=1e-12)
+    with pytest.raises(ValueError, match="unit ids"):
+        host_displacement_A(x, host, 2, units=units[:-1])
