@@ -50,6 +50,7 @@ from argyro_run.learning.select import (
     physics_picks,
     reference_jobs,
     select,
+    share_picks,
     within_force_limit,
 )
 from argyro_run.learning.settings import LoopSettings
@@ -277,8 +278,9 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
             done = rec.n_need_selection <= settings.converged_fraction * len(exps)
             rec.n_drifted = sum(e.drifted for e in exps)
             if not done and k < settings.max_iterations:
-                extra = physics_picks(exps, settings)
-                picks = select(active, exps, settings) + extra
+                picks = share_picks(select(active, exps, settings), physics_picks(exps, settings),
+                                    settings.max_selected_per_iteration)
+                extra = [p for p in picks if p.kind != "maxvol"]
                 rec.n_precursor_picks = sum(p.kind == "precursor" for p in extra)
                 rec.n_drift_picks = sum(p.kind == "drift" for p in extra)
             for e in exps:

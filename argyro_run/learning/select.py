@@ -159,6 +159,13 @@ def physics_picks(explorations: list, settings: LoopSettings) -> list[Pick]:
     return picks
 
 
+def share_picks(maxvol: list[Pick], physics: list[Pick], cap: int) -> list[Pick]:
+    """At most ``cap`` picks (``max_selected_per_iteration``): the physics picks (what the grades
+    cannot see) get up to half of them and whatever MaxVol leaves free, MaxVol's picks the rest."""
+    physics = physics[:max(cap - len(maxvol), (cap + 1) // 2)]
+    return physics + maxvol[:max(0, cap - len(physics))]
+
+
 def within_force_limit(images: list, max_force_eV_per_A: float) -> tuple[list, list]:
     """(kept, rejected) labelled ``images``: rejected when a reference force on an atom the fit
     uses (``force_weight`` > 0) exceeds ``max_force_eV_per_A`` (0: no limit)."""

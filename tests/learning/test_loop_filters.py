@@ -163,3 +163,15 @@ def test_a_collapse_labels_its_physical_precursors():
     fine = Exploration(name="f", temperature_K=900, steps_target=1000, steps_done=1000)
     fine.snapshots = snaps
     assert physics_picks([fine], s) == []
+
+
+def test_picks_share_the_per_iteration_cap():
+    from argyro_run.learning.select import Pick, share_picks
+
+    mv = [Pick(atoms=None, center=None, grade=5.0, origin=f"m{k}") for k in range(10)]
+    ph = [Pick(atoms=None, center=None, grade=float("nan"), origin=f"p{k}", kind="precursor") for k in range(10)]
+    assert [p.origin for p in share_picks(mv, ph, 4)] == ["p0", "p1", "m0", "m1"]            # half each
+    assert [p.origin for p in share_picks(mv, ph, 5)] == ["p0", "p1", "p2", "m0", "m1"]
+    assert [p.origin for p in share_picks(mv[:1], ph, 4)] == ["p0", "p1", "p2", "m0"]        # MaxVol leaves room
+    assert [p.origin for p in share_picks(mv, ph[:1], 4)] == ["p0", "m0", "m1", "m2"]
+    assert [p.origin for p in share_picks([], [], 4)] == []
