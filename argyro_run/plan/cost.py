@@ -158,12 +158,15 @@ def training_s(n_training_atoms: int, level: int, ranks: int = 1) -> float:
 # learning tasks
 # --------------------------------------------------------------------------------------------
 
-AL_EXPECTED_ITERATIONS = 3         # iterations a level takes (capped by max_iterations + 1); quickstart level 6: 2,
-                                   # Li6PS5Cl template level 8 with 2 ps explorations: 6
-AL_PICKS_PER_EXPLORATION = 0.5     # configurations selected per exploration run and iteration (capped by
-                                   # max_selected_per_iteration); quickstart 2 of 6 runs, Li6PS5Cl level 8: 4-5 of 8
-AL_EXPLORE_FRACTION = 0.1          # mean fraction of exploration_ps an exploration runs before gamma_break
-                                   # in the iterations before the last (quickstart: 0.005)
+AL_EXPECTED_ITERATIONS = 5         # iterations a level takes (capped by max_iterations + 1). With the collapse and
+                                   # framework checks (2026-11-29): quickstart level 6: 5; validation LPSCl level 10:
+                                   # 9 (max_iterations 8, not converged). Before them: quickstart 2, Li6PS5Cl level 8: 6
+AL_PICKS_PER_EXPLORATION = 1.0     # configurations labelled per exploration run and iteration (capped by
+                                   # max_selected_per_iteration); quickstart 6-9 of 6 runs before the cap (4 after),
+                                   # validation LPSCl 12 of 8 (the cap)
+AL_EXPLORE_FRACTION = 0.4          # mean fraction of exploration_ps an exploration runs before gamma_break
+                                   # in the iterations before the last (quickstart 0.015-0.89, mean 0.56;
+                                   # validation LPSCl 0.01-1.0, mean 0.44: after a few iterations runs go long)
 AL_EXPLORE_SLOWDOWN = 1.5          # grading every few steps vs plain MD (quickstart, wall under load: 2.75 vs 2.6 us)
 AL_EXPLORE_OVERHEAD_S = 0.1        # per exploration run (LAMMPS instance reused in the task)
 AL_GRADE_US_PER_ATOM = 200.0       # grading and selecting a labelled cell (Python, per atom)
