@@ -240,6 +240,11 @@ def claim_c(runs) -> dict:
                 row[f"{kind}_over_bulk_300K"], row[f"{kind}_over_bulk_300K_err"] = _ratio(
                     row[kind]["D300_m2_per_s"], row[kind]["D300_m2_per_s_err"],
                     bulk["D300_m2_per_s"], bulk["D300_m2_per_s_err"])
+        fits = [f for f in (bulk, row["tracer"]) if f is not None]
+        row["reliable"] = bool(len(fits) == 2 and all(f["fit_quality"] == "ok" for f in fits))
+        row["unreliable_because"] = "; ".join(f"{name}: {f['fit_quality_reason']}" for name, f in
+                                              (("bulk", bulk), ("GB cell", row["tracer"]))
+                                              if f is not None and f["fit_quality"] != "ok")
         out[phase] = row
     return out
 
@@ -361,6 +366,7 @@ def summarise(runs: pathlib.Path, n_mc: int, seed: int) -> dict:
         "gb_effect_ordered_err": c.get("ordered", {}).get("tracer_over_bulk_300K_err"),
         "gb_effect_disordered": c.get("disordered", {}).get("tracer_over_bulk_300K"),
         "gb_effect_disordered_err": c.get("disordered", {}).get("tracer_over_bulk_300K_err"),
+        "gb_effect_reliable": {p: c.get(p, {}).get("reliable") for p in GB_NAMES},
         "LPSI_curvature_K2": (dict(zip(map(lambda g: f"{g:g}nm", d["grain_sizes_nm"]), d["curvature_K2"]))
                               if "curvature_K2" in d else None),
         "LPSI_curvature_K2_err": (dict(zip(map(lambda g: f"{g:g}nm", d["grain_sizes_nm"]), d["curvature_err_K2"]))
@@ -425,7 +431,8 @@ def markdown(s: dict) -> str:
         bulk = row.get("bulk")
         cells = [_e(row.get(f"{k}_over_bulk_300K"), row.get(f"{k}_over_bulk_300K_err"))
                  for k in ("tracer", "gb_parallel", "gb_perpendicular")]
-        lines.append(f"| {phase} | {row.get('gb_model', GB_NAMES[phase])} | "
+        flag = "" if row.get("reliable", True) else " (UNRELIABLE)"
+        lines.append(f"| {phase} | {row.get('gb_model', GB_NAMES[phase])}{flag} | "
                      f"{_e(bulk['D300_m2_per_s'] * CM2_PER_M2) if bulk else 'n/a'} | " + " | ".join(cells) + " |")
     if "curvature_K2" in d:
         lines += ["", "| grain size [nm] | c [K²] | error [K²] (fit; MC of the MD laws) | |c| > 2 error |",
