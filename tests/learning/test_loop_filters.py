@@ -142,6 +142,10 @@ def test_exploration_framework_check_flags_a_drift_and_keeps_where_it_happened()
     assert moved.drifted and moved.host_displacement_A[-1] == pytest.approx(2.5 * np.sqrt(12) / 13, abs=0.08)
     assert moved.needs_selection(2.0)                                          # completed, yet not converged
     assert moved.drift_snapshot.info["center"] == 1 and moved.drift_snapshot.info["step"] >= 2000
+    # active_learning.check_framework = false (plan/build.py passes no limit): grades alone decide
+    off = Exploration(name="o", temperature_K=900, steps_target=4000, steps_done=4000)
+    _framework(off, _snapshots(drift_after=20), LoopSettings.of(4, ["Li", "S"], mobile_species=("Li",)))
+    assert not off.drifted and not off.needs_selection(2.0)
     # the picks: the drift snapshot, centred on the moved atom when the cell is too big to label whole
     picks = physics_picks([moved], LoopSettings.of(4, ["Li", "S"], max_reference_atoms=10))
     assert [(p.kind, p.center) for p in picks] == [("drift", 1)]

@@ -203,3 +203,18 @@ def test_atom_counts_follow_supercell_repeats_and_structure_file(tmp_path):
                 assert t.n_atoms == len(built[t.params["structure"]]), t.id
     assert plan["md/F/ordered/T600"].n_atoms == 52 * 4
     assert plan["md/B/disordered/T600"].n_atoms == 52 * 2
+
+
+def test_learning_gets_the_framework_check_from_md_and_analysis():
+    """The explorations' framework check uses [md]'s limit and the mobile ions; check_framework =
+    false (the quickstart) passes no limit, and the loop's settings read both."""
+    from argyro_run.config import load_config
+    from argyro_run.learning.settings import LoopSettings
+
+    on = build_plan(load_config(REPO / "inputs" / "validation-LPSCl.toml"))["learning/level10"].params
+    assert on["mobile_species"] == ["Li"] and on["max_host_displacement_A"] == 1.0 and on["check_framework"]
+    s = LoopSettings.from_params(on)
+    assert s.mobile_species == ("Li",) and s.max_host_displacement_A == 1.0
+    off = build_plan(load_config(REPO / "inputs" / "quickstart.toml"))["learning/level6"].params
+    assert off["max_host_displacement_A"] is None and not off["check_framework"]
+    assert LoopSettings.from_params(off).max_host_displacement_A is None
