@@ -215,8 +215,9 @@ def stop_reason(rec: IterationRecord, settings: LoopSettings, k: int, picks, lab
                       f"{settings.exploration_ps:g} ps, {rec.n_need_selection} needed selection "
                       f"(allowed {settings.converged_fraction:g})")
     if k == settings.max_iterations:
+        drift = f", {rec.n_drifted} with a drifting framework" if rec.n_drifted else ""
         return False, (f"not converged: stopped at max_iterations = {settings.max_iterations}; "
-                       f"{rec.n_need_selection} of {rec.n_explorations} exploration(s) still extrapolate "
+                       f"{rec.n_need_selection} of {rec.n_explorations} exploration(s) still need selection{drift} "
                        f"(max grade {float(rec.max_grades.max()) if len(rec.max_grades) else float('nan'):.3g})")
     if not picks:
         why = ""

@@ -179,3 +179,10 @@ def test_picks_share_the_per_iteration_cap():
     assert [p.origin for p in share_picks(mv[:1], ph, 4)] == ["p0", "p1", "p2", "m0"]        # MaxVol leaves room
     assert [p.origin for p in share_picks(mv, ph[:1], 4)] == ["p0", "m0", "m1", "m2"]
     assert [p.origin for p in share_picks([], [], 4)] == []
+
+
+def test_max_iterations_reason_counts_the_drifting_runs():
+    s = LoopSettings.of(4, ["Li"], max_iterations=3)
+    rec = IterationRecord(index=3, n_explorations=8, n_need_selection=4, max_grades=np.zeros(8), n_drifted=4)
+    converged, reason = stop_reason(rec, s, 3, picks=["p"])
+    assert not converged and "4 of 8 exploration(s) still need selection, 4 with a drifting framework" in reason
