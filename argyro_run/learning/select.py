@@ -35,12 +35,21 @@ def min_distance_A(settings: LoopSettings) -> float:
     return float(settings.min_dist_A if d is None else d)
 
 
-def closest_pair_A(atoms, r_max_A: float) -> float:
-    """Shortest interatomic distance of ``atoms`` (minimum image), ``inf`` when none is below ``r_max_A``."""
+def _closest(atoms, r_max_A: float) -> tuple[float, int]:
+    """(shortest interatomic distance, an atom of that pair) of ``atoms`` (minimum image);
+    ``(inf, 0)`` when no pair is below ``r_max_A``."""
     from ase.neighborlist import neighbor_list
 
-    d = neighbor_list("d", atoms, float(r_max_A))
-    return float(d.min()) if d.size else float("inf")
+    i, d = neighbor_list("id", atoms, float(r_max_A))
+    if not d.size:
+        return float("inf"), 0
+    k = int(np.argmin(d))
+    return float(d[k]), int(i[k])
+
+
+def closest_pair_A(atoms, r_max_A: float) -> float:
+    """Shortest interatomic distance of ``atoms`` (minimum image), ``inf`` when none is below ``r_max_A``."""
+    return _closest(atoms, r_max_A)[0]
 
 
 def drop_unphysical(explorations: list, d_min_A: float) -> int:
@@ -122,14 +131,6 @@ def select(active, explorations: list, settings: LoopSettings) -> list[Pick]:
     return picks
 
 
-def _closest_atom(atoms, r_max_A: float = 3.0) -> int:
-    """An atom of the closest pair of ``atoms`` (0 when no pair is within ``r_max_A``)."""
-    from ase.neighborlist import neighbor_list
-
-    i, d = neighbor_list("id", atoms, float(r_max_A))
-    return int(i[np.argmin(d)]) if d.size else 0
-
-
 def physics_picks(explorations: list, settings: LoopSettings) -> list[Pick]:
     """What MaxVol cannot see, from the explorations' snapshots (``explore._framework``):
 
@@ -153,7 +154,7 @@ def physics_picks(explorations: list, settings: LoopSettings) -> list[Pick]:
         if ex.broke or ex.error or ex.n_unphysical:
             physical = [a for a in ex.snapshots if closest_pair_A(a, d_min) >= d_min]
             for a in physical[-settings.n_precursors:][::-1]:
-                add(a, "precursor", _closest_atom(a))
+                add(a, "precursor", _closest(a, 3.0)[1])
         if ex.drifted and ex.drift_snapshot is not None:
             add(ex.drift_snapshot, "drift", int(ex.drift_snapshot.info.get("center", 0)))
     return picks
