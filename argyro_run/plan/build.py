@@ -291,8 +291,8 @@ def build_plan(cfg) -> Plan:
                     md_ids.append(b.add(tid, "md_run", {"md": md_params, "temperature_K": T, "structure": s,
                                                         "seed": task_seed(seed, tid)},
                                         [struct_ids[m.name], potential_id], ranks=par.ranks_per_md,
-                                        cost_s=cost.FLOOR_S + cost.md_s(sizes[m.name][s], steps, md_level,
-                                                                        par.ranks_per_md),
+                                        cost_s=max(cost.FLOOR_S, cost.md_s(sizes[m.name][s], steps, md_level,
+                                                                              par.ranks_per_md)),
                                         n_atoms=sizes[m.name][s],
                                         description=f"{s} of {m.name} at {_fmt(T)} K, {sizes[m.name][s]} atoms"))
                 aid = f"analysis/{m.name}/{s}"

@@ -106,7 +106,8 @@ def reference_batch_s(calculator: str, n_atoms_each: list[int], ranks: int = 1) 
 # level 10 1.76, level 16 6.67 (416 atoms; docs/benchmarks.md: 7.7 on 1404 atoms). Between and
 # beyond the measured levels: exponential in the level through the nearest two.
 MD_US_PER_ATOM_STEP = {6: 1.05, 10: 1.76, 16: 6.67}
-MD_RUN_OVERHEAD_S = 0.5            # LAMMPS + plugin start-up, thermo/dump handling (quickstart, quiet machine)
+MD_RUN_OVERHEAD_S = 0.3            # LAMMPS + plugin start-up, thermo/dump handling (quickstart, quiet machine,
+                                   # 2026-11-30: 52 atoms x 22500 steps 1.51 s, 148 atoms 3.61 s)
 MD_ATOMS_PER_RANK_MIN = 300        # below this many atoms per rank extra ranks do not speed a run up
 
 
@@ -135,6 +136,10 @@ def md_s(n_atoms: int, steps: float, level: int, ranks: int = 1) -> float:
 # every training atom. Quickstart (level 6, 8 configurations, 443 atoms, 100 iterations): 2.5 s wall,
 # 56 us per atom and iteration; other levels scale like the MD cost (94 at level 10).
 TRAIN_US_PER_ATOM_ITERATION_L10 = 94.0
+# extra ranks speed a refit up by this fraction of a rank each: 2 ranks 1.4x (docs/benchmarks.md,
+# level 10, 1248 atoms); the validation LPSCl loop's refits on 2 ranks (level 10, 2546-6199 atoms,
+# 2026-11-29) took 0.7-1.6x (mean 1.1x) of the estimate with it
+TRAIN_RANK_EFFICIENCY = 0.4
 
 
 def _loop_default(name: str):
@@ -151,34 +156,41 @@ def al_timestep_fs() -> float:
 def training_s(n_training_atoms: int, level: int, ranks: int = 1) -> float:
     """One refit (``LoopSettings.train_iterations`` L-BFGS iterations) on ``n_training_atoms`` atoms."""
     per = TRAIN_US_PER_ATOM_ITERATION_L10 * md_us_per_atom_step(level) / md_us_per_atom_step(10)
-    return n_training_atoms * int(_loop_default("train_iterations")) * per * 1e-6 / max(1, ranks)
+    speedup = 1.0 + TRAIN_RANK_EFFICIENCY * (max(1, ranks) - 1)
+    return n_training_atoms * int(_loop_default("train_iterations")) * per * 1e-6 / speedup
 
 
 # --------------------------------------------------------------------------------------------
 # learning tasks
 # --------------------------------------------------------------------------------------------
 
-AL_EXPECTED_ITERATIONS = 5         # iterations a level takes (capped by max_iterations + 1). With the collapse and
-                                   # framework checks (2026-11-29): quickstart level 6: 5; validation LPSCl level 10:
-                                   # 9 (max_iterations 8, not converged). Before them: quickstart 2, Li6PS5Cl level 8: 6
+AL_ITERATIONS_L6 = 4               # iterations a level-6 rung takes; each level more adds
+AL_ITERATIONS_PER_LEVEL = 1.0      # this many (capped by max_iterations + 1): more basis functions, more
+                                   # configurations to learn. With the collapse and framework checks: quickstart
+                                   # level 6: 5 (2026-11-29), 4 (2026-11-30, three runs); validation LPSCl
+                                   # level 10: 9 (max_iterations 8, not converged), 15 with max_iterations 14 (not
+                                   # converged: GB cut-outs). Before them: quickstart 2, Li6PS5Cl level 8: 6
 AL_PICKS_PER_EXPLORATION = 1.0     # configurations labelled per exploration run and iteration (capped by
                                    # max_selected_per_iteration); quickstart 6-9 of 6 runs before the cap (4 after),
                                    # validation LPSCl 12 of 8 (the cap)
-AL_EXPLORE_FRACTION = 0.4          # mean fraction of exploration_ps an exploration runs before gamma_break
-                                   # in the iterations before the last (quickstart 0.015-0.89, mean 0.56;
+AL_EXPLORE_FRACTION = 0.3          # mean fraction of exploration_ps an exploration runs before gamma_break
+                                   # in the iterations before the last (quickstart 2026-11-30: 0.02, 0.09, 0.29;
                                    # validation LPSCl 0.01-1.0, mean 0.44: after a few iterations runs go long)
-AL_EXPLORE_SLOWDOWN = 1.5          # grading every few steps vs plain MD (quickstart, wall under load: 2.75 vs 2.6 us)
+AL_EXPLORE_SLOWDOWN = 1.0          # grading every few steps and the snapshots vs plain MD (quickstart level 6, quiet
+                                   # machine 2026-11-30: 1.06 us per atom and step, the same as plain MD)
 AL_EXPLORE_OVERHEAD_S = 0.1        # per exploration run (LAMMPS instance reused in the task)
 AL_GRADE_US_PER_ATOM = 200.0       # grading and selecting a labelled cell (Python, per atom)
-AL_BOOKKEEPING_PER_TRAIN = 1.0     # per iteration: training-set metrics, active set, candidate grades, as a
-                                   # multiple of one refit (quickstart it 0: 3.4, Li6PS5Cl level 8: ~0.85)
+AL_BOOKKEEPING_PER_TRAIN = 1.5     # per iteration: training-set metrics, active set, candidate grades, as a
+                                   # multiple of one refit (iteration wall - explore - reference - refit: quickstart
+                                   # 2026-11-30 0.6-2.4, validation LPSCl level 10 0.8-2.9, mean 1.5 and 1.7)
 
 
 # cut-outs of the local learning (learning/local.py cut_out, periodic or cluster): about this
 # fraction of the atoms of a sphere of the local radius at the material's density (measured on the
-# Sigma5 bicrystal, docs/benchmarks.md: radius 6.5 A ~50 atoms, 7.5 A ~83 atoms; the sphere
-# holds 62 and 96)
-CUTOUT_FILL = 0.85
+# Sigma5 bicrystal, docs/benchmarks.md: radius 6.5 A ~50 atoms, 7.5 A ~83 atoms, the sphere
+# holds 62 and 96; the picks of real loops at 6 A, sphere 49: quickstart 34 atoms on average
+# (10 cut-outs), validation LPSCl 44 (120), precursor cut-outs are centred off the atom)
+CUTOUT_FILL = 0.75
 
 
 def cutout_atoms(radius_A: float, atoms_per_A3: float) -> int:
@@ -200,16 +212,21 @@ def initial_data_s(calculator: str, cell_atoms: list[int], n_rattled: int, md_st
     return FLOOR_S + t
 
 
+def al_expected_iterations(level: int) -> int:
+    """Iterations one rung of MTP ``level`` is expected to take before it converges."""
+    return max(2, int(round(AL_ITERATIONS_L6 + AL_ITERATIONS_PER_LEVEL * (int(level) - 6))))
+
+
 def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int], temperatures: int,
                       exploration_steps: float, max_iterations: int, max_selected: int, max_reference_atoms: int,
                       initial_images_atoms: int, cutout_atoms: int, ranks: int = 1) -> float:
-    """Expected wall time of one rung of the ladder: :data:`AL_EXPECTED_ITERATIONS` iterations, each
+    """Expected wall time of one rung of the ladder: :func:`al_expected_iterations` iterations, each
     exploring every structure at every temperature for :data:`AL_EXPLORE_FRACTION` of its length
     (the last one runs in full), labelling :data:`AL_PICKS_PER_EXPLORATION` picks per exploration
     run, at most ``max_selected`` (spread evenly over the structures: a structure of at most
     ``max_reference_atoms`` whole, a larger one as a cut-out of ``cutout_atoms``) and refitting on
     the growing training set."""
-    n_it = min(AL_EXPECTED_ITERATIONS, max_iterations + 1)
+    n_it = min(al_expected_iterations(level), max_iterations + 1)
     runs = [n for n in structure_atoms for _ in range(max(1, temperatures))]
     groups = max(1, min(ranks, len(runs)))
     us = md_us_per_atom_step(level) * AL_EXPLORE_SLOWDOWN
@@ -267,7 +284,7 @@ def diffusion_s(n_runs: int, samples: int, n_blocks: int, block_max_lag: int, n_
     pairs = 2 * _pairs(samples, block_max_lag) + n_blocks * _pairs(block, block_max_lag)
     msd_s = pairs * n_mobile * ANALYSIS_NS_PER_PAIR_ATOM * 1e-9 * (ANALYSIS_GB_FACTOR if gb else 1.0)
     fits = 4 if gb else 1             # a GB cell: tracer, GB parallel, GB perpendicular, bulk region
-    return FLOOR_S + ANALYSIS_IMPORT_S + n_runs * (msd_s + fits * ANALYSIS_S_PER_FIT)
+    return max(FLOOR_S, ANALYSIS_IMPORT_S + n_runs * (msd_s + fits * ANALYSIS_S_PER_FIT))
 
 
 STRUCTURES_S_PER_STRUCTURE = 0.05  # builder + bicrystal overlap removal
