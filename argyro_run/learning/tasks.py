@@ -96,6 +96,29 @@ def initial_cells(params: dict, deps: dict) -> list[tuple[str, str, object]]:
     return bulk
 
 
+def _check_reference_forces(structs, kept: list, rejected: list, params: dict, spec) -> None:
+    """Raise when every labelled copy of a structure was kept out by the force limit: copies of a
+    crystal rattled by ``rattle_amplitude_A`` (~0.1 A) feel a few eV/A, so a force above the limit
+    on *all* of them says the reference is wrong for this material, not that the rattle is large
+    (tblite's GFN1-xTB gives 270-420 eV/A on the unrattled Li6PS5Br and Li6PS5I cells, docs/references.md)."""
+    def prefix(a) -> str:
+        return str(a.info.get("origin", "")).rsplit("/", 1)[0]
+
+    have = {prefix(a) for a in kept}
+    for mat, name, _ in structs:
+        key = f"{mat}/{name}"
+        mine = [a for a in rejected if prefix(a) == key]
+        if mine and key not in have:
+            worst = max(float(np.linalg.norm(np.asarray(a.get_forces()), axis=1).max()) for a in mine)
+            raise UserError(
+                f"reference.calculator: every labelled copy of {key} ({len(mine)}, rattled by "
+                f"active_learning.rattle_amplitude_A = {float(params.get('rattle_amplitude_A', 0.05)):g} A) has a "
+                f"force above active_learning.max_force_eV_per_A = {float(params['max_force_eV_per_A']):g} eV/A "
+                f"(largest {worst:.3g} eV/A). A crystal rattled this little feels a few eV/A: the reference "
+                f"{spec.calculator!r} is not usable for this material. Choose another reference (docs/references.md: "
+                "tblite's GFN1-xTB fails on Li6PS5Br and Li6PS5I; calculator = \"sevenn\" or a DFT code work)")
+
+
 def run_initial_data(params: dict, deps: dict, comm, workdir: Path) -> Result:
     """Rattled and strained copies of every bulk cell of :func:`initial_cells` (the unit cell of each
     bulk variant at ``active_learning.initial_cell_repeat``), labelled with the reference over
@@ -130,6 +153,7 @@ def run_initial_data(params: dict, deps: dict, comm, workdir: Path) -> Result:
         log.warning("initial data: %d labelled copy(ies) kept out, a reference force above "
                     "active_learning.max_force_eV_per_A = %g eV/A (lower active_learning.rattle_amplitude_A)",
                     len(rejected), params["max_force_eV_per_A"])
+        _check_reference_forces(structs, images, rejected, params, spec)
     if params.get("training_set"):
         path = resolve_input_file(params["training_set"], params, "potential.training_set")
         species = (params.get("potential") or {}).get("species")

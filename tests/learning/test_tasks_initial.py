@@ -151,3 +151,25 @@ def test_initial_data_refuses_cells_above_max_reference_atoms(tmp_path):
     with pytest.raises(UserError, match=r"initial_cell_repeat.*416 atoms.*max_reference_atoms \(200\)"):
         run_initial_data({**_params(2), "max_reference_atoms": 200}, {"structures/L": res}, None, tmp_path)
     assert not (tmp_path / "reference").exists()
+
+
+def test_a_reference_that_fails_on_a_material_is_named(tmp_path):
+    """tblite's GFN1-xTB gives hundreds of eV/A on the (barely rattled) Li6PS5Br cell and a few eV/A
+    on Li6PS5Cl: the force limit keeps every Br copy out, and the task says the reference is wrong for
+    LPSBr (not that the rattle is too large), naming the key to change."""
+    from argyro_run.errors import UserError
+    from argyro_run.learning.tasks import run_initial_data
+    from argyro_run.structures import argyrodite
+
+    deps = {}
+    for hal in ("Cl", "Br"):
+        res = Result()
+        add_atoms(res, "ordered", argyrodite(hal))
+        deps[f"structures/LPS{hal}"] = res
+    with pytest.raises(UserError) as e:
+        run_initial_data({**_params(1), "max_force_eV_per_A": 30.0}, deps, None, tmp_path)
+    msg = str(e.value)
+    assert msg.startswith("reference.calculator: every labelled copy of LPSBr/ordered (1,")
+    assert "LPSCl" not in msg and "'tblite' is not usable" in msg
+    worst = float(msg.split("(largest ")[1].split(" eV/A")[0])
+    assert worst > 100.0
