@@ -126,7 +126,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--level", type=int, default=10)
     ap.add_argument("--images", type=int, default=5)
     ap.add_argument("--kind", choices=("intercage", "doublet"), default="intercage")
-    ap.add_argument("--max-steps", type=int, default=200, help="FIRE steps of the GFN1-xTB band")
+    ap.add_argument("--max-steps", type=int, default=200,
+                    help="FIRE steps of the GFN1-xTB band (0: steps 1 and 2 only)")
     args = ap.parse_args(argv)
     import argyro_run.archive  # noqa: F401  (the project's import order: mpi4py, h5py first)
     from ase.io import read, write
@@ -160,7 +161,7 @@ def main(argv=None) -> dict:
         rec["xtb_on_mtp_path"] = {**_profile(_energies(band, xtb)), "wall_s": round(time.perf_counter() - t0, 1)}
         save()
         print("GFN1-xTB on the MTP path", json.dumps(rec["xtb_on_mtp_path"]), flush=True)
-    if "xtb_neb" not in rec:
+    if "xtb_neb" not in rec and args.max_steps > 0:
         t0 = time.perf_counter()
         ends = [band[0].copy(), band[-1].copy()]
         ok_ends = [_relax(a, xtb, 0.05, 300) for a in ends]
