@@ -129,8 +129,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--max-steps", type=int, default=200,
                     help="FIRE steps of the GFN1-xTB band (0: steps 1 and 2 only)")
     args = ap.parse_args(argv)
-    import argyro_run.archive  # noqa: F401  (the project's import order: mpi4py, h5py first)
     from ase.io import read, write
+
+    import argyro_run.archive  # noqa: F401  (the project's import order: mpi4py, h5py first)
 
     work = args.work
     work.mkdir(parents=True, exist_ok=True)

@@ -176,7 +176,7 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
     out.add("framework_stable", np.array(rows["stable"], bool), "1",
             note="the host framework stayed in place (md.max_host_displacement_A); unstable temperatures are never fitted")
     out.add("host_displacement_A", np.array(rows["host_disp"]), "Angstrom",
-            note="host framework displacement at the end of each run (md/framework.py; NaN: not recorded)")
+            note="largest host framework displacement of each run (md/framework.py; NaN: not recorded)")
     for T, m, d in zip(rows["T"], rows["msd"], diffusive):
         if not d:
             log.warning("diffusion %s at %g K: %s MSD at the fit end %.3g A^2 < %g A^2: not diffusive (the slope is "

@@ -133,11 +133,11 @@ def explore_one(atoms, name: str, temperature_K: float, mtp_path: Path, active_p
 
 
 def _framework(ex: Exploration, snaps: list, settings: LoopSettings) -> None:
-    """The exploration's framework check (``md/framework.py``, the MD's limit ``md.max_host_displacement_A``)
-    on its snapshots; keeps the last ``n_precursors + 1`` snapshots (the precursors of a collapse) and,
-    when the framework drifted, the snapshot where it first passed the limit, centred on the atom that
-    moved most."""
-    from argyro_run.md.framework import host_displacement_A, window_means
+    """The exploration's framework check (``md/framework.check_framework``, the MD's rule and limit
+    ``md.max_host_displacement_A``) on its snapshots; keeps the last ``n_precursors + 1`` snapshots
+    (the precursors of a collapse) and, when the framework drifted, the snapshot that ends the first
+    window beyond the limit, centred on the host unit that had moved most."""
+    from argyro_run.md.framework import check_framework
 
     ex.snapshots = snaps[-(settings.n_precursors + 1):]
     host = ~np.isin(snaps[0].get_chemical_symbols(), list(settings.mobile_species)) if snaps else np.zeros(0, bool)
@@ -145,20 +145,14 @@ def _framework(ex: Exploration, snaps: list, settings: LoopSettings) -> None:
     if len(snaps) < 4 or not host.any() or not limit:
         return
     x = np.stack([a.arrays["unwrapped"] for a in snaps])
-    n_windows = min(10, len(snaps) // 2)
-    units = snaps[0].arrays.get("unit_id")
-    ex.host_displacement_A = host_displacement_A(x, host, n_windows, units=units)
-    over = np.flatnonzero(ex.host_displacement_A > limit)
-    if not len(over):
+    chk = check_framework(x, host, limit, units=snaps[0].arrays.get("unit_id"))
+    ex.host_displacement_A = chk.displacement_A
+    if chk.stable:
         return
     ex.drifted = True
-    w = int(over[0])
-    per = len(snaps) // n_windows
-    m = window_means(x[:, host], n_windows)
-    d = m[w] - m[0]
-    d -= d.mean(axis=0)
-    a = snaps[min(len(snaps) - 1, (w + 1) * per - 1)].copy()
-    a.info["center"] = int(np.flatnonzero(host)[np.argmax(np.sum(d * d, axis=1))])
+    per = len(snaps) // chk.n_windows
+    a = snaps[min(len(snaps) - 1, (chk.first_over + 1) * per - 1)].copy()
+    a.info["center"] = chk.centre
     ex.drift_snapshot = a
 
 

@@ -15,12 +15,15 @@ host atom's mean position per window is taken, and the RMS (over the host units 
 single anion, when the structure carries ``unit_id`` -- their common drift removed) of the change of
 that mean from the first window is returned per window. In a crystal
 the window means sit on the lattice sites (a tenth of an Angstrom or two apart); a framework that
-melts, amorphises or exchanges sites moves them by Angstroms. ``md.max_host_displacement_A`` (the
-config owns the limit and why) decides ``framework_stable``; the diffusion analysis leaves an
-unstable temperature out of the Arrhenius fit.
+melts, amorphises or exchanges sites moves them by Angstroms. :func:`check_framework` is the one
+rule of MD runs and of the learning loop's explorations: unstable when any window passes
+``md.max_host_displacement_A`` (the config owns the limit and why); the diffusion analysis leaves an
+unstable temperature out of the Arrhenius fit, the learning loop labels where it happened.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,7 +38,34 @@ def window_means(positions_A: np.ndarray, n_windows: int) -> np.ndarray:
     return x[: n * n_windows].reshape(n_windows, n, *x.shape[1:]).mean(axis=1)
 
 
-def host_displacement_A(positions_A: np.ndarray, host: np.ndarray, n_windows: int = 10,
+MAX_WINDOWS = 10   # windows of a run; each holds at least 2 samples (:func:`n_windows_for`)
+
+
+def n_windows_for(samples: int, max_windows: int = MAX_WINDOWS) -> int:
+    """Windows for ``samples`` samples: ``max_windows``, fewer when a window would hold < 2 samples."""
+    return max(1, min(int(max_windows), int(samples) // 2))
+
+
+def _unit_displacements(x: np.ndarray, host: np.ndarray, n_windows: int,
+                        units: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(windows, units, 3) change of each host unit's window-mean position from the first window,
+    the mean over the units removed; and the atom index that stands for each unit (its first)."""
+    m = window_means(x[:, host], n_windows)
+    d = m - m[:1]                                              # (windows, host atoms, 3)
+    atoms = np.flatnonzero(host)
+    if units is not None:
+        u = np.asarray(units)
+        if u.shape != host.shape:
+            raise ValueError(f"{u.size} unit ids do not match {host.size} atoms")
+        _, first, inv = np.unique(u[host], return_index=True, return_inverse=True)
+        n = np.bincount(inv).astype(float)
+        d = np.stack([np.stack([np.bincount(inv, weights=d[w, :, k]) / n for k in range(3)], axis=1)
+                      for w in range(len(d))])                 # (windows, units, 3)
+        atoms = atoms[first]
+    return d - d.mean(axis=1, keepdims=True), atoms
+
+
+def host_displacement_A(positions_A: np.ndarray, host: np.ndarray, n_windows: int = MAX_WINDOWS,
                         units: np.ndarray | None = None) -> np.ndarray:
     """Per window: RMS over the ``host`` atoms (bool mask) of the change of their window-mean
     position from the first window, the host's mean drift removed (Angstrom; the first entry is 0).
@@ -45,22 +75,56 @@ def host_displacement_A(positions_A: np.ndarray, host: np.ndarray, n_windows: in
     share one): the displacement of each unit is the mean of its atoms' and the RMS is over units,
     so a molecular ion that turns on its site (a PS4 reorientation moves its S by ~3 A) is not a
     framework change; only units leaving their sites are."""
+    x, host, n_windows = _checked(positions_A, host, n_windows)
+    if not host.any():
+        return np.zeros(n_windows)
+    d, _ = _unit_displacements(x, host, n_windows, units)
+    return np.sqrt(np.mean(np.sum(d * d, axis=2), axis=1))
+
+
+def _checked(positions_A, host, n_windows) -> tuple[np.ndarray, np.ndarray, int]:
     x = np.asarray(positions_A, dtype=float)
     host = np.asarray(host, dtype=bool)
     if x.ndim != 3 or x.shape[1] != host.size:
         raise ValueError(f"positions of shape {x.shape} do not match a host mask of {host.size} atoms")
-    n_windows = max(1, min(int(n_windows), len(x)))
-    if not host.any():
-        return np.zeros(n_windows)
-    m = window_means(x[:, host], n_windows)
-    d = m - m[:1]                                              # (windows, host atoms, 3)
-    if units is not None:
-        u = np.asarray(units)
-        if u.shape != host.shape:
-            raise ValueError(f"{u.size} unit ids do not match {host.size} atoms")
-        _, inv = np.unique(u[host], return_inverse=True)
-        n = np.bincount(inv).astype(float)
-        d = np.stack([np.stack([np.bincount(inv, weights=d[w, :, k]) / n for k in range(3)], axis=1)
-                      for w in range(len(d))])                 # (windows, units, 3)
-    d -= d.mean(axis=1, keepdims=True)
-    return np.sqrt(np.mean(np.sum(d * d, axis=2), axis=1))
+    return x, host, max(1, min(int(n_windows), len(x)))
+
+
+@dataclass(frozen=True)
+class FrameworkCheck:
+    """The verdict on one run (MD or exploration): ``displacement_A`` per window
+    (:func:`host_displacement_A`), unstable from the first window beyond ``limit_A`` on."""
+
+    displacement_A: np.ndarray
+    limit_A: float
+    first_over: int | None = None     # first window beyond the limit
+    centre: int | None = None         # the host atom (a unit's first atom) that had moved most by then
+
+    @property
+    def stable(self) -> bool:
+        return self.first_over is None
+
+    @property
+    def n_windows(self) -> int:
+        return len(self.displacement_A)
+
+    @property
+    def worst_A(self) -> float:
+        return float(np.max(self.displacement_A)) if len(self.displacement_A) else 0.0
+
+
+def check_framework(positions_A: np.ndarray, host: np.ndarray, limit_A: float, units: np.ndarray | None = None,
+                    max_windows: int = MAX_WINDOWS) -> FrameworkCheck:
+    """The one rule of MD runs and explorations: cut the samples into :func:`n_windows_for` windows;
+    the framework is unstable when any window's :func:`host_displacement_A` exceeds ``limit_A``
+    (``md.max_host_displacement_A``). Never unstable without host atoms or a limit."""
+    x, host, n_windows = _checked(positions_A, host, n_windows_for(len(positions_A), max_windows))
+    if not host.any() or len(x) < 2:
+        return FrameworkCheck(np.zeros(n_windows), float(limit_A))
+    d, atoms = _unit_displacements(x, host, n_windows, units)
+    disp = np.sqrt(np.mean(np.sum(d * d, axis=2), axis=1))
+    over = np.flatnonzero(disp > limit_A) if limit_A else np.zeros(0, int)
+    if not len(over):
+        return FrameworkCheck(disp, float(limit_A))
+    w = int(over[0])
+    return FrameworkCheck(disp, float(limit_A), w, int(atoms[np.argmax(np.sum(d[w] ** 2, axis=1))]))

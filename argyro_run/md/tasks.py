@@ -42,29 +42,28 @@ def structure_of(deps: dict, name: str):
 
 
 def _framework_check(r: Result, run, atoms, md: dict, name: str, T: float) -> None:
-    """``framework/host_displacement_A`` (per window) and the attrs ``host_displacement_A`` (last
-    window) and ``framework_stable`` (``md.max_host_displacement_A``): does the host stay a crystal?"""
-    from argyro_run.md.framework import host_displacement_A
+    """``framework/host_displacement_A`` (per window) and the attrs ``host_displacement_A`` (the
+    largest window) and ``framework_stable`` (``md/framework.check_framework`` against
+    ``md.max_host_displacement_A``): does the host stay a crystal?"""
+    from argyro_run.md.framework import check_framework
 
     mobile = md.get("species")
     host = np.array(atoms.get_chemical_symbols()) != mobile if mobile else np.zeros(len(atoms), bool)
     if not host.any() or len(run.time_ps) < 2:
         return
-    n_windows = min(10, len(run.time_ps))
     units = atoms.arrays.get("unit_id")          # P + 4 S of a PS4 share one (structures/argyrodite.py)
-    disp = host_displacement_A(run.positions_A, host, n_windows, units=units)
-    final, limit = float(disp[-1]), float(md["max_host_displacement_A"])
-    r.add("framework/host_displacement_A", disp, "Angstrom",
+    chk = check_framework(run.positions_A, host, float(md["max_host_displacement_A"]), units=units)
+    r.add("framework/host_displacement_A", chk.displacement_A, "Angstrom",
           note=f"RMS change of the window-mean positions of the {int(host.sum())} atoms that are not {mobile} "
                f"({'per unit: a PS4 counts once, at its centre' if units is not None else 'per atom'}) from the "
-               f"first of {n_windows} equal windows of the production, their mean drift removed (argyro_run/md/framework.py)")
-    r.set_attrs("framework", host_displacement_A=final, max_host_displacement_A=limit,
-                framework_stable=bool(final <= limit), n_windows=n_windows,
-                note="host_displacement_A: last window against the first")
-    if final > limit:
+               f"first of {chk.n_windows} equal windows of the production, their mean drift removed (argyro_run/md/framework.py)")
+    r.set_attrs("framework", host_displacement_A=chk.worst_A, max_host_displacement_A=chk.limit_A,
+                framework_stable=chk.stable, n_windows=chk.n_windows,
+                note="host_displacement_A: the largest window against the first; unstable when it passes the limit")
+    if not chk.stable:
         log.warning("MD %s at %g K: the host framework moved %.2f A RMS (> md.max_host_displacement_A = %g A): it "
                     "melted or transformed; this temperature is left out of the Arrhenius fit (a potential with a "
-                    "hole, or a temperature above the material's stability)", name, T, final, limit)
+                    "hole, or a temperature above the material's stability)", name, T, chk.worst_A, chk.limit_A)
 
 
 def run_md_run(params: dict, deps: dict, comm, workdir: Path) -> Result:

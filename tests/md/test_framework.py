@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from argyro_run.md.framework import host_displacement_A, window_means
+from argyro_run.md.framework import check_framework, host_displacement_A, n_windows_for, window_means
 
 
 def _sites(n_samples=40, n_atoms=6, seed=0):
@@ -70,3 +70,24 @@ def test_a_molecular_ion_turning_on_its_site_is_not_a_framework_change():
     assert host_displacement_A(x, host, 2, units=units)[-1] == pytest.approx(1.6 * np.sqrt(3) / 4, rel=1e-12)
     with pytest.raises(ValueError, match="unit ids"):
         host_displacement_A(x, host, 2, units=units[:-1])
+
+
+def test_one_rule_any_window_past_the_limit_and_where():
+    """``check_framework`` (MD runs and explorations): unstable from the first window past the limit
+    on, even when the host comes back later (a transient collapse is no crystal either); the centre
+    is the unit that moved; window counts keep >= 2 samples per window."""
+    assert [n_windows_for(s) for s in (1, 3, 4, 19, 20, 1000)] == [1, 1, 2, 9, 10, 10]
+    units = np.repeat(np.arange(4), 2)                              # 4 two-atom units
+    x = _sites(n_samples=40, n_atoms=8)
+    host = np.ones(8, bool)
+    ok = check_framework(x, host, 1.0, units=units)
+    assert ok.stable and ok.n_windows == 10 and ok.worst_A == 0.0 and ok.centre is None
+    x[12:20, 4:6] += [0.0, 0.0, 3.0]                                # unit 2 leaves its site in windows 3-4, returns
+    chk = check_framework(x, host, 1.0, units=units)
+    d = host_displacement_A(x, host, 10, units=units)
+    assert np.array_equal(chk.displacement_A, d)
+    assert d[-1] == pytest.approx(0.0, abs=1e-12)                   # the last window alone would call it stable
+    assert not chk.stable and chk.first_over == 3 and chk.centre == 4    # unit 2's first atom
+    assert chk.worst_A == pytest.approx(3.0 * np.sqrt(3) / 4, rel=1e-12)
+    assert check_framework(x, host, 2.0, units=units).stable        # 1.3 A < 2 A
+    assert check_framework(x, np.zeros(8, bool), 1.0).stable        # no host: nothing to check
