@@ -66,6 +66,9 @@ def run_input(path, *, force: bool = False, registry=None, outdir=None, override
     from argyro_run.runtime.execute import execute
 
     comm = MPI.COMM_WORLD
+    from argyro_run.runtime.console import setup_logging
+
+    setup_logging(comm.rank)
     path = Path(path)
     cfg = load_config(path, output_dir=outdir, overrides=overrides)   # UserError before anything is written
     plan = build_plan(cfg)

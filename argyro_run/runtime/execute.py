@@ -30,6 +30,7 @@ from typing import Any, Callable
 from argyro_run.plan.kinds import TASK_KINDS
 from argyro_run.plan.task import group_size
 from argyro_run.results import Result
+from argyro_run.runtime import console
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,8 @@ def _run_member(task_dict, deps, subcomm, workdir: Path, registry, input_dir):
         workdir.mkdir(parents=True, exist_ok=True)
         params = dict(task_dict["params"])
         params["input_dir"] = str(input_dir)
-        result = fn(params, deps, subcomm, workdir)
+        with console.task(task_dict["id"], subcomm.rank):
+            result = fn(params, deps, subcomm, workdir)
         if subcomm.rank == 0 and not isinstance(result, Result):
             raise TypeError(f"task function for {task_dict['kind']!r} returned {type(result).__name__}, not Result")
         if subcomm.rank == 0:

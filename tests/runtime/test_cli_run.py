@@ -44,6 +44,12 @@ def test_run_resume_change_and_foreign_archive(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     # gb_model = "layer": one mesh per grain size (2), one FE case, summary
     assert len(done_lines(p)) == 4 and "summary of key results" in p.stdout
+    # the tasks' own progress messages on stderr (runtime/console.py): each once, whichever rank ran
+    # the task, after the time and the task's id
+    msgs = [line.split(" ", 1)[1] for line in p.stderr.splitlines() if line[:2].isdigit()]
+    for d in (10, 20):
+        assert sum(m.startswith(f"microstructure/d{d}nm: mesh d={d}.0 nm: ") for m in msgs) == 1, p.stderr
+        assert sum(m.startswith(f"fe/explicit: fe explicit d={d} nm: ") for m in msgs) == 1, p.stderr
     a = open_archive(tmp_path / "out.h5")
     assert {t["status"] for t in a.tasks.values()} == {"done"} and len(a.tasks) == 4
     assert a.provenance["input_toml"] == (tmp_path / "in.toml").read_text()
