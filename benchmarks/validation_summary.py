@@ -224,28 +224,41 @@ def claim_b(runs) -> dict:
     return out
 
 
+def _gb_row(res, phase: str, gb: str) -> dict:
+    """GB model ``gb`` of one phase against that phase's bulk (fits of an arrhenius/<m> result)."""
+    bulk = _fit(res, f"structures/{phase}/tracer")
+    row: dict = {"gb_model": gb, "bulk": bulk}
+    for kind in ("tracer", "gb_parallel", "gb_perpendicular", "bulk_region"):
+        row[kind] = _fit(res, f"structures/{gb}/{kind}")
+        if bulk is not None and row[kind] is not None:
+            row[f"{kind}_over_bulk_300K"], row[f"{kind}_over_bulk_300K_err"] = _ratio(
+                row[kind]["D300_m2_per_s"], row[kind]["D300_m2_per_s_err"],
+                bulk["D300_m2_per_s"], bulk["D300_m2_per_s_err"])
+    fits = [f for f in (bulk, row["tracer"]) if f is not None]
+    row["reliable"] = bool(len(fits) == 2 and all(f["fit_quality"] == "ok" for f in fits))
+    row["unreliable_because"] = "; ".join(f"{name}: {f['fit_quality_reason']}" for name, f in
+                                          (("bulk", bulk), ("GB cell", row["tracer"]))
+                                          if f is not None and f["fit_quality"] != "ok")
+    return row
+
+
 def claim_c(runs) -> dict:
-    arch = _archive(runs, "Cl")
+    """Li6PS5Cl per phase (the claim); also Li6PS5I's GB between ordered grains when its run has one
+    (``LPSI_ordered``: the GB of claim d's polycrystal)."""
     out: dict = {}
-    res, src = _arrhenius(arch, "LPSCl")
+    res, src = _arrhenius(_archive(runs, "Cl"), "LPSCl")
     if res is None:
-        return {"missing": "runs/validation-LPSCl archive or a done analysis/LPSCl/* task"}
-    out["source"] = src
-    for phase, gb in GB_NAMES.items():
-        bulk = _fit(res, f"structures/{phase}/tracer")
-        row: dict = {"gb_model": gb, "bulk": bulk}
-        for kind in ("tracer", "gb_parallel", "gb_perpendicular", "bulk_region"):
-            row[kind] = _fit(res, f"structures/{gb}/{kind}")
-            if bulk is not None and row[kind] is not None:
-                row[f"{kind}_over_bulk_300K"], row[f"{kind}_over_bulk_300K_err"] = _ratio(
-                    row[kind]["D300_m2_per_s"], row[kind]["D300_m2_per_s_err"],
-                    bulk["D300_m2_per_s"], bulk["D300_m2_per_s_err"])
-        fits = [f for f in (bulk, row["tracer"]) if f is not None]
-        row["reliable"] = bool(len(fits) == 2 and all(f["fit_quality"] == "ok" for f in fits))
-        row["unreliable_because"] = "; ".join(f"{name}: {f['fit_quality_reason']}" for name, f in
-                                              (("bulk", bulk), ("GB cell", row["tracer"]))
-                                              if f is not None and f["fit_quality"] != "ok")
-        out[phase] = row
+        out["missing"] = "runs/validation-LPSCl archive or a done analysis/LPSCl/* task"
+    else:
+        out["source"] = src
+        for phase, gb in GB_NAMES.items():
+            if f"structures/{gb}/tracer/Ea_eV" in res:
+                out[phase] = _gb_row(res, phase, gb)
+            else:
+                out.setdefault("not_run", []).append(f"LPSCl/{gb}")
+    res_i, src_i = _arrhenius(_archive(runs, "I"), "LPSI")
+    if res_i is not None and f"structures/{GB_NAMES['ordered']}/tracer/Ea_eV" in res_i:
+        out["LPSI_ordered"] = _gb_row(res_i, "ordered", GB_NAMES["ordered"]) | {"source": src_i}
     return out
 
 
@@ -376,8 +389,9 @@ def summarise(runs: pathlib.Path, n_mc: int, seed: int) -> dict:
         "claims": {"a": a, "b": b, "c": c, "d": d},
         "definitions": {
             "D300": "Arrhenius extrapolation to 300 K of the tracer D of Li (kinisi) of the bulk variant",
-            "framework": "per MD run: RMS change of the host atoms' window-mean positions, first vs last tenth "
-                         "(md/framework.py), and the 4a/4c anions whose nearest anion site changed (all-atom runs)",
+            "framework": "per MD run: RMS change of the host units' window-mean positions against the first tenth "
+                         "of the run (md/framework.py; the largest window since 2026-11-30, the last one before), "
+                         "and the 4a/4c anions whose nearest anion site changed (all-atom runs)",
             "gb_effect": "D(300 K) of the whole Sigma 5 (310) bicrystal cell / bulk D(300 K) of the same phase; the "
                          "GB slab's parallel/perpendicular ratios are under claims.c",
             "LPSI_curvature_K2": "c of ln D_eff = a + b/T + c/T^2 over the FE temperatures, per grain size "
@@ -426,13 +440,15 @@ def markdown(s: dict) -> str:
                      f"R² = {_e(lf['R2'], fmt='{:.3f}')}; Ea increases with the radius: {b['Ea_increases_with_radius']}.")
     lines += ["", "| phase | GB model | D(300 K) bulk [cm²/s] | whole GB cell / bulk | GB slab ∥ / bulk | GB slab ⊥ / bulk |",
               "|---|---|---|---|---|---|"]
-    for phase in GB_NAMES:
+    for phase in [*GB_NAMES, "LPSI_ordered"]:
         row = c.get(phase) or {}
+        if phase == "LPSI_ordered" and not row:
+            continue
         bulk = row.get("bulk")
         cells = [_e(row.get(f"{k}_over_bulk_300K"), row.get(f"{k}_over_bulk_300K_err"))
                  for k in ("tracer", "gb_parallel", "gb_perpendicular")]
         flag = "" if row.get("reliable", True) else " (UNRELIABLE)"
-        lines.append(f"| {phase} | {row.get('gb_model', GB_NAMES[phase])}{flag} | "
+        lines.append(f"| {phase} | {row.get('gb_model', GB_NAMES.get(phase))}{flag} | "
                      f"{_e(bulk['D300_m2_per_s'] * CM2_PER_M2) if bulk else 'n/a'} | " + " | ".join(cells) + " |")
     if "curvature_K2" in d:
         lines += ["", "| grain size [nm] | c [K²] | error [K²] (fit; MC of the MD laws) | |c| > 2 error |",
