@@ -147,8 +147,8 @@ def main(argv=None) -> dict:
     if not mtp_band_file.exists():
         t0 = time.perf_counter()
         ini, fin, dist = _endpoints(args.kind)
-        ok_ends = [_relax(a, mtp, 0.02, 2000) for a in (ini, fin)]
-        band, ok = _band([ini, fin], [ini.copy() for _ in range(args.images)], mtp, 0.03, 3000)
+        ok_ends = [_relax(a, mtp, 0.02, 1000) for a in (ini, fin)]
+        band, ok = _band([ini, fin], [ini.copy() for _ in range(args.images)], mtp, 0.03, 1500)
         rec["jump_distance_A"] = round(dist, 3)
         rec["mtp"] = {**_profile(_energies(band, mtp)), "endpoints_relaxed": ok_ends, "converged": ok,
                       "wall_s": round(time.perf_counter() - t0, 1)}
