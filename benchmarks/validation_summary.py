@@ -206,22 +206,25 @@ def claim_b(runs) -> dict:
     if len(xs) >= 2:
         r = np.array([SHANNON_RADIUS_A[x] for x in xs])
         e = np.array([out["Ea_eV"][x] for x in xs])
-        s = np.array([out["Ea_eV_err"][x] for x in xs])
-        w = 1.0 / np.where(s > 0, s, np.nan) ** 2 if np.all(s > 0) else np.ones_like(e)
-        A = np.column_stack([np.ones_like(r), r])
-        cov = np.linalg.inv(A.T @ (A * w[:, None]))
-        p = cov @ (A.T @ (w * e))
-        resid = e - A @ p
-        ss_res = float(np.sum(w * resid ** 2))
-        mean = float(np.sum(w * e) / np.sum(w))
-        ss_tot = float(np.sum(w * (e - mean) ** 2))
-        out["linear_fit"] = {"intercept_eV": float(p[0]), "slope_eV_per_A": float(p[1]),
-                             "slope_err_eV_per_A": float(np.sqrt(cov[1, 1])),
-                             "R2": (1.0 - ss_res / ss_tot) if ss_tot > 0 else None, "weighted": bool(np.all(s > 0)),
-                             "halides": xs}
+        out["linear_fit"] = _weighted_line(r, e, np.array([out["Ea_eV_err"][x] for x in xs])) | {"halides": xs}
         order = np.argsort(r)
         out["Ea_increases_with_radius"] = bool(np.all(np.diff(e[order]) > 0))
     return out
+
+
+def _weighted_line(r: np.ndarray, e: np.ndarray, s: np.ndarray) -> dict:
+    """e = intercept + slope r, weighted by 1/s^2 (unweighted unless every s > 0), with the slope's
+    error from the weights and the weighted R^2."""
+    weighted = bool(np.all(s > 0))
+    w = 1.0 / s ** 2 if weighted else np.ones_like(e)
+    A = np.column_stack([np.ones_like(r), r])
+    cov = np.linalg.inv(A.T @ (A * w[:, None]))
+    p = cov @ (A.T @ (w * e))
+    ss_res = float(np.sum(w * (e - A @ p) ** 2))
+    mean = float(np.sum(w * e) / np.sum(w))
+    ss_tot = float(np.sum(w * (e - mean) ** 2))
+    return {"intercept_eV": float(p[0]), "slope_eV_per_A": float(p[1]), "slope_err_eV_per_A": float(np.sqrt(cov[1, 1])),
+            "R2": (1.0 - ss_res / ss_tot) if ss_tot > 0 else None, "weighted": weighted}
 
 
 def _gb_row(res, phase: str, gb: str) -> dict:

@@ -33,3 +33,19 @@ def test_ratio_error_is_the_relative_errors_in_quadrature():
     vs = _module()
     r, e = vs._ratio(6.0, 0.6, 2.0, 0.4)
     assert r == 3.0 and e == pytest.approx(3.0 * np.hypot(0.1, 0.2), rel=1e-12)
+
+
+def test_claim_b_line_exact_and_weighted():
+    vs = _module()
+    r = np.array([1.81, 1.96, 2.20])
+    fit = vs._weighted_line(r, 0.1 + 0.5 * r, np.array([0.01, 0.02, 0.01]))
+    assert fit["slope_eV_per_A"] == pytest.approx(0.5, rel=1e-10) and fit["R2"] == pytest.approx(1.0, abs=1e-12)
+    assert fit["intercept_eV"] == pytest.approx(0.1, rel=1e-9) and fit["weighted"]
+    # one point off the line: the better-known points pull the line; slope error from the weights
+    e = 0.1 + 0.5 * r + np.array([0.0, 0.03, 0.0])
+    loose, tight = (vs._weighted_line(r, e, np.array([0.01, s, 0.01])) for s in (0.1, 0.001))
+    assert abs(loose["slope_eV_per_A"] - 0.5) < abs(tight["slope_eV_per_A"] - 0.5) and loose["R2"] < 1.0
+    w = 1.0 / np.array([0.01, 0.1, 0.01]) ** 2
+    sxx = np.sum(w * (r - np.sum(w * r) / np.sum(w)) ** 2)
+    assert loose["slope_err_eV_per_A"] == pytest.approx(1.0 / np.sqrt(sxx), rel=1e-10)
+    assert not vs._weighted_line(r, e, np.array([0.0, 0.1, 0.1]))["weighted"]
