@@ -191,13 +191,39 @@ def diffusivity_bayes(positions_A: np.ndarray, dt_ps: float, *, fit_start_ps: fl
     slope = sc.to_unit(diff.gradient, "angstrom**2/ps").values            # A^2/ps samples
     Ds = slope / (2 * dim) * A2_PER_PS
     var = np.r_[np.nan, np.asarray(da.variances, float)]
-    return {"D_m2_per_s": float(Ds.mean()), "D_err_m2_per_s": float(Ds.std(ddof=1)),
-            "D_ci95_m2_per_s": np.percentile(Ds, CREDIBLE_PERCENTILES), "D_samples_m2_per_s": Ds,
-            "lag_ps": np.arange(K + 1) * dt_ps, "msd_A2": full, "msd_var_A4": var,
-            "slope_A2_per_ps": float(slope.mean()),
-            "intercept_A2": float(sc.to_unit(diff.intercept, "angstrom**2").values.mean()),
-            "fit_cov_A4": np.asarray(diff.covariance_matrix.values, float),
+    cov = np.asarray(diff.covariance_matrix.values, float)
+    intercept = float(sc.to_unit(diff.intercept, "angstrom**2").values.mean())
+    lag = np.arange(K + 1) * dt_ps
+    problem = fit_problem(cov, lag[k0:], full[k0:, list(comps)].sum(axis=1), float(slope.mean()), intercept)
+    D, De, ci = (float(Ds.mean()), float(Ds.std(ddof=1)), np.percentile(Ds, CREDIBLE_PERCENTILES))
+    if problem:
+        D, De, ci = np.nan, np.nan, np.full(2, np.nan)
+    return {"D_m2_per_s": D, "D_err_m2_per_s": De, "D_ci95_m2_per_s": ci, "D_samples_m2_per_s": Ds,
+            "lag_ps": lag, "msd_A2": full, "msd_var_A4": var,
+            "slope_A2_per_ps": float(slope.mean()), "intercept_A2": intercept, "fit_cov_A4": cov,
+            "fit_problem": problem,
             "fit_start_ps": k0 * dt_ps, "fit_end_ps": K * dt_ps, "components": comps}
+
+
+def fit_problem(cov_A4: np.ndarray, lag_ps: np.ndarray, msd_A2: np.ndarray, slope_A2_per_ps: float,
+                intercept_A2: float) -> str:
+    """Why a Bayesian MSD fit cannot be used ("" when it can): kinisi's covariance matrix of the
+    fitted MSD points is not positive definite (the likelihood is then improper and the sampler
+    drifts without bound: seen on ordered Li6PS5I at 700 K, where a smooth MSD of 4-9 A^2 gave a
+    posterior slope of 8e4 A^2/ps), or the posterior-mean line misses the MSD it was fitted to by
+    more than the MSD's range at either end of the window."""
+    c = np.asarray(cov_A4, dtype=float)
+    ev = np.linalg.eigvalsh(0.5 * (c + c.T))
+    if not np.all(np.isfinite(ev)) or ev.min() <= 1e-12 * max(ev.max(), 0.0):
+        return (f"kinisi's MSD covariance is not positive definite (eigenvalues {ev.min():.3g} .. {ev.max():.3g} A^4): "
+                "the Bayesian fit is improper")
+    y = np.asarray(msd_A2, dtype=float)
+    line = intercept_A2 + slope_A2_per_ps * np.asarray(lag_ps, dtype=float)
+    span = max(float(np.ptp(y)), 1e-12)
+    miss = max(abs(line[0] - y[0]), abs(line[-1] - y[-1]))
+    if not np.isfinite(miss) or miss > span:
+        return f"the fitted line misses the MSD by {miss:.3g} A^2 at the window's end (MSD range {span:.3g} A^2)"
+    return ""
 
 
 def msd_at_lag_A2(lag_ps: np.ndarray, msd_A2: np.ndarray, at_ps: float) -> float:

@@ -95,6 +95,10 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
         xk = xs.sum(axis=1, keepdims=True) / np.sqrt(xs.shape[1]) if collective else xs
         res = diffusivity_bayes(xk, dt, fit_start_ps=start, fit_end_ps=end, components=comps,
                                 seed=mcmc_seed(seed, T, key))
+        if res["fit_problem"]:
+            log.warning("diffusion %s at %g K (%s): no D: %s; this temperature is left out of the fits",
+                        params["structure"], T, key, res["fit_problem"])
+            put(key + "_fit_problem", f"{T:g} K: {res['fit_problem']}")
         blk = diffusivity(xk, dt, fit_start_ps=start, fit_end_ps=end, n_blocks=n_blocks, components=comps)
         put(key, res["D_m2_per_s"])
         put(key + "_err", res["D_err_m2_per_s"])
@@ -165,6 +169,9 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
                 note="cross-check only: standard error of that mean (no t-factor; under-covers)")
 
     out.add("temperatures_K", np.array(rows["T"]), "K")
+    problems = [p for k, v in rows.items() if k.endswith("_fit_problem") for p in v]
+    if problems:
+        out.set_attrs("", fit_problems="; ".join(problems)[:2000])
     add_set("D", "tracer", f"tracer diffusivity of {an['species']}")
     out.add("sigma_mS_per_cm", np.array(rows["sigma"]), "mS/cm",
             note=f"Nernst-Einstein for {an['species']} (charge {charge:+g} e) with Haven ratio {an.get('haven_ratio', 1.0)}")

@@ -160,3 +160,21 @@ def test_summary_and_report_mark_unreliable_fits(tmp_path):
     assert F.mark_non_diffusive(ax, series) == 1
     (x,) = [ln for ln in ax.get_lines() if ln.get_gid() == "nondiffusive:bulk"]
     assert x.get_xdata()[0] == pytest.approx(2.0)                 # 1000 / 500 K
+
+
+def test_an_improper_or_runaway_bayesian_fit_is_refused():
+    """``fit_problem``: kinisi's sampler is only meaningful with a positive-definite covariance of the
+    fitted MSD points, and its line must go through the MSD it was fitted to (ordered Li6PS5I at
+    700 K: a non-positive-definite covariance, posterior slope 8e4 A^2/ps for an MSD of 4-9 A^2)."""
+    from argyro_run.analysis.diffusion import fit_problem
+
+    lag = np.linspace(10.0, 40.0, 31)
+    y = 2.0 + 0.15 * lag
+    good = np.diag(0.01 * lag)
+    assert fit_problem(good, lag, y, 0.15, 2.0) == ""
+    assert fit_problem(good, lag, y, 0.16, 1.8) == ""                         # a little off: fine
+    bad = good.copy()
+    bad[0, 1] = bad[1, 0] = 1.0                                               # |c01| > sqrt(c00 c11): indefinite
+    assert "not positive definite" in fit_problem(bad, lag, y, 0.15, 2.0)
+    assert "misses the MSD" in fit_problem(good, lag, y, 8.4e4, -2.2e6)       # the runaway posterior
+    assert "misses the MSD" in fit_problem(good, lag, y, float("nan"), 2.0)
