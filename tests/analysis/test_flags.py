@@ -165,7 +165,7 @@ def test_summary_and_report_mark_unreliable_fits(tmp_path):
 def test_an_improper_or_runaway_bayesian_fit_is_refused():
     """``fit_problem``: kinisi's sampler is only meaningful with a positive-definite covariance of the
     fitted MSD points, and its line must go through the MSD it was fitted to (ordered Li6PS5I at
-    700 K: a non-positive-definite covariance, posterior slope 8e4 A^2/ps for an MSD of 4-9 A^2)."""
+    700 K: posterior slope 8e4 A^2/ps for an MSD of 4-9 A^2). A covariance singular to round-off is fine."""
     from argyro_run.analysis.diffusion import fit_problem
 
     lag = np.linspace(10.0, 40.0, 31)
@@ -175,6 +175,8 @@ def test_an_improper_or_runaway_bayesian_fit_is_refused():
     assert fit_problem(good, lag, y, 0.16, 1.8) == ""                         # a little off: fine
     bad = good.copy()
     bad[0, 1] = bad[1, 0] = 1.0                                               # |c01| > sqrt(c00 c11): indefinite
-    assert "not positive definite" in fit_problem(bad, lag, y, 0.15, 2.0)
+    assert "not positive semi-definite" in fit_problem(bad, lag, y, 0.15, 2.0)
+    singular = np.outer(np.ones(31), np.ones(31)) + np.diag(np.r_[1e-17, np.zeros(30)])     # rank 1 + round-off
+    assert fit_problem(singular, lag, y, 0.15, 2.0) == ""
     assert "misses the MSD" in fit_problem(good, lag, y, 8.4e4, -2.2e6)       # the runaway posterior
     assert "misses the MSD" in fit_problem(good, lag, y, float("nan"), 2.0)
