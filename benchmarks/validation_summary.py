@@ -203,7 +203,10 @@ def claim_b(runs) -> dict:
         out["Ea_eV"][x], out["Ea_eV_err"][x] = f["Ea_eV"], f["Ea_eV_err"]
         out.setdefault("fits", {})[x] = f
     xs = [x for x in MATERIAL if x in out["Ea_eV"]]
-    if len(xs) >= 2:
+    out["fit_reliable"] = {x: out["fits"][x]["fit_quality"] == "ok" for x in xs}
+    if len(xs) < 3:   # a line through two points has R^2 = 1 whatever they are
+        out.setdefault("missing", []).append(f"linear fit: Ea of {len(xs)} halide(s), it needs all 3")
+    else:
         r = np.array([SHANNON_RADIUS_A[x] for x in xs])
         e = np.array([out["Ea_eV"][x] for x in xs])
         out["linear_fit"] = _weighted_line(r, e, np.array([out["Ea_eV_err"][x] for x in xs])) | {"halides": xs}
@@ -441,6 +444,8 @@ def markdown(s: dict) -> str:
         slope = _e(lf['slope_eV_per_A'], lf['slope_err_eV_per_A'], '{:.3f}')
         lines.append(f"\nLinear fit Ea = {lf['intercept_eV']:.3f} eV + ({slope}) eV/Å × r: "
                      f"R² = {_e(lf['R2'], fmt='{:.3f}')}; Ea increases with the radius: {b['Ea_increases_with_radius']}.")
+    else:
+        lines.append(f"\nNo linear fit: {'; '.join(b.get('missing', []))}.")
     lines += ["", "| phase | GB model | D(300 K) bulk [cm²/s] | whole GB cell / bulk | GB slab ∥ / bulk | GB slab ⊥ / bulk |",
               "|---|---|---|---|---|---|"]
     for phase in [*GB_NAMES, "LPSI_ordered"]:
