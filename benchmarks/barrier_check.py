@@ -41,31 +41,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
-def _endpoints(kind: str):
-    """(initial, final, jump distance) of the vacancy jump of ``kind`` in the ordered cell."""
-    from reference_accuracy import _cage, _mic
-
-    from argyro_run.structures.argyrodite import argyrodite
-
-    base = argyrodite("Cl")
-    a = base.cell[0, 0]
-    li = np.flatnonzero(base.numbers == 3)
-    i = int(li[0])
-    home = _cage(base.positions[i], base)
-    pool = [j for j in li[1:] if (_cage(base.positions[j], base) != home) == (kind == "intercage")]
-    d = [np.linalg.norm(_mic(base.positions[j] - base.positions[i], a)) for j in pool]
-    x = int(pool[int(np.argmin(d))])
-    target = base.positions[i] + _mic(base.positions[x] - base.positions[i], a)
-    initial = base.copy()
-    del initial[x]
-    for k in list(initial.arrays):
-        if k not in ("numbers", "positions"):
-            del initial.arrays[k]
-    final = initial.copy()
-    final.positions[i if i < x else i - 1] = target
-    return initial, final, float(min(d))
-
-
 def _mtp_calc(archive: Path, level: int):
     import h5py
 
@@ -146,7 +121,9 @@ def main(argv=None) -> dict:
     mtp_band_file = work / f"mtp_band_{args.kind}.extxyz"
     if not mtp_band_file.exists():
         t0 = time.perf_counter()
-        ini, fin, dist = _endpoints(args.kind)
+        from reference_accuracy import vacancy_hop_endpoints
+
+        ini, fin, (_, dist) = vacancy_hop_endpoints(args.kind)
         ok_ends = [_relax(a, mtp, 0.02, 1000) for a in (ini, fin)]
         band, ok = _band([ini, fin], [ini.copy() for _ in range(args.images)], mtp, 0.03, 1500)
         rec["jump_distance_A"] = round(dist, 3)

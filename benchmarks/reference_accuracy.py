@@ -349,10 +349,10 @@ def compare(work: Path, out_json: Path, ranks: int = 2, truth: str = "pbe") -> d
 NEB_REFERENCES = ("chgnet:0.3.0", "sevenn:7net-0", "sevenn:7net-mf-0-pbe")
 
 
-def vacancy_hop_endpoints():
-    """(initial, final, (Li index, its two sites)) of a vacancy-mediated intercage jump in the
-    ordered cell: the occupied 48h site nearest to Li 0 in another cage is emptied (its Li removed)
-    and Li 0 jumps there."""
+def vacancy_hop_endpoints(kind: str = "intercage"):
+    """(initial, final, (Li index, jump distance)) of a vacancy-mediated jump in the ordered cell:
+    the occupied 48h site nearest to Li 0 in another cage (``intercage``) or in its own cage
+    (``doublet``) is emptied (its Li removed) and Li 0 jumps there."""
     from argyro_run.structures.argyrodite import argyrodite
 
     base = argyrodite("Cl")
@@ -360,7 +360,7 @@ def vacancy_hop_endpoints():
     li = np.flatnonzero(base.numbers == 3)
     i = int(li[0])
     home = _cage(base.positions[i], base)
-    others = [j for j in li[1:] if _cage(base.positions[j], base) != home]
+    others = [j for j in li[1:] if (_cage(base.positions[j], base) != home) == (kind == "intercage")]
     d = [np.linalg.norm(_mic(base.positions[j] - base.positions[i], a)) for j in others]
     x = int(others[int(np.argmin(d))])
     target = base.positions[i] + _mic(base.positions[x] - base.positions[i], a)

@@ -78,7 +78,11 @@ def host_displacement_A(positions_A: np.ndarray, host: np.ndarray, n_windows: in
     x, host, n_windows = _checked(positions_A, host, n_windows)
     if not host.any():
         return np.zeros(n_windows)
-    d, _ = _unit_displacements(x, host, n_windows, units)
+    return _rms(_unit_displacements(x, host, n_windows, units)[0])
+
+
+def _rms(d: np.ndarray) -> np.ndarray:
+    """Per window: the RMS over the units of their (windows, units, 3) displacements."""
     return np.sqrt(np.mean(np.sum(d * d, axis=2), axis=1))
 
 
@@ -122,7 +126,7 @@ def check_framework(positions_A: np.ndarray, host: np.ndarray, limit_A: float, u
     if not host.any() or len(x) < 2:
         return FrameworkCheck(np.zeros(n_windows), float(limit_A))
     d, atoms = _unit_displacements(x, host, n_windows, units)
-    disp = np.sqrt(np.mean(np.sum(d * d, axis=2), axis=1))
+    disp = _rms(d)
     over = np.flatnonzero(disp > limit_A) if limit_A else np.zeros(0, int)
     if not len(over):
         return FrameworkCheck(disp, float(limit_A))

@@ -20,28 +20,18 @@ from contextlib import contextmanager
 # journals every event), the trainer logs every refit's optimiser steps
 QUIET_LOGGERS = ("argyro_run.runtime", "argyro_run.potentials.train")
 
-_state = threading.local()
-
-
-def _lead() -> bool:
-    return getattr(_state, "lead", _world_lead)
-
-
-_world_lead = True
+_state = threading.local()        # the running task: its id and whether this rank leads it
+_world_lead = True                # outside tasks: world rank 0
 
 
 class _LeadOnly(logging.Filter):
+    """Passes the lead rank's records (every rank's errors) and tags them with the task's id."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.task = getattr(_state, "task", "")
-        return record.levelno >= logging.ERROR or _lead()
-
-
-class _Format(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        task = getattr(record, "task", "")
-        head, _, rest = line.partition(" ")
-        return f"{head} {task}: {rest}" if task else line
+        task = getattr(_state, "task", "")
+        record.task_prefix = f"{task}: " if task else ""
+        lead = getattr(_state, "lead", None)
+        return record.levelno >= logging.ERROR or (_world_lead if lead is None else lead)
 
 
 def setup_logging(world_rank: int) -> None:
@@ -55,7 +45,7 @@ def setup_logging(world_rank: int) -> None:
         return
     h = logging.StreamHandler(sys.stderr)
     h.addFilter(_LeadOnly())
-    h.setFormatter(_Format("%(asctime)s %(message)s", "%H:%M:%S"))
+    h.setFormatter(logging.Formatter("%(asctime)s %(task_prefix)s%(message)s", "%H:%M:%S"))
     top.addHandler(h)
     top.setLevel(logging.INFO)
     for name in QUIET_LOGGERS:
@@ -65,13 +55,9 @@ def setup_logging(world_rank: int) -> None:
 @contextmanager
 def task(task_id: str, rank_in_task: int):
     """Messages logged inside: from ``task_id``, printed by its rank 0 only."""
-    old = (getattr(_state, "task", None), getattr(_state, "lead", None))
+    old = (getattr(_state, "task", ""), getattr(_state, "lead", None))
     _state.task, _state.lead = task_id, int(rank_in_task) == 0
     try:
         yield
     finally:
         _state.task, _state.lead = old
-        if old[1] is None:
-            del _state.lead
-        if old[0] is None:
-            del _state.task
