@@ -55,6 +55,12 @@ class ActiveLearningSection(Section):
                                                                              "labelled per iteration.")
     converged_fraction: float = Field(0.0, ge=0, le=1, description="Converged when at most this fraction of "
                                                                    "exploration runs needs selection.")
+    converged_rounds: int = Field(
+        1, ge=1, le=100, description="Consecutive clean exploration rounds (every run below gamma_select and, with "
+                                     "check_framework, its framework in place; new velocities each round) before a "
+                                     "level counts as converged. The rounds after the first add no data and do not "
+                                     "count against max_iterations. 1: the first clean round; 2-3 when the production "
+                                     "MD is much longer than one exploration.")
     min_distance_A: float | None = Field(
         None, gt=0, le=10, description="Exploration configurations with two atoms closer than this (Angstrom; "
                                        "default: potential.min_dist_A, where the MTP's radial basis begins) are "

@@ -20,7 +20,9 @@ Each iteration::
     retrain  warm start from the current parameters on all data; rebuild the active set
 
 The loop runs at most ``max_iterations`` select-label-retrain steps, followed by a final
-exploration that decides whether the level converged; it says so (``reason``) either way.
+exploration that decides whether the level converged; it says so (``reason``) either way. A level
+converges after ``converged_rounds`` clean exploration rounds in a row (each with new velocities);
+the clean rounds before the last add nothing and do not count as select-label-retrain steps.
 
 This module holds the loop itself (:func:`run_level`, its records and when it stops, the
 potential's fit and active set); the explorations are ``explore.py``, the selection
@@ -204,17 +206,29 @@ def require_components(settings: LoopSettings) -> None:
                                   " (MTP engine / LAMMPS plugin, issue 6), which are not available in this build")
 
 
-def stop_reason(rec: IterationRecord, settings: LoopSettings, k: int, picks, labelled: list | None = None
-                ) -> tuple[bool, str]:
-    """(converged, reason) when iteration ``k`` (record ``rec``) ends the level, else (False, "").
+def is_clean(rec: IterationRecord, settings: LoopSettings) -> bool:
+    """Whether the exploration round of ``rec`` needed no new data (at most ``converged_fraction``
+    of its runs needed a selection)."""
+    return rec.n_need_selection <= settings.converged_fraction * rec.n_explorations
 
-    In this order: the explorations converged; ``max_iterations`` is reached; nothing could be
-    selected; and, once the picks are labelled (``labelled``: the new images), none was."""
-    if rec.n_need_selection <= settings.converged_fraction * rec.n_explorations:
+
+def stop_reason(rec: IterationRecord, settings: LoopSettings, n_refits: int, picks, labelled: list | None = None,
+                clean_rounds: int = 1) -> tuple[bool, str]:
+    """(converged, reason) when the round of record ``rec`` ends the level, else (False, "").
+
+    ``n_refits``: select-label-retrain steps done before this round; ``clean_rounds``: consecutive
+    clean rounds up to and including this one. In this order: ``converged_rounds`` clean rounds in
+    a row (a clean round short of them goes on, exploring again); ``max_iterations`` refits are
+    done; nothing could be selected; and, once the picks are labelled (``labelled``: the new
+    images), none was."""
+    if is_clean(rec, settings):
+        if clean_rounds < settings.converged_rounds:
+            return False, ""
+        rounds = f" in {clean_rounds} consecutive rounds" if settings.converged_rounds > 1 else ""
         return True, (f"converged: {rec.n_completed} of {rec.n_explorations} exploration(s) ran their full "
                       f"{settings.exploration_ps:g} ps, {rec.n_need_selection} needed selection "
-                      f"(allowed {settings.converged_fraction:g})")
-    if k == settings.max_iterations:
+                      f"(allowed {settings.converged_fraction:g}){rounds}")
+    if n_refits == settings.max_iterations:
         drift = f", {rec.n_drifted} with a drifting framework" if rec.n_drifted else ""
         return False, (f"not converged: stopped at max_iterations = {settings.max_iterations}; "
                        f"{rec.n_need_selection} of {rec.n_explorations} exploration(s) still need selection{drift} "
@@ -228,9 +242,9 @@ def stop_reason(rec: IterationRecord, settings: LoopSettings, k: int, picks, lab
         return False, "stopped: explorations extrapolate but no candidate configuration could be selected" + why
     if labelled is not None and not labelled:
         if rec.n_rejected_force:
-            return False, (f"stopped: every configuration labelled in iteration {k} had a reference force above "
+            return False, (f"stopped: every configuration labelled in iteration {rec.index} had a reference force above "
                            f"active_learning.max_force_eV_per_A = {settings.max_force_eV_per_A:g} eV/A")
-        return False, f"stopped: every reference calculation of iteration {k} failed"
+        return False, f"stopped: every reference calculation of iteration {rec.index} failed"
     return False, ""
 
 
@@ -254,7 +268,8 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
     log.info("level %d: start from %d image(s), train RMSE %s", settings.level, len(images), initial_train)
     records: list[IterationRecord] = []
     converged, reason = False, ""
-    for k in range(settings.max_iterations + 1):
+    n_refits = clean = k = 0
+    while True:
         t_it = time.perf_counter()
         rec = IterationRecord(index=k)
         itdir = workdir / f"level{settings.level}" / f"it{k:03d}"
@@ -276,9 +291,8 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
             allg = np.concatenate([a.arrays["grade"] for e in exps for a in e.candidates] or [np.zeros(0)])
             rec.grade_histogram = np.histogram(allg, bins=GRADE_BIN_EDGES)[0].astype(np.int64)
             rec.n_candidates = sum(len(e.candidates) for e in exps)
-            done = rec.n_need_selection <= settings.converged_fraction * len(exps)
             rec.n_drifted = sum(e.drifted for e in exps)
-            if not done and k < settings.max_iterations:
+            if not is_clean(rec, settings) and n_refits < settings.max_iterations:
                 picks = share_picks(select(active, exps, settings), physics_picks(exps, settings),
                                     settings.max_selected_per_iteration)
                 extra = [p for p in picks if p.kind != "maxvol"]
@@ -290,11 +304,17 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
                 e.snapshots, e.drift_snapshot = [], None
         rec = _bcast(comm, rec)
         picks = _bcast(comm, picks)
-        converged, reason = stop_reason(rec, settings, k, picks)
-        if reason:
+        clean = clean + 1 if is_clean(rec, settings) else 0
+        converged, reason = stop_reason(rec, settings, n_refits, picks, clean_rounds=clean)
+        if reason or clean:
             rec.wall_s = time.perf_counter() - t_it
             records.append(rec)
-            break
+            if reason:
+                break
+            log.info("level %d iteration %d: clean round %d of %d (active_learning.converged_rounds), exploring again",
+                     settings.level, k, clean, settings.converged_rounds)
+            k += 1
+            continue
         jobs, full = _bcast(comm, reference_jobs(picks, settings, k) if comm.rank == 0 else None)
         rec.n_selected = len(picks)
         rec.n_local = sum(p.center is not None for p in picks)
@@ -307,7 +327,7 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
             log.warning("level %d iteration %d: %d labelled configuration(s) kept out of the training set: a reference "
                         "force above %g eV/A", settings.level, k, len(rejected), settings.max_force_eV_per_A)
         rec.n_added = len(new)
-        converged, reason = stop_reason(rec, settings, k, picks, new)
+        converged, reason = stop_reason(rec, settings, n_refits, picks, new)
         if reason:
             rec.wall_s = time.perf_counter() - t_it
             records.append(rec)
@@ -328,6 +348,8 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
         records.append(rec)
         log.info("level %d iteration %d: %d need selection, %d added (%d local), validation %s, train %s",
                  settings.level, k, rec.n_need_selection, rec.n_added, rec.n_local, rec.validation, rec.train)
+        n_refits += 1
+        k += 1
     log.info("level %d: %s", settings.level, reason)
     return LevelOutcome(mtp=mtp, active=active, images=images, iterations=records, converged=converged, reason=reason,
                         initial_train=initial_train, settings=settings, wall_s=time.perf_counter() - t_level)

@@ -180,6 +180,19 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+def _warn_md_hotter_than_explorations(cfg) -> None:
+    """A warning when the production MD runs hotter than the last level's explorations: the MD
+    then reaches configurations no exploration graded (the third validation study's blow-ups)."""
+    if cfg.md is None:
+        return
+    explored, md_top = max(cfg.active_learning.levels[-1].temperatures_K), max(cfg.md.temperatures_K)
+    if md_top > explored:
+        log.warning("active_learning.levels[%d].temperatures_K: the last level explores up to %g K, but "
+                    "md.temperatures_K goes up to %g K; the production MD will reach configurations no exploration "
+                    "graded (add %g K to the explorations)", len(cfg.active_learning.levels) - 1, explored, md_top,
+                    md_top)
+
+
 def build_plan(cfg) -> Plan:
     """Compile a validated ``Config`` into a ``Plan`` (same input -> same tasks and hashes)."""
     b = _Builder(cfg)
@@ -256,10 +269,12 @@ def build_plan(cfg) -> Plan:
                              exploration_steps=step.exploration_ps * 1000.0 / cost.al_timestep_fs(),
                              max_iterations=al.max_iterations, max_selected=al.max_selected_per_iteration,
                              max_reference_atoms=al.max_reference_atoms, initial_images_atoms=train_atoms,
-                             cutout_atoms=cost.cutout_atoms(radius, density), ranks=r_al),
+                             cutout_atoms=cost.cutout_atoms(radius, density), ranks=r_al,
+                             converged_rounds=al.converged_rounds),
                          dynamic=True,
                          description=f"MTP level {step.level}: up to {al.max_iterations} iterations, decided at run time")
         potential_id = prev
+        _warn_md_hotter_than_explorations(cfg)
 
     arrhenius_ids: list[str] = []
     if cfg.md is not None and cfg.materials and potential_id is not None:

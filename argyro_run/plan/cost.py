@@ -219,13 +219,14 @@ def al_expected_iterations(level: int) -> int:
 
 def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int], temperatures: int,
                       exploration_steps: float, max_iterations: int, max_selected: int, max_reference_atoms: int,
-                      initial_images_atoms: int, cutout_atoms: int, ranks: int = 1) -> float:
+                      initial_images_atoms: int, cutout_atoms: int, ranks: int = 1, converged_rounds: int = 1
+                      ) -> float:
     """Expected wall time of one rung of the ladder: :func:`al_expected_iterations` iterations, each
     exploring every structure at every temperature for :data:`AL_EXPLORE_FRACTION` of its length
     (the last one runs in full), labelling :data:`AL_PICKS_PER_EXPLORATION` picks per exploration
     run, at most ``max_selected`` (spread evenly over the structures: a structure of at most
     ``max_reference_atoms`` whole, a larger one as a cut-out of ``cutout_atoms``) and refitting on
-    the growing training set."""
+    the growing training set. A converged rung explores ``converged_rounds - 1`` more full rounds."""
     n_it = min(al_expected_iterations(level), max_iterations + 1)
     runs = [n for n in structure_atoms for _ in range(max(1, temperatures))]
     groups = max(1, min(ranks, len(runs)))
@@ -246,6 +247,8 @@ def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int]
         last = k == n_it - 1
         t += explore(1.0 if last else AL_EXPLORE_FRACTION)
         if last:
+            if n_it <= max_iterations:     # expected to converge: the confirming clean rounds
+                t += (max(1, int(converged_rounds)) - 1) * explore(1.0)
             break
         t += reference_batch_s(calculator, [label_atoms] * picks, ranks)
         t += picks * label_atoms * AL_GRADE_US_PER_ATOM * 1e-6

@@ -58,12 +58,19 @@ def test_loop_li6ps5cl_tblite(tmp_path):
     deps = {"structures/LPSCl": _structures(ordered=bulk)}
     init = run_initial_data({"reference": REF, "n_rattled": 6, "rattle_amplitude_A": 0.05, "strain_amplitude": 0.02,
                              "training_set": None, "seed": 5}, deps, MPI.COMM_SELF, tmp_path / "init")
-    params = _al_params(4)
+    params = {**_al_params(4), "converged_rounds": 2}
     res = run_active_learning(params, {"learning/initial_data": init, **deps}, MPI.COMM_SELF, tmp_path / "al")
     attrs = res.get_attrs("")
     n_it = attrs["n_iterations"]
     assert attrs["converged"], attrs["reason"]
-    assert 2 <= n_it <= params["max_iterations"] + 1
+    assert attrs["reason"].endswith("in 2 consecutive rounds"), attrs["reason"]
+    # converged_rounds = 2: the last two rounds explored clean (new velocities), the first of them
+    # labelled and refitted nothing, and neither counted against max_iterations
+    assert 3 <= n_it <= params["max_iterations"] + 2
+    for k in (n_it - 2, n_it - 1):
+        assert int(res.get(f"iterations/{k}/n_need_selection")) == 0
+        assert int(res.get(f"iterations/{k}/n_completed")) == 1
+    assert int(res.get(f"iterations/{n_it - 2}/n_selected")) == 0 and int(res.get(f"iterations/{n_it - 2}/n_added")) == 0
     # the rattled data alone is not enough: the first exploration extrapolates ...
     assert int(res.get("iterations/0/n_need_selection")) == 1
     # extrapolating (graded above gamma_select) or collapsing (candidates with a pair below min_dist_A,
@@ -78,14 +85,14 @@ def test_loop_li6ps5cl_tblite(tmp_path):
     assert float(res.get(f"{last}/max_grades")[0]) <= 2.0
     # every labelling step: retraining brings the new data below the old potential's error,
     # and every training neighbourhood is inside the new active set (MaxVol: grade <= 1.001)
-    for k in range(n_it - 1):
+    for k in range(n_it - 2):
         p = f"iterations/{k}"
         assert int(res.get(f"{p}/n_added")) >= 1
         assert float(res.get(f"{p}/max_grade_training")) <= 1.001 + 1e-6
     # errors fall: the final potential predicts MD configurations it never saw better than
     # the potential trained on rattled data only (fresh tblite labels of held-out snapshots)
     images = training_set_from_result(res, "training_set")
-    assert len(images) == 6 + sum(int(res.get(f"iterations/{k}/n_added")) for k in range(n_it - 1))
+    assert len(images) == 6 + sum(int(res.get(f"iterations/{k}/n_added")) for k in range(n_it))
     added = images[6:]
     final = parse_mtp(str(res.get("mtp/text").item() if res.get("mtp/text").shape == () else res.get("mtp/text")))
     first = _first_fit(params, init)

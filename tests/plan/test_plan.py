@@ -218,3 +218,22 @@ def test_learning_gets_the_framework_check_from_md_and_analysis():
     off = build_plan(load_config(REPO / "inputs" / "quickstart.toml"))["learning/level6"].params
     assert off["max_host_displacement_A"] is None and not off["check_framework"]
     assert LoopSettings.from_params(off).max_host_displacement_A is None
+
+
+def test_md_hotter_than_the_explorations_is_warned_about(caplog):
+    """The production MD above the last level's hottest exploration gets a warning naming both
+    keys; MD within the explored range gets none."""
+    import logging
+
+    doc = tomllib.loads((REPO / "inputs" / "quickstart.toml").read_text())
+    explored = max(doc["active_learning"]["levels"][-1]["temperatures_K"])
+    doc["md"]["temperatures_K"] = [explored - 100.0, explored]
+    with caplog.at_level(logging.WARNING, logger="argyro_run.plan"):
+        build_plan(config_from_dict(doc))
+    assert not [r for r in caplog.records if "md.temperatures_K" in r.getMessage()]
+    doc["md"]["temperatures_K"] = [explored, explored + 100.0]
+    with caplog.at_level(logging.WARNING, logger="argyro_run.plan"):
+        build_plan(config_from_dict(doc))
+    msg = [r.getMessage() for r in caplog.records if "md.temperatures_K" in r.getMessage()]
+    assert len(msg) == 1 and "active_learning.levels[0].temperatures_K" in msg[0]
+    assert f"up to {explored + 100.0:g} K" in msg[0]
