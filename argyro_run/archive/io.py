@@ -15,7 +15,7 @@ from argyro_run.results import Result, get_atoms
 
 # attributes the runtime puts on every task group (not part of the task's own Result)
 RUNTIME_ATTRS = ("task_id", "task_hash", "kind", "status", "wall_s", "finished_at",
-                 "error_message", "error_traceback", "skipped_because")
+                 "error_message", "error_traceback", "skipped_because", "missing_deps")
 _JSON_PREFIX = "json:"
 
 
@@ -99,13 +99,14 @@ def _task_groups(f: h5py.File) -> dict[str, h5py.Group]:
 
 
 def done_tasks(path) -> dict[str, str]:
-    """``{task_id: task_hash}`` of the tasks the archive holds with status ``done``."""
+    """``{task_id: task_hash}`` of the tasks the archive holds with status ``done`` and complete: a
+    task that ran without some of its dependencies (attr ``missing_deps``) is left out."""
     p = Path(path)
     if not p.is_file():
         return {}
     with h5py.File(p, "r") as f:
         return {tid: _attr_read(g.attrs["task_hash"]) for tid, g in _task_groups(f).items()
-                if _attr_read(g.attrs.get("status", "")) == "done"}
+                if _attr_read(g.attrs.get("status", "")) == "done" and not _attr_read(g.attrs.get("missing_deps", ""))}
 
 
 class Archive:

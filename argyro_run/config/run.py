@@ -17,4 +17,5 @@ class RunSection(Section):
                                                            "directory (or to 'run --outdir').")
     seed: int = Field(12345, ge=0, le=2**32 - 1, description="Master random seed; every random choice derives from it.")
     on_error: Literal["stop", "continue"] = Field("stop", description="'stop' at the first failed task, or 'continue' "
-                                                                      "with independent tasks.")
+                                                                      "with independent tasks (an analysis then "
+                                                                      "uses the temperatures that finished).")

@@ -55,6 +55,20 @@ def _kind_flag(kind: str, flag: str) -> bool:
     return kind in TASK_KINDS and getattr(TASK_KINDS[kind], flag)
 
 
+def _blocking(t, tasks: dict, state: dict) -> tuple[list[str], set[str]]:
+    """(the failed/skipped dependencies that stop ``t``, those it runs without). A task runs without
+    failed dependencies of the kinds its kind names in ``runs_without`` (plan/kinds.py) as long as
+    at least one dependency of those kinds finished."""
+    without = TASK_KINDS[t.kind].runs_without if t.kind in TASK_KINDS else ()
+    lost = [d for d in t.deps if state.get(d) in ("failed", "skipped")]
+    missing = {d for d in lost if tasks[d].kind in without}
+    bad = [d for d in lost if d not in missing]
+    optional = [d for d in t.deps if tasks[d].kind in without]
+    if missing and not bad and all(d in missing for d in optional):
+        bad = sorted(missing)        # nothing of those kinds finished: nothing to run on
+    return bad, missing
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -234,10 +248,11 @@ def execute(plan, *, archive_path, workdir, comm=None, registry: dict[str, Calla
         dolfinx_modules()
     if rank == 0:
         from argyro_run.archive import ArchiveWriter, done_tasks, open_archive
+        from argyro_run.plan.done import reusable
 
-        done = done_tasks(archive_path)
+        reuse = reusable(plan, done_tasks(archive_path))
         for t in plan.tasks:
-            if done.get(t.id) == t.hash:
+            if t.id in reuse:
                 state[t.id] = "done"
                 stats.reused.append(t.id)
         writer = ArchiveWriter(archive_path)
@@ -265,7 +280,7 @@ def execute(plan, *, archive_path, workdir, comm=None, registry: dict[str, Calla
                 for t in pending:
                     if not free:
                         break
-                    bad = [d for d in t.deps if state.get(d) in ("failed", "skipped")]
+                    bad, missing = _blocking(t, tasks, state)
                     if bad:
                         state[t.id] = "skipped"
                         why = f"dependency {bad[0]} {state[bad[0]]}"
@@ -275,7 +290,7 @@ def execute(plan, *, archive_path, workdir, comm=None, registry: dict[str, Calla
                         jlog("task_skipped", task=t.id, reason=why)
                         say(f"skipped  {t.id}: {why}")
                         continue
-                    if all(state.get(d) == "done" for d in t.deps):
+                    if all(state.get(d) == "done" or d in missing for d in t.deps):
                         n = group_size(t.ranks, size)
                         if n > len(free):
                             if not assignment:
@@ -290,7 +305,7 @@ def execute(plan, *, archive_path, workdir, comm=None, registry: dict[str, Calla
             payload = [None] * size
             for color, (tid, grp) in enumerate(assignment):
                 t = tasks[tid]
-                deps = {d: dep_result(d) for d in t.deps}
+                deps = {d: dep_result(d) for d in t.deps if state.get(d) == "done"}
                 for r in grp:
                     payload[r] = (color, grp[0], t.to_dict(), deps)
             if not assignment:
@@ -323,8 +338,12 @@ def execute(plan, *, archive_path, workdir, comm=None, registry: dict[str, Calla
                 if status == "done":
                     results[tid] = res
                     stats.executed.append(tid)
-                    writer.write_task(t, res, status="done", wall_s=wall, finished_at=_now())
-                    jlog("task_done", task=tid, kind=t.kind, wall_s=round(wall, 3))
+                    missing = [f"{d} {state[d]}" for d in t.deps if state.get(d) != "done"]
+                    writer.write_task(t, res, status="done", wall_s=wall, finished_at=_now(),
+                                      extra_attrs={"missing_deps": "; ".join(missing)} if missing else None)
+                    jlog("task_done", task=tid, kind=t.kind, wall_s=round(wall, 3), missing_deps=missing)
+                    if missing:
+                        say(f"partial  {tid}: ran without {'; '.join(missing)}")
                 else:
                     stats.failed[tid] = err["message"]
                     writer.write_task(t, None, status="failed", wall_s=wall, finished_at=_now(),

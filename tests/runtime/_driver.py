@@ -60,7 +60,17 @@ def run_shadow(params, deps, comm, workdir):
     return r
 
 
-REGISTRY = {"rand": run_rand, "fail": run_fail, "shadow": run_shadow}
+def run_flagged(params, deps, comm, workdir):
+    """``run_rand``, failing while a file ``fail_<tag>`` lies in the input directory."""
+    if (Path(params["input_dir"]) / f"fail_{params['tag']}").exists():
+        _log_call(params, comm)
+        raise ValueError(f"flagged failure of {params['tag']}")
+    return run_rand(params, deps, comm, workdir)
+
+
+# test kinds; "md_run" and "diffusion" borrow the real kinds' names, so that what the runtime reads
+# from plan/kinds.py about them (runs_without) applies
+REGISTRY = {"rand": run_rand, "fail": run_fail, "shadow": run_shadow, "md_run": run_flagged, "diffusion": run_rand}
 
 
 def make_plan(spec):

@@ -303,3 +303,52 @@ def test_result_attrs_reserved_for_the_runtime_fail_the_task(tmp_path):
                                                                                                   "tag": "o"}}]
     p, stats = drive(tmp_path, 1, spec, on_error="continue")
     assert p.returncode == 1 and "reserved for the runtime" in stats["failed"]["s"] and stats["executed"] == ["ok"]
+
+
+def _partial_spec():
+    md = [{"id": f"md/s/T{k}", "kind": "md_run", "params": {"seed": 10 + k, "n": 20, "tag": f"T{k}"}} for k in (1, 2, 3)]
+    lone = {"id": "md/lone/T1", "kind": "md_run", "params": {"seed": 20, "n": 20, "tag": "lone"}}
+    return md + [lone,
+                 {"id": "analysis/s", "kind": "diffusion", "params": {"seed": 7, "n": 20, "tag": "an"},
+                  "deps": [m["id"] for m in md]},
+                 {"id": "analysis/lone", "kind": "diffusion", "params": {"seed": 8, "n": 20, "tag": "lone_an"},
+                  "deps": ["md/lone/T1"]},
+                 {"id": "fit", "kind": "rand", "params": {"seed": 9, "n": 20, "tag": "fit"}, "deps": ["analysis/s"]}]
+
+
+def test_analysis_goes_on_without_a_failed_temperature_and_reruns_when_it_finishes(tmp_path):
+    """A diffusion task (kinds.runs_without = md_run) runs on the MD runs that finished, says which
+    are missing (missing_deps), and is never reused on a resume: once the failed run succeeds, it
+    and everything downstream runs again on the complete input. With none of its MD runs finished,
+    it is skipped."""
+    (tmp_path / "fail_T2").touch()
+    (tmp_path / "fail_lone").touch()
+    p, stats = drive(tmp_path, 2, _partial_spec(), on_error="continue")
+    assert p.returncode == 1
+    assert set(stats["failed"]) == {"md/s/T2", "md/lone/T1"}
+    assert stats["skipped"] == {"analysis/lone": "dependency md/lone/T1 failed"}
+    assert {"analysis/s", "fit"} <= set(stats["executed"])
+    assert "partial  analysis/s: ran without md/s/T2 failed" in p.stdout
+    x = dump(tmp_path / "res.h5")
+    partial = expected_x(7) + expected_x(11) + expected_x(13)              # T1 and T3, not T2
+    np.testing.assert_allclose(x["analysis/s/x"], partial, atol=1e-13)
+    np.testing.assert_allclose(x["fit/x"], expected_x(9) + partial, atol=1e-13)
+    a = open_archive(tmp_path / "res.h5")
+    assert a.tasks["analysis/s"]["status"] == "done"
+    with h5py.File(tmp_path / "res.h5", "r") as f:
+        assert f["analysis/s"].attrs["missing_deps"] == "md/s/T2 failed"
+        assert "missing_deps" not in f["fit"].attrs
+    assert "analysis/s" not in done_tasks(tmp_path / "res.h5")             # partial: never reused
+    # the failure is gone: T2 runs, the analysis and the fit run again on all three temperatures
+    (tmp_path / "fail_T2").unlink()
+    (tmp_path / "fail_lone").unlink()
+    p, stats = drive(tmp_path, 2, _partial_spec(), on_error="continue")
+    assert p.returncode == 0, p.stderr
+    assert sorted(stats["executed"]) == ["analysis/lone", "analysis/s", "fit", "md/lone/T1", "md/s/T2"]
+    assert sorted(stats["reused"]) == ["md/s/T1", "md/s/T3"]
+    x = dump(tmp_path / "res.h5")
+    full = partial + expected_x(12)
+    np.testing.assert_allclose(x["analysis/s/x"], full, atol=1e-13)
+    np.testing.assert_allclose(x["fit/x"], expected_x(9) + full, atol=1e-13)
+    with h5py.File(tmp_path / "res.h5", "r") as f:
+        assert "missing_deps" not in f["analysis/s"].attrs
