@@ -8,7 +8,8 @@ archived Arrhenius fits equal an independent weighted fit (scipy) of the archive
 is Nernst-Einstein of D(300 K); GB-resolved diffusivities exist for the bicrystal only and feed
 ``fits/gb_parallel`` / ``fits/gb_perpendicular``; rerunning reuses everything; an extrapolation
 break (gamma_break with the potential's active set) fails the MD tasks cleanly with the reason in
-the archive and the dependants skipped, without touching the finished tasks.
+the archive, the bicrystal's analysis skipped and the fits made without it, without touching the
+finished tasks.
 """
 
 from __future__ import annotations
@@ -157,6 +158,10 @@ def test_rerun_reuses_and_extrapolation_break_fails_cleanly(done):
     assert failed and all(t.startswith("md/LPSCl/gb_sigma5_310/") for t in failed), failed
     for t in failed:
         assert "extrapolation" in a.tasks[t]["error_message"]
-    assert a.tasks["analysis/LPSCl/gb_sigma5_310"]["status"] == "skipped"
-    assert a.tasks["arrhenius/LPSCl"]["status"] == "skipped"
+    assert a.tasks["analysis/LPSCl/gb_sigma5_310"]["status"] == "skipped"       # none of its MD runs finished
+    # the fits go on with the structure that was analysed, and say what they ran without
+    assert a.tasks["arrhenius/LPSCl"]["status"] == "done"
+    assert a.tasks["arrhenius/LPSCl"]["missing_deps"] == "analysis/LPSCl/gb_sigma5_310 skipped"
+    arr = a.result("arrhenius/LPSCl")
+    assert "fits/bulk/Ea_eV" in arr and "fits/gb_parallel/Ea_eV" not in arr
     np.testing.assert_array_equal(a["/md/LPSCl/ordered/T650/trajectory/positions_A"], before)
