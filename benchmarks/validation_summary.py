@@ -115,6 +115,8 @@ def _arrhenius(arch, m: str):
 def _anion_site_changes(arch, m: str, name: str, md) -> int | None:
     """Halide / free-S2- ions (sublattices 4a, 4c) whose nearest anion site differs between the first
     and the last tenth of the run (window means), or None when the run kept only the Li."""
+    from ase.geometry import get_distances
+
     from argyro_run.md.framework import window_means
     from argyro_run.structures.argyrodite import SUBLATTICE
 
@@ -132,10 +134,8 @@ def _anion_site_changes(arch, m: str, name: str, md) -> int | None:
     m10 = window_means(x, 10)
 
     def nearest(p):
-        d = p[:, None, :] - sites[None, :, :]
-        f = d @ np.linalg.inv(cell)
-        d = (f - np.round(f)) @ cell
-        return np.argmin(np.linalg.norm(d, axis=2), axis=1)
+        _, dist = get_distances(p, sites, cell=cell, pbc=True)      # minimum image (ASE)
+        return np.argmin(dist, axis=1)
 
     return int(np.sum(nearest(m10[0]) != nearest(m10[-1])))
 
