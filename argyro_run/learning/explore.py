@@ -52,7 +52,7 @@ def explore_one(atoms, name: str, temperature_K: float, mtp_path: Path, active_p
                 rundir: Path, comm, seed: int) -> Exploration:
     """One exploration MD run (NVT, Nose-Hoover) with LAMMPS and the MTP plugin on ``comm``."""
     from argyro_run._stack import lammps_module
-    from argyro_run.md.lammps_io import box_vectors, current_atoms, unwrapped_positions, write_data_file
+    from argyro_run.md.lammps_io import current_atoms, write_data_file
     from argyro_run.potentials.plugin import lammps_commands
 
     ex = Exploration(name=name, temperature_K=temperature_K, steps_target=settings.n_steps)
@@ -83,11 +83,9 @@ def explore_one(atoms, name: str, temperature_K: float, mtp_path: Path, active_p
                   "thermo 100"]:
             lmp.command(c)
         snaps: list = []
-        n_atoms = int(lmp.get_natoms())
 
         def snapshot(step):
-            a = current_atoms(lmp, species)
-            a.arrays["unwrapped"] = unwrapped_positions(lmp, n_atoms, box_vectors(lmp))
+            a = current_atoms(lmp, species, unwrapped=True)
             a.info["step"] = int(step)
             snaps.append(a)
 

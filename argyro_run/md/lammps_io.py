@@ -88,12 +88,18 @@ def unwrapped_positions(lmp, n: int, box: np.ndarray) -> np.ndarray:
     return x + img @ box
 
 
-def current_atoms(lmp, species: list[str]):
-    """The configuration in ``lmp`` now (atom id order, LAMMPS frame, origin at the box corner)."""
+def current_atoms(lmp, species: list[str], unwrapped: bool = False):
+    """The configuration in ``lmp`` now (atom id order, LAMMPS frame, origin at the box corner);
+    ``unwrapped``: also the array ``unwrapped`` (:func:`unwrapped_positions`, from the same gather)."""
     from ase import Atoms
 
     n = lmp.get_natoms()
     x = np.ctypeslib.as_array(lmp.gather_atoms("x", 1, 3), shape=(n * 3,)).reshape(n, 3).copy()
     t = np.ctypeslib.as_array(lmp.gather_atoms("type", 0, 1), shape=(n,)).copy()
     boxlo = np.array(lmp.extract_box()[0])
-    return Atoms(symbols=[species[i - 1] for i in t], positions=x - boxlo, cell=box_vectors(lmp), pbc=True)
+    box = box_vectors(lmp)
+    a = Atoms(symbols=[species[i - 1] for i in t], positions=x - boxlo, cell=box, pbc=True)
+    if unwrapped:
+        img = np.array(lmp.gather_atoms("image", 0, 3), dtype=float).reshape(n, 3)
+        a.arrays["unwrapped"] = x + img @ box
+    return a
