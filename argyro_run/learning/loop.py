@@ -132,6 +132,14 @@ def metrics(mtp, images: list, comm=None) -> dict:
     return dict(errors(mtp, images, comm=comm))
 
 
+def errors_text(m: dict) -> str:
+    """``metrics`` in one short line: 'E 2.35 meV/atom, F 0.115 eV/A, S 0.126 GPa (39 images)'."""
+    parts = [f"{label} {m[k]:.3g} {unit}" for k, label, unit in
+             (("rmse_energy_meV_per_atom", "E", "meV/atom"), ("rmse_force_eV_per_A", "F", "eV/A"),
+              ("rmse_stress_GPa", "S", "GPa")) if k in m and np.isfinite(m[k])]
+    return ", ".join(parts or ["none"]) + (f" ({m['n']} images)" if "n" in m else "")
+
+
 @dataclass
 class IterationRecord:
     index: int
@@ -265,7 +273,7 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
     mtp = fit(mtp, images, settings, comm, iteration=-1)
     active = _bcast(comm, build_active_set(mtp, images) if comm.rank == 0 else None)
     initial_train = metrics(mtp, images, comm=comm)
-    log.info("level %d: start from %d image(s), train RMSE %s", settings.level, len(images), initial_train)
+    log.info("level %d: start from %d image(s), train RMSE %s", settings.level, len(images), errors_text(initial_train))
     records: list[IterationRecord] = []
     converged, reason = False, ""
     n_refits = clean = k = 0
@@ -346,8 +354,9 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
         rec.train = metrics(mtp, images, comm=comm)
         rec.wall_s = time.perf_counter() - t_it
         records.append(rec)
-        log.info("level %d iteration %d: %d need selection, %d added (%d local), validation %s, train %s",
-                 settings.level, k, rec.n_need_selection, rec.n_added, rec.n_local, rec.validation, rec.train)
+        log.info("level %d iteration %d: %d need selection, %d added (%d local); RMSE of the old MTP on them: %s; "
+                 "train: %s", settings.level, k, rec.n_need_selection, rec.n_added, rec.n_local,
+                 errors_text(rec.validation), errors_text(rec.train))
         n_refits += 1
         k += 1
     log.info("level %d: %s", settings.level, reason)

@@ -109,11 +109,16 @@ def structure_sizes(cfg, m) -> dict[str, int]:
     the rough estimate only if building fails (the structures task then reports the error)."""
     from argyro_run.structures.tasks import structure_sizes as built_sizes
 
+    builder_log = logging.getLogger("argyro_run.structures")
+    level = builder_log.level
+    builder_log.setLevel(logging.WARNING)    # the structures task reports its builds; planning stays quiet
     try:
         return built_sizes(m, base_dir=cfg.base_dir)
     except Exception as exc:  # noqa: BLE001 - a size estimate must never stop planning
         log.warning("plan: cannot build the structures of %s for their sizes (%s); using an estimate", m.name, exc)
         return {s: _estimated_n_atoms(m, s) for s in m.structure_names()}
+    finally:
+        builder_log.setLevel(level)
 
 
 def file_digest(cfg, path: str | None) -> str | None:

@@ -237,3 +237,14 @@ def test_md_hotter_than_the_explorations_is_warned_about(caplog):
     msg = [r.getMessage() for r in caplog.records if "md.temperatures_K" in r.getMessage()]
     assert len(msg) == 1 and "active_learning.levels[0].temperatures_K" in msg[0]
     assert f"up to {explored + 100.0:g} K" in msg[0]
+
+
+def test_planning_builds_the_structures_quietly(caplog):
+    """The planner builds the bicrystals for their sizes without the builder's report (the
+    structures task prints it once, when it builds them)."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="argyro_run"):
+        build_plan(config_from_dict(tomllib.loads((REPO / "inputs" / "validation-LPSCl.toml").read_text())))
+    assert not [r for r in caplog.records if "bicrystal" in r.getMessage()]
+    assert logging.getLogger("argyro_run.structures").level == logging.NOTSET      # restored
