@@ -185,6 +185,19 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+# keys added after archives existed, whose default reproduces what runs did before them: at that
+# default they stay out of a task's params (the task function reads the section's default), so the
+# hashes, and with them the archives made before the key existed, stay valid (resume reuses them)
+HASH_NEUTRAL_DEFAULTS = {"converged_rounds": 1}
+
+
+def _drop_neutral_defaults(params: dict, section) -> None:
+    """Remove the keys of :data:`HASH_NEUTRAL_DEFAULTS` that ``section`` leaves at that default."""
+    for key, neutral in HASH_NEUTRAL_DEFAULTS.items():
+        if key in params and getattr(section, key) == neutral:
+            del params[key]
+
+
 def _warn_md_hotter_than_explorations(cfg) -> None:
     """A warning when the production MD runs hotter than the last level's explorations: the MD
     then reaches configurations no exploration graded (the third validation study's blow-ups)."""
@@ -250,6 +263,7 @@ def build_plan(cfg) -> Plan:
                                                      "initial_md_steps", "initial_md_temperature_K",
                                                      "initial_md_timestep_fs", "initial_md_interval",
                                                      "initial_cell_repeat"})
+        _drop_neutral_defaults(common, al)
         explored = [sizes[m.name][s] for m in cfg.materials for s in m.structure_names()]
         density = max(_unit_cell_stats(cfg, m, cfg.analysis.species)[1] for m in cfg.materials)
         from argyro_run.learning.settings import LoopSettings

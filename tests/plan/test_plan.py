@@ -248,3 +248,14 @@ def test_planning_builds_the_structures_quietly(caplog):
         build_plan(config_from_dict(tomllib.loads((REPO / "inputs" / "validation-LPSCl.toml").read_text())))
     assert not [r for r in caplog.records if "bicrystal" in r.getMessage()]
     assert logging.getLogger("argyro_run.structures").level == logging.NOTSET      # restored
+
+
+def test_a_later_key_at_its_neutral_default_keeps_the_hashes():
+    """active_learning.converged_rounds = 1 (what runs did before the key existed) leaves every
+    hash as without it, so older archives stay reusable; 2 changes the learning and its downstream."""
+    base = hashes(plan_of())
+    assert hashes(plan_of(active_learning__converged_rounds=1)) == base
+    changed = hashes(plan_of(active_learning__converged_rounds=2))
+    differ = {t for t in base if base[t] != changed[t]}
+    assert "learning/level6" in differ or any(t.startswith("learning/level") for t in differ)
+    assert "learning/initial_data" not in differ and not any(t.startswith("structures/") for t in differ)
