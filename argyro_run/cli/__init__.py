@@ -51,6 +51,20 @@ def _normalise_argv(argv: list[str]) -> list[str]:
     return argv
 
 
+def _world_rank() -> int:
+    """This process's MPI world rank: from mpi4py when MPI is initialised, else from the launcher's
+    environment (MPICH/Hydra, Open MPI, PMIx, Slurm), else 0."""
+    import os
+
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized():
+        return mpi.COMM_WORLD.Get_rank()
+    for var in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID"):
+        if os.environ.get(var, "").isdigit():
+            return int(os.environ[var])
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -61,9 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc = args.func(args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        for line in exc.problems:
-            print(f"  {line}", file=sys.stderr)
+        if _world_rank() == 0:           # under mpiexec every rank gets the same error: print it once
+            print(f"error: {exc}", file=sys.stderr)
+            for line in exc.problems:
+                print(f"  {line}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

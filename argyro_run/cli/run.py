@@ -16,7 +16,8 @@ def register(sub):
                         "the input file's folder (created if missing; input files named in the input are still "
                         "read relative to the input file)")
     p.add_argument("--force", action="store_true",
-                   help="use the archive path even if it holds another input's results (old file kept as .bak-<time>)")
+                   help="begin a new archive even if the path holds another run's results (another run.name; "
+                        "the old file is kept as .bak-<time>)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a value of the input, validated like the file (repeatable), "
                         "e.g. --set active_learning.levels[0].exploration_ps=2")

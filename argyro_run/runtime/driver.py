@@ -27,8 +27,10 @@ def package_versions() -> dict[str, str]:
 
 
 def check_archive_owner(archive: Path, *, run_name: str, input_path: str, force: bool) -> str | None:
-    """None if ``archive`` may be written by this input; else a message. With ``force`` an archive
-    of another input is renamed to ``<name>.bak-<timestamp>`` and None is returned."""
+    """None if ``archive`` may be written by this run; else a message. The run's identity is
+    ``run.name``: the same run resumes from its archive wherever its input file now lies (a copy on
+    a cluster's scratch, a renamed file); the task hashes decide what is reused. With ``force`` an
+    archive of another run is renamed to ``<name>.bak-<timestamp>`` and a new archive is begun."""
     if not archive.is_file():
         return None
     from argyro_run.archive import open_archive
@@ -37,13 +39,15 @@ def check_archive_owner(archive: Path, *, run_name: str, input_path: str, force:
         prov = open_archive(archive).provenance
     except Exception as exc:  # noqa: BLE001
         prov = {"run_name": None, "input_path": f"(unreadable: {exc})"}
-    same = prov.get("run_name") == run_name and prov.get("input_path") == input_path
-    if same:
+    if prov.get("run_name") == run_name:
+        if prov.get("input_path") != input_path:
+            print(f"resuming run {run_name!r} from {input_path} (its archive was written from "
+                  f"{prov.get('input_path')})", flush=True)
         return None
     if not force:
-        return (f"run.archive: {archive} was written by another input ({prov.get('input_path')!r}, "
-                f"run {prov.get('run_name')!r}); allowed: another run.archive, or --force "
-                "(keeps the old file as <name>.bak-<timestamp>)")
+        return (f"run.archive: {archive} was written by another run ({prov.get('run_name')!r}, input "
+                f"{prov.get('input_path')!r}); allowed: another run.archive, the same run.name, or --force "
+                "(begins a new archive; the old file is kept as <name>.bak-<timestamp>)")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     archive.rename(archive.with_name(f"{archive.name}.bak-{stamp}"))
     return None

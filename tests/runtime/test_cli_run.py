@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,10 +86,16 @@ def test_run_resume_change_and_foreign_archive(tmp_path):
     a = open_archive(tmp_path / "out.h5")
     np.testing.assert_allclose(a["/fe/explicit/D_eff_mean_m2_per_s"][:3], d10, rtol=1e-9)
     assert a["/fe/explicit/D_eff_mean_m2_per_s"].shape == (4, 2)  # temperatures x grain sizes
-    # another input (other run name) never overwrites without --force
+    # the same run from a renamed copy of its input resumes (the run's identity is run.name)
+    moved = tmp_path / "moved.toml"
+    moved.write_text(Path(inp).read_text())
+    p = cli("run", str(moved))
+    assert p.returncode == 0 and done_lines(p) == [] and f"resuming run 'e2e' from {moved}" in p.stdout, p.stderr
+    # another run (other run name) never overwrites without --force; on 2 ranks the error prints once
     write(tmp_path, name="other")
-    p = cli("run", inp)
-    assert p.returncode == 2 and "written by another input" in p.stderr and "Traceback" not in p.stderr
+    p = cli("run", inp, n=2)
+    assert p.returncode == 2 and "written by another run ('e2e'" in p.stderr and "Traceback" not in p.stderr
+    assert p.stderr.count("error: ") == 1, p.stderr
     p = cli("run", inp, "--force")
     assert p.returncode == 0, p.stderr
     assert len(list(tmp_path.glob("out.h5.bak-*"))) == 1
