@@ -244,9 +244,6 @@ def explore(mtp_path: Path, active_path: Path, structures: list, settings: LoopS
                 ex = explore_one(atoms, name, T, mtp_path, active_path, settings, rundir, sub, seed)
             else:
                 raise ValueError(f"explorer must be 'lammps' or 'ase', got {settings.explorer!r}")
-            log.info("explore %s at %g K: %d/%d steps%s, %d dumped, max grade %.3g", name, T, ex.steps_done,
-                     ex.steps_target, " (break)" if ex.broke else (f" ({ex.error})" if ex.error else ""), ex.n_dumped,
-                     max([float(np.max(c.arrays["grade"])) for c in ex.candidates if "grade" in c.arrays] or [0.0]))
             mine.append((j, ex if sub.rank == 0 else None))
     finally:
         sub.Free()
@@ -255,6 +252,10 @@ def explore(mtp_path: Path, active_path: Path, structures: list, settings: LoopS
     for part in gathered:
         for j, e in part:
             out[j] = e
+    for e in out:          # after the gather: the task's lead prints every group's runs (runtime/console.py)
+        log.info("explore %s at %g K: %d/%d steps%s, %d dumped, max grade %.3g", e.name, e.temperature_K, e.steps_done,
+                 e.steps_target, " (break)" if e.broke else (f" ({e.error})" if e.error else ""), e.n_dumped,
+                 max([float(np.max(c.arrays["grade"])) for c in e.candidates if "grade" in c.arrays] or [0.0]))
     if comm.rank != 0:
         for e in out:
             e.candidates, e.snapshots, e.drift_snapshot = [], [], None

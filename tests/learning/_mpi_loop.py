@@ -1,6 +1,6 @@
 """Run by test_loop_real.py as ``mpiexec -n 2 python -m tests.learning._mpi_loop WORKDIR OUT`` (from
 the repository root): initial data (4 rattled copies of ordered Li6PS5Cl) and one active-learning
-iteration with two exploration temperatures below WORKDIR; rank 0 pickles to OUT the list, one
+iteration with two exploration temperatures below WORKDIR, the console's messages on stderr; rank 0 pickles to OUT the list, one
 entry per rank, of (attributes, .mtp text, active-set text, explorations, added images)."""
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from tests.learning.test_loop_real import REF, _al_params, _structures
 if __name__ == "__main__":
     wd, out = Path(sys.argv[1]), Path(sys.argv[2])
     comm = MPI.COMM_WORLD
+    from argyro_run.runtime.console import setup_logging
+
+    setup_logging(comm.rank)          # the console as in a run: world rank 0 prints
     deps = {"structures/LPSCl": _structures(ordered=argyrodite("Cl"))}
     init = run_initial_data({"reference": REF, "n_rattled": 4, "rattle_amplitude_A": 0.05, "strain_amplitude": 0.02,
                              "training_set": None, "seed": 5}, deps, comm, wd / "init")

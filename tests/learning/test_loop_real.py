@@ -196,3 +196,7 @@ def test_loop_two_ranks_same_result_on_every_rank(tmp_path):
     assert r0[3] == 2                  # both temperatures explored
     assert r0[1:] == r1[1:]            # same potential, active set, counts
     assert r0[0]["converged"] == r1[0]["converged"] and r0[0]["reason"] == r1[0]["reason"]
+    # the console reports every exploration once per round, also those of the group without world rank 0
+    lines = [ln for ln in p.stderr.splitlines() if " explore LPSCl/ordered at " in ln]
+    n800, n1000 = (sum(f" at {T} K:" in ln for ln in lines) for T in (800, 1000))
+    assert n800 >= 1 and n800 == n1000 == r0[0]["n_iterations"], lines
