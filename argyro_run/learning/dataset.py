@@ -93,6 +93,8 @@ def label_images(structures: list, spec: ReferenceSpec, workdir: Path, comm=None
         else:
             st.failed += 1
             st.errors.append((str(a.info.get("origin", "?")), o.error))
+            log.warning("reference calculation of %s (%d atoms) failed after %d attempt(s): %s",
+                        a.info.get("origin", "?"), len(a), o.attempts, o.error)
     st.wall_s = time.perf_counter() - t0
     return images, st
 

@@ -406,7 +406,7 @@ def label_structures(structures: list, spec: ReferenceSpec, workdir: str | os.Pa
             break
         if attempt > 0:
             attempt_spec = spec.with_overrides(spec.fallback)
-            log.info("retrying %d failed reference calculation(s) with fallback %s", len(todo), spec.fallback)
+            log.debug("retrying %d failed reference calculation(s) with fallback %s", len(todo), spec.fallback)
         pending = list(todo)
         failed = []
         while pending:
@@ -436,7 +436,8 @@ def label_structures(structures: list, spec: ReferenceSpec, workdir: str | os.Pa
         todo = failed
     for i in todo:
         msg = " | ".join(errors[i])
-        log.warning("reference calculation %d failed after %d attempt(s): %s", i, spec.max_retries + 1, msg)
+        # reported by dataset.label_images once the ranks' outcomes are together (the task's lead prints)
+        log.debug("reference calculation %d failed after %d attempt(s): %s", i, spec.max_retries + 1, msg)
         outcomes[i] = LabelOutcome(ok=False, error=msg, attempts=spec.max_retries + 1)
     return outcomes  # type: ignore[return-value]
 

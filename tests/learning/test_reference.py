@@ -79,3 +79,21 @@ def test_persistent_failure_and_timeout_are_recorded_not_raised(tmp_path, calcs_
 def test_unknown_calculator_is_reported():
     assert check_spec(ReferenceSpec(calculator="dft-magic"))
     assert not check_spec(ReferenceSpec())
+
+
+def test_label_images_reports_each_failure_once_with_its_origin(tmp_path, calcs_on_path, caplog):
+    """The failures are reported by label_images, after the ranks' outcomes are together (so the
+    task's lead rank prints them, also those computed on other ranks), naming the configuration."""
+    import logging
+
+    from argyro_run.learning.dataset import label_images
+
+    good = Atoms("H2", positions=[[0, 0, 0], [2.5, 0, 0]])
+    good.info["origin"] = "bulk/T900/step120"
+    bad_spec = ReferenceSpec(calculator="calcs:PairCalc", kwargs={"fail": True}, max_retries=1)
+    with caplog.at_level(logging.DEBUG, logger="argyro_run.learning"):
+        images, st = label_images([good], bad_spec, tmp_path)
+    assert images == [] and st.failed == 1
+    msgs = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(msgs) == 1 and msgs[0].startswith("reference calculation of bulk/T900/step120 (2 atoms) failed after "
+                                                 "2 attempt(s): ") and "SCF did not converge" in msgs[0], msgs
