@@ -80,10 +80,20 @@ def _sorted_pairs(i, j, D):
     return i[key], j[key], D[key]
 
 
-@pytest.mark.parametrize("case", ["skewed", "small", "outside", "cluster", "slab"])
+@pytest.mark.parametrize("case", ["skewed", "small", "outside", "cluster", "slab", "big_box", "big_skewed"])
 def test_pairs_within_matches_ase(case):
     rng = np.random.default_rng(3)
-    if case == "small":      # cell shorter than the cutoff: several images of each atom
+    if case.startswith("big"):  # 416 atoms: the k-d tree (orthorhombic) or ASE's list (skewed)
+        from argyro_run.potentials.moments import _orthorhombic_short
+        from argyro_run.structures.argyrodite import argyrodite
+
+        a = argyrodite("Cl") * (2, 2, 2)
+        a.rattle(0.3, seed=2)
+        a.positions += [-13.1, 25.4, 0.7]                        # outside the cell, also negative
+        if case == "big_skewed":
+            a.set_cell(a.cell[:] + [[0, 0, 0], [1.5, 0, 0], [0, 0.8, 0]], scale_atoms=True)
+        assert _orthorhombic_short(a.cell[:], 4.2) == (case == "big_box")
+    elif case == "small":      # cell shorter than the cutoff: several images of each atom
         a = Atoms("Li2", cell=[[2.1, 0, 0], [0.4, 2.3, 0], [0.2, 0.3, 2.6]], pbc=True,
                   scaled_positions=[[0, 0, 0], [0.4, 0.5, 0.6]])
     elif case == "cluster":
