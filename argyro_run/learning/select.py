@@ -38,9 +38,10 @@ def min_distance_A(settings: LoopSettings) -> float:
 def _closest(atoms, r_max_A: float) -> tuple[float, int]:
     """(shortest interatomic distance, an atom of that pair) of ``atoms`` (minimum image);
     ``(inf, 0)`` when no pair is below ``r_max_A``."""
-    from ase.neighborlist import neighbor_list
+    from argyro_run.potentials.moments import pairs_within
 
-    i, d = neighbor_list("id", atoms, float(r_max_A))
+    i, _, D = pairs_within(atoms, float(r_max_A))
+    d = np.linalg.norm(D, axis=1)
     if not d.size:
         return float("inf"), 0
     k = int(np.argmin(d))
