@@ -53,16 +53,15 @@ def _normalise_argv(argv: list[str]) -> list[str]:
 
 def _world_rank() -> int:
     """This process's MPI world rank: from mpi4py when MPI is initialised, else from the launcher's
-    environment (MPICH/Hydra, Open MPI, PMIx, Slurm), else 0."""
+    environment (``launcher.launcher_of``), else 0."""
     import os
+
+    from argyro_run.launcher import launcher_of
 
     mpi = sys.modules.get("mpi4py.MPI")
     if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized():
         return mpi.COMM_WORLD.Get_rank()
-    for var in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID"):
-        if os.environ.get(var, "").isdigit():
-            return int(os.environ[var])
-    return 0
+    return int(launcher_of(os.environ)["rank"] or 0)
 
 
 def main(argv: list[str] | None = None) -> int:
