@@ -71,6 +71,15 @@ class ActiveLearningSection(Section):
                           "(md/framework.py) has not converged, and the snapshot where it drifted is labelled. "
                           "false: extrapolation grades alone decide (faster, blind to a potential that melts "
                           "the crystal without extrapolating).")
+    confirmed_drift_ratio: float = Field(
+        1.0, ge=0, le=100, description="With check_framework: an exploration that ran its full length below "
+                                       "gamma_select but whose framework drifted counts as clean when the current "
+                                       "MTP's force RMSE against the reference label of its drift snapshot, on the "
+                                       "atoms within local_radius_A of the host unit that moved most, is at most this "
+                                       "times the training set's force RMSE: the framework moved on the reference's "
+                                       "own energy surface (a grain boundary reconstructing), not through a hole in "
+                                       "the potential. Such a label is not added unless the level refits anyway. 0: "
+                                       "every drift is learned, and a level never converges while a framework moves.")
     max_force_eV_per_A: float = Field(
         30.0, ge=0, le=1e6, description="Labelled configurations with a reference force above this (eV/Angstrom; "
                                         "0: no limit) are kept out of the training set: collapsed geometries whose "

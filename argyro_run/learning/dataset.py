@@ -65,6 +65,11 @@ class LabelStats:
     cpu_s: float = 0.0        # sum of per-calculation wall times (as recorded by the workers)
     errors: list = field(default_factory=list)   # (origin, message) of failures
 
+    def __add__(self, other: "LabelStats") -> "LabelStats":
+        """Two batches as one (counts, atoms and times summed, failures joined)."""
+        return LabelStats(**{f: getattr(self, f) + getattr(other, f) for f in
+                             ("calls", "computed", "failed", "atoms", "atoms_computed", "wall_s", "cpu_s", "errors")})
+
 
 def label_images(structures: list, spec: ReferenceSpec, workdir: Path, comm=None,
                  cache_dir: Path | None = None) -> tuple[list, LabelStats]:

@@ -8,7 +8,10 @@ Each iteration::
              at gamma_break (the break configuration is kept too)
     check    converged when at most ``converged_fraction`` of the runs needed a selection
              (default 0: every run went its full length below gamma_select, and its host
-             framework stayed in place: md.max_host_displacement_A, ``md/framework.py``)
+             framework stayed in place: md.max_host_displacement_A, ``md/framework.py``). When
+             the only runs that need selection drifted, their drift snapshots are labelled first:
+             a drift the reference confirms (:func:`confirm_drifts`: the MTP's forces there as
+             good as on its training set) counts as clean, a reconstruction and not a hole
     select   greedy D-optimal choice against the current active set (neighbourhood mode):
              repeatedly take the candidate neighbourhood of highest grade, add its configuration
              (or, for cells above ``max_reference_atoms``, the core of its cut-out) to a trial
@@ -158,6 +161,9 @@ class IterationRecord:
     n_drifted: int = 0                   # explorations whose host framework moved beyond md.max_host_displacement_A
     n_precursor_picks: int = 0           # snapshots before a collapse, labelled (select.physics_picks)
     n_drift_picks: int = 0               # snapshots where a framework drifted, labelled
+    n_drift_confirmed: int = 0           # drifted explorations counted clean: the reference confirmed the drift
+    drift_force_rmse: np.ndarray = field(default_factory=lambda: np.zeros(0))  # eV/A, per drift checked
+    drift_force_limit: float = float("nan")        # eV/A: confirmed_drift_ratio x the training force RMSE
     n_local: int = 0
     n_added: int = 0
     n_rejected_force: int = 0            # labelled, kept out: a reference force above max_force_eV_per_A
@@ -212,6 +218,55 @@ def require_components(settings: LoopSettings) -> None:
     if missing:
         raise NotImplementedError("active learning needs " + ", ".join(missing) +
                                   " (MTP engine / LAMMPS plugin, issue 6), which are not available in this build")
+
+
+def drift_only(ex, settings: LoopSettings) -> bool:
+    """Whether exploration ``ex`` needs selection only because its framework drifted (it ran its
+    full length, no grade above gamma_select)."""
+    return (ex.drifted and ex.drift_snapshot is not None and ex.completed and not ex.error
+            and ex.max_grade <= settings.gamma_select)
+
+
+def drift_force_rmse(mtp, image, radius_A: float) -> float:
+    """Force RMSE (eV/A) of ``mtp`` against the reference labels of a drift snapshot ``image`` on
+    the atoms the drift concerns: a cut-out's core (``force_weight`` > 0), or, for a cell labelled
+    whole, the atoms within ``radius_A`` (minimum image) of ``info['drift_center']``."""
+    from argyro_run.potentials.train import errors
+
+    a = image.copy()
+    a.calc = image.calc
+    if "force_weight" not in a.arrays:
+        centre = int(image.info.get("drift_center", 0))
+        near = np.zeros(len(a), dtype=bool)
+        near[centre] = True
+        others = np.flatnonzero(np.arange(len(a)) != centre)
+        if len(others):
+            near[others] = a.get_distances(centre, others, mic=True) <= radius_A
+        a.arrays["force_weight"] = near.astype(float)
+    a.info["energy_weight"] = 0.0
+    return float(errors(mtp, [a])["rmse_force_eV_per_A"])
+
+
+def confirm_drifts(mtp, picks: list, settings: LoopSettings, train_force_rmse: float, iteration: int,
+                   workdir: Path, comm) -> tuple[list[bool], np.ndarray, LabelStats]:
+    """Label the drift snapshots ``picks`` (``select.physics_picks`` of kind "drift", the same list
+    on every rank) and say which drift the reference confirms: the current MTP's
+    :func:`drift_force_rmse` at most ``confirmed_drift_ratio`` x ``train_force_rmse``. Returns
+    (confirmed per pick, the RMSEs (NaN: no label), the labelling's cost)."""
+    jobs, by_origin = [], {}
+    for n, p in enumerate(picks):
+        for j in reference_jobs([p], settings, iteration)[0]:      # none when no cut-out could be made
+            jobs.append(j)
+            by_origin[j.info["origin"]] = n
+    new, stats = label_images(jobs, settings.reference, workdir / "reference" / f"level{settings.level}_it{iteration:03d}",
+                              comm=comm, cache_dir=workdir / "reference_cache")
+    rmse = np.full(len(picks), np.nan)
+    for img in new:
+        n = by_origin.get(img.info.get("origin"))
+        if n is not None:
+            rmse[n] = drift_force_rmse(mtp, img, settings.local_radius())
+    limit = settings.confirmed_drift_ratio * train_force_rmse
+    return [bool(np.isfinite(r) and r <= limit) for r in rmse], rmse, stats
 
 
 def is_clean(rec: IterationRecord, settings: LoopSettings) -> bool:
@@ -272,7 +327,7 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
     images = list(images)
     mtp = fit(mtp, images, settings, comm, iteration=-1)
     active = _bcast(comm, build_active_set(mtp, images) if comm.rank == 0 else None)
-    initial_train = metrics(mtp, images, comm=comm)
+    initial_train = train_now = metrics(mtp, images, comm=comm)
     log.info("level %d: start from %d image(s), train RMSE %s", settings.level, len(images), errors_text(initial_train))
     records: list[IterationRecord] = []
     converged, reason = False, ""
@@ -285,7 +340,7 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
         t0 = time.perf_counter()
         exps = explore(mtp_path, als_path, structures, settings, comm, itdir, k, mtp=mtp, active=active)
         rec.explore_wall_s = time.perf_counter() - t0
-        picks = None
+        picks = to_confirm = None
         if comm.rank == 0:
             grade_candidates(mtp, active, exps, settings)
             rec.n_unphysical = sum(e.n_unphysical for e in exps)
@@ -300,6 +355,10 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
             rec.grade_histogram = np.histogram(allg, bins=GRADE_BIN_EDGES)[0].astype(np.int64)
             rec.n_candidates = sum(len(e.candidates) for e in exps)
             rec.n_drifted = sum(e.drifted for e in exps)
+            only = [e for e in exps if drift_only(e, settings)]
+            if (settings.confirmed_drift_ratio > 0 and settings.max_host_displacement_A and only
+                    and rec.n_need_selection == len(only)):
+                to_confirm = [p for p in physics_picks(only, settings) if p.kind == "drift"]
             if not is_clean(rec, settings) and n_refits < settings.max_iterations:
                 picks = share_picks(select(active, exps, settings), physics_picks(exps, settings),
                                     settings.max_selected_per_iteration)
@@ -312,6 +371,19 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
                 e.snapshots, e.drift_snapshot = [], None
         rec = _bcast(comm, rec)
         picks = _bcast(comm, picks)
+        to_confirm = _bcast(comm, to_confirm)
+        check_stats = LabelStats()
+        if to_confirm:      # every run that needs selection only drifted: does the reference confirm the drift?
+            rec.drift_force_limit = settings.confirmed_drift_ratio * train_now["rmse_force_eV_per_A"]
+            ok, rec.drift_force_rmse, check_stats = confirm_drifts(
+                mtp, to_confirm, settings, train_now["rmse_force_eV_per_A"], k, workdir, comm)
+            rec.n_drift_confirmed = sum(ok)
+            rec.n_need_selection -= rec.n_drift_confirmed
+            rec.label = check_stats
+            log.info("level %d iteration %d: %d of %d drifting framework(s) confirmed by the reference (force RMSE "
+                     "around the drift %s eV/A; limit %.3g = active_learning.confirmed_drift_ratio x the training "
+                     "RMSE)", settings.level, k, rec.n_drift_confirmed, len(ok),
+                     ", ".join(f"{r:.3g}" for r in rec.drift_force_rmse), rec.drift_force_limit)
         clean = clean + 1 if is_clean(rec, settings) else 0
         converged, reason = stop_reason(rec, settings, n_refits, picks, clean_rounds=clean)
         if reason or clean:
@@ -329,6 +401,7 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
         rec.full_cell_atoms = full
         new, rec.label = label_images(jobs, settings.reference, workdir / "reference" / f"level{settings.level}_it{k:03d}",
                                       comm=comm, cache_dir=workdir / "reference_cache")
+        rec.label = check_stats + rec.label
         new, rejected = within_force_limit(new, settings.max_force_eV_per_A)
         rec.n_rejected_force = len(rejected)
         if rejected:
@@ -351,7 +424,7 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
             rec.max_grade_training = float(active.grades(rows).max())
         active = _bcast(comm, active)
         rec.max_grade_training = _bcast(comm, rec.max_grade_training)
-        rec.train = metrics(mtp, images, comm=comm)
+        rec.train = train_now = metrics(mtp, images, comm=comm)
         rec.wall_s = time.perf_counter() - t_it
         records.append(rec)
         log.info("level %d iteration %d: %d need selection, %d added (%d local); RMSE of the old MTP on them: %s; "

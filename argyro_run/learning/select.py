@@ -196,6 +196,8 @@ def reference_jobs(picks: list[Pick], settings: LoopSettings, iteration: int) ->
             for key in [k for k in b.arrays if k not in ("numbers", "positions")]:
                 del b.arrays[key]
             b.info = {"origin": f"level{settings.level}/it{iteration}/{p.origin}"}
+            if p.kind == "drift":           # the moved host unit: where loop.drift_force_rmse looks
+                b.info["drift_center"] = int(a.info.get("center", 0))
             jobs.append(b)
             continue
         try:

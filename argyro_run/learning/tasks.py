@@ -285,6 +285,12 @@ def active_learning_result(out, settings=None) -> Result:
         r.add(f"{p}/n_precursor_picks", rec.n_precursor_picks, "1",
               note="labelled snapshots from just before a collapse (learning/select.py physics_picks)")
         r.add(f"{p}/n_drift_picks", rec.n_drift_picks, "1", note="labelled snapshots where a framework drifted")
+        r.add(f"{p}/n_drift_confirmed", rec.n_drift_confirmed, "1",
+              note="drifted explorations counted clean: the reference confirmed the drift (loop.confirm_drifts)")
+        r.add(f"{p}/drift_force_rmse", rec.drift_force_rmse, "eV/A",
+              note="per drift checked: the MTP's force RMSE against the reference around the moved host unit")
+        r.add(f"{p}/drift_force_limit", rec.drift_force_limit, "eV/A",
+              note="active_learning.confirmed_drift_ratio x the training force RMSE (NaN: no drift checked)")
         r.add(f"{p}/n_local", rec.n_local, "1")
         r.add(f"{p}/n_added", rec.n_added, "1")
         r.add(f"{p}/n_rejected_force", rec.n_rejected_force, "1",

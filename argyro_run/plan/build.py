@@ -264,6 +264,8 @@ def build_plan(cfg) -> Plan:
                                                      "initial_md_timestep_fs", "initial_md_interval",
                                                      "initial_cell_repeat"})
         _drop_neutral_defaults(common, al)
+        if not al.check_framework:
+            common.pop("confirmed_drift_ratio", None)       # no drift is checked: the key changes nothing
         explored = [sizes[m.name][s] for m in cfg.materials for s in m.structure_names()]
         density = max(_unit_cell_stats(cfg, m, cfg.analysis.species)[1] for m in cfg.materials)
         from argyro_run.learning.settings import LoopSettings

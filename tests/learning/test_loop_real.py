@@ -200,3 +200,45 @@ def test_loop_two_ranks_same_result_on_every_rank(tmp_path):
     lines = [ln for ln in p.stderr.splitlines() if " explore LPSCl/ordered at " in ln]
     n800, n1000 = (sum(f" at {T} K:" in ln for ln in lines) for T in (800, 1000))
     assert n800 >= 1 and n800 == n1000 == r0[0]["n_iterations"], lines
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ratio", [100.0, 1e-6])
+def test_loop_drift_confirmed_by_the_reference(tmp_path, ratio):
+    """A limit on the framework's motion below the thermal vibration makes every exploration
+    'drift'. With a generous active_learning.confirmed_drift_ratio the reference confirms the
+    drift (the MTP's forces there are as good as on its training set), so the round is clean and
+    nothing is added; with a tiny one no drift is confirmed and the level cannot converge."""
+    _require_stack()
+    from argyro_run._stack import MPI
+    from argyro_run.learning.tasks import run_active_learning, run_initial_data
+    from argyro_run.structures import argyrodite
+
+    deps = {"structures/LPSCl": _structures(ordered=argyrodite("Cl"))}
+    init = run_initial_data({"reference": REF, "n_rattled": 6, "rattle_amplitude_A": 0.05, "strain_amplitude": 0.02,
+                             "training_set": None, "seed": 5}, deps, MPI.COMM_SELF, tmp_path / "init")
+    params = {**_al_params(4, max_iterations=3, temps=(600.0,)), "mobile_species": ["Li"],
+              "max_host_displacement_A": 0.01, "confirmed_drift_ratio": ratio}
+    res = run_active_learning(params, {"learning/initial_data": init, **deps}, MPI.COMM_SELF, tmp_path / "al")
+    attrs = res.get_attrs("")
+    n_it = attrs["n_iterations"]
+    runs = [(int(res.get(f"iterations/{k}/n_completed")), int(res.get(f"iterations/{k}/n_drifted"))) for k in range(n_it)]
+    assert all(d == 1 for c, d in runs if c == 1), runs        # 0.01 A: every full run's framework "moves"
+    checked = [k for k in range(n_it) if len(res.get(f"iterations/{k}/drift_force_rmse"))]
+    assert checked, "no round was drift-only: the drift was never checked against the reference"
+    for k in checked:
+        rmse, limit = float(res.get(f"iterations/{k}/drift_force_rmse")[0]), float(res.get(f"iterations/{k}/drift_force_limit"))
+        assert 0 < rmse < 10 and limit > 0
+        assert int(res.get(f"iterations/{k}/n_drift_confirmed")) == int(rmse <= limit)
+        assert int(res.get(f"iterations/{k}/reference_atoms_computed")) == 52   # the drift snapshot, labelled whole
+    if ratio > 1:
+        assert attrs["converged"], attrs["reason"]
+        last = f"iterations/{n_it - 1}"
+        assert int(res.get(f"{last}/n_drift_confirmed")) == 1 and int(res.get(f"{last}/n_need_selection")) == 0
+        assert int(res.get(f"{last}/n_added")) == 0
+    else:
+        assert not attrs["converged"] and "drifting framework" in attrs["reason"], attrs["reason"]
+        # unconfirmed drift snapshots are learned: the refit's labels came from the check's cache
+        assert len(checked) >= 2, checked
+        for k in checked[:-1]:
+            assert int(res.get(f"iterations/{k}/n_drift_picks")) == 1 and int(res.get(f"iterations/{k}/n_added")) >= 1
