@@ -150,7 +150,7 @@ def framework(runs) -> dict:
             continue
         m = MATERIAL[x]
         for tid, t in sorted(arch.tasks.items()):
-            if not tid.startswith(f"md/{m}/") or t.get("status") != "done":
+            if not tid.startswith(f"md/{m}/") or t.get("status") != "done" or t.get("kind", "md_run") != "md_run":
                 continue
             _, _, name, T = tid.split("/")
             md = arch.result(tid)

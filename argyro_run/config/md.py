@@ -1,6 +1,7 @@
 """``[md]``: molecular dynamics of every structure at every temperature with the trained MTP
 (LAMMPS + the ``pair_style mtp`` plugin). Tasks: ``md/<material>/<structure>/T<T>``
-(``argyro_run.md.tasks.run_md_run``); results: ``/md/<material>/<structure>/T<T>/...``."""
+(``argyro_run.md.tasks.run_md_run``), with ``anneal_ps`` first ``md/<material>/<structure>/anneal``
+(``run_md_anneal``); results: ``/md/<material>/<structure>/T<T>/...``, ``/md/<material>/<structure>/anneal/...``."""
 
 from __future__ import annotations
 
@@ -43,9 +44,26 @@ class MDSection(Section):
     gamma_break: float = Field(10.0, ge=0, le=1e6,
                                description="Stop a run (task fails, 'extrapolation') when an MTP grade exceeds this "
                                            "(needs an active set with the potential); 0: never.")
+    anneal_ps: float = Field(
+        0.0, ge=0, le=1e6, description="Anneal each structure of anneal_structures this long (NVT MD at "
+                                       "anneal_temperature_K) and quench it (positions minimised with the MTP, cell "
+                                       "fixed, to relax_force_eV_per_A) before its MD runs, which all start from the "
+                                       "quenched structure (task md/<material>/<structure>/anneal). An as-built grain "
+                                       "boundary reconstructs during the first tens of ps; annealed, the production's "
+                                       "framework check measures stability instead. 0: no annealing.")
+    anneal_temperature_K: float | None = Field(None, gt=0, le=1e5,
+                                               description="Annealing temperature; default the highest of temperatures_K.")
+    anneal_structures: Literal["grain_boundaries", "all"] = Field(
+        "grain_boundaries", description="Which structures anneal_ps anneals: the grain-boundary bicrystals, or all.")
+    relax_force_eV_per_A: float = Field(0.01, gt=0, le=10, description="The quench after annealing stops when no "
+                                                                       "force component is above this.")
     temperature_tolerance_fraction: float = Field(0.25, gt=0, le=10,
                                            description="Fail when the mean production temperature is off by more than "
                                                        "this fraction of the target (0.25 = 25 %).")
+
+    def annealing_temperature_K(self) -> float:
+        """``anneal_temperature_K``, by default the hottest of ``temperatures_K``."""
+        return float(self.anneal_temperature_K or max(self.temperatures_K))
 
     @model_validator(mode="after")
     def _check(self):

@@ -169,3 +169,64 @@ def run_md(atoms, mtp_path, species: list[str], *, temperature_K: float, timeste
             run.message = (f"mean production temperature {mean_T:.1f} K is more than "
                            f"{100 * temperature_tolerance:.0f} % from the target {temperature_K:g} K")
     return run
+
+
+@dataclass
+class Relaxation:
+    """A fixed-cell minimisation of the positions (rank-independent)."""
+
+    atoms: object                          # the relaxed structure (wrapped into the cell, the input's arrays/info)
+    initial_energy_eV: float
+    energy_eV: float
+    max_force_eV_per_A: float
+    steps: int
+    status: str = "ok"                     # or "extrapolation" / "error"
+    message: str = ""
+
+
+def relax_positions(atoms, mtp_path, species: list[str], *, force_tolerance_eV_per_A: float = 0.01,
+                    max_steps: int = 5000, active_set=None, gamma_break: float | None = None, comm=None,
+                    logfile: Path | None = None) -> Relaxation:
+    """Minimise the potential energy of ``atoms`` over the positions (cell fixed) with the MTP:
+    LAMMPS ``min_style fire`` until the largest force component falls below
+    ``force_tolerance_eV_per_A`` or ``max_steps``. The quench of an annealed structure."""
+    from argyro_run._stack import MPI, lammps_module
+    from argyro_run.md.lammps_io import box_vectors, create_structure, type_indices, unwrapped_positions
+    from argyro_run.potentials.plugin import lammps_commands
+
+    comm = MPI.COMM_SELF if comm is None else comm
+    type_indices(atoms, species)     # ValueError before LAMMPS starts
+    lmp = lammps_module().lammps(cmdargs=["-log", str(logfile) if logfile else "none", "-screen", "none"], comm=comm)
+    status, message, steps = "ok", "", 0
+    e0 = e1 = fmax = float("nan")
+    relaxed = atoms.copy()
+    try:
+        for c in ("units metal", "atom_style atomic", "atom_modify map array"):
+            lmp.command(c)
+        R = create_structure(lmp, atoms, species, periodic=True)
+        brk = gamma_break if (active_set is not None and gamma_break) else None
+        for c in lammps_commands(mtp_path, list(species), active_set=active_set, break_=brk):
+            lmp.command(c)
+        lmp.command("neighbor 1.0 bin")
+        lmp.command("neigh_modify every 1 delay 0 check yes")
+        lmp.command("thermo_style custom step pe fmax")
+        lmp.command("thermo_modify norm no")
+        lmp.command("run 0")
+        e0 = float(lmp.get_thermo("pe"))
+        lmp.command("min_style fire")
+        lmp.command("min_modify norm inf")          # the largest force component, as the tolerance says
+        lmp.command(f"minimize 0.0 {force_tolerance_eV_per_A:.10g} {int(max_steps)} {10 * int(max_steps)}")
+        e1, fmax = float(lmp.get_thermo("pe")), float(lmp.get_thermo("fmax"))
+        steps = int(lmp.get_thermo("step"))
+        relaxed.positions = unwrapped_positions(lmp, len(atoms), box_vectors(lmp)) @ R.T    # lab frame, as run_md
+        relaxed.wrap()
+    except Exception as exc:  # noqa: BLE001 - LAMMPS errors become a status, never a crash
+        text = str(exc).strip() or type(exc).__name__
+        status, message = ("extrapolation" if "extrapolation break" in text else "error"), text[:1000]
+    finally:
+        try:
+            lmp.close()
+        except Exception:  # noqa: BLE001
+            pass
+    return Relaxation(atoms=relaxed, initial_energy_eV=e0, energy_eV=e1, max_force_eV_per_A=fmax, steps=steps,
+                      status=status, message=message)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from argyro_run.results import Result, as_text, get_atoms
+from argyro_run.results import Result, add_atoms, as_text, get_atoms
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,9 @@ def potential_of(deps: dict) -> tuple[str, str | None, list[str], str]:
 
 
 def structure_of(deps: dict, name: str):
-    ids = [d for d in deps if d.startswith("structures/")]
+    """Structure ``name`` from the dependencies: annealed (``md/.../anneal``) when it was, else as built."""
+    ids = [d for d in deps if d.startswith("md/") and d.endswith("/anneal")] + \
+          [d for d in deps if d.startswith("structures/")]
     for d in ids:
         if f"{name}/numbers" in deps[d]:
             return get_atoms(deps[d], name)
@@ -66,15 +68,9 @@ def _framework_check(r: Result, run, atoms, md: dict, name: str, T: float) -> No
                     "hole, or a temperature above the material's stability)", name, T, chk.worst_A, chk.limit_A)
 
 
-def run_md_run(params: dict, deps: dict, comm, workdir: Path) -> Result:
-    from argyro_run.md.lammps_md import run_md
-
-    md = params["md"]
-    T = float(params["temperature_K"])
-    name = params["structure"]
-    atoms = structure_of(deps, name)
+def _potential_files(deps: dict, workdir: Path, comm) -> tuple[Path, Path | None, list[str], str]:
+    """(.mtp path, active-set path or None, species, dependency id): the potential written to ``workdir``."""
     mtp_text, als_text, species, pot_id = potential_of(deps)
-    workdir = Path(workdir)
     mtp_path, als_path = workdir / "potential.mtp", None
     if comm is None or comm.rank == 0:
         workdir.mkdir(parents=True, exist_ok=True)
@@ -85,6 +81,90 @@ def run_md_run(params: dict, deps: dict, comm, workdir: Path) -> Result:
         als_path = workdir / "potential.als"
     if comm is not None:
         comm.Barrier()
+    return mtp_path, als_path, species, pot_id
+
+
+def _failed(name: str, T: float, status: str, message: str, what: str = "MD") -> RuntimeError:
+    hint = {"extrapolation": " (the potential extrapolates: learn more, e.g. add this temperature/structure "
+                             "to [active_learning], or raise md.gamma_break)",
+            "lost_atoms": " (atoms flew away: the potential is unstable here or the time step is too long)",
+            "temperature": " (check md.thermostat_damping_fs and the potential)"}.get(status, "")
+    return RuntimeError(f"{what} of {name} at {T:g} K failed: {status}: {message}{hint}")
+
+
+def run_md_anneal(params: dict, deps: dict, comm, workdir: Path) -> Result:
+    """Anneal structure ``params['structure']`` (``md.anneal_ps`` of NVT MD at
+    ``md.anneal_temperature_K``) and quench it (fixed-cell minimisation with the MTP to
+    ``md.relax_force_eV_per_A``): the start of every MD run of it (task ``md/<material>/<structure>/anneal``).
+
+    Result: the structure (``add_atoms`` under its name: what :func:`structure_of` reads), and
+    ``anneal/host_displacement_A`` (the framework check over the anneal: how far the as-built
+    structure reconstructed), ``anneal/time_ps``, ``anneal/potential_energy_eV``, attrs of the
+    quench (energies, largest force, steps) and ``host_rms_displacement_A`` (relaxed vs built,
+    mean drift removed)."""
+    from ase.geometry import find_mic
+
+    from argyro_run.md.framework import check_framework
+    from argyro_run.md.lammps_md import relax_positions, run_md
+
+    md = params["md"]
+    name = params["structure"]
+    T = float(params["temperature_K"])         # MDSection.annealing_temperature_K()
+    atoms = structure_of(deps, name)
+    workdir = Path(workdir)
+    mtp_path, als_path, species, pot_id = _potential_files(deps, workdir, comm)
+    brk = md.get("gamma_break") or None
+    run = run_md(atoms, mtp_path, species, temperature_K=T, timestep_fs=md["timestep_fs"], equilibration_ps=0.0,
+                 production_ps=float(md["anneal_ps"]), thermostat=md.get("thermostat", "nose-hoover"),
+                 thermostat_damping_fs=md["thermostat_damping_fs"], sample_interval_fs=md["dump_interval_fs"],
+                 seed=int(params.get("seed", 1)) % 900_000_000 + 1, active_set=als_path, gamma_break=brk,
+                 temperature_tolerance=md.get("temperature_tolerance_fraction", 0.25), comm=comm,
+                 logfile=workdir / "anneal.lammps")
+    if run.status != "ok":
+        raise _failed(name, T, run.status, run.message, "annealing")
+    hot = atoms.copy()
+    hot.positions = run.positions_A[-1]
+    hot.wrap()
+    q = relax_positions(hot, mtp_path, species, force_tolerance_eV_per_A=float(md.get("relax_force_eV_per_A", 0.01)),
+                        active_set=als_path, gamma_break=brk, comm=comm, logfile=workdir / "relax.lammps")
+    if q.status != "ok":
+        raise _failed(name, T, q.status, q.message, "the quench after annealing")
+    r = Result()
+    add_atoms(r, name, q.atoms)
+    mobile = md.get("species")
+    host = np.array(atoms.get_chemical_symbols()) != mobile if mobile else np.ones(len(atoms), bool)
+    chk = check_framework(run.positions_A, host, float(md["max_host_displacement_A"]), units=atoms.arrays.get("unit_id"))
+    r.add("anneal/time_ps", run.time_ps, "ps")
+    r.add("anneal/potential_energy_eV", run.potential_energy_eV, "eV")
+    r.add("anneal/host_displacement_A", chk.displacement_A, "Angstrom",
+          note="the framework check over the anneal (md/framework.py): how far the as-built host reconstructed")
+    # relaxed vs built, through the anneal's unwrapped path (no wrap-around), the host's mean drift removed
+    quench, _ = find_mic(q.atoms.positions - hot.positions, hot.cell, hot.pbc)
+    d = (run.positions_A[-1] + quench - atoms.positions)[host]
+    d = d - d.mean(axis=0) if len(d) else d
+    rms = float(np.sqrt(np.mean(np.sum(d ** 2, axis=1)))) if len(d) else 0.0
+    r.set_attrs("anneal", temperature_K=T, anneal_ps=float(md["anneal_ps"]), potential=pot_id,
+                mean_temperature_K=float(np.mean(run.temperature_K[1:])) if len(run.temperature_K) > 1 else T,
+                quench_initial_energy_eV=q.initial_energy_eV, quench_energy_eV=q.energy_eV,
+                quench_max_force_eV_per_A=q.max_force_eV_per_A, quench_steps=q.steps,
+                host_rms_displacement_A=rms, framework_stable=chk.stable,
+                note="energies: eV; host_rms_displacement_A: the quenched structure's host atoms against the built "
+                     "ones, Angstrom")
+    log.info("annealed %s at %g K for %g ps and quenched: the host moved %.2f A RMS (largest window %.2f A); "
+             "quench %.3f -> %.3f eV, largest force %.3g eV/A after %d steps", name, T, float(md["anneal_ps"]), rms,
+             chk.worst_A, q.initial_energy_eV, q.energy_eV, q.max_force_eV_per_A, q.steps)
+    return r
+
+
+def run_md_run(params: dict, deps: dict, comm, workdir: Path) -> Result:
+    from argyro_run.md.lammps_md import run_md
+
+    md = params["md"]
+    T = float(params["temperature_K"])
+    name = params["structure"]
+    atoms = structure_of(deps, name)
+    workdir = Path(workdir)
+    mtp_path, als_path, species, pot_id = _potential_files(deps, workdir, comm)
     run = run_md(atoms, mtp_path, species, temperature_K=T, timestep_fs=md["timestep_fs"],
                  equilibration_ps=md["equilibration_ps"], production_ps=md["production_ps"],
                  thermostat=md.get("thermostat", "nose-hoover"),
@@ -96,11 +176,7 @@ def run_md_run(params: dict, deps: dict, comm, workdir: Path) -> Result:
                  logfile=workdir / "log.lammps")
     log.info("MD %s at %g K: %s, %d steps, %.1f s", name, T, run.status, run.steps_done, run.wall_s)
     if run.status != "ok":
-        hint = {"extrapolation": " (the potential extrapolates: learn more, e.g. add this temperature/structure "
-                                 "to [active_learning], or raise md.gamma_break)",
-                "lost_atoms": " (atoms flew away: the potential is unstable here or the time step is too long)",
-                "temperature": " (check md.thermostat_damping_fs and the potential)"}.get(run.status, "")
-        raise RuntimeError(f"MD of {name} at {T:g} K failed: {run.status}: {run.message}{hint}")
+        raise _failed(name, T, run.status, run.message)
     r = Result()
     r.add("time_ps", run.time_ps, "ps")
     r.add("thermo/temperature_K", run.temperature_K, "K")

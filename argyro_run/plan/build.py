@@ -189,6 +189,8 @@ def _fmt(x: float) -> str:
 # default they stay out of a task's params (the task function reads the section's default), so the
 # hashes, and with them the archives made before the key existed, stay valid (resume reuses them)
 HASH_NEUTRAL_DEFAULTS = {"converged_rounds": 1}
+# [md] keys that only the anneal task (md/<material>/<structure>/anneal) reads
+_ANNEAL_KEYS = ("anneal_ps", "anneal_temperature_K", "anneal_structures", "relax_force_eV_per_A")
 
 
 def _drop_neutral_defaults(params: dict, section) -> None:
@@ -320,13 +322,29 @@ def build_plan(cfg) -> Plan:
                 if wanted and s not in wanted:
                     continue
                 md_ids = []
+                # the atoms kept ("species"); the host is every other. The annealing keys are the anneal task's
+                md_params = {k: v for k, v in md.items() if k != "temperatures_K" and k not in _ANNEAL_KEYS}
+                md_params["species"] = species
+                start = [struct_ids[m.name], potential_id]
+                gb = s in {g.name() for g in m.grain_boundaries}
+                if cfg.md.anneal_ps > 0 and (gb or cfg.md.anneal_structures == "all"):
+                    nid = f"md/{m.name}/{s}/anneal"
+                    t_anneal = cfg.md.annealing_temperature_K()
+                    start.append(b.add(nid, "md_anneal",
+                                       {"md": {**md_params, **{k: md[k] for k in _ANNEAL_KEYS}},
+                                        "temperature_K": t_anneal, "structure": s, "seed": task_seed(seed, nid)},
+                                       [struct_ids[m.name], potential_id], ranks=par.ranks_per_md,
+                                       cost_s=max(cost.FLOOR_S, cost.anneal_s(
+                                           sizes[m.name][s], cfg.md.anneal_ps * 1000.0 / cfg.md.timestep_fs,
+                                           md_level, par.ranks_per_md)),
+                                       n_atoms=sizes[m.name][s],
+                                       description=f"{s} of {m.name} annealed {cfg.md.anneal_ps:g} ps at "
+                                                   f"{_fmt(t_anneal)} K and quenched"))
                 for T in cfg.md.temperatures_K:
                     tid = f"md/{m.name}/{s}/T{_fmt(T)}"
-                    md_params = {k: v for k, v in md.items() if k != "temperatures_K"}
-                    md_params["species"] = species      # the atoms kept ("species"); the host is every other
                     md_ids.append(b.add(tid, "md_run", {"md": md_params, "temperature_K": T, "structure": s,
                                                         "seed": task_seed(seed, tid)},
-                                        [struct_ids[m.name], potential_id], ranks=par.ranks_per_md,
+                                        start, ranks=par.ranks_per_md,
                                         cost_s=max(cost.FLOOR_S, cost.md_s(sizes[m.name][s], steps, md_level,
                                                                               par.ranks_per_md)),
                                         n_atoms=sizes[m.name][s],
@@ -335,8 +353,7 @@ def build_plan(cfg) -> Plan:
                 analysis_ids.append(b.add(aid, "diffusion", {"analysis": m_analysis, "structure": s,
                                                              "material": m.name, "seed": task_seed(seed, aid)}, md_ids,
                                           cost_s=cost.diffusion_s(len(md_ids), samples, n_blocks, block_lag,
-                                                                  sizes[m.name][s] * mobile[m.name],
-                                                                  gb=s in {g.name() for g in m.grain_boundaries}),
+                                                                  sizes[m.name][s] * mobile[m.name], gb=gb),
                                           description=f"MSD and diffusivity of {s}"))
             arrhenius_ids.append(b.add(f"arrhenius/{m.name}", "arrhenius", {"material": m.name}, analysis_ids,
                                        cost_s=cost.SMALL_TASK_S,

@@ -108,6 +108,7 @@ def reference_batch_s(calculator: str, n_atoms_each: list[int], ranks: int = 1) 
 MD_US_PER_ATOM_STEP = {6: 1.05, 10: 1.76, 16: 6.67}
 MD_RUN_OVERHEAD_S = 0.3            # LAMMPS + plugin start-up, thermo/dump handling (quickstart, quiet machine,
                                    # 2026-11-30: 52 atoms x 22500 steps 1.51 s, 148 atoms 3.61 s)
+QUENCH_STEPS = 2000                # FIRE steps of the quench after annealing (md/lammps_md.relax_positions)
 MD_ATOMS_PER_RANK_MIN = 300        # below this many atoms per rank extra ranks do not speed a run up
 
 
@@ -130,6 +131,12 @@ def md_s(n_atoms: int, steps: float, level: int, ranks: int = 1) -> float:
     """One LAMMPS MD run of ``steps`` steps of ``n_atoms`` atoms with an MTP of ``level``."""
     work = n_atoms * steps * md_us_per_atom_step(level) * 1e-6
     return MD_RUN_OVERHEAD_S + work / _useful_ranks(n_atoms, ranks)
+
+
+def anneal_s(n_atoms: int, steps: float, level: int, ranks: int = 1) -> float:
+    """The anneal task: ``steps`` of MD and the quench (:data:`QUENCH_STEPS`, a minimisation step
+    costs about one MD step)."""
+    return md_s(n_atoms, steps + QUENCH_STEPS, level, ranks) + MD_RUN_OVERHEAD_S
 
 
 # L-BFGS refit: per iteration energy+forces+stress and their gradients w.r.t. the coefficients of

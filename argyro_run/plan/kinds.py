@@ -23,6 +23,7 @@ TASK_KINDS: dict[str, TaskKind] = {
     "load_potential": TaskKind("argyro_run.potentials.tasks:run_load_potential", "learning"),
     "initial_data": TaskKind("argyro_run.learning.tasks:run_initial_data", "learning"),
     "active_learning": TaskKind("argyro_run.learning.tasks:run_active_learning", "learning"),
+    "md_anneal": TaskKind("argyro_run.md.tasks:run_md_anneal", "md"),
     "md_run": TaskKind("argyro_run.md.tasks:run_md_run", "md"),
     # an analysis goes on with the temperatures whose MD finished, the fits with the structures analysed
     "diffusion": TaskKind("argyro_run.analysis.tasks:run_diffusion", "analysis", runs_without=("md_run",)),

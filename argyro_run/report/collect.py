@@ -145,7 +145,7 @@ def _md(a) -> list[dict]:
     from argyro_run._stack import h5py
 
     rows = []
-    tids = _done(a, "md/")
+    tids = [t for t in _done(a, "md/") if a.tasks[t].get("kind", "md_run") == "md_run"]   # not the anneals
     if not tids:
         return rows
     with h5py.File(a.path, "r") as f:
