@@ -61,6 +61,13 @@ def task_seed(master_seed: int, task_id: str) -> int:
     return int(content_hash([master_seed, task_id]), 16) % (2**31 - 1)
 
 
+def task_hash(kind: str, params: dict, dep_hashes: dict[str, str]) -> str:
+    """A task's content hash: its kind, its (JSON) params less the keys at their
+    :data:`HASH_NEUTRAL_VALUES`, and its dependencies' hashes by id."""
+    hashed = {k: v for k, v in params.items() if not (k in HASH_NEUTRAL_VALUES and v == HASH_NEUTRAL_VALUES[k])}
+    return content_hash({"kind": kind, "params": hashed, "deps": dep_hashes})
+
+
 class _Builder:
     def __init__(self, cfg):
         self.cfg = cfg
@@ -72,7 +79,7 @@ class _Builder:
         assert id not in self.by_id, id
         params = json.loads(json.dumps(params, default=str))  # JSON-serialisable, as hashed
         deps = sorted(set(deps))
-        h = content_hash({"kind": kind, "params": params, "deps": {d: self.by_id[d].hash for d in deps}})
+        h = task_hash(kind, params, {d: self.by_id[d].hash for d in deps})
         t = Task(id=id, kind=kind, params=params, deps=deps, ranks=int(ranks), cost_s=float(cost_s),
                  archive_group="/" + id, stage=TASK_KINDS[kind].stage, dynamic=dynamic,
                  description=description, n_atoms=int(n_atoms), hash=h)
@@ -185,19 +192,12 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-# keys added after archives existed, whose default reproduces what runs did before them: at that
-# default they stay out of a task's params (the task function reads the section's default), so the
-# hashes, and with them the archives made before the key existed, stay valid (resume reuses them)
-HASH_NEUTRAL_DEFAULTS = {"converged_rounds": 1}
+# keys of a task's params added after archives existed -> the value that does what runs did before the
+# key: at that value a key stays out of the task's hash (not its params), so the archives made before
+# the key existed stay valid (a resume reuses them). confirmed_drift_ratio = 0: every drift learned
+HASH_NEUTRAL_VALUES = {"converged_rounds": 1, "confirmed_drift_ratio": 0.0}
 # [md] keys that only the anneal task (md/<material>/<structure>/anneal) reads
 _ANNEAL_KEYS = ("anneal_ps", "anneal_temperature_K", "anneal_structures", "relax_force_eV_per_A")
-
-
-def _drop_neutral_defaults(params: dict, section) -> None:
-    """Remove the keys of :data:`HASH_NEUTRAL_DEFAULTS` that ``section`` leaves at that default."""
-    for key, neutral in HASH_NEUTRAL_DEFAULTS.items():
-        if key in params and getattr(section, key) == neutral:
-            del params[key]
 
 
 def _warn_md_hotter_than_explorations(cfg) -> None:
@@ -265,7 +265,6 @@ def build_plan(cfg) -> Plan:
                                                      "initial_md_steps", "initial_md_temperature_K",
                                                      "initial_md_timestep_fs", "initial_md_interval",
                                                      "initial_cell_repeat"})
-        _drop_neutral_defaults(common, al)
         if not al.check_framework:
             common.pop("confirmed_drift_ratio", None)       # no drift is checked: the key changes nothing
         explored = [sizes[m.name][s] for m in cfg.materials for s in m.structure_names()]

@@ -13,6 +13,7 @@ import pytest
 
 from argyro_run.config import config_from_dict
 from argyro_run.plan import TASK_KINDS, build_plan
+from argyro_run.plan.build import task_hash
 from argyro_run.plan.task import content_hash
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,7 +49,7 @@ def test_dag_acyclic_complete_and_topological():
         assert set(t.deps) <= seen, t.id  # every dependency exists and comes earlier: no cycle
         seen.add(t.id)
         assert t.kind in TASK_KINDS and t.archive_group == "/" + t.id
-        want = content_hash({"kind": t.kind, "params": t.params, "deps": {d: plan[d].hash for d in t.deps}})
+        want = task_hash(t.kind, t.params, {d: plan[d].hash for d in t.deps})
         assert t.hash == want
     kinds = [t.kind for t in plan.tasks]
     assert kinds.count("md_run") == 2 * 3  # (ordered + one GB) x 3 temperatures
@@ -250,12 +251,25 @@ def test_planning_builds_the_structures_quietly(caplog):
     assert logging.getLogger("argyro_run.structures").level == logging.NOTSET      # restored
 
 
-def test_a_later_key_at_its_neutral_default_keeps_the_hashes():
-    """active_learning.converged_rounds = 1 (what runs did before the key existed) leaves every
-    hash as without it, so older archives stay reusable; 2 changes the learning and its downstream."""
-    base = hashes(plan_of())
-    assert hashes(plan_of(active_learning__converged_rounds=1)) == base
-    changed = hashes(plan_of(active_learning__converged_rounds=2))
-    differ = {t for t in base if base[t] != changed[t]}
-    assert "learning/level6" in differ or any(t.startswith("learning/level") for t in differ)
-    assert "learning/initial_data" not in differ and not any(t.startswith("structures/") for t in differ)
+def test_a_later_key_at_its_neutral_value_keeps_the_hashes():
+    """A key added later, at the value that does what runs did before it (active_learning.
+    converged_rounds = 1, confirmed_drift_ratio = 0), leaves the hash a task had before the key
+    existed (its params without it), so older archives stay reusable; the key stays in the params
+    (the task reads it). Another value changes the learning and its downstream."""
+    old = plan_of(active_learning__confirmed_drift_ratio=0.0, active_learning__check_framework=True)
+    for t in old.tasks:
+        if t.kind != "active_learning":
+            continue
+        assert t.params["converged_rounds"] == 1 and t.params["confirmed_drift_ratio"] == 0.0
+        before = {k: v for k, v in t.params.items() if k not in ("converged_rounds", "confirmed_drift_ratio")}
+        assert t.hash == content_hash({"kind": t.kind, "params": before,
+                                       "deps": {d: old[d].hash for d in t.deps}}), t.id
+    base = hashes(old)
+    assert hashes(plan_of(active_learning__confirmed_drift_ratio=0.0, active_learning__converged_rounds=1,
+                          active_learning__check_framework=True)) == base
+    for change in ({"active_learning__converged_rounds": 2}, {"active_learning__confirmed_drift_ratio": 1.0}):
+        changed = hashes(plan_of(**{"active_learning__confirmed_drift_ratio": 0.0,
+                                    "active_learning__check_framework": True, **change}))
+        differ = {t for t in base if base[t] != changed[t]}
+        assert any(t.startswith("learning/level") for t in differ), change
+        assert "learning/initial_data" not in differ and not any(t.startswith("structures/") for t in differ)
