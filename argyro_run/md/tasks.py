@@ -138,9 +138,10 @@ def run_md_anneal(params: dict, deps: dict, comm, workdir: Path) -> Result:
     r.add("anneal/potential_energy_eV", run.potential_energy_eV, "eV")
     r.add("anneal/host_displacement_A", chk.displacement_A, "Angstrom",
           note="the framework check over the anneal (md/framework.py): how far the as-built host reconstructed")
-    # relaxed vs built, through the anneal's unwrapped path (no wrap-around), the host's mean drift removed
+    # quenched vs built (the anneal's first sample: as LAMMPS placed it), along the anneal's unwrapped
+    # path (no wrap-around), the host's mean drift removed
     quench, _ = find_mic(q.atoms.positions - hot.positions, hot.cell, hot.pbc)
-    d = (run.positions_A[-1] + quench - atoms.positions)[host]
+    d = (run.positions_A[-1] + quench - run.positions_A[0])[host]
     d = d - d.mean(axis=0) if len(d) else d
     rms = float(np.sqrt(np.mean(np.sum(d ** 2, axis=1)))) if len(d) else 0.0
     r.set_attrs("anneal", temperature_K=T, anneal_ps=float(md["anneal_ps"]), potential=pot_id,
