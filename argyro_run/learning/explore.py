@@ -52,6 +52,7 @@ def explore_one(atoms, name: str, temperature_K: float, mtp_path: Path, active_p
                 rundir: Path, comm, seed: int) -> Exploration:
     """One exploration MD run (NVT, Nose-Hoover) with LAMMPS and the MTP plugin on ``comm``."""
     from argyro_run._stack import lammps_module
+    from argyro_run.md.framework import grain_ids
     from argyro_run.md.lammps_io import current_atoms, write_data_file
     from argyro_run.potentials.plugin import lammps_commands
 
@@ -126,6 +127,9 @@ def explore_one(atoms, name: str, temperature_K: float, mtp_path: Path, active_p
             a.info["origin"] = f"{name}/T{temperature_K:g}/snapshot{a.info['step']}"
         if snaps and "unit_id" in atoms.arrays:          # LAMMPS keeps the structure's atom order
             snaps[0].arrays["unit_id"] = np.asarray(atoms.arrays["unit_id"])
+        grains = grain_ids(atoms)
+        if snaps and grains is not None:                 # a bicrystal: its grains may slide
+            snaps[0].arrays["grain_id"] = grains
         _framework(ex, snaps, settings)
     return ex
 
@@ -143,7 +147,7 @@ def _framework(ex: Exploration, snaps: list, settings: LoopSettings) -> None:
     if len(snaps) < 4 or not host.any() or not limit:
         return
     x = np.stack([a.arrays["unwrapped"] for a in snaps])
-    chk = check_framework(x, host, limit, units=snaps[0].arrays.get("unit_id"))
+    chk = check_framework(x, host, limit, units=snaps[0].arrays.get("unit_id"), grains=snaps[0].arrays.get("grain_id"))
     ex.host_displacement_A = chk.displacement_A
     if chk.stable:
         return

@@ -13,7 +13,10 @@ snapshots is sqrt(2) larger), so snapshots cannot tell vibration from drift. :fu
 therefore compares *time-averaged* positions: the run is cut into ``n_windows`` equal windows, each
 host atom's mean position per window is taken, and the RMS (over the host units -- a PS4 ion or a
 single anion, when the structure carries ``unit_id`` -- their common drift removed) of the change of
-that mean from the first window is returned per window. In a crystal
+that mean from the first window is returned per window. In a bicrystal (``grains``: the grain of
+each atom, :func:`grain_ids`) each grain's own drift is removed instead: the grains may slide
+along their boundary, a rigid shift of one grain against the other that is GB physics, not a
+framework coming apart. In a crystal
 the window means sit on the lattice sites (a tenth of an Angstrom or two apart); a framework that
 melts, amorphises or exchanges sites moves them by Angstroms. :func:`check_framework` is the one
 rule of MD runs and of the learning loop's explorations: unstable when any window passes
@@ -46,10 +49,24 @@ def n_windows_for(samples: int, max_windows: int = MAX_WINDOWS) -> int:
     return max(1, min(int(max_windows), int(samples) // 2))
 
 
-def _unit_displacements(x: np.ndarray, host: np.ndarray, n_windows: int,
-                        units: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def grain_ids(atoms) -> np.ndarray | None:
+    """The grain (0 or 1) of each atom of a bicrystal built by ``structures/gb.py`` (``info``
+    ``gb_plane_1_z_A``, ``gb_plane_2_z_A``: boundary planes normal to z, periodic with the cell's
+    z length): 1 between the two planes, 0 outside; None for any other structure."""
+    info = atoms.info
+    if "gb_plane_1_z_A" not in info or "gb_plane_2_z_A" not in info:
+        return None
+    period = float(atoms.cell[2, 2])
+    lo, hi = sorted((float(info["gb_plane_1_z_A"]) % period, float(info["gb_plane_2_z_A"]) % period))
+    z = np.mod(np.asarray(atoms.positions, dtype=float)[:, 2], period)
+    return ((z >= lo) & (z < hi)).astype(np.int64)
+
+
+def _unit_displacements(x: np.ndarray, host: np.ndarray, n_windows: int, units: np.ndarray | None,
+                        grains: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(windows, units, 3) change of each host unit's window-mean position from the first window,
-    the mean over the units removed; and the atom index that stands for each unit (its first)."""
+    the mean over the units (over each grain's units, with ``grains``) removed; and the atom index
+    that stands for each unit (its first)."""
     m = window_means(x[:, host], n_windows)
     d = m - m[:1]                                              # (windows, host atoms, 3)
     atoms = np.flatnonzero(host)
@@ -62,11 +79,19 @@ def _unit_displacements(x: np.ndarray, host: np.ndarray, n_windows: int,
         d = np.stack([np.stack([np.bincount(inv, weights=d[w, :, k]) / n for k in range(3)], axis=1)
                       for w in range(len(d))])                 # (windows, units, 3)
         atoms = atoms[first]
-    return d - d.mean(axis=1, keepdims=True), atoms
+    if grains is None:
+        return d - d.mean(axis=1, keepdims=True), atoms
+    g = np.asarray(grains)
+    if g.shape != host.shape:
+        raise ValueError(f"{g.size} grain ids do not match {host.size} atoms")
+    g = g[atoms]
+    for k in np.unique(g):
+        d[:, g == k] -= d[:, g == k].mean(axis=1, keepdims=True)
+    return d, atoms
 
 
 def host_displacement_A(positions_A: np.ndarray, host: np.ndarray, n_windows: int = MAX_WINDOWS,
-                        units: np.ndarray | None = None) -> np.ndarray:
+                        units: np.ndarray | None = None, grains: np.ndarray | None = None) -> np.ndarray:
     """Per window: RMS over the ``host`` atoms (bool mask) of the change of their window-mean
     position from the first window, the host's mean drift removed (Angstrom; the first entry is 0).
     ``positions_A``: (samples, atoms, 3), unwrapped. Zeros when there is no host atom.
@@ -74,11 +99,12 @@ def host_displacement_A(positions_A: np.ndarray, host: np.ndarray, n_windows: in
     ``units`` (an integer id per atom, e.g. the structures' ``unit_id``: the P and four S of a PS4
     share one): the displacement of each unit is the mean of its atoms' and the RMS is over units,
     so a molecular ion that turns on its site (a PS4 reorientation moves its S by ~3 A) is not a
-    framework change; only units leaving their sites are."""
+    framework change; only units leaving their sites are. ``grains`` (:func:`grain_ids`): each
+    grain's mean drift is removed on its own (grain sliding is not a framework change)."""
     x, host, n_windows = _checked(positions_A, host, n_windows)
     if not host.any():
         return np.zeros(n_windows)
-    return _rms(_unit_displacements(x, host, n_windows, units)[0])
+    return _rms(_unit_displacements(x, host, n_windows, units, grains)[0])
 
 
 def _rms(d: np.ndarray) -> np.ndarray:
@@ -118,14 +144,14 @@ class FrameworkCheck:
 
 
 def check_framework(positions_A: np.ndarray, host: np.ndarray, limit_A: float, units: np.ndarray | None = None,
-                    max_windows: int = MAX_WINDOWS) -> FrameworkCheck:
+                    max_windows: int = MAX_WINDOWS, grains: np.ndarray | None = None) -> FrameworkCheck:
     """The one rule of MD runs and explorations: cut the samples into :func:`n_windows_for` windows;
     the framework is unstable when any window's :func:`host_displacement_A` exceeds ``limit_A``
     (``md.max_host_displacement_A``). Never unstable without host atoms or a limit."""
     x, host, n_windows = _checked(positions_A, host, n_windows_for(len(positions_A), max_windows))
     if not host.any() or len(x) < 2:
         return FrameworkCheck(np.zeros(n_windows), float(limit_A))
-    d, atoms = _unit_displacements(x, host, n_windows, units)
+    d, atoms = _unit_displacements(x, host, n_windows, units, grains)
     disp = _rms(d)
     over = np.flatnonzero(disp > limit_A) if limit_A else np.zeros(0, int)
     if not len(over):

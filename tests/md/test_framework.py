@@ -91,3 +91,33 @@ def test_one_rule_any_window_past_the_limit_and_where():
     assert chk.worst_A == pytest.approx(3.0 * np.sqrt(3) / 4, rel=1e-12)
     assert check_framework(x, host, 2.0, units=units).stable        # 1.3 A < 2 A
     assert check_framework(x, np.zeros(8, bool), 1.0).stable        # no host: nothing to check
+
+
+def test_grains_sliding_against_each_other_is_not_a_displacement():
+    """Two grains shifted rigidly against each other (GB sliding): with the grains given, each
+    grain's own drift is removed and nothing is left; without, the shift counts (exactly half of it
+    per atom, equal grains). A site change inside a grain still counts."""
+    x = _sites(n_atoms=8)
+    grains = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    shift = np.array([1.2, -0.4, 0.0])
+    x[20:, grains == 1] += shift                               # grain 1 slides half way through
+    host = np.ones(8, bool)
+    assert np.allclose(host_displacement_A(x, host, grains=grains), 0.0, atol=1e-10)
+    assert host_displacement_A(x, host)[-1] == pytest.approx(0.5 * np.linalg.norm(shift), rel=1e-10)
+    x[30:, 1, 0] += 2.0                                        # one atom of grain 0 leaves its site
+    d = host_displacement_A(x, host, grains=grains)[-1]
+    assert d == pytest.approx(np.sqrt(2.0 ** 2 * (3 / 4) / 8), rel=1e-10)      # 2 (1 - 1/4) and 3 x 2/4
+    assert check_framework(x, host, 0.5, grains=grains).stable == (d <= 0.5)
+
+
+def test_grain_ids_of_a_bicrystal():
+    from ase import Atoms
+
+    from argyro_run.md.framework import grain_ids
+
+    a = Atoms("H6", positions=[[0, 0, z] for z in (1.0, 4.0, 6.0, 9.0, 11.0, 19.5)], cell=[5, 5, 20], pbc=True)
+    assert grain_ids(a) is None
+    a.info.update(gb_plane_1_z_A=5.0, gb_plane_2_z_A=15.0)
+    assert list(grain_ids(a)) == [0, 0, 1, 1, 1, 0]
+    a.info.update(gb_plane_1_z_A=25.0, gb_plane_2_z_A=15.0)    # a plane given beyond the period
+    assert list(grain_ids(a)) == [0, 0, 1, 1, 1, 0]
