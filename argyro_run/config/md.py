@@ -57,6 +57,13 @@ class MDSection(Section):
         "grain_boundaries", description="Which structures anneal_ps anneals: the grain-boundary bicrystals, or all.")
     relax_force_eV_per_A: float = Field(0.01, gt=0, le=10, description="The quench after annealing stops when no "
                                                                        "force component is above this.")
+    reference_check_frames: int = Field(
+        0, ge=0, le=100, description="Label this many frames of every MD run (evenly spaced after its first tenth) "
+                                     "with the reference and compare the MTP with them (task check/<material>/"
+                                     "<structure>, learning/check.py): the force RMSE per frame against the training "
+                                     "set's, a warning above 2x. Cells above active_learning.max_reference_atoms are "
+                                     "checked on a cut-out around a random host atom. Needs trajectory_atoms = "
+                                     "\"all\". 0: no check.")
     temperature_tolerance_fraction: float = Field(0.25, gt=0, le=10,
                                            description="Fail when the mean production temperature is off by more than "
                                                        "this fraction of the target (0.25 = 25 %).")
@@ -71,6 +78,9 @@ class MDSection(Section):
             raise ValueError("temperatures_K contains duplicates")
         if 0 < self.gamma_break <= 1:
             raise ValueError(f"gamma_break ({self.gamma_break}) must be > 1 (grades <= 1 are interpolation) or 0 (never)")
+        if self.reference_check_frames and self.trajectory_atoms != "all":
+            raise ValueError("reference_check_frames needs trajectory_atoms = \"all\" (the frames must hold every "
+                             f"atom); got trajectory_atoms = {self.trajectory_atoms!r}")
         ratio = self.dump_interval_fs / self.timestep_fs
         if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
             raise ValueError(f"dump_interval_fs ({self.dump_interval_fs}) must be a multiple of timestep_fs "

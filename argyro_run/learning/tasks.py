@@ -316,3 +316,84 @@ def active_learning_result(out, settings=None) -> Result:
                 gamma_break=float(settings.gamma_break), loop_wall_s=float(out.wall_s),
                 local_radius_A=float(settings.local_radius()))
     return r
+
+
+def _training_force_rmse(deps: dict) -> float:
+    """The potential's force RMSE on its own training set (the last refit of the learning; NaN for
+    a potential read from a file)."""
+    ids = [d for d in deps if d.startswith("learning/level")]
+    if not ids:
+        return float("nan")
+    r = deps[ids[0]]
+    n = int(r.get_attrs("").get("n_iterations", 0))
+    for k in range(n - 1, -1, -1):
+        if f"iterations/{k}/train/rmse_force_eV_per_A" in r:
+            return float(r.get(f"iterations/{k}/train/rmse_force_eV_per_A"))
+    return float(r.get("initial_train/rmse_force_eV_per_A")) if "initial_train/rmse_force_eV_per_A" in r else float("nan")
+
+
+def run_reference_check(params: dict, deps: dict, comm, workdir: Path) -> Result:
+    """``md.reference_check_frames`` frames of every finished MD run of ``params['structure']``
+    labelled with the reference and compared with the MTP (``learning/check.py``; task
+    ``check/<material>/<structure>``). Result: ``temperatures_K``, ``sample_index`` (runs x frames),
+    ``force_rmse_eV_per_A``, ``energy_error_meV_per_atom`` (NaN: a cut-out or a failed label),
+    attrs ``train_force_rmse_eV_per_A`` and ``worst_force_ratio`` (largest frame RMSE over the training RMSE)."""
+    from argyro_run.learning.check import CHECK_WARN_RATIO, check_images, frame_errors
+    from argyro_run.learning.dataset import label_images, spec_from_params
+    from argyro_run.md.tasks import potential_of, structure_of
+    from argyro_run.potentials.mtp import parse_mtp
+
+    name, n = params["structure"], int(params["frames"])
+    structure = structure_of(deps, name)
+    mtp_text, _, _, pot_id = potential_of(deps)
+    mtp = parse_mtp(mtp_text)
+    runs = sorted((float(r.get_attrs("").get("temperature_K")), tid, r) for tid, r in deps.items()
+                  if tid.startswith("md/") and not tid.endswith("/anneal"))
+    if not runs:
+        raise ValueError(f"reference check of {name} without MD runs")
+    jobs, owner = [], []
+    for i, (T, tid, r) in enumerate(runs):
+        idx = r.get("trajectory/atom_index")
+        if len(idx) != len(structure):
+            raise ValueError(f"{tid} kept {len(idx)} of {len(structure)} atoms: md.reference_check_frames needs "
+                             "md.trajectory_atoms = \"all\"")
+        imgs = check_images(structure, r.get("trajectory/positions_A"), r.get("trajectory/cell_A"), n,
+                            max_reference_atoms=int(params["max_reference_atoms"]), radius_A=float(params["radius_A"]),
+                            cutoff_A=float(params["cutoff_A"]), mobile=params.get("species"),
+                            seed=int(params.get("seed", 0)) + i, mode=params.get("local_mode", "periodic"))
+        for a in imgs:
+            a.info["origin"] = f"{tid}/sample{a.info['sample']}"
+        jobs += imgs
+        owner += [i] * len(imgs)
+    labelled, stats = label_images(jobs, spec_from_params(params["reference"]), Path(workdir) / "reference", comm=comm)
+    f_all, e_all = frame_errors(mtp, labelled)
+    by_origin = {img.info["origin"]: (f, e) for img, f, e in zip(labelled, f_all, e_all)}
+    width = max(1, max(owner.count(i) for i in range(len(runs))) if owner else 1)
+    F = np.full((len(runs), width), np.nan)
+    E = np.full((len(runs), width), np.nan)
+    S = np.full((len(runs), width), -1, dtype=np.int64)
+    for i in range(len(runs)):
+        mine = [a for a, o in zip(jobs, owner) if o == i]
+        for j, a in enumerate(mine):
+            S[i, j] = a.info["sample"]
+            F[i, j], E[i, j] = by_origin.get(a.info["origin"], (np.nan, np.nan))
+    train = _training_force_rmse(deps)
+    worst = float(np.nanmax(F) / train) if np.isfinite(train) and np.isfinite(F).any() else float("nan")
+    r = Result()
+    r.add("temperatures_K", np.array([T for T, _, _ in runs]), "K")
+    r.add("sample_index", S, "1", note="index into the run's time_ps (-1: none)")
+    r.add("force_rmse_eV_per_A", F, "eV/A", note="the MTP against the reference, per MD run and frame (cut-outs: "
+                                                  "their core atoms)")
+    r.add("energy_error_meV_per_atom", E, "meV/atom", note="|E_MTP - E_ref| per atom of whole cells (NaN: a cut-out)")
+    r.set_attrs("", structure=name, potential=pot_id, frames_per_run=n, n_labelled=len(labelled),
+                n_failed=stats.failed, train_force_rmse_eV_per_A=train, worst_force_ratio=worst,
+                reference_wall_s=stats.wall_s)
+    for (T, tid, _), row in zip(runs, F):
+        ratio = np.nanmax(row) / train if np.isfinite(train) and np.isfinite(row).any() else float("nan")
+        log.info("reference check %s at %g K: MTP force RMSE on its MD frames %s eV/A (training %.3g, %.1fx)",
+                 name, T, ", ".join(f"{x:.3g}" for x in row if np.isfinite(x)), train, ratio)
+        if ratio > CHECK_WARN_RATIO:
+            log.warning("reference check %s at %g K: the MTP is %.1fx less accurate on its own MD frames than on its "
+                        "training set: the MD went where the potential was not learned (learn at this temperature, "
+                        "or leave it out)", name, T, ratio)
+    return r

@@ -211,3 +211,4 @@ def run_md_run(params: dict, deps: dict, comm, workdir: Path) -> Result:
                 n_atoms=len(atoms),
                 mean_temperature_K=float(np.mean(run.temperature_K[1:])) if len(run.temperature_K) > 1 else T)
     return r
+

@@ -188,6 +188,16 @@ def _md_level(cfg) -> int:
     return cfg.potential.level
 
 
+def _cutout_geometry(cfg) -> tuple[float, float]:
+    """(radius in A, atoms per A^3) of the local cut-outs labelled for large cells (learning, reference check)."""
+    from argyro_run.learning.settings import LoopSettings
+
+    density = max(_unit_cell_stats(cfg, m, cfg.analysis.species)[1] for m in cfg.materials)
+    radius = LoopSettings.of(2, [], local_radius_A=cfg.active_learning.local_radius_A,
+                             max_dist_A=cfg.potential.max_dist_A).local_radius()
+    return radius, density
+
+
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
@@ -196,8 +206,9 @@ def _fmt(x: float) -> str:
 # key: at that value a key stays out of the task's hash (not its params), so the archives made before
 # the key existed stay valid (a resume reuses them). confirmed_drift_ratio = 0: every drift learned
 HASH_NEUTRAL_VALUES = {"converged_rounds": 1, "confirmed_drift_ratio": 0.0}
-# [md] keys that only the anneal task (md/<material>/<structure>/anneal) reads
+# [md] keys that only the anneal task (md/<material>/<structure>/anneal) reads, and keys no MD run reads
 _ANNEAL_KEYS = ("anneal_ps", "anneal_temperature_K", "anneal_structures", "relax_force_eV_per_A")
+_NOT_MD_RUN_KEYS = _ANNEAL_KEYS + ("reference_check_frames",)
 
 
 def _warn_md_hotter_than_explorations(cfg) -> None:
@@ -268,11 +279,7 @@ def build_plan(cfg) -> Plan:
         if not al.check_framework:
             common.pop("confirmed_drift_ratio", None)       # no drift is checked: the key changes nothing
         explored = [sizes[m.name][s] for m in cfg.materials for s in m.structure_names()]
-        density = max(_unit_cell_stats(cfg, m, cfg.analysis.species)[1] for m in cfg.materials)
-        from argyro_run.learning.settings import LoopSettings
-
-        radius = LoopSettings.of(2, [], local_radius_A=al.local_radius_A,
-                                 max_dist_A=cfg.potential.max_dist_A).local_radius()
+        radius, density = _cutout_geometry(cfg)
         train_atoms = (al.n_rattled + al.initial_md_steps // max(1, al.initial_md_interval)) * sum(cell_atoms)
         # what the explorations' framework check needs: the mobile ions and the MD's limit (one owner: [md])
         framework = {"mobile_species": sorted({cfg.analysis.species or _mobile_ion(cfg, m) for m in cfg.materials}),
@@ -322,7 +329,7 @@ def build_plan(cfg) -> Plan:
                     continue
                 md_ids = []
                 # the atoms kept ("species"); the host is every other. The annealing keys are the anneal task's
-                md_params = {k: v for k, v in md.items() if k != "temperatures_K" and k not in _ANNEAL_KEYS}
+                md_params = {k: v for k, v in md.items() if k != "temperatures_K" and k not in _NOT_MD_RUN_KEYS}
                 md_params["species"] = species
                 start = [struct_ids[m.name], potential_id]
                 gb = s in {g.name() for g in m.grain_boundaries}
@@ -348,6 +355,24 @@ def build_plan(cfg) -> Plan:
                                                                               par.ranks_per_md)),
                                         n_atoms=sizes[m.name][s],
                                         description=f"{s} of {m.name} at {_fmt(T)} K, {sizes[m.name][s]} atoms"))
+                if cfg.md.reference_check_frames:
+                    al = cfg.active_learning
+                    cid = f"check/{m.name}/{s}"
+                    n_check = cfg.md.reference_check_frames * len(md_ids)
+                    radius, density = _cutout_geometry(cfg)
+                    check_atoms = (sizes[m.name][s] if sizes[m.name][s] <= al.max_reference_atoms
+                                   else cost.cutout_atoms(radius, density))
+                    b.add(cid, "reference_check",
+                          {"structure": s, "frames": cfg.md.reference_check_frames, "reference": ref,
+                           "species": species, "max_reference_atoms": al.max_reference_atoms, "radius_A": radius,
+                           "cutoff_A": cfg.potential.max_dist_A, "local_mode": al.local_mode,
+                           "seed": task_seed(seed, cid)},
+                          [struct_ids[m.name], potential_id, *start[2:], *md_ids], ranks=par.ranks_per_reference,
+                          cost_s=max(cost.FLOOR_S, cost.reference_batch_s(cfg.reference.calculator,
+                                                                          [check_atoms] * n_check,
+                                                                          par.ranks_per_reference)),
+                          description=f"{cfg.md.reference_check_frames} frame(s) of each MD run of {s} checked "
+                                      "against the reference")
                 aid = f"analysis/{m.name}/{s}"
                 analysis_ids.append(b.add(aid, "diffusion", {"analysis": m_analysis, "structure": s,
                                                              "material": m.name, "seed": task_seed(seed, aid)}, md_ids,

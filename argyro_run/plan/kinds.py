@@ -25,6 +25,7 @@ TASK_KINDS: dict[str, TaskKind] = {
     "active_learning": TaskKind("argyro_run.learning.tasks:run_active_learning", "learning"),
     "md_anneal": TaskKind("argyro_run.md.tasks:run_md_anneal", "md"),
     "md_run": TaskKind("argyro_run.md.tasks:run_md_run", "md"),
+    "reference_check": TaskKind("argyro_run.learning.tasks:run_reference_check", "md", runs_without=("md_run",)),
     # an analysis goes on with the temperatures whose MD finished, the fits with the structures analysed
     "diffusion": TaskKind("argyro_run.analysis.tasks:run_diffusion", "analysis", runs_without=("md_run",)),
     "arrhenius": TaskKind("argyro_run.analysis.tasks:run_arrhenius", "analysis", runs_without=("diffusion",)),

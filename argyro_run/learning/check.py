@@ -1,0 +1,70 @@
+"""Is the MTP still right where its MD went? The reference check of MD frames (``md.reference_check_frames``;
+the task ``check/<material>/<structure>`` is ``learning/tasks.run_reference_check``: it labels, as the loop does).
+
+The learning loop's extrapolation grades see only the linear part of the MTP; a run can walk into
+configurations whose grades stay low while the forces are wrong (issue 16: the validation Li6PS5Br
+potential graded 0 at 900 K, yet on its own 800 K production frames the reference disagreed by
+0.4-0.9 eV/A, 4-9x its training error, and the framework melted). The standard a-posteriori test is to
+label a few frames of the production MD with the reference and compare. :func:`check_images`
+builds them: ``n`` frames evenly spaced over each run (after its first tenth), whole when the cell
+has at most ``max_reference_atoms`` atoms, else a cut-out around a seeded random host atom
+(``learning.local.cut_out``: forces of its core only). :func:`frame_errors` compares the MTP with the
+labels: force RMSE on the weighted atoms and, for whole cells, the energy error per atom.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+CHECK_WARN_RATIO = 2.0     # warn when a frame's force RMSE is this many times the training set's
+
+
+def frame_indices(n_samples: int, n: int) -> np.ndarray:
+    """``n`` sample indices evenly spaced from the end of the run's first tenth to its last sample."""
+    if n_samples < 2 or n < 1:
+        return np.zeros(0, dtype=int)
+    return np.unique(np.round(np.linspace(max(1, n_samples // 10), n_samples - 1, int(n))).astype(int))
+
+
+def check_images(structure, positions_A: np.ndarray, cell_A: np.ndarray, n: int, *, max_reference_atoms: int,
+                 radius_A: float, cutoff_A: float, mobile: str | None, seed: int, mode: str = "periodic",
+                 vacuum_A: float = 8.0) -> list:
+    """The structures to label for one MD run: frames of ``positions_A`` (samples, every atom of
+    ``structure``, 3) at :func:`frame_indices`; each with ``info['sample']``, and ``force_weight``
+    (the core) when cut out."""
+    from ase import Atoms
+
+    from argyro_run.learning.local import cut_out
+
+    rng = np.random.default_rng(seed)
+    host = np.flatnonzero(np.array(structure.get_chemical_symbols()) != mobile) if mobile else np.arange(len(structure))
+    out = []
+    for k in frame_indices(len(positions_A), n):
+        a = Atoms(numbers=structure.numbers, positions=np.asarray(positions_A[k], dtype=float), cell=cell_A, pbc=True)
+        a.wrap()
+        if len(a) > max_reference_atoms:
+            centre = int(rng.choice(host if len(host) else np.arange(len(a))))
+            b = cut_out(a, centre, radius_A=radius_A, cutoff_A=cutoff_A, mode=mode, vacuum_A=vacuum_A)
+            core = np.asarray(b.arrays["core"], dtype=bool)
+            for key in [key for key in b.arrays if key not in ("numbers", "positions")]:
+                del b.arrays[key]
+            b.arrays["force_weight"] = core.astype(float)
+            b.info = {"energy_weight": 0.0, "centre": centre}
+            a = b
+        a.info["sample"] = int(k)
+        out.append(a)
+    return out
+
+
+def frame_errors(mtp, labelled: list) -> tuple[np.ndarray, np.ndarray]:
+    """(force RMSE in eV/A over the atoms with ``force_weight`` > 0 (all without it), energy error
+    in meV/atom (NaN for cut-outs)) of ``mtp`` against each labelled image."""
+    from argyro_run.potentials.train import errors
+
+    f, e = [], []
+    for img in labelled:
+        m = errors(mtp, [img])
+        f.append(m["rmse_force_eV_per_A"])
+        whole = "force_weight" not in img.arrays
+        e.append(float(m["rmse_energy_meV_per_atom"]) if whole else np.nan)
+    return np.asarray(f, dtype=float), np.asarray(e, dtype=float)
