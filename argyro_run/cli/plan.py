@@ -5,9 +5,7 @@ and, for N ranks, the wall time and core-hours of the whole run under the runtim
 
 from __future__ import annotations
 
-
-def _fmt_s(s: float) -> str:
-    return f"{s:.0f} s" if s < 120 else (f"{s / 60:.0f} min" if s < 7200 else f"{s / 3600:.1f} h")
+from argyro_run.plan.cost import human_s
 
 
 def _plan(args) -> int:
@@ -34,7 +32,7 @@ def _plan(args) -> int:
         print(json.dumps(doc, indent=2, sort_keys=True))
         return 0
     core_h = sum(t.cost_s * t.ranks for t in plan.tasks) / 3600.0
-    print(f"plan of {args.input}: {len(plan)} tasks, about {_fmt_s(plan.total_cost_s())} of work "
+    print(f"plan of {args.input}: {len(plan)} tasks, about {human_s(plan.total_cost_s())} of work "
           f"({core_h:.1f} core-hours on the ranks each task is planned for)")
     if args.ranks:
         print(_ranks_line(plan, args.ranks))
@@ -48,7 +46,9 @@ def _plan(args) -> int:
         mark = "[done]" if done and t.id in done else ("[dyn] " if t.dynamic else "      ")
         deps = f"  <- {', '.join(t.deps)}" if t.deps else ""
         atoms = f"atoms={t.n_atoms}" if getattr(t, "n_atoms", 0) else ""
-        print(f"  {mark} {t.id:<36} {t.kind:<16} ranks={t.ranks:<3} {atoms:<11} ~{_fmt_s(t.cost_s):>7}  {t.hash}{deps}")
+        print(f"  {mark} {t.id:<36} {t.kind:<16} ranks={t.ranks:<3} {atoms:<11} ~{human_s(t.cost_s):>7}  {t.hash}{deps}")
+        if t.dynamic and not (done and t.id in done):
+            print(f"         {t.description}")      # its size is decided at run time: what to expect
     return 0
 
 
@@ -74,7 +74,7 @@ def _ranks_line(plan, ranks: int) -> str:
     from argyro_run.plan.cost import schedule
 
     s = schedule(plan.tasks, ranks)
-    return (f"on {ranks} rank(s): about {_fmt_s(s['wall_s'])} wall in {s['waves']} waves, "
+    return (f"on {ranks} rank(s): about {human_s(s['wall_s'])} wall in {s['waves']} waves, "
             f"{s['core_s'] / 3600.0:.1f} core-hours reserved (tasks wider than {ranks} ranks run on {ranks})")
 
 

@@ -288,20 +288,22 @@ def build_plan(cfg) -> Plan:
         for step in al.levels:
             tid = f"learning/level{step.level}"
             r_al = max(par.ranks_per_reference, par.ranks_per_md)
+            al_cost = dict(calculator=cfg.reference.calculator, level=step.level,
+                           structure_atoms=explored, temperatures=len(step.temperatures_K),
+                           exploration_steps=step.exploration_ps * 1000.0 / cost.al_timestep_fs(),
+                           max_iterations=al.max_iterations, max_selected=al.max_selected_per_iteration,
+                           max_reference_atoms=al.max_reference_atoms, initial_images_atoms=train_atoms,
+                           cutout_atoms=cost.cutout_atoms(radius, density), ranks=r_al,
+                           converged_rounds=al.converged_rounds)
+            expected = min(cost.al_expected_iterations(step.level), al.max_iterations + 1)
+            worst = cost.active_learning_s(**al_cost, iterations=al.max_iterations + 1)
             prev = b.add(tid, "active_learning",
                          {"step": step.model_dump(mode="json"), **common, "reference": ref, **framework,
                           "potential": {**pot, "level": step.level}, "seed": task_seed(seed, tid)},
                          [prev, *struct_ids.values()], ranks=r_al,
-                         cost_s=cost.active_learning_s(
-                             calculator=cfg.reference.calculator, level=step.level,
-                             structure_atoms=explored, temperatures=len(step.temperatures_K),
-                             exploration_steps=step.exploration_ps * 1000.0 / cost.al_timestep_fs(),
-                             max_iterations=al.max_iterations, max_selected=al.max_selected_per_iteration,
-                             max_reference_atoms=al.max_reference_atoms, initial_images_atoms=train_atoms,
-                             cutout_atoms=cost.cutout_atoms(radius, density), ranks=r_al,
-                             converged_rounds=al.converged_rounds),
-                         dynamic=True,
-                         description=f"MTP level {step.level}: up to {al.max_iterations} iterations, decided at run time")
+                         cost_s=cost.active_learning_s(**al_cost), dynamic=True,
+                         description=f"MTP level {step.level}: ~{expected} iterations expected, up to "
+                                     f"{al.max_iterations} (~{cost.human_s(worst)} then), decided at run time")
         potential_id = prev
         _warn_md_hotter_than_explorations(cfg)
 

@@ -32,6 +32,12 @@ from dataclasses import dataclass
 
 from argyro_run.plan.task import group_size
 
+
+def human_s(s: float) -> str:
+    """A duration as people read it: '95 s', '31 min', '2.4 h'."""
+    return f"{s:.0f} s" if s < 120 else (f"{s / 60:.0f} min" if s < 7200 else f"{s / 3600:.1f} h")
+
+
 FLOOR_S = 1.0                      # every task: start-up, reading deps, writing the archive
 
 # --------------------------------------------------------------------------------------------
@@ -226,15 +232,17 @@ def al_expected_iterations(level: int) -> int:
 
 def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int], temperatures: int,
                       exploration_steps: float, max_iterations: int, max_selected: int, max_reference_atoms: int,
-                      initial_images_atoms: int, cutout_atoms: int, ranks: int = 1, converged_rounds: int = 1
-                      ) -> float:
+                      initial_images_atoms: int, cutout_atoms: int, ranks: int = 1, converged_rounds: int = 1,
+                      iterations: int | None = None) -> float:
     """Expected wall time of one rung of the ladder: :func:`al_expected_iterations` iterations, each
     exploring every structure at every temperature for :data:`AL_EXPLORE_FRACTION` of its length
     (the last one runs in full), labelling :data:`AL_PICKS_PER_EXPLORATION` picks per exploration
     run, at most ``max_selected`` (spread evenly over the structures: a structure of at most
     ``max_reference_atoms`` whole, a larger one as a cut-out of ``cutout_atoms``) and refitting on
-    the growing training set. A converged rung explores ``converged_rounds - 1`` more full rounds."""
-    n_it = min(al_expected_iterations(level), max_iterations + 1)
+    the growing training set. A converged rung explores ``converged_rounds - 1`` more full rounds.
+    ``iterations``: that many instead of the expected number (``max_iterations + 1``: a rung that
+    does not converge, the most it can take)."""
+    n_it = min(iterations or al_expected_iterations(level), max_iterations + 1)
     runs = [n for n in structure_atoms for _ in range(max(1, temperatures))]
     groups = max(1, min(ranks, len(runs)))
     us = md_us_per_atom_step(level) * AL_EXPLORE_SLOWDOWN

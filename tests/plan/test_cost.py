@@ -155,3 +155,31 @@ def test_template_header_states_the_planners_cost(name):
                                    overrides=["active_learning.levels[0].exploration_ps=2"]))
     lv = f"learning/level{plan.tasks[2].params['step']['level']}"
     assert short[lv].params["step"]["exploration_ps"] == 2.0 and short[lv].cost_s < plan[lv].cost_s
+
+
+def test_learning_cost_says_what_it_takes_when_it_does_not_converge():
+    """The plan's learning task costs the expected iterations; its description gives the most it can
+    take (every one of max_iterations refits and the final exploration), which grows with
+    max_iterations while the expected cost does not (the expected number is below both caps)."""
+    import re
+
+    def learning(max_iterations):
+        doc = tomllib.loads((REPO / "inputs" / "validation-LPSCl.toml").read_text())
+        doc["active_learning"]["max_iterations"] = max_iterations
+        return build_plan(config_from_dict(doc))["learning/level10"]
+
+    t14, t20 = learning(14), learning(20)
+    assert t14.cost_s == pytest.approx(t20.cost_s, rel=1e-12)
+    worst = []
+    for t, n in ((t14, 14), (t20, 20)):
+        m = re.search(r"~(\d+) iterations expected, up to (\d+) \(~(\d+(?:\.\d+)?) (s|min|h) then\)", t.description)
+        assert m and int(m.group(2)) == n and int(m.group(1)) == cost.al_expected_iterations(10), t.description
+        worst.append(float(m.group(3)) * {"s": 1, "min": 60, "h": 3600}[m.group(4)])
+    assert t14.cost_s < worst[0] < worst[1]
+    # the worst case is the same law run for max_iterations + 1 rounds; more rounds than that are capped
+    kw = dict(calculator="sevenn", level=10, structure_atoms=[416, 416, 300, 300], temperatures=2,
+              exploration_steps=20000, max_iterations=14, max_selected=12, max_reference_atoms=300,
+              initial_images_atoms=2080, cutout_atoms=150, ranks=2, converged_rounds=2)
+    assert cost.active_learning_s(**kw) == cost.active_learning_s(**kw, iterations=cost.al_expected_iterations(10))
+    assert cost.active_learning_s(**kw, iterations=15) > cost.active_learning_s(**kw)
+    assert cost.active_learning_s(**kw, iterations=15) == cost.active_learning_s(**kw, iterations=40)
