@@ -337,8 +337,9 @@ def run_reference_check(params: dict, deps: dict, comm, workdir: Path) -> Result
     labelled with the reference and compared with the MTP (``learning/check.py``; task
     ``check/<material>/<structure>``). Result: ``temperatures_K``, ``sample_index`` (runs x frames),
     ``force_rmse_eV_per_A``, ``energy_error_meV_per_atom`` (NaN: a cut-out or a failed label),
-    attrs ``train_force_rmse_eV_per_A`` and ``worst_force_ratio`` (largest frame RMSE over the training RMSE)."""
-    from argyro_run.learning.check import CHECK_WARN_RATIO, check_images, frame_errors
+    ``n_atoms_compared``, ``run_force_rmse_eV_per_A`` (per run, over all its compared atoms), attrs
+    ``train_force_rmse_eV_per_A`` and ``worst_force_ratio`` (the largest run RMSE over the training RMSE)."""
+    from argyro_run.learning.check import CHECK_WARN_RATIO, check_images, frame_errors, pooled_rmse
     from argyro_run.learning.dataset import label_images, spec_from_params
     from argyro_run.md.tasks import potential_of, structure_of
     from argyro_run.potentials.mtp import parse_mtp
@@ -366,32 +367,37 @@ def run_reference_check(params: dict, deps: dict, comm, workdir: Path) -> Result
         jobs += imgs
         owner += [i] * len(imgs)
     labelled, stats = label_images(jobs, spec_from_params(params["reference"]), Path(workdir) / "reference", comm=comm)
-    f_all, e_all = frame_errors(mtp, labelled)
-    by_origin = {img.info["origin"]: (f, e) for img, f, e in zip(labelled, f_all, e_all)}
+    f_all, e_all, n_all = frame_errors(mtp, labelled)
+    by_origin = {img.info["origin"]: (f, e, k) for img, f, e, k in zip(labelled, f_all, e_all, n_all)}
     width = max(1, max(owner.count(i) for i in range(len(runs))) if owner else 1)
     F = np.full((len(runs), width), np.nan)
     E = np.full((len(runs), width), np.nan)
     S = np.full((len(runs), width), -1, dtype=np.int64)
+    A = np.zeros((len(runs), width), dtype=np.int64)
     for i in range(len(runs)):
         mine = [a for a, o in zip(jobs, owner) if o == i]
         for j, a in enumerate(mine):
             S[i, j] = a.info["sample"]
-            F[i, j], E[i, j] = by_origin.get(a.info["origin"], (np.nan, np.nan))
+            F[i, j], E[i, j], A[i, j] = by_origin.get(a.info["origin"], (np.nan, np.nan, 0))
     train = _training_force_rmse(deps)
-    worst = float(np.nanmax(F) / train) if np.isfinite(train) and np.isfinite(F).any() else float("nan")
+    per_run = np.array([pooled_rmse(F[i], A[i]) for i in range(len(runs))])
+    worst = float(np.nanmax(per_run) / train) if np.isfinite(train) and np.isfinite(per_run).any() else float("nan")
     r = Result()
     r.add("temperatures_K", np.array([T for T, _, _ in runs]), "K")
     r.add("sample_index", S, "1", note="index into the run's time_ps (-1: none)")
     r.add("force_rmse_eV_per_A", F, "eV/A", note="the MTP against the reference, per MD run and frame (cut-outs: "
                                                   "their core atoms)")
     r.add("energy_error_meV_per_atom", E, "meV/atom", note="|E_MTP - E_ref| per atom of whole cells (NaN: a cut-out)")
+    r.add("n_atoms_compared", A, "1", note="atoms whose forces each frame's RMSE is over (a cut-out: its core)")
+    r.add("run_force_rmse_eV_per_A", per_run, "eV/A", note="per MD run: the RMSE over every compared atom of its frames")
     r.set_attrs("", structure=name, potential=pot_id, frames_per_run=n, n_labelled=len(labelled),
                 n_failed=stats.failed, train_force_rmse_eV_per_A=train, worst_force_ratio=worst,
                 reference_wall_s=stats.wall_s)
-    for (T, tid, _), row in zip(runs, F):
-        ratio = np.nanmax(row) / train if np.isfinite(train) and np.isfinite(row).any() else float("nan")
-        log.info("reference check %s at %g K: MTP force RMSE on its MD frames %s eV/A (training %.3g, %.1fx)",
-                 name, T, ", ".join(f"{x:.3g}" for x in row if np.isfinite(x)), train, ratio)
+    for (T, tid, _), row, pooled, n_at in zip(runs, F, per_run, A):
+        ratio = pooled / train if np.isfinite(train) else float("nan")
+        log.info("reference check %s at %g K: MTP force RMSE on its MD frames %.3g eV/A over %d atoms (frames %s; "
+                 "training %.3g, %.1fx)", name, T, pooled, int(n_at.sum()),
+                 ", ".join(f"{x:.3g}" for x in row if np.isfinite(x)), train, ratio)
         if ratio > CHECK_WARN_RATIO:
             log.warning("reference check %s at %g K: the MTP is %.1fx less accurate on its own MD frames than on its "
                         "training set: the MD went where the potential was not learned (learn at this temperature, "

@@ -309,6 +309,8 @@ def build_plan(cfg) -> Plan:
 
     arrhenius_ids: list[str] = []
     if cfg.md is not None and cfg.materials and potential_id is not None:
+        from argyro_run.learning.check import CHECK_CORE_RADIUS_A
+
         md = cfg.md.model_dump(mode="json")
         steps = (cfg.md.equilibration_ps + cfg.md.production_ps) * 1000.0 / cfg.md.timestep_fs
         analysis = cfg.analysis.model_dump(mode="json")
@@ -362,6 +364,7 @@ def build_plan(cfg) -> Plan:
                     cid = f"check/{m.name}/{s}"
                     n_check = cfg.md.reference_check_frames * len(md_ids)
                     radius, density = _cutout_geometry(cfg)
+                    radius = max(radius, cfg.potential.max_dist_A + CHECK_CORE_RADIUS_A)
                     check_atoms = (sizes[m.name][s] if sizes[m.name][s] <= al.max_reference_atoms
                                    else cost.cutout_atoms(radius, density))
                     b.add(cid, "reference_check",

@@ -73,6 +73,9 @@ def test_md_frames_checked_against_the_reference(tmp_path):
         m = errors(mtp, [img])
         assert bulk.get("force_rmse_eV_per_A")[0, j] == pytest.approx(m["rmse_force_eV_per_A"], rel=1e-8)
         assert bulk.get("energy_error_meV_per_atom")[0, j] == pytest.approx(m["rmse_energy_meV_per_atom"], rel=1e-8)
+        assert bulk.get("n_atoms_compared")[0, j] == 52
+    # the run's RMSE is over every compared atom of its frames: the two frames together
+    assert bulk.get("run_force_rmse_eV_per_A")[0] == pytest.approx(errors(mtp, again)["rmse_force_eV_per_A"], rel=1e-8)
     at = bulk.attrs[""]
     assert at["n_labelled"] == 2 and at["n_failed"] == 0
     assert np.isnan(at["train_force_rmse_eV_per_A"]) and np.isnan(at["worst_force_ratio"])   # a potential file
@@ -80,6 +83,10 @@ def test_md_frames_checked_against_the_reference(tmp_path):
     F, E = gb.get("force_rmse_eV_per_A"), gb.get("energy_error_meV_per_atom")
     assert F.shape == (1, 2) and np.all(np.isfinite(F)) and np.all(F > 0)
     assert np.all(np.isnan(E))                                   # cut-outs: no energy to compare
+    n = gb.get("n_atoms_compared")[0]
+    assert np.all(n > 1) and np.all(n < 148)                     # a core of several atoms (CHECK_CORE_RADIUS_A)
+    pooled = np.sqrt(np.sum(n * F[0] ** 2) / np.sum(n))
+    assert gb.get("run_force_rmse_eV_per_A")[0] == pytest.approx(pooled, rel=1e-12)
 
 
 def test_the_check_needs_every_atom(tmp_path):
