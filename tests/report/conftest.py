@@ -49,6 +49,8 @@ timestep_fs = 1.0
 equilibration_ps = 2.0
 production_ps = 10.0
 gamma_break = 0
+max_host_displacement_A = 5.0   # the bulk-trained test MTP lets the thin-grain bicrystal rearrange by
+                                # a few A; a melted temperature enters no fit, and the FE needs the GB fits
 
 [analysis]
 n_blocks = 4
