@@ -50,10 +50,13 @@ def n_windows_for(samples: int, max_windows: int = MAX_WINDOWS) -> int:
 
 
 def grain_ids(atoms) -> np.ndarray | None:
-    """The grain (0 or 1) of each atom of a bicrystal built by ``structures/gb.py`` (``info``
-    ``gb_plane_1_z_A``, ``gb_plane_2_z_A``: boundary planes normal to z, periodic with the cell's
-    z length): 1 between the two planes, 0 outside; None for any other structure."""
+    """The grain of each atom of a bicrystal: the builder's ``grain_id`` array (``structures/gb.py``)
+    when it is there, else from ``info`` ``gb_plane_1_z_A``, ``gb_plane_2_z_A`` (boundary planes normal
+    to z, periodic with the cell's z length): 1 between the two planes, 0 outside; None for any
+    other structure."""
     info = atoms.info
+    if "grain_id" in atoms.arrays and "gb_plane_1_z_A" in info:
+        return np.asarray(atoms.arrays["grain_id"]).astype(np.int64)
     if "gb_plane_1_z_A" not in info or "gb_plane_2_z_A" not in info:
         return None
     period = float(atoms.cell[2, 2])

@@ -34,6 +34,10 @@ temperatures_K = [800.0, 900.0]
 timestep_fs = 2.0
 equilibration_ps = 1.0
 production_ps = 6.0
+anneal_ps = 0.4
+anneal_structures = "all"
+trajectory_atoms = "all"
+reference_check_frames = 1
 
 [analysis]
 n_blocks = 3
@@ -171,7 +175,7 @@ def test_documented_stages_all_present(archive):
     rows = doc_layout()
     learning = "/learning" in groups
     stages = ("/structures", "/learning", "/summary", "/provenance") if learning else (
-        "/structures", "/potential", "/md", "/analysis", "/arrhenius", "/microstructure", "/fe", "/summary",
+        "/structures", "/potential", "/md", "/check", "/analysis", "/arrhenius", "/microstructure", "/fe", "/summary",
         "/provenance")
     for prefix in stages:
         assert any(g == prefix or g.startswith(prefix + "/") for g in groups), prefix

@@ -121,3 +121,5 @@ def test_grain_ids_of_a_bicrystal():
     assert list(grain_ids(a)) == [0, 0, 1, 1, 1, 0]
     a.info.update(gb_plane_1_z_A=25.0, gb_plane_2_z_A=15.0)    # a plane given beyond the period
     assert list(grain_ids(a)) == [0, 0, 1, 1, 1, 0]
+    a.new_array("grain_id", np.array([1, 1, 2, 2, 2, 1], dtype=np.int32))      # the builder's own: it wins
+    assert list(grain_ids(a)) == [1, 1, 2, 2, 2, 1]
