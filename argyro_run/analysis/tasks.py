@@ -220,19 +220,19 @@ def _fit_into(out: Result, prefix: str, T, D, De, *, n_carriers: int, volume_A3:
     'ok'); with fewer it uses every positive D and is flagged ``fit_quality`` 'unreliable' with
     ``fit_quality_reason``. ``diffusive`` (dataset) and ``used_in_fit`` record the points.
     ``framework_stable`` (bool per T, from the MD runs) counts like ``diffusive``: a temperature whose
-    host framework melted or transformed is left out of every fit (its D is that of a liquid or
-    another structure); with fewer than ``MIN_DIFFUSIVE_TEMPERATURES`` usable points every positive
-    D of a stable temperature is fitted and the fit is 'unreliable', its reason naming the unstable
-    temperatures."""
+    host framework melted or transformed is left out of an 'ok' fit; with fewer than
+    ``MIN_DIFFUSIVE_TEMPERATURES`` usable points every positive D is fitted and the fit is
+    'unreliable', its reason naming the unstable temperatures."""
     T, D, De = (np.asarray(v, float) for v in (T, D, De))
     ok = np.isfinite(D) & (D > 0)
     diff = np.ones(len(T), bool) if diffusive is None else np.asarray(diffusive, bool)
     stable = np.ones(len(T), bool) if framework_stable is None else np.asarray(framework_stable, bool)
     reliable, reason = fit_quality(diff & stable, ok)
-    ok = ok & stable & (diff if reliable else True)
+    if reliable:
+        ok = ok & diff & stable
     if not stable.all():
         reason += (f"; the host framework melted or transformed (md.max_host_displacement_A) at "
-                   f"{', '.join(f'{t:g} K' for t in T[~stable])}, left out")
+                   f"{', '.join(f'{t:g} K' for t in T[~stable])}" + (", left out" if reliable else ""))
     out.add(f"{prefix}/temperatures_K", T, "K")
     out.add(f"{prefix}/D_m2_per_s", D, "m^2/s")
     out.add(f"{prefix}/D_err_m2_per_s", De, "m^2/s")
