@@ -26,6 +26,23 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
+def _set_up(lmp, atoms, mtp_path, species: list[str], active_set, gamma_break: float | None) -> np.ndarray:
+    """Metal units, the periodic cell and atoms of ``atoms``, the MTP (with the active set's
+    ``gamma_break`` when both are given), the neighbour list; returns the frame rotation R."""
+    from argyro_run.md.lammps_io import create_structure
+    from argyro_run.potentials.plugin import lammps_commands
+
+    for c in ("units metal", "atom_style atomic", "atom_modify map array"):
+        lmp.command(c)
+    R = create_structure(lmp, atoms, species, periodic=True)
+    brk = gamma_break if (active_set is not None and gamma_break) else None
+    for c in lammps_commands(mtp_path, list(species), active_set=active_set, break_=brk):
+        lmp.command(c)
+    lmp.command("neighbor 1.0 bin")
+    lmp.command("neigh_modify every 1 delay 0 check yes")
+    return R
+
+
 @dataclass
 class MDRun:
     """Samples of a production run (rank-independent: every rank holds the same arrays)."""
@@ -52,8 +69,7 @@ def run_md(atoms, mtp_path, species: list[str], *, temperature_K: float, timeste
            active_set=None, gamma_break: float | None = None, temperature_tolerance: float = 0.25,
            comm=None, logfile: Path | None = None) -> MDRun:
     from argyro_run._stack import MPI, lammps_module
-    from argyro_run.md.lammps_io import box_vectors, create_structure, type_indices, unwrapped_positions
-    from argyro_run.potentials.plugin import lammps_commands
+    from argyro_run.md.lammps_io import box_vectors, type_indices, unwrapped_positions
 
     comm = MPI.COMM_SELF if comm is None else comm
     t0 = time.perf_counter()
@@ -69,14 +85,7 @@ def run_md(atoms, mtp_path, species: list[str], *, temperature_K: float, timeste
     status, message, steps = "ok", "", 0
     eq_info: dict = {}
     try:
-        for c in ("units metal", "atom_style atomic", "atom_modify map array"):
-            lmp.command(c)
-        R = create_structure(lmp, atoms, species, periodic=True)
-        brk = gamma_break if (active_set is not None and gamma_break) else None
-        for c in lammps_commands(mtp_path, list(species), active_set=active_set, break_=brk):
-            lmp.command(c)
-        lmp.command("neighbor 1.0 bin")
-        lmp.command("neigh_modify every 1 delay 0 check yes")
+        R = _set_up(lmp, atoms, mtp_path, species, active_set, gamma_break)
         lmp.command(f"timestep {dt_ps:.10g}")
         lmp.command("thermo_style custom step temp pe etotal press vol")
         lmp.command("thermo_modify lost error norm no")
@@ -191,8 +200,7 @@ def relax_positions(atoms, mtp_path, species: list[str], *, force_tolerance_eV_p
     LAMMPS ``min_style fire`` until the largest force component falls below
     ``force_tolerance_eV_per_A`` or ``max_steps``. The quench of an annealed structure."""
     from argyro_run._stack import MPI, lammps_module
-    from argyro_run.md.lammps_io import box_vectors, create_structure, type_indices, unwrapped_positions
-    from argyro_run.potentials.plugin import lammps_commands
+    from argyro_run.md.lammps_io import box_vectors, type_indices, unwrapped_positions
 
     comm = MPI.COMM_SELF if comm is None else comm
     type_indices(atoms, species)     # ValueError before LAMMPS starts
@@ -201,14 +209,7 @@ def relax_positions(atoms, mtp_path, species: list[str], *, force_tolerance_eV_p
     e0 = e1 = fmax = float("nan")
     relaxed = atoms.copy()
     try:
-        for c in ("units metal", "atom_style atomic", "atom_modify map array"):
-            lmp.command(c)
-        R = create_structure(lmp, atoms, species, periodic=True)
-        brk = gamma_break if (active_set is not None and gamma_break) else None
-        for c in lammps_commands(mtp_path, list(species), active_set=active_set, break_=brk):
-            lmp.command(c)
-        lmp.command("neighbor 1.0 bin")
-        lmp.command("neigh_modify every 1 delay 0 check yes")
+        R = _set_up(lmp, atoms, mtp_path, species, active_set, gamma_break)
         lmp.command("thermo_style custom step pe fmax")
         lmp.command("thermo_modify norm no")
         lmp.command("run 0")
