@@ -10,7 +10,8 @@ builds them: ``n`` frames evenly spaced over each run (after its first tenth), w
 has at most ``max_reference_atoms`` atoms, else a cut-out around a seeded random host atom
 (``learning.local.cut_out`` reaching :data:`CHECK_CORE_RADIUS_A` beyond the cutoff: forces of its
 core only). :func:`frame_errors` compares the MTP with the labels: force RMSE on the weighted atoms
-and, for whole cells, the energy error per atom; :func:`pooled_rmse` makes one number of a run.
+and, for whole cells, the energy error per atom (``potentials.train.errors`` of a run's images together
+makes one number of the run).
 """
 
 from __future__ import annotations
@@ -74,9 +75,3 @@ def frame_errors(mtp, labelled: list) -> tuple[np.ndarray, np.ndarray, np.ndarra
         n.append(len(img) if whole else int(np.sum(np.asarray(img.arrays["force_weight"]) > 0)))
     return np.asarray(f, dtype=float), np.asarray(e, dtype=float), np.asarray(n, dtype=np.int64)
 
-
-def pooled_rmse(rmse: np.ndarray, n_atoms: np.ndarray) -> float:
-    """The RMSE over all the atoms of several images from their RMSEs and atom counts (NaN: none)."""
-    r, n = np.asarray(rmse, dtype=float), np.asarray(n_atoms, dtype=float)
-    ok = np.isfinite(r) & (n > 0)
-    return float(np.sqrt(np.sum(n[ok] * r[ok] ** 2) / np.sum(n[ok]))) if ok.any() else float("nan")

@@ -339,10 +339,11 @@ def run_reference_check(params: dict, deps: dict, comm, workdir: Path) -> Result
     ``force_rmse_eV_per_A``, ``energy_error_meV_per_atom`` (NaN: a cut-out or a failed label),
     ``n_atoms_compared``, ``run_force_rmse_eV_per_A`` (per run, over all its compared atoms), attrs
     ``train_force_rmse_eV_per_A`` and ``worst_force_ratio`` (the largest run RMSE over the training RMSE)."""
-    from argyro_run.learning.check import CHECK_WARN_RATIO, check_images, frame_errors, pooled_rmse
+    from argyro_run.learning.check import CHECK_WARN_RATIO, check_images, frame_errors
     from argyro_run.learning.dataset import label_images, spec_from_params
     from argyro_run.md.tasks import potential_of, structure_of
     from argyro_run.potentials.mtp import parse_mtp
+    from argyro_run.potentials.train import errors
 
     name, n = params["structure"], int(params["frames"])
     structure = structure_of(deps, name)
@@ -380,7 +381,10 @@ def run_reference_check(params: dict, deps: dict, comm, workdir: Path) -> Result
             S[i, j] = a.info["sample"]
             F[i, j], E[i, j], A[i, j] = by_origin.get(a.info["origin"], (np.nan, np.nan, 0))
     train = _training_force_rmse(deps)
-    per_run = np.array([pooled_rmse(F[i], A[i]) for i in range(len(runs))])
+    run_of = {a.info["origin"]: o for a, o in zip(jobs, owner)}
+    per_run = np.array([errors(mtp, mine)["rmse_force_eV_per_A"] if mine else np.nan      # over all their atoms
+                        for mine in ([img for img in labelled if run_of[img.info["origin"]] == i]
+                                     for i in range(len(runs)))])
     worst = float(np.nanmax(per_run) / train) if np.isfinite(train) and np.isfinite(per_run).any() else float("nan")
     r = Result()
     r.add("temperatures_K", np.array([T for T, _, _ in runs]), "K")
