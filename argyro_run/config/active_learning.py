@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from argyro_run.config.base import Section
+from argyro_run.learning.check import CHECK_WARN_RATIO
 
 
 class LevelStep(Section):
@@ -80,6 +81,20 @@ class ActiveLearningSection(Section):
                                        "own energy surface (a grain boundary reconstructing), not through a hole in "
                                        "the potential. Such a label is not added unless the level refits anyway. 0: "
                                        "every drift is learned, and a level never converges while a framework moves.")
+    check_frames: int = Field(
+        0, ge=0, le=50, description="Reference-check every exploration the extrapolation grades call clean (it ran "
+                                    "its full length below gamma_select, its framework in place): this many of its "
+                                    "snapshots, evenly spaced, are labelled (whole up to max_reference_atoms, else a "
+                                    "cut-out around a random host atom reaching 3 A beyond the cutoff) and the "
+                                    "exploration fails when the MTP's force RMSE on them exceeds check_force_ratio "
+                                    "times the training set's; its labels are then learned. This catches what the "
+                                    "linear grades cannot see (a potential wrong where it does not extrapolate). 0: "
+                                    "the grades alone decide.")
+    check_force_ratio: float = Field(
+        CHECK_WARN_RATIO, gt=0, le=100, description="With check_frames: an exploration fails its reference check when "
+                                                    "the MTP's force RMSE on its labelled snapshots is above this times "
+                                                    "the training set's force RMSE (the default is the threshold at "
+                                                    "which md.reference_check_frames warns).")
     max_force_eV_per_A: float = Field(
         30.0, ge=0, le=1e6, description="Labelled configurations with a reference force above this (eV/Angstrom; "
                                         "0: no limit) are kept out of the training set: collapsed geometries whose "

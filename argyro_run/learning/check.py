@@ -9,9 +9,10 @@ label a few frames of the production MD with the reference and compare. :func:`c
 builds them: ``n`` frames evenly spaced over each run (after its first tenth), whole when the cell
 has at most ``max_reference_atoms`` atoms, else a cut-out around a seeded random host atom
 (``learning.local.cut_out`` reaching :data:`CHECK_CORE_RADIUS_A` beyond the cutoff: forces of its
-core only). :func:`frame_errors` compares the MTP with the labels: force RMSE on the weighted atoms
-and, for whole cells, the energy error per atom (``potentials.train.errors`` of a run's images together
-makes one number of the run).
+core only; :func:`check_radius_A`). The learning loop checks its explorations the same way
+(``active_learning.check_frames``, ``loop.reference_rmse``). :func:`frame_errors` compares the MTP with
+the labels: force RMSE on the weighted atoms and, for whole cells, the energy error per atom
+(``potentials.train.errors`` of a run's images together makes one number of the run).
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ import numpy as np
 CHECK_WARN_RATIO = 2.0     # warn when a run's force RMSE is this many times the training set's
 CHECK_CORE_RADIUS_A = 3.0  # cut-outs of the check reach this far beyond the cutoff: ~7 core atoms in an
                            # argyrodite (at the learning's 6 A radius the core is the centre alone)
+
+
+def check_radius_A(local_radius_A: float, cutoff_A: float) -> float:
+    """Radius of a check's cut-out: the learning's own (``local_radius_A``) or, where that leaves a core
+    of one atom, :data:`CHECK_CORE_RADIUS_A` beyond the potential's cutoff."""
+    return max(float(local_radius_A), float(cutoff_A) + CHECK_CORE_RADIUS_A)
 
 
 def frame_indices(n_samples: int, n: int) -> np.ndarray:

@@ -38,6 +38,7 @@ class Exploration:
     host_displacement_A: np.ndarray = field(default_factory=lambda: np.zeros(0))   # md/framework.py, per window
     drifted: bool = False                             # the host framework moved beyond max_host_displacement_A
     drift_snapshot: object = None                     # the snapshot where it first did (its atom: info['center'])
+    check_snapshots: list = field(default_factory=list)  # active_learning.check_frames of them, evenly spaced, rank 0
     max_grade: float = 0.0                            # over the dumped configurations (0: none)
 
     @property
@@ -131,7 +132,16 @@ def explore_one(atoms, name: str, temperature_K: float, mtp_path: Path, active_p
         if snaps and grains is not None:                 # a bicrystal: its grains may slide
             snaps[0].arrays["grain_id"] = grains
         _framework(ex, snaps, settings)
+        ex.check_snapshots = check_snapshots(snaps, settings)
     return ex
+
+
+def check_snapshots(snaps: list, settings: LoopSettings) -> list:
+    """The snapshots a reference check of the exploration labels (``active_learning.check_frames``):
+    evenly spaced after the run's first tenth (``learning/check.frame_indices``, as the MD's check)."""
+    from argyro_run.learning.check import frame_indices
+
+    return [snaps[i] for i in frame_indices(len(snaps), settings.check_frames)]
 
 
 def _framework(ex: Exploration, snaps: list, settings: LoopSettings) -> None:
@@ -198,11 +208,14 @@ def explore_one_ase(atoms, name: str, temperature_K: float, mtp, active, setting
                    friction=1.0 / (settings.thermostat_damping_fs * units.fs), rng=rng)
     every = max(1, settings.grade_every_steps)
     step = 0
+    snaps = [_plain_copy(a, 0)]
     try:
         while step < settings.n_steps:
             n = min(every, settings.n_steps - step)
             dyn.run(n)
             step += n
+            if step % max(1, settings.snapshot_every_steps) < n:
+                snaps.append(_plain_copy(a, step))
             g_conf, g_atoms = grade(mtp, active, a)
             gmax = float(np.max(g_atoms))
             if gmax > settings.gamma_select:
@@ -221,7 +234,17 @@ def explore_one_ase(atoms, name: str, temperature_K: float, mtp, active, setting
     ex.wall_s = time.perf_counter() - t0
     for c in ex.candidates:
         c.info["origin"] = f"{name}/T{temperature_K:g}/step{c.info['step']}"
+    for c in snaps:
+        c.info["origin"] = f"{name}/T{temperature_K:g}/snapshot{c.info['step']}"
+    ex.check_snapshots = check_snapshots(snaps, settings)
     return ex
+
+
+def _plain_copy(a, step: int):
+    c = a.copy()
+    c.calc = None
+    c.info["step"] = int(step)
+    return c
 
 
 def explore(mtp_path: Path, active_path: Path, structures: list, settings: LoopSettings, comm, workdir: Path,
@@ -262,5 +285,5 @@ def explore(mtp_path: Path, active_path: Path, structures: list, settings: LoopS
                  max([float(np.max(c.arrays["grade"])) for c in e.candidates if "grade" in c.arrays] or [0.0]))
     if comm.rank != 0:
         for e in out:
-            e.candidates, e.snapshots, e.drift_snapshot = [], [], None
+            e.candidates, e.snapshots, e.drift_snapshot, e.check_snapshots = [], [], None, []
     return out

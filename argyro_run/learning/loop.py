@@ -10,8 +10,12 @@ Each iteration::
              (default 0: every run went its full length below gamma_select, and its host
              framework stayed in place: md.max_host_displacement_A, ``md/framework.py``). When
              the only runs that need selection drifted, their drift snapshots are labelled first:
-             a drift the reference confirms (:func:`confirm_drifts`: the MTP's forces there as
-             good as on its training set) counts as clean, a reconstruction and not a hole
+             a drift the reference confirms (:func:`reference_rmse`: the MTP's forces there as
+             good as on its training set) counts as clean, a reconstruction and not a hole.
+             With ``active_learning.check_frames`` the runs the grades call clean are checked
+             against the reference on a few of their snapshots (``select.check_picks``); a run
+             whose force RMSE there exceeds ``check_force_ratio`` x the training RMSE needs
+             selection, and those labels are learned
     select   greedy D-optimal choice against the current active set (neighbourhood mode):
              repeatedly take the candidate neighbourhood of highest grade, add its configuration
              (or, for cells above ``max_reference_atoms``, the core of its cut-out) to a trial
@@ -50,6 +54,7 @@ from argyro_run.errors import UserError
 from argyro_run.learning.dataset import LabelStats, label_images
 from argyro_run.learning.explore import explore
 from argyro_run.learning.select import (
+    check_picks,
     grade_candidates,
     min_distance_A,
     physics_picks,
@@ -164,6 +169,11 @@ class IterationRecord:
     n_drift_confirmed: int = 0           # drifted explorations counted clean: the reference confirmed the drift
     drift_force_rmse: np.ndarray = field(default_factory=lambda: np.zeros(0))  # eV/A, per drift checked
     drift_force_limit: float = float("nan")        # eV/A: confirmed_drift_ratio x the training force RMSE
+    n_checked: int = 0                   # clean explorations reference-checked (active_learning.check_frames)
+    n_check_failed: int = 0              # of them, the MTP's force RMSE above the limit: they need selection
+    n_check_picks: int = 0               # the failed checks' labelled frames, learned
+    check_force_rmse: np.ndarray = field(default_factory=lambda: np.zeros(0))  # eV/A, per exploration checked
+    check_force_limit: float = float("nan")        # eV/A: check_force_ratio x the training force RMSE
     n_local: int = 0
     n_added: int = 0
     n_rejected_force: int = 0            # labelled, kept out: a reference force above max_force_eV_per_A
@@ -227,46 +237,50 @@ def drift_only(ex, settings: LoopSettings) -> bool:
             and ex.max_grade <= settings.gamma_select)
 
 
-def drift_force_rmse(mtp, image, radius_A: float) -> float:
-    """Force RMSE (eV/A) of ``mtp`` against the reference labels of a drift snapshot ``image`` on
-    the atoms the drift concerns: a cut-out's core (``force_weight`` > 0), or, for a cell labelled
-    whole, the atoms within ``radius_A`` (minimum image) of ``info['drift_center']``."""
+def compared_force_rmse(mtp, images: list, radius_A: float) -> float:
+    """Force RMSE (eV/A) of ``mtp`` against the reference labels of ``images`` together, on the atoms a
+    reference check compares: a cut-out's core (``force_weight`` > 0); a drift snapshot labelled whole
+    (``info['drift_center']``), the atoms within ``radius_A`` (minimum image) of the moved host unit;
+    any other whole cell, every atom. NaN without images."""
     from argyro_run.potentials.train import errors
 
-    a = image.copy()
-    a.calc = image.calc
-    if "force_weight" not in a.arrays:
-        centre = int(image.info.get("drift_center", 0))
-        near = np.zeros(len(a), dtype=bool)
-        near[centre] = True
-        others = np.flatnonzero(np.arange(len(a)) != centre)
-        if len(others):
-            near[others] = a.get_distances(centre, others, mic=True) <= radius_A
-        a.arrays["force_weight"] = near.astype(float)
-    a.info["energy_weight"] = 0.0
-    return float(errors(mtp, [a])["rmse_force_eV_per_A"])
+    out = []
+    for image in images:
+        a = image.copy()
+        a.calc = image.calc
+        if "force_weight" not in a.arrays and "drift_center" in image.info:
+            centre = int(image.info["drift_center"])
+            near = np.zeros(len(a), dtype=bool)
+            near[centre] = True
+            others = np.flatnonzero(np.arange(len(a)) != centre)
+            if len(others):
+                near[others] = a.get_distances(centre, others, mic=True) <= radius_A
+            a.arrays["force_weight"] = near.astype(float)
+        a.info["energy_weight"] = 0.0
+        out.append(a)
+    return float(errors(mtp, out)["rmse_force_eV_per_A"]) if out else float("nan")
 
 
-def confirm_drifts(mtp, picks: list, settings: LoopSettings, train_force_rmse: float, iteration: int,
-                   workdir: Path, comm) -> tuple[list[bool], np.ndarray, LabelStats]:
-    """Label the drift snapshots ``picks`` (``select.physics_picks`` of kind "drift", the same list
-    on every rank) and say which drift the reference confirms: the current MTP's
-    :func:`drift_force_rmse` at most ``confirmed_drift_ratio`` x ``train_force_rmse``. Returns
-    (confirmed per pick, the RMSEs (NaN: no label), the labelling's cost)."""
+def reference_rmse(mtp, groups: list[list], settings: LoopSettings, iteration: int, workdir: Path, comm
+                   ) -> tuple[np.ndarray, LabelStats]:
+    """Label the picks of each group (``select.Pick``; the same lists on every rank: a drift snapshot,
+    an exploration's check frames) and measure the current MTP against them: per group the
+    :func:`compared_force_rmse` of its labels together (NaN: none labelled). Returns (the RMSEs, the
+    labelling's cost). The labels land in the reference cache: a pick labelled again for the refit
+    (``reference_jobs`` makes the same structure) costs nothing."""
     jobs, by_origin = [], {}
-    for n, p in enumerate(picks):
-        for j in reference_jobs([p], settings, iteration)[0]:      # none when no cut-out could be made
+    for n, group in enumerate(groups):
+        for j in reference_jobs(group, settings, iteration)[0]:      # none when no cut-out could be made
             jobs.append(j)
             by_origin[j.info["origin"]] = n
     new, stats = label_images(jobs, settings.reference, workdir / "reference" / f"level{settings.level}_it{iteration:03d}",
                               comm=comm, cache_dir=workdir / "reference_cache")
-    rmse = np.full(len(picks), np.nan)
+    mine: list[list] = [[] for _ in groups]
     for img in new:
         n = by_origin.get(img.info.get("origin"))
         if n is not None:
-            rmse[n] = drift_force_rmse(mtp, img, settings.local_radius())
-    limit = settings.confirmed_drift_ratio * train_force_rmse
-    return [bool(np.isfinite(r) and r <= limit) for r in rmse], rmse, stats
+            mine[n].append(img)
+    return np.array([compared_force_rmse(mtp, m, settings.local_radius()) for m in mine], dtype=float), stats
 
 
 def is_clean(rec: IterationRecord, settings: LoopSettings) -> bool:
@@ -340,7 +354,7 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
         t0 = time.perf_counter()
         exps = explore(mtp_path, als_path, structures, settings, comm, itdir, k, mtp=mtp, active=active)
         rec.explore_wall_s = time.perf_counter() - t0
-        picks = to_confirm = None
+        picks = to_confirm = to_check = None
         if comm.rank == 0:
             grade_candidates(mtp, active, exps, settings)
             rec.n_unphysical = sum(e.n_unphysical for e in exps)
@@ -359,7 +373,8 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
             if (settings.confirmed_drift_ratio > 0 and settings.max_host_displacement_A and only
                     and rec.n_need_selection == len(only)):
                 to_confirm = [p for p in physics_picks(only, settings) if p.kind == "drift"]
-            if not is_clean(rec, settings) and n_refits < settings.max_iterations:
+            to_check = [g for g in check_picks(exps, settings, k) if g]
+            if (not is_clean(rec, settings) or to_check) and n_refits < settings.max_iterations:
                 picks = share_picks(select(active, exps, settings), physics_picks(exps, settings),
                                     settings.max_selected_per_iteration)
                 extra = [p for p in picks if p.kind != "maxvol"]
@@ -368,22 +383,37 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
             for e in exps:
                 for a in e.candidates:
                     a.info.pop("_rows", None)
-                e.snapshots, e.drift_snapshot = [], None
+                e.snapshots, e.drift_snapshot, e.check_snapshots = [], None, []
         rec = _bcast(comm, rec)
         picks = _bcast(comm, picks)
         to_confirm = _bcast(comm, to_confirm)
-        check_stats = LabelStats()
+        to_check = _bcast(comm, to_check)
+        train_rmse = train_now["rmse_force_eV_per_A"]
         if to_confirm:      # every run that needs selection only drifted: does the reference confirm the drift?
-            rec.drift_force_limit = settings.confirmed_drift_ratio * train_now["rmse_force_eV_per_A"]
-            ok, rec.drift_force_rmse, check_stats = confirm_drifts(
-                mtp, to_confirm, settings, train_now["rmse_force_eV_per_A"], k, workdir, comm)
-            rec.n_drift_confirmed = sum(ok)
+            rec.drift_force_limit = settings.confirmed_drift_ratio * train_rmse
+            rec.drift_force_rmse, stats = reference_rmse(mtp, [[p] for p in to_confirm], settings, k, workdir, comm)
+            rec.n_drift_confirmed = int(np.sum(rec.drift_force_rmse <= rec.drift_force_limit))
             rec.n_need_selection -= rec.n_drift_confirmed
-            rec.label = check_stats
+            rec.label = rec.label + stats
             log.info("level %d iteration %d: %d of %d drifting framework(s) confirmed by the reference (force RMSE "
                      "around the drift %s eV/A; limit %.3g = active_learning.confirmed_drift_ratio x the training "
-                     "RMSE)", settings.level, k, rec.n_drift_confirmed, len(ok),
+                     "RMSE)", settings.level, k, rec.n_drift_confirmed, len(to_confirm),
                      ", ".join(f"{r:.3g}" for r in rec.drift_force_rmse), rec.drift_force_limit)
+        if to_check:        # the runs the grades call clean: is the MTP right where they went?
+            rec.check_force_limit = settings.check_force_ratio * train_rmse
+            rec.check_force_rmse, stats = reference_rmse(mtp, to_check, settings, k, workdir, comm)
+            failed = rec.check_force_rmse > rec.check_force_limit
+            rec.n_checked = len(to_check)
+            rec.n_check_failed = int(failed.sum())
+            rec.n_need_selection += rec.n_check_failed
+            rec.label = rec.label + stats
+            if picks is not None:           # the failed checks' frames are learned (their labels are cached)
+                picks = picks + [p for g, bad in zip(to_check, failed) if bad for p in g]
+                rec.n_check_picks = sum(len(g) for g, bad in zip(to_check, failed) if bad)
+            log.info("level %d iteration %d: reference check of %d clean exploration(s): force RMSE %s eV/A, limit "
+                     "%.3g (active_learning.check_force_ratio x the training RMSE); %d failed", settings.level, k,
+                     len(to_check), ", ".join(f"{r:.3g}" for r in rec.check_force_rmse), rec.check_force_limit,
+                     rec.n_check_failed)
         clean = clean + 1 if is_clean(rec, settings) else 0
         converged, reason = stop_reason(rec, settings, n_refits, picks, clean_rounds=clean)
         if reason or clean:
@@ -399,9 +429,9 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
         rec.n_selected = len(picks)
         rec.n_local = sum(p.center is not None for p in picks)
         rec.full_cell_atoms = full
-        new, rec.label = label_images(jobs, settings.reference, workdir / "reference" / f"level{settings.level}_it{k:03d}",
-                                      comm=comm, cache_dir=workdir / "reference_cache")
-        rec.label = check_stats + rec.label
+        new, stats = label_images(jobs, settings.reference, workdir / "reference" / f"level{settings.level}_it{k:03d}",
+                                  comm=comm, cache_dir=workdir / "reference_cache")
+        rec.label = rec.label + stats
         new, rejected = within_force_limit(new, settings.max_force_eV_per_A)
         rec.n_rejected_force = len(rejected)
         if rejected:

@@ -25,7 +25,7 @@ class Pick:
     center: int | None
     grade: float
     origin: str
-    kind: str = "maxvol"        # or "precursor" / "drift" (physics_picks)
+    kind: str = "maxvol"        # or "precursor" / "drift" (physics_picks), "check" (check_picks)
 
 
 def min_distance_A(settings: LoopSettings) -> float:
@@ -161,6 +161,27 @@ def physics_picks(explorations: list, settings: LoopSettings) -> list[Pick]:
     return picks
 
 
+def check_picks(explorations: list, settings: LoopSettings, iteration: int) -> list[list[Pick]]:
+    """Per exploration, the picks of its reference check (``active_learning.check_frames``): for a run
+    the grades and the framework call clean (it needs no selection), its ``check_snapshots``, whole up
+    to ``max_reference_atoms``, else centred on a random host atom (seeded by the loop's seed, the
+    level, the iteration and the run) and cut out at ``settings.check_radius()``; an empty list for
+    the other runs."""
+    out: list[list[Pick]] = []
+    for j, ex in enumerate(explorations):
+        mine: list[Pick] = []
+        if settings.check_frames and not ex.needs_selection(settings.gamma_select):
+            rng = np.random.default_rng([settings.seed, settings.level, iteration, j])
+            for a in ex.check_snapshots:
+                small = len(a) <= settings.max_reference_atoms
+                host = np.flatnonzero(~np.isin(a.get_chemical_symbols(), list(settings.mobile_species)))
+                center = None if small else int(rng.choice(host if len(host) else np.arange(len(a))))
+                origin = a.info.get("origin", "?") + "/check" + ("" if small else f"/atom{center}")
+                mine.append(Pick(atoms=a, center=center, grade=float("nan"), origin=origin, kind="check"))
+        out.append(mine)
+    return out
+
+
 def share_picks(maxvol: list[Pick], physics: list[Pick], cap: int) -> list[Pick]:
     """At most ``cap`` picks (``max_selected_per_iteration``): the physics picks (what the grades
     cannot see) get up to half of them and whatever MaxVol leaves free, MaxVol's picks the rest."""
@@ -196,12 +217,14 @@ def reference_jobs(picks: list[Pick], settings: LoopSettings, iteration: int) ->
             for key in [k for k in b.arrays if k not in ("numbers", "positions")]:
                 del b.arrays[key]
             b.info = {"origin": f"level{settings.level}/it{iteration}/{p.origin}"}
-            if p.kind == "drift":           # the moved host unit: where loop.drift_force_rmse looks
+            if p.kind == "drift":           # the moved host unit: where loop.compared_force_rmse looks
                 b.info["drift_center"] = int(a.info.get("center", 0))
             jobs.append(b)
             continue
+        # what a reference check compares (loop.reference_rmse) needs a core of several atoms
+        radius = settings.check_radius() if p.kind in ("drift", "check") else settings.local_radius()
         try:
-            b = cut_out(a, p.center, radius_A=settings.local_radius(), cutoff_A=settings.max_dist_A,
+            b = cut_out(a, p.center, radius_A=radius, cutoff_A=settings.max_dist_A,
                         mode=settings.local_mode, vacuum_A=settings.vacuum_A)
         except ValueError as e:
             log.warning("no cut-out around %s: %s", p.origin, e)

@@ -94,3 +94,10 @@ class LoopSettings:
 
     def local_radius(self) -> float:
         return max(self.local_radius_A, self.max_dist_A + self.local_buffer_A)
+
+    def check_radius(self) -> float:
+        """Cut-out radius of what the reference checks (exploration checks, drift snapshots): wider
+        than :meth:`local_radius` where that leaves a core of one atom (``learning/check.check_radius_A``)."""
+        from argyro_run.learning.check import check_radius_A
+
+        return check_radius_A(self.local_radius(), self.max_dist_A)

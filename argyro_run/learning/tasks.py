@@ -286,11 +286,20 @@ def active_learning_result(out, settings=None) -> Result:
               note="labelled snapshots from just before a collapse (learning/select.py physics_picks)")
         r.add(f"{p}/n_drift_picks", rec.n_drift_picks, "1", note="labelled snapshots where a framework drifted")
         r.add(f"{p}/n_drift_confirmed", rec.n_drift_confirmed, "1",
-              note="drifted explorations counted clean: the reference confirmed the drift (loop.confirm_drifts)")
+              note="drifted explorations counted clean: the reference confirmed the drift (loop.reference_rmse)")
         r.add(f"{p}/drift_force_rmse", rec.drift_force_rmse, "eV/A",
               note="per drift checked: the MTP's force RMSE against the reference around the moved host unit")
         r.add(f"{p}/drift_force_limit", rec.drift_force_limit, "eV/A",
               note="active_learning.confirmed_drift_ratio x the training force RMSE (NaN: no drift checked)")
+        r.add(f"{p}/n_checked", rec.n_checked, "1",
+              note="explorations the grades called clean, reference-checked on active_learning.check_frames snapshots")
+        r.add(f"{p}/n_check_failed", rec.n_check_failed, "1",
+              note="of them, the MTP's force RMSE above the limit: they needed selection")
+        r.add(f"{p}/n_check_picks", rec.n_check_picks, "1", note="labelled frames of the failed checks, learned")
+        r.add(f"{p}/check_force_rmse", rec.check_force_rmse, "eV/A",
+              note="per exploration checked: the MTP's force RMSE against the reference on its check frames")
+        r.add(f"{p}/check_force_limit", rec.check_force_limit, "eV/A",
+              note="active_learning.check_force_ratio x the training force RMSE (NaN: nothing checked)")
         r.add(f"{p}/n_local", rec.n_local, "1")
         r.add(f"{p}/n_added", rec.n_added, "1")
         r.add(f"{p}/n_rejected_force", rec.n_rejected_force, "1",

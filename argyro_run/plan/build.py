@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from argyro_run.config.md import MDSection
+from argyro_run.learning.check import check_radius_A
 from argyro_run.plan import cost
 from argyro_run.plan.kinds import TASK_KINDS
 from argyro_run.plan.task import Task, content_hash
@@ -205,7 +206,7 @@ def _fmt(x: float) -> str:
 # keys of a task's params added after archives existed -> the value that does what runs did before the
 # key: at that value a key stays out of the task's hash (not its params), so the archives made before
 # the key existed stay valid (a resume reuses them). confirmed_drift_ratio = 0: every drift learned
-HASH_NEUTRAL_VALUES = {"converged_rounds": 1, "confirmed_drift_ratio": 0.0}
+HASH_NEUTRAL_VALUES = {"converged_rounds": 1, "confirmed_drift_ratio": 0.0, "check_frames": 0}
 # [md] keys that only the anneal task (md/<material>/<structure>/anneal) reads, and keys no MD run reads
 _ANNEAL_KEYS = ("anneal_ps", "anneal_temperature_K", "anneal_structures", "relax_force_eV_per_A")
 _NOT_MD_RUN_KEYS = _ANNEAL_KEYS + ("reference_check_frames",)
@@ -278,6 +279,8 @@ def build_plan(cfg) -> Plan:
                                                      "initial_cell_repeat"})
         if not al.check_framework:
             common.pop("confirmed_drift_ratio", None)       # no drift is checked: the key changes nothing
+        if not al.check_frames:
+            common.pop("check_force_ratio", None)           # no exploration is checked: likewise
         explored = [sizes[m.name][s] for m in cfg.materials for s in m.structure_names()]
         radius, density = _cutout_geometry(cfg)
         train_atoms = (al.n_rattled + al.initial_md_steps // max(1, al.initial_md_interval)) * sum(cell_atoms)
@@ -294,7 +297,9 @@ def build_plan(cfg) -> Plan:
                            max_iterations=al.max_iterations, max_selected=al.max_selected_per_iteration,
                            max_reference_atoms=al.max_reference_atoms, initial_images_atoms=train_atoms,
                            cutout_atoms=cost.cutout_atoms(radius, density), ranks=r_al,
-                           converged_rounds=al.converged_rounds)
+                           converged_rounds=al.converged_rounds, check_frames=al.check_frames,
+                           check_cutout_atoms=cost.cutout_atoms(check_radius_A(radius, cfg.potential.max_dist_A),
+                                                                density))
             expected = min(cost.al_expected_iterations(step.level), al.max_iterations + 1)
             worst = cost.active_learning_s(**al_cost, iterations=al.max_iterations + 1)
             prev = b.add(tid, "active_learning",
@@ -309,8 +314,6 @@ def build_plan(cfg) -> Plan:
 
     arrhenius_ids: list[str] = []
     if cfg.md is not None and cfg.materials and potential_id is not None:
-        from argyro_run.learning.check import CHECK_CORE_RADIUS_A
-
         md = cfg.md.model_dump(mode="json")
         steps = (cfg.md.equilibration_ps + cfg.md.production_ps) * 1000.0 / cfg.md.timestep_fs
         analysis = cfg.analysis.model_dump(mode="json")
@@ -364,7 +367,7 @@ def build_plan(cfg) -> Plan:
                     cid = f"check/{m.name}/{s}"
                     n_check = cfg.md.reference_check_frames * len(md_ids)
                     radius, density = _cutout_geometry(cfg)
-                    radius = max(radius, cfg.potential.max_dist_A + CHECK_CORE_RADIUS_A)
+                    radius = check_radius_A(radius, cfg.potential.max_dist_A)
                     check_atoms = (sizes[m.name][s] if sizes[m.name][s] <= al.max_reference_atoms
                                    else cost.cutout_atoms(radius, density))
                     b.add(cid, "reference_check",

@@ -233,7 +233,7 @@ def al_expected_iterations(level: int) -> int:
 def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int], temperatures: int,
                       exploration_steps: float, max_iterations: int, max_selected: int, max_reference_atoms: int,
                       initial_images_atoms: int, cutout_atoms: int, ranks: int = 1, converged_rounds: int = 1,
-                      iterations: int | None = None) -> float:
+                      iterations: int | None = None, check_frames: int = 0, check_cutout_atoms: int = 0) -> float:
     """Expected wall time of one rung of the ladder: :func:`al_expected_iterations` iterations, each
     exploring every structure at every temperature for :data:`AL_EXPLORE_FRACTION` of its length
     (the last one runs in full), labelling :data:`AL_PICKS_PER_EXPLORATION` picks per exploration
@@ -241,17 +241,21 @@ def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int]
     ``max_reference_atoms`` whole, a larger one as a cut-out of ``cutout_atoms``) and refitting on
     the growing training set. A converged rung explores ``converged_rounds - 1`` more full rounds.
     ``iterations``: that many instead of the expected number (``max_iterations + 1``: a rung that
-    does not converge, the most it can take)."""
+    does not converge, the most it can take). ``check_frames``: every exploration round also labels
+    that many frames of each run (whole, or cut-outs of ``check_cutout_atoms``), as if every run
+    were checked."""
     n_it = min(iterations or al_expected_iterations(level), max_iterations + 1)
     runs = [n for n in structure_atoms for _ in range(max(1, temperatures))]
     groups = max(1, min(ranks, len(runs)))
     us = md_us_per_atom_step(level) * AL_EXPLORE_SLOWDOWN
 
+    checks = [n if n <= max_reference_atoms else check_cutout_atoms for n in runs for _ in range(check_frames)]
+
     def explore(fraction: float) -> float:
         per_group = [0.0] * groups
         for k, n in enumerate(runs):
             per_group[k % groups] += AL_EXPLORE_OVERHEAD_S + n * exploration_steps * fraction * us * 1e-6
-        return max(per_group)
+        return max(per_group) + (reference_batch_s(calculator, checks, ranks) if checks else 0.0)
 
     picks = max(1, min(max_selected, math.ceil(AL_PICKS_PER_EXPLORATION * len(runs))))
     sizes = [n if n <= max_reference_atoms else cutout_atoms for n in structure_atoms] or [cutout_atoms]

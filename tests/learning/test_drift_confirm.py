@@ -1,4 +1,4 @@
-"""A framework drift that the reference confirms (``loop.drift_force_rmse``, ``loop.drift_only``):
+"""A framework drift that the reference confirms (``loop.compared_force_rmse``, ``loop.drift_only``):
 the force error is measured around the moved host unit only, exactly."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from argyro_run.learning.explore import Exploration
-from argyro_run.learning.loop import IterationRecord, drift_force_rmse, drift_only, is_clean
+from argyro_run.learning.loop import IterationRecord, compared_force_rmse, drift_only, is_clean
 from argyro_run.learning.settings import LoopSettings
 from argyro_run.potentials.mtp import init_mtp
 from argyro_run.potentials.train import errors, predict
@@ -43,7 +43,7 @@ def test_error_far_from_the_drift_is_not_counted(mtp):
     delta[far] = [0.3, -0.2, 0.1]
     a = _labelled(mtp, cell, delta)
     a.info["drift_center"] = centre
-    assert drift_force_rmse(mtp, a, radius) == pytest.approx(0.0, abs=1e-10)
+    assert compared_force_rmse(mtp, [a], radius) == pytest.approx(0.0, abs=1e-10)
     # the whole cell's RMSE sees the error
     assert errors(mtp, [a])["rmse_force_eV_per_A"] > 0.1
 
@@ -54,11 +54,11 @@ def test_error_near_the_drift_is_its_component_rms(mtp):
     v = np.array([0.3, -0.2, 0.1])
     a = _labelled(mtp, cell, np.tile(v, (len(cell), 1)))
     a.info["drift_center"] = centre
-    assert drift_force_rmse(mtp, a, radius) == pytest.approx(np.sqrt(np.sum(v ** 2) / 3), rel=1e-10)
+    assert compared_force_rmse(mtp, [a], radius) == pytest.approx(np.sqrt(np.sum(v ** 2) / 3), rel=1e-10)
     # a cut-out's core (force_weight) is the region: an error on its rim does not count
     b = _labelled(mtp, cell, np.where(np.arange(len(cell))[:, None] < 10, v, 10 * v))
     b.arrays["force_weight"] = (np.arange(len(cell)) < 10).astype(float)
-    assert drift_force_rmse(mtp, b, radius) == pytest.approx(np.sqrt(np.sum(v ** 2) / 3), rel=1e-10)
+    assert compared_force_rmse(mtp, [b], radius) == pytest.approx(np.sqrt(np.sum(v ** 2) / 3), rel=1e-10)
 
 
 def test_only_a_full_clean_run_that_drifted_is_drift_only():

@@ -242,3 +242,48 @@ def test_loop_drift_confirmed_by_the_reference(tmp_path, ratio):
         assert len(checked) >= 2, checked
         for k in checked[:-1]:
             assert int(res.get(f"iterations/{k}/n_drift_picks")) == 1 and int(res.get(f"iterations/{k}/n_added")) >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ratio", [100.0, 1e-6])
+def test_loop_reference_check_of_clean_explorations(tmp_path, ratio):
+    """active_learning.check_frames: a run the grades call clean is labelled on a snapshot and
+    compared with the reference. A generous check_force_ratio passes it (the level converges with
+    nothing added); a tiny one fails every check, whose labels are then learned, and the level
+    cannot converge. The limit is the ratio times the training RMSE the round started from."""
+    _require_stack()
+    from argyro_run._stack import MPI
+    from argyro_run.learning.tasks import run_active_learning, run_initial_data
+    from argyro_run.structures import argyrodite
+
+    deps = {"structures/LPSCl": _structures(ordered=argyrodite("Cl"))}
+    init = run_initial_data({"reference": REF, "n_rattled": 6, "rattle_amplitude_A": 0.05, "strain_amplitude": 0.02,
+                             "training_set": None, "seed": 5}, deps, MPI.COMM_SELF, tmp_path / "init")
+    params = {**_al_params(4, max_iterations=3, temps=(600.0,)), "check_frames": 1, "check_force_ratio": ratio}
+    res = run_active_learning(params, {"learning/initial_data": init, **deps}, MPI.COMM_SELF, tmp_path / "al")
+    attrs = res.get_attrs("")
+    n_it = attrs["n_iterations"]
+    it = [f"iterations/{k}" for k in range(n_it)]
+    checked = [p for p in it if int(res.get(f"{p}/n_checked"))]
+    assert checked, "no exploration was clean: nothing was checked"
+    for k, p in enumerate(it):
+        clean_runs = int(res.get(f"{p}/n_completed")) == 1 and float(res.get(f"{p}/max_grades")[0]) <= 2.0
+        assert int(res.get(f"{p}/n_checked")) == int(clean_runs), p          # exactly the runs the grades call clean
+        if p not in checked:
+            continue
+        rmse, limit = float(res.get(f"{p}/check_force_rmse")[0]), float(res.get(f"{p}/check_force_limit"))
+        before = f"iterations/{k - 1}/train" if k else "initial_train"
+        assert limit == pytest.approx(ratio * float(res.get(f"{before}/rmse_force_eV_per_A")), rel=1e-12)
+        assert 0 < rmse < 10
+        assert int(res.get(f"{p}/n_check_failed")) == int(rmse > limit)
+        # the snapshot, labelled whole, once: a refit that learns it takes the label from the cache
+        assert int(res.get(f"{p}/reference_atoms_computed")) == 52
+    if ratio > 1:
+        assert attrs["converged"], attrs["reason"]
+        assert int(res.get(f"{it[-1]}/n_check_failed")) == 0 and int(res.get(f"{it[-1]}/n_added")) == 0
+    else:
+        assert not attrs["converged"], attrs["reason"]
+        refits = [p for p in checked if p != it[-1]]
+        assert refits, checked
+        for p in refits:      # the failed check's frame was learned (from the check's cache: nothing recomputed)
+            assert int(res.get(f"{p}/n_check_picks")) == 1 and int(res.get(f"{p}/n_added")) >= 1

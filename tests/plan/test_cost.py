@@ -183,3 +183,17 @@ def test_learning_cost_says_what_it_takes_when_it_does_not_converge():
     assert cost.active_learning_s(**kw) == cost.active_learning_s(**kw, iterations=cost.al_expected_iterations(10))
     assert cost.active_learning_s(**kw, iterations=15) > cost.active_learning_s(**kw)
     assert cost.active_learning_s(**kw, iterations=15) == cost.active_learning_s(**kw, iterations=40)
+
+
+def test_learning_cost_counts_the_check_labels_of_every_exploration_round():
+    """active_learning.check_frames: each exploration round (the expected refits, the final one and the
+    confirming clean rounds) labels that many frames per run: whole cells up to max_reference_atoms,
+    cut-outs of check_cutout_atoms above."""
+    kw = dict(calculator="sevenn", level=10, structure_atoms=[416, 300], temperatures=2, exploration_steps=20000,
+              max_iterations=14, max_selected=12, max_reference_atoms=300, initial_images_atoms=2080,
+              cutout_atoms=60, ranks=2, converged_rounds=2)
+    base = cost.active_learning_s(**kw)
+    checked = cost.active_learning_s(**kw, check_frames=3, check_cutout_atoms=120)
+    rounds = cost.al_expected_iterations(10) + kw["converged_rounds"] - 1
+    per_round = cost.reference_batch_s("sevenn", [120] * 6 + [300] * 6, 2)
+    assert checked - base == pytest.approx(rounds * per_round, rel=1e-9)

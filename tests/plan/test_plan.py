@@ -253,21 +253,25 @@ def test_planning_builds_the_structures_quietly(caplog):
 
 def test_a_later_key_at_its_neutral_value_keeps_the_hashes():
     """A key added later, at the value that does what runs did before it (active_learning.
-    converged_rounds = 1, confirmed_drift_ratio = 0), leaves the hash a task had before the key
-    existed (its params without it), so older archives stay reusable; the key stays in the params
-    (the task reads it). Another value changes the learning and its downstream."""
+    converged_rounds = 1, confirmed_drift_ratio = 0, check_frames = 0), leaves the hash a task had
+    before the key existed (its params without it), so older archives stay reusable; the key stays
+    in the params (the task reads it), check_force_ratio (read only with check_frames) does not.
+    Another value changes the learning and its downstream."""
     old = plan_of(active_learning__confirmed_drift_ratio=0.0, active_learning__check_framework=True)
     for t in old.tasks:
         if t.kind != "active_learning":
             continue
         assert t.params["converged_rounds"] == 1 and t.params["confirmed_drift_ratio"] == 0.0
-        before = {k: v for k, v in t.params.items() if k not in ("converged_rounds", "confirmed_drift_ratio")}
+        assert t.params["check_frames"] == 0 and "check_force_ratio" not in t.params
+        before = {k: v for k, v in t.params.items() if k not in ("converged_rounds", "confirmed_drift_ratio",
+                                                                 "check_frames")}
         assert t.hash == content_hash({"kind": t.kind, "params": before,
                                        "deps": {d: old[d].hash for d in t.deps}}), t.id
     base = hashes(old)
     assert hashes(plan_of(active_learning__confirmed_drift_ratio=0.0, active_learning__converged_rounds=1,
                           active_learning__check_framework=True)) == base
-    for change in ({"active_learning__converged_rounds": 2}, {"active_learning__confirmed_drift_ratio": 1.0}):
+    for change in ({"active_learning__converged_rounds": 2}, {"active_learning__confirmed_drift_ratio": 1.0},
+                   {"active_learning__check_frames": 2}):
         changed = hashes(plan_of(**{"active_learning__confirmed_drift_ratio": 0.0,
                                     "active_learning__check_framework": True, **change}))
         differ = {t for t in base if base[t] != changed[t]}
