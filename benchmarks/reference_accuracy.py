@@ -9,6 +9,9 @@ Usage (WORK is a scratch folder; every step resumes from what is already there):
     python benchmarks/reference_accuracy.py compare WORK docs/references/accuracy.json  # + markdown tables
     python benchmarks/reference_accuracy.py neb WORK          # intercage Li hop, cheap references
 
+``--halide Br`` (or ``I``) anywhere builds the same set, and runs the NEB, for Li6PS5Br / Li6PS5I
+(its MD frames from SevenNet-l3i5, since GFN1-xTB fails there); give each halide its own WORK.
+
 Every label goes through argyro-run's own reference layer (``label_structures``: a worker
 subprocess per call, results cached on disk by structure and settings in ``WORK/cache``), so an
 interrupted run loses at most the configuration in progress. The set is built once and kept in
@@ -85,14 +88,14 @@ def cp2k_spec(ranks: int):
                          max_retries=0)
 
 
-def _empty_48h(atoms) -> np.ndarray:
-    """Cartesian positions of the 48h sites the ordered cell leaves empty."""
+def _empty_48h(atoms, halide: str = "Cl") -> np.ndarray:
+    """Cartesian positions of the 48h sites the ordered cell of Li6PS5``halide`` leaves empty."""
     from ase.spacegroup import crystal
 
     from argyro_run.structures.argyrodite import LATTICE_CONSTANTS_A, LI48H_XZ
 
-    a = LATTICE_CONSTANTS_A["Cl"]
-    x, z = LI48H_XZ["Cl"]
+    a = LATTICE_CONSTANTS_A[halide]
+    x, z = LI48H_XZ[halide]
     full = crystal("Li", [(x, x, z)], spacegroup=216, cellpar=[a, a, a, 90, 90, 90]).positions
     li = atoms.positions[atoms.numbers == 3]
     d = _mic(full[:, None, :] - li[None, :, :], a)
@@ -112,11 +115,11 @@ def _cage(pos: np.ndarray, atoms) -> int:
     return int(centres[np.argmin(d)])
 
 
-def hop(atoms, kind: str) -> tuple[int, np.ndarray]:
+def hop(atoms, kind: str, halide: str = "Cl") -> tuple[int, np.ndarray]:
     """(index of Li 0-th in the cell, target empty 48h site) of a doublet (same cage) or an
     intercage jump: the nearest empty site in the same / in another cage."""
     li0 = int(np.flatnonzero(atoms.numbers == 3)[0])
-    empty = _empty_48h(atoms)
+    empty = _empty_48h(atoms, halide)
     home = _cage(atoms.positions[li0], atoms)
     d = np.linalg.norm(_mic(empty - atoms.positions[li0], atoms.cell[0, 0]), axis=1)
     same = np.array([_cage(p, atoms) == home for p in empty])
@@ -133,7 +136,7 @@ def _rattle(atoms, amplitude: float, seed: int, strain: float = 0.0):
     return out
 
 
-def build(work: Path) -> None:
+def build(work: Path, halide: str = "Cl") -> None:
     from ase.io import read, write
 
     from argyro_run.learning.initial import reference_md
@@ -144,7 +147,7 @@ def build(work: Path) -> None:
     work.mkdir(parents=True, exist_ok=True)
     path = work / "set.extxyz"
     have = {a.info["name"]: a for a in read(path, ":")} if path.exists() else {}
-    base = argyrodite("Cl")
+    base = argyrodite(halide)
     static = {
         "ordered": lambda: _rattle(base, 0.05, 1),
         "disorder50_a": lambda: _rattle(site_exchange(base, 0.5, seed=1), 0.05, 2),
@@ -155,7 +158,7 @@ def build(work: Path) -> None:
     for kind in ("doublet", "intercage"):
         def _make(kind=kind):
             a = base.copy()
-            i, target = hop(a, kind)
+            i, target = hop(a, kind, halide)
             a.positions[i] = 0.5 * (a.positions[i] + target)
             return _rattle(a, 0.03, 6 if kind == "doublet" else 7)
         static[f"hop_{kind}"] = _make
@@ -166,7 +169,11 @@ def build(work: Path) -> None:
             have[name] = a
             write(path, [have[k] for k in have], format="extxyz")
             print(f"built {name}", flush=True)
-    spec = ReferenceSpec(calculator="tblite", timeout_s=600.0)
+    # GFN1-xTB's forces on Li6PS5Br/I are hundreds of eV/A (docs/references.md): their frames come
+    # from SevenNet-l3i5 MD (the validation study's reference, so they favour it a little)
+    md_ref = "tblite" if halide == "Cl" else "sevenn:7net-l3i5"
+    spec = (ReferenceSpec(calculator="tblite", timeout_s=600.0) if md_ref == "tblite"
+            else ReferenceSpec(**CHEAP[md_ref], timeout_s=600.0))
     for T in (600, 900):
         names = [f"md{T}_a", f"md{T}_b"]
         if all(n in have for n in names):
@@ -175,11 +182,11 @@ def build(work: Path) -> None:
         frames, status = reference_md(base, spec, work / f"md{T}", steps=60, temperature_K=float(T),
                                       timestep_fs=2.0, interval=30, seed=T, friction_per_fs=0.02)
         if not status.get("ok") or len(frames) < 2:
-            raise SystemExit(f"tblite MD at {T} K failed: {status}")
+            raise SystemExit(f"{md_ref} MD at {T} K failed: {status}")
         for n, f in zip(names, frames[-2:]):
             a = base.copy()
             a.positions = f.positions
-            a.info = {"name": n, "md_temperature_K": T}
+            a.info = {"name": n, "md_temperature_K": T, "md_reference": md_ref}
             have[n] = a
         write(path, [have[k] for k in have], format="extxyz")
         print(f"built md{T} frames (60 steps of 2 fs, frames at 60 and 120 fs) in {time.perf_counter() - t0:.0f} s",
@@ -349,13 +356,13 @@ def compare(work: Path, out_json: Path, ranks: int = 2, truth: str = "pbe") -> d
 NEB_REFERENCES = ("chgnet:0.3.0", "sevenn:7net-0", "sevenn:7net-mf-0-pbe")
 
 
-def vacancy_hop_endpoints(kind: str = "intercage"):
+def vacancy_hop_endpoints(kind: str = "intercage", halide: str = "Cl"):
     """(initial, final, (Li index, jump distance)) of a vacancy-mediated jump in the ordered cell:
     the occupied 48h site nearest to Li 0 in another cage (``intercage``) or in its own cage
     (``doublet``) is emptied (its Li removed) and Li 0 jumps there."""
     from argyro_run.structures.argyrodite import argyrodite
 
-    base = argyrodite("Cl")
+    base = argyrodite(halide)
     a = base.cell[0, 0]
     li = np.flatnonzero(base.numbers == 3)
     i = int(li[0])
@@ -376,7 +383,7 @@ def vacancy_hop_endpoints(kind: str = "intercage"):
     return initial, final, (i_new, float(min(d)))
 
 
-def neb(work: Path, which: str, images: int = 5) -> dict:
+def neb(work: Path, which: str, images: int = 5, halide: str = "Cl") -> dict:
     """Climbing-image NEB of :func:`vacancy_hop_endpoints` with a cheap reference (endpoints relaxed
     at fixed cell to 0.05 eV/A, band to 0.1 eV/A, FIRE); the calculator is the reference worker's
     (``make_calculator``), evaluated in this process."""
@@ -390,7 +397,7 @@ def neb(work: Path, which: str, images: int = 5) -> dict:
     if which in done:
         return done[which]
     calc = make_calculator(ReferenceSpec(**CHEAP[which]), work, threads=1)
-    initial, final, (li, dist) = vacancy_hop_endpoints()
+    initial, final, (li, dist) = vacancy_hop_endpoints(halide=halide)
     c0, t0 = time.process_time(), time.perf_counter()
     ends = []
     for at in (initial, final):
@@ -454,14 +461,18 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str]) -> None:
+    halide = "Cl"
+    if "--halide" in argv:              # the set and the NEB of Li6PS5Br / Li6PS5I (one WORK per halide)
+        k = argv.index("--halide")
+        halide, argv = argv[k + 1], argv[:k] + argv[k + 2:]
     cmd, work = argv[0], Path(argv[1])
     if cmd == "build":
-        build(work)
+        build(work, halide)
     elif cmd == "label":
         label(work, argv[2], ranks=int(argv[3]) if len(argv) > 3 else 2)
     elif cmd == "neb":
         for which in (argv[2:] or NEB_REFERENCES):
-            neb(work, which)
+            neb(work, which, halide=halide)
     elif cmd == "compare":
         print(markdown(compare(work, Path(argv[2]), truth=argv[3] if len(argv) > 3 else "pbe")))
     else:
