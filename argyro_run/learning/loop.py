@@ -307,6 +307,8 @@ def stop_reason(rec: IterationRecord, settings: LoopSettings, n_refits: int, pic
                       f"(allowed {settings.converged_fraction:g}){rounds}")
     if n_refits == settings.max_iterations:
         drift = f", {rec.n_drifted} with a drifting framework" if rec.n_drifted else ""
+        if rec.n_check_failed:
+            drift += f", {rec.n_check_failed} failed the reference check (active_learning.check_frames)"
         return False, (f"not converged: stopped at max_iterations = {settings.max_iterations}; "
                        f"{rec.n_need_selection} of {rec.n_explorations} exploration(s) still need selection{drift} "
                        f"(max grade {float(rec.max_grades.max()) if len(rec.max_grades) else float('nan'):.3g})")

@@ -285,5 +285,7 @@ def test_loop_reference_check_of_clean_explorations(tmp_path, ratio):
         assert not attrs["converged"], attrs["reason"]
         refits = [p for p in checked if p != it[-1]]
         assert refits, checked
+        if int(res.get(f"{it[-1]}/n_check_failed")):
+            assert "1 failed the reference check" in attrs["reason"], attrs["reason"]
         for p in refits:      # the failed check's frame was learned (from the check's cache: nothing recomputed)
             assert int(res.get(f"{p}/n_check_picks")) == 1 and int(res.get(f"{p}/n_added")) >= 1
