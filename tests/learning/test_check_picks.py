@@ -16,8 +16,9 @@ SPECIES = ["Li", "P", "S", "Cl"]
 
 
 def _settings(**kw):
-    return LoopSettings.of(4, SPECIES, gamma_select=2.0, gamma_break=10.0, exploration_ps=1.0, temperatures_K=[600.0],
-                           max_dist_A=5.0, local_radius_A=6.0, mobile_species=("Li",), **kw)
+    return LoopSettings.of(4, SPECIES, **{"gamma_select": 2.0, "gamma_break": 10.0, "exploration_ps": 1.0,
+                                          "temperatures_K": [600.0], "max_dist_A": 5.0, "local_radius_A": 6.0,
+                                          "mobile_species": ("Li",), **kw})
 
 
 def _run(snaps, **kw):
@@ -52,3 +53,27 @@ def test_checked_cut_outs_reach_three_angstrom_beyond_the_cutoff(kind, core_radi
     d = big.get_distances(centre, range(len(big)), mic=True)
     assert int(np.sum(jobs[0].arrays["force_weight"] > 0)) == int(np.sum(d <= core_radius_A + 1e-9))
     assert int(np.sum(d <= core_radius_A + 1e-9)) == (5 if kind != "maxvol" else 1)    # PS4: P and its 4 S
+
+
+def test_the_ase_explorer_keeps_the_check_snapshots():
+    """The pure-Python explorer (``explorer = "ase"``) keeps a snapshot every snapshot_every_steps,
+    and the check takes ``check_frames`` of them evenly spaced after the first tenth, as the LAMMPS
+    explorer does: 0.02 ps of 1 fs steps, a snapshot every 5 -> steps 0, 5, ..., 20; two frames ->
+    the snapshots of steps 5 and 20, real MD configurations (not the start)."""
+    from argyro_run.learning.explore import explore_one_ase
+    from argyro_run.potentials.evaluate import site_basis
+    from argyro_run.potentials.maxvol import ActiveSet
+    from argyro_run.potentials.mtp import init_mtp
+
+    cell = argyrodite("Cl")
+    mtp = init_mtp(2, SPECIES, max_dist_A=5.0, min_dist_A=1.6, radial_basis_size=8, seed=1)
+    active = ActiveSet(len(site_basis(mtp, cell)[0]))
+    active.update(site_basis(mtp, cell))
+    s = _settings(check_frames=2, max_reference_atoms=60, explorer="ase", snapshot_every_steps=5, grade_every_steps=5,
+                  gamma_select=1e5, gamma_break=1e6, exploration_ps=0.02)
+    ex = explore_one_ase(cell, "x", 300.0, mtp, active, s, seed=4)
+    assert ex.steps_done == 20 and not ex.error, ex.error
+    assert [a.info["step"] for a in ex.check_snapshots] == [5, 20]
+    for a in ex.check_snapshots:
+        assert a.calc is None and a.info["origin"] == f"x/T300/snapshot{a.info['step']}"
+        assert np.abs(a.positions - cell.positions).max() > 1e-4          # moved
