@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 
-CHECK_WARN_RATIO = 2.0     # warn when a run's force RMSE is this many times the training set's
 CHECK_CORE_RADIUS_A = 3.0  # cut-outs of the check reach this far beyond the cutoff: ~7 core atoms in an
                            # argyrodite (at the learning's 6 A radius the core is the centre alone)
 

@@ -348,7 +348,8 @@ def run_reference_check(params: dict, deps: dict, comm, workdir: Path) -> Result
     ``force_rmse_eV_per_A``, ``energy_error_meV_per_atom`` (NaN: a cut-out or a failed label),
     ``n_atoms_compared``, ``run_force_rmse_eV_per_A`` (per run, over all its compared atoms), attrs
     ``train_force_rmse_eV_per_A`` and ``worst_force_ratio`` (the largest run RMSE over the training RMSE)."""
-    from argyro_run.learning.check import CHECK_WARN_RATIO, check_images, frame_errors
+    from argyro_run.config.active_learning import CHECK_WARN_RATIO
+    from argyro_run.learning.check import check_images, frame_errors
     from argyro_run.learning.dataset import label_images, spec_from_params
     from argyro_run.md.tasks import potential_of, structure_of
     from argyro_run.potentials.mtp import parse_mtp
