@@ -9,7 +9,9 @@ is typed in here except the papers' values and Shannon's ionic radii, tables bel
   a. D(300 K) of Li in ordered and 50 %-disordered Li6PS5Cl: the per-structure Arrhenius
      extrapolations of `arrhenius/LPSCl` (structures/<variant>/tracer), their ratio with its error.
   b. Ea of the disordered variant of Li6PS5Cl, Li6PS5Br, Li6PS5I against the halide's ionic radius:
-     a weighted straight line, its slope, R^2 and whether Ea increases with the radius.
+     a weighted straight line, its slope, R^2 and whether Ea increases with the radius; the same for
+     the ordered variant (`--ordered-runs`: the archives of the ordered study, default --runs; when
+     given, claim a's ordered D(300 K) comes from there too).
   c. GB effect per phase: D(300 K) of the Sigma 5 (310) bicrystal (whole cell, `tracer`; and its GB
      slab along / across the GB) over the bulk D(300 K) of the same phase.
   d. Li6PS5I polycrystal (`fe/<case>`): ln D_eff = a + b/T + c/T^2 per grain size, c in K^2 with its
@@ -162,7 +164,10 @@ def framework(runs) -> dict:
     return out
 
 
-def claim_a(runs) -> dict:
+def claim_a(runs, ordered_runs=None) -> dict:
+    """D(300 K) of both Li6PS5Cl phases from the archive under ``runs``; the ordered phase's from the
+    ordered study's archive under ``ordered_runs`` instead when that has a fit of it (its longer
+    runs and later window get past the cage motion that lifts the 100 ps runs' slope)."""
     arch = _archive(runs, "Cl")
     out: dict = {"paper": {k: v for k, v in PAPER.items()}}
     res, src = _arrhenius(arch, "LPSCl")
@@ -170,6 +175,11 @@ def claim_a(runs) -> dict:
         return out | {"missing": "runs/validation-LPSCl archive or a done analysis/LPSCl/* task"}
     out["source"] = src
     fits = {v: _fit(res, f"structures/{v}/tracer") for v in ("ordered", "disordered")}
+    if ordered_runs is not None:
+        res_o, src_o = _arrhenius(_archive(ordered_runs, "Cl"), "LPSCl")
+        if res_o is not None and (f := _fit(res_o, "structures/ordered/tracer")) is not None:
+            fits["ordered"] = f
+            out["source_ordered"] = f"{ordered_runs}: {src_o}"
     out["fits"] = fits
     for v, f in fits.items():
         if f is None:
@@ -187,8 +197,10 @@ def claim_a(runs) -> dict:
     return out
 
 
-def claim_b(runs) -> dict:
-    out: dict = {"shannon_radius_A": SHANNON_RADIUS_A, "variant": "disordered", "Ea_eV": {}, "Ea_eV_err": {}}
+def claim_b(runs, variant: str = "disordered") -> dict:
+    """Ea of ``variant`` of every halide (arrhenius/<material>, structures/<variant>/tracer) and the
+    weighted line through them against Shannon's radius."""
+    out: dict = {"shannon_radius_A": SHANNON_RADIUS_A, "variant": variant, "Ea_eV": {}, "Ea_eV_err": {}}
     for x, m in MATERIAL.items():
         arch = _archive(runs, x)
         res, src = _arrhenius(arch, m)
@@ -196,9 +208,9 @@ def claim_b(runs) -> dict:
             out.setdefault("missing", []).append(f"runs/validation-{m}: archive or a done analysis/{m}/* task")
             continue
         out.setdefault("source", {})[x] = src
-        f = _fit(res, "structures/disordered/tracer")
+        f = _fit(res, f"structures/{variant}/tracer")
         if f is None:
-            out.setdefault("missing", []).append(f"arrhenius/{m}: no fit of the disordered variant")
+            out.setdefault("missing", []).append(f"arrhenius/{m}: no fit of the {variant} variant")
             continue
         out["Ea_eV"][x], out["Ea_eV_err"][x] = f["Ea_eV"], f["Ea_eV_err"]
         out.setdefault("fits", {})[x] = f
@@ -366,8 +378,9 @@ def _mc_curvature(arch, task: str, T, sizes, n_mc: int, seed: int):
     return out
 
 
-def summarise(runs: pathlib.Path, n_mc: int, seed: int) -> dict:
-    a, b, c = claim_a(runs), claim_b(runs), claim_c(runs)
+def summarise(runs: pathlib.Path, n_mc: int, seed: int, ordered_runs: pathlib.Path | None = None) -> dict:
+    a, b, c = claim_a(runs, ordered_runs), claim_b(runs), claim_c(runs)
+    b_ordered = claim_b(ordered_runs or runs, "ordered")
     d = claim_d(runs, n_mc, seed)
     archives = {x: arch for x in MATERIAL if (arch := _archive(runs, x)) is not None}
     runs_facts = {MATERIAL[x]: _run_facts(arch) for x, arch in archives.items()}
@@ -381,6 +394,8 @@ def summarise(runs: pathlib.Path, n_mc: int, seed: int) -> dict:
         "D300_disordered_m2_per_s_err": a.get("D300_disordered_m2_per_s_err"),
         "Ea_eV": b["Ea_eV"], "Ea_eV_err": b["Ea_eV_err"],
         "Ea_linear_fit_R2": b.get("linear_fit", {}).get("R2"),
+        "Ea_eV_ordered": b_ordered["Ea_eV"], "Ea_eV_ordered_err": b_ordered["Ea_eV_err"],
+        "Ea_linear_fit_R2_ordered": b_ordered.get("linear_fit", {}).get("R2"),
         "gb_effect_ordered": c.get("ordered", {}).get("tracer_over_bulk_300K"),
         "gb_effect_ordered_err": c.get("ordered", {}).get("tracer_over_bulk_300K_err"),
         "gb_effect_disordered": c.get("disordered", {}).get("tracer_over_bulk_300K"),
@@ -392,9 +407,11 @@ def summarise(runs: pathlib.Path, n_mc: int, seed: int) -> dict:
                                   if "curvature_err_K2" in d else None),
         "runs": runs_facts,
         "framework": framework(runs),
-        "claims": {"a": a, "b": b, "c": c, "d": d},
+        "claims": {"a": a, "b": b, "b_ordered": b_ordered, "c": c, "d": d},
         "definitions": {
             "D300": "Arrhenius extrapolation to 300 K of the tracer D of Li (kinisi) of the bulk variant",
+            "Ea_eV": "claim b in the 50 %-disordered variant; Ea_eV_ordered: the same in the ordered variant "
+                     "(claims.b_ordered, from --ordered-runs when given)",
             "framework": "per MD run: RMS change of the host units' window-mean positions against the first tenth "
                          "of the run (md/framework.py; the largest window since 2026-11-30, the last one before), "
                          "and the 4a/4c anions whose nearest anion site changed (all-atom runs)",
@@ -432,20 +449,25 @@ def markdown(s: dict) -> str:
         lines.append(f"\nRatio disordered/ordered at 300 K: {_e(a['ratio_disordered_over_ordered'], a['ratio_err'])} "
                      f"(goal >= 10: {a['goal_ratio_at_least_10']}; each within one order of magnitude of the paper: "
                      f"{a['goal_each_within_one_order_of_paper']}).")
-    lines += ["", "| halide | Shannon radius [Å] | Ea (disordered) [eV] | D(300 K) [cm²/s] | fit |", "|---|---|---|---|---|"]
-    for x in MATERIAL:
-        f = (b.get("fits") or {}).get(x)
-        lines.append(f"| {x} | {SHANNON_RADIUS_A[x]} | " + (
-            "n/a | n/a | |" if f is None else
-            f"{_e(f['Ea_eV'], f['Ea_eV_err'], '{:.3f}')} | {_e(f['D300_m2_per_s'] * CM2_PER_M2)} | "
-            f"{f['fit_quality']}, T used {[int(t) for t, u in zip(f['temperatures_K'], f['used_in_fit']) if u]} |"))
-    if "linear_fit" in b:
-        lf = b["linear_fit"]
-        slope = _e(lf['slope_eV_per_A'], lf['slope_err_eV_per_A'], '{:.3f}')
-        lines.append(f"\nLinear fit Ea = {lf['intercept_eV']:.3f} eV + ({slope}) eV/Å × r: "
-                     f"R² = {_e(lf['R2'], fmt='{:.3f}')}; Ea increases with the radius: {b['Ea_increases_with_radius']}.")
-    else:
-        lines.append(f"\nNo linear fit: {'; '.join(b.get('missing', []))}.")
+    for bv in (b, s["claims"].get("b_ordered") or {}):
+        if not bv:
+            continue
+        lines += ["", f"| halide | Shannon radius [Å] | Ea ({bv['variant']}) [eV] | D(300 K) [cm²/s] | fit |",
+                  "|---|---|---|---|---|"]
+        for x in MATERIAL:
+            f = (bv.get("fits") or {}).get(x)
+            lines.append(f"| {x} | {SHANNON_RADIUS_A[x]} | " + (
+                "n/a | n/a | |" if f is None else
+                f"{_e(f['Ea_eV'], f['Ea_eV_err'], '{:.3f}')} | {_e(f['D300_m2_per_s'] * CM2_PER_M2)} | "
+                f"{f['fit_quality']}, T used {[int(t) for t, u in zip(f['temperatures_K'], f['used_in_fit']) if u]} |"))
+        if "linear_fit" in bv:
+            lf = bv["linear_fit"]
+            slope = _e(lf['slope_eV_per_A'], lf['slope_err_eV_per_A'], '{:.3f}')
+            lines.append(f"\nLinear fit ({bv['variant']}) Ea = {lf['intercept_eV']:.3f} eV + ({slope}) eV/Å × r: "
+                         f"R² = {_e(lf['R2'], fmt='{:.3f}')}; Ea increases with the radius: "
+                         f"{bv['Ea_increases_with_radius']}.")
+        else:
+            lines.append(f"\nNo linear fit ({bv['variant']}): {'; '.join(bv.get('missing', []))}.")
     lines += ["", "| phase | GB model | D(300 K) bulk [cm²/s] | whole GB cell / bulk | GB slab ∥ / bulk | GB slab ⊥ / bulk |",
               "|---|---|---|---|---|---|"]
     for phase in [*GB_NAMES, "LPSI_ordered"]:
@@ -484,11 +506,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", default=str(REPO / "runs"))
     ap.add_argument("--out", default=str(REPO / "docs" / "validation" / "summary.json"))
+    ap.add_argument("--ordered-runs", default=None,
+                    help="folder of the ordered-variant study's archives (validation-<X>/) for claim b in the ordered "
+                         "variant; default --runs")
     ap.add_argument("--mc", type=int, default=12, help="draws of the MD laws for the curvature error (0: none)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--markdown", action="store_true", help="also print the result tables of docs/validation.md")
     args = ap.parse_args(argv)
-    s = summarise(pathlib.Path(args.runs), args.mc, args.seed)
+    s = summarise(pathlib.Path(args.runs), args.mc, args.seed,
+                  pathlib.Path(args.ordered_runs) if args.ordered_runs else None)
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(s, indent=1, allow_nan=True) + "\n")

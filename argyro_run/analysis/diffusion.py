@@ -127,7 +127,7 @@ def fit_lags(dt_ps: float, fit_start_ps: float, fit_end_ps: float) -> tuple[int,
 
 
 def diffusivity_bayes(positions_A: np.ndarray, dt_ps: float, *, fit_start_ps: float, fit_end_ps: float,
-                      components=(0, 1, 2), seed: int = 0) -> dict:
+                      components=(0, 1, 2), seed: int = 0, refuse_improper: bool = True) -> dict:
     """Tracer diffusivity (m^2/s) of the atoms of ``positions_A`` (T, N, 3; unwrapped, Angstrom,
     sampled every ``dt_ps``) along ``components`` with kinisi's Bayesian regression of the
     all-origins MSD of the whole run over the lags [fit_start_ps, fit_end_ps] (see the module doc).
@@ -140,6 +140,11 @@ def diffusivity_bayes(positions_A: np.ndarray, dt_ps: float, *, fit_start_ps: fl
     fitted MSD points that the likelihood uses) and the window actually used
     (``fit_start_ps``, ``fit_end_ps``: the lags of the first and last fitted point). ``seed`` makes the
     MCMC reproducible; numpy's global random state is restored afterwards.
+
+    ``covariance_problem`` says when kinisi's covariance model does not describe the window (a
+    cage-dominated, sub-diffusive MSD: ``covariance_model_problem``). With ``refuse_improper`` (the
+    default) that is a ``fit_problem`` too and D is NaN; without it (coordinates confined by how the
+    atoms were chosen, e.g. across a GB slab) D is kept and the problem only reported.
 
     kinisi is given the archive's arrays, not a file: its time step is the sampling interval in fs
     (so every lag index k = lag / dt is exact), step_skip 1, no drift correction (the selected atoms
@@ -181,6 +186,9 @@ def diffusivity_bayes(positions_A: np.ndarray, dt_ps: float, *, fit_start_ps: fl
     if not np.any(np.asarray(da.variances)[k0 - 1:] > 0):
         raise ValueError(f"the atoms do not move along {''.join(_AXES[c] for c in comps)} in the fit window: "
                          "the MSD has no variance to fit")
+    model_problem = covariance_model_problem(np.asarray(da.variances, float)[k0 - 1:],
+                                             np.asarray(da.coords["n_samples"].values, float)[k0 - 1:],
+                                             np.arange(k0, K + 1) * dt_ps)
     diff = Diffusion(dg=sc.DataGroup({"da": da, "dimensionality": dg["dimensionality"]}))
     state = np.random.get_state()
     try:
@@ -194,15 +202,66 @@ def diffusivity_bayes(positions_A: np.ndarray, dt_ps: float, *, fit_start_ps: fl
     cov = np.asarray(diff.covariance_matrix.values, float)
     intercept = float(sc.to_unit(diff.intercept, "angstrom**2").values.mean())
     lag = np.arange(K + 1) * dt_ps
-    problem = fit_problem(cov, lag[k0:], full[k0:, list(comps)].sum(axis=1), float(slope.mean()), intercept)
+    problem = (model_problem if refuse_improper else "") or fit_problem(
+        cov, lag[k0:], full[k0:, list(comps)].sum(axis=1), float(slope.mean()), intercept)
     D, De, ci = (float(Ds.mean()), float(Ds.std(ddof=1)), np.percentile(Ds, CREDIBLE_PERCENTILES))
     if problem:
         D, De, ci = np.nan, np.nan, np.full(2, np.nan)
     return {"D_m2_per_s": D, "D_err_m2_per_s": De, "D_ci95_m2_per_s": ci, "D_samples_m2_per_s": Ds,
             "lag_ps": lag, "msd_A2": full, "msd_var_A4": var,
             "slope_A2_per_ps": float(slope.mean()), "intercept_A2": intercept, "fit_cov_A4": cov,
-            "fit_problem": problem,
+            "fit_problem": problem, "covariance_problem": model_problem,
             "fit_start_ps": k0 * dt_ps, "fit_end_ps": K * dt_ps, "components": comps}
+
+
+# How far var_k n_k^2 (see covariance_model_problem) may fall below its running maximum before the
+# window counts as not diffusive: SPREAD_FALL_SIGMAS standard errors of the variance estimate at that
+# lag, sqrt(2 / n_k) relative, and never less than SPREAD_FALL_TOLERANCE. Measured (docs/md.md): random
+# walks fall by up to 1.5 % with 8 atoms and by up to 77 % with 3 (within their sampling noise), the
+# validation runs' diffusive windows (138-192 Li) by at most 15 %, within their noise; the
+# cage-dominated ones (ordered Li6PS5Cl/I at 400-800 K) by 15-63 %, beyond it.
+SPREAD_FALL_TOLERANCE = 0.05
+SPREAD_FALL_SIGMAS = 3.0
+
+
+def covariance_model_problem(var_A4: np.ndarray, n_samples: np.ndarray, lag_ps: np.ndarray) -> str:
+    """Why kinisi's covariance model of the MSD does not describe these lags ("" when it does).
+
+    kinisi takes cov(MSD_i, MSD_j) = var_i n_i / n_j for lags i <= j (var_k the variance of the MSD at
+    lag k, n_k its number of independent samples). A matrix u_min(i,j) v_max(i,j) with u = var n and
+    v = 1 / n is the covariance of a time-changed Brownian motion, and positive semi-definite, only
+    where u / v = var_k n_k^2 does not decrease with the lag, i.e. where the spread of the squared
+    displacements grows at least linearly with the lag, as a random walk's does. In a cage-dominated
+    (sub-diffusive) window it saturates and var_k n_k^2 falls: the matrix is indefinite, kinisi
+    projects it onto the nearest semi-definite one, which is singular along a direction of (slope,
+    intercept), and its sampler walks off (ordered Li6PS5Cl/I at 500-700 K) or returns a slope the
+    data do not fix. Refused when var_k n_k^2 falls below its running maximum by more than its
+    sampling noise allows (SPREAD_FALL_SIGMAS x sqrt(2 / n_k), at least SPREAD_FALL_TOLERANCE): a few
+    atoms' variances scatter enough to make the matrix a little indefinite, which kinisi's projection
+    absorbs (its intervals still cover the truth on such walks)."""
+    var = np.asarray(var_A4, dtype=float)
+    n = np.asarray(n_samples, dtype=float)
+    lag = np.asarray(lag_ps, dtype=float)
+    if var.size < 2:
+        return ""
+    growth = var * n ** 2
+    peak = np.maximum.accumulate(growth)
+    if not np.all(np.isfinite(growth)):
+        return ""
+    ratio = np.where(peak > 0, growth / np.where(peak > 0, peak, 1.0), 1.0)
+    allowed = np.maximum(SPREAD_FALL_TOLERANCE, SPREAD_FALL_SIGMAS * np.sqrt(2.0 / np.maximum(n, 1e-300)))
+    excess = (1.0 - ratio) / allowed
+    k = int(np.argmax(excess))
+    if excess[k] <= 1.0:
+        return ""
+    idx = np.arange(var.size)
+    lo, hi = np.minimum.outer(idx, idx), np.maximum.outer(idx, idx)
+    ev = np.linalg.eigvalsh(var[lo] * n[lo] / n[hi])
+    return (f"the window is not diffusive: kinisi's random-walk covariance needs var_k n_k^2 (the spread of the "
+            f"squared displacements) to grow with the lag, but it falls to {ratio[k]:.2f} of its "
+            f"maximum by {lag[k]:g} ps (sampling noise allows {1 - allowed[k]:.2f}), so its covariance is "
+            f"indefinite (smallest/largest eigenvalue {ev.min() / ev.max():.2g}) and the fit is improper; cage "
+            f"motion dominates [{lag[0]:g}, {lag[-1]:g}] ps (move analysis.fit_start_ps later or run longer)")
 
 
 def fit_problem(cov_A4: np.ndarray, lag_ps: np.ndarray, msd_A2: np.ndarray, slope_A2_per_ps: float,

@@ -7,7 +7,8 @@ duplicated: a ballistic trajectory gives exactly (v tau)^2); its posterior agree
 generalised-least-squares solution of the same likelihood; the result is reproducible from the seed
 and leaves numpy's global random state alone; in-plane and normal components of a planar walk; the
 95 % credible intervals of 200 random walks of known D cover the truth at least 0.90 of the time
-with a posterior sd 0.9-1.6 x the actual scatter (kinisi is conservative, see the test); the
+with a posterior sd 0.9-1.6 x the actual scatter (kinisi is conservative, see the test); a
+cage-dominated window, where kinisi's model covariance is not one, gives no D and says why; the
 analysis task stores the fit that gives D, the block estimate as a cross-check, and an Arrhenius fit
 weighted by the new errors.
 """
@@ -17,7 +18,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from argyro_run.analysis.diffusion import A2_PER_PS, diffusivity_bayes, fit_lags, msd
+from argyro_run.analysis.diffusion import (
+    A2_PER_PS,
+    SPREAD_FALL_SIGMAS,
+    SPREAD_FALL_TOLERANCE,
+    covariance_model_problem,
+    diffusivity_bayes,
+    fit_lags,
+    msd,
+)
 from argyro_run.analysis.tasks import mcmc_seed, run_arrhenius, run_diffusion
 from argyro_run.results import Result
 
@@ -91,10 +100,74 @@ def test_planar_walk_components():
     nor = diffusivity_bayes(x, 0.1, fit_start_ps=1.0, fit_end_ps=6.0, components=(2,), seed=1)
     lo, hi = par["D_ci95_m2_per_s"]
     assert lo - 2 * par["D_err_m2_per_s"] < D * 1e-8 < hi + 2 * par["D_err_m2_per_s"]
-    assert abs(nor["D_m2_per_s"]) < 0.01 * D * 1e-8
+    # a vibration about fixed z has a bounded MSD: kinisi's covariance model does not hold, so no D
+    # is refused by default; kept on request (the GB slab's confined components), with the reason
+    assert np.isnan(nor["D_m2_per_s"]) and "not diffusive" in nor["fit_problem"]
+    kept = diffusivity_bayes(x, 0.1, fit_start_ps=1.0, fit_end_ps=6.0, components=(2,), seed=1,
+                             refuse_improper=False)
+    assert kept["fit_problem"] == "" and "not diffusive" in kept["covariance_problem"]
+    assert abs(kept["D_m2_per_s"]) < 0.01 * D * 1e-8
     x[..., 2] = 1.0                                            # frozen along z: nothing to fit, said so
     with pytest.raises(ValueError, match="do not move along z"):
         diffusivity_bayes(x, 0.1, fit_start_ps=1.0, fit_end_ps=6.0, components=(2,), seed=1)
+
+
+def caged(amplitude_A, tau_ps, dt_ps, n_steps, n_atoms, rng):
+    """Atoms vibrating in harmonic cages (Ornstein-Uhlenbeck, relaxation time tau_ps): the MSD
+    saturates at 2 * 3 amplitude^2 after a few tau, as Li's in a slow ordered argyrodite does."""
+    a = np.exp(-dt_ps / tau_ps)
+    x = np.zeros((n_steps, n_atoms, 3))
+    x[0] = amplitude_A * rng.standard_normal((n_atoms, 3))
+    for t in range(1, n_steps):
+        x[t] = a * x[t - 1] + np.sqrt(1 - a * a) * amplitude_A * rng.standard_normal((n_atoms, 3))
+    return x
+
+
+def test_model_covariance_is_a_covariance_exactly_when_the_spread_grows():
+    """kinisi's cov_ij = var_i n_i / n_j (i <= j) is positive semi-definite exactly when
+    var_k n_k^2 does not decrease with k (a time-changed Brownian motion): random non-decreasing
+    sequences give no eigenvalue below round-off, one dip anywhere gives a clearly negative one."""
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        m = int(rng.integers(5, 60))
+        n = np.sort(rng.uniform(1e3, 1e5, m))[::-1]                   # fewer samples at longer lags
+        growth = np.cumsum(rng.uniform(0.0, 1.0, m)) + 0.1          # var n^2 non-decreasing
+        var = growth / n ** 2
+        idx = np.arange(m)
+        lo, hi = np.minimum.outer(idx, idx), np.maximum.outer(idx, idx)
+        ev = np.linalg.eigvalsh(var[lo] * n[lo] / n[hi])
+        assert ev.min() >= -1e-12 * ev.max()
+        assert covariance_model_problem(var, n, np.arange(m) + 1.0) == ""
+        j = int(rng.integers(1, m))
+        dipped = growth.copy()
+        dipped[j] = 0.5 * growth[j - 1]                              # one fall by half
+        var = dipped / n ** 2
+        ev = np.linalg.eigvalsh(var[lo] * n[lo] / n[hi])
+        assert ev.min() < -1e-6 * ev.max()
+        assert "not diffusive" in covariance_model_problem(var, n, np.arange(m) + 1.0)
+        noisy = growth * (1.0 - 0.5 * SPREAD_FALL_TOLERANCE * (np.arange(m) == j))   # a fall within the tolerance
+        assert covariance_model_problem(noisy / n ** 2, n, np.arange(m) + 1.0) == ""
+        # the same halving with 20 samples per lag is within the noise of the variance estimates
+        few = np.full(m, 20.0)
+        assert SPREAD_FALL_SIGMAS * np.sqrt(2 / 20.0) > 0.5
+        assert covariance_model_problem(dipped / few ** 2, few, np.arange(m) + 1.0) == ""
+
+
+def test_a_caged_window_is_refused_a_diffusive_one_kept():
+    """In a cage-dominated window (the MSD saturated) kinisi's model covariance is indefinite: no D,
+    with the reason and what to change; the same number of random-walk atoms over the same window
+    gives a D within its error of the truth and no problem."""
+    rng = np.random.default_rng(11)
+    x = caged(0.8, 0.3, 0.1, 400, 16, rng)
+    r = diffusivity_bayes(x, 0.1, fit_start_ps=2.0, fit_end_ps=10.0, seed=3)
+    assert np.isnan(r["D_m2_per_s"]) and "not diffusive" in r["fit_problem"]
+    assert "analysis.fit_start_ps" in r["fit_problem"]
+    growth = r["msd_var_A4"][20:101] / np.arange(20, 101) ** 2.0        # var_k n_k^2 up to a constant (n_k ~ 1/k)
+    assert growth[-1] < 0.8 * growth.max()                               # the cause, in the data
+    w = random_walk(0.05, 0.1, 400, 16, rng)
+    r = diffusivity_bayes(w, 0.1, fit_start_ps=2.0, fit_end_ps=10.0, seed=3)
+    assert r["fit_problem"] == ""
+    assert abs(r["D_m2_per_s"] - 0.05 * A2_PER_PS) < 3 * r["D_err_m2_per_s"]
 
 
 def test_window_errors():
