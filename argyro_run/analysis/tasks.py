@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from argyro_run.analysis.diffusion import (
+    ESTIMATOR,
     MIN_DIFFUSIVE_MSD_A2,
     arrhenius_fit,
     conductivity_mS_per_cm,
@@ -216,7 +217,7 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
                   n_diffusive=int(diffusive.sum()),
                   species=an["species"], charge_e=charge, n_carriers=n_car, volume_A3=vol,
                   haven_ratio=float(an.get("haven_ratio", 1.0)), seed=seed,
-                  estimator="kinisi 2.1 Bayesian regression of the all-origins MSD (cross-check: block means)")
+                  estimator=params.get("estimator", ESTIMATOR))
     log.info("diffusion %s: D = %s m^2/s at T = %s K", params["structure"],
              ", ".join(f"{d:.3g}" for d in rows["tracer"]), ", ".join(f"{t:g}" for t in rows["T"]))
     return out

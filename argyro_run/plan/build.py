@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from argyro_run.analysis.diffusion import ESTIMATOR
 from argyro_run.config.md import MDSection
 from argyro_run.learning.check import check_radius_A
 from argyro_run.plan import cost
@@ -383,7 +384,8 @@ def build_plan(cfg) -> Plan:
                                       "against the reference")
                 aid = f"analysis/{m.name}/{s}"
                 analysis_ids.append(b.add(aid, "diffusion", {"analysis": m_analysis, "structure": s,
-                                                             "material": m.name, "seed": task_seed(seed, aid)}, md_ids,
+                                                             "material": m.name, "seed": task_seed(seed, aid),
+                                                             "estimator": ESTIMATOR}, md_ids,
                                           cost_s=cost.diffusion_s(len(md_ids), samples, n_blocks, block_lag,
                                                                   sizes[m.name][s] * mobile[m.name], gb=gb),
                                           description=f"MSD and diffusivity of {s}"))

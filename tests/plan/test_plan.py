@@ -277,3 +277,18 @@ def test_a_later_key_at_its_neutral_value_keeps_the_hashes():
         differ = {t for t in base if base[t] != changed[t]}
         assert any(t.startswith("learning/level") for t in differ), change
         assert "learning/initial_data" not in differ and not any(t.startswith("structures/") for t in differ)
+
+
+def test_a_new_diffusion_estimator_reanalyses_without_new_md(monkeypatch):
+    """The diffusion task carries the estimator it computes D with (analysis.diffusion.ESTIMATOR):
+    another estimator re-runs every analysis and what depends on it (Arrhenius, FE inputs, summary)
+    on resume, and no MD, learning or structure task."""
+    import argyro_run.plan.build as build
+
+    base = hashes(plan_of())
+    assert all(t.params["estimator"] == build.ESTIMATOR for t in plan_of().tasks if t.kind == "diffusion")
+    monkeypatch.setattr(build, "ESTIMATOR", build.ESTIMATOR + " (changed)")
+    changed = hashes(plan_of())
+    differ = {t for t in base if base[t] != changed[t]}
+    assert {t for t in base if t.startswith("analysis/")} <= differ
+    assert not any(t.startswith(("md/", "learning/", "structures/", "check/")) for t in differ)
