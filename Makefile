@@ -43,7 +43,7 @@ test: $(TEST_STAMP)
 
 # the self-contained speed/cost benchmarks (docs/benchmarks.md); the others need a run's archive or
 # arguments (barrier_check, learning_check, reference_accuracy, validation_summary: see their docstrings)
-BENCHES := fe_speed fe_interface md_cost mtp_speed mtp_grade_cost train_speed references local_learning neighbour_pairs
+BENCHES := fe_speed fe_interface md_cost analysis_cost mtp_speed mtp_grade_cost train_speed references local_learning neighbour_pairs
 
 bench: $(TEST_STAMP)
 	@for b in $(BENCHES); do echo "== benchmarks/$$b.py"; $(PY) benchmarks/$$b.py || exit 1; done

@@ -283,12 +283,19 @@ def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int]
 # all-origins MSD (argyro_run.analysis.diffusion.msd): per (origin, lag) pair and mobile atom, CPU
 # time 18.5-19 ns for 401x24, 401x148 and 2001x192 trajectories (2026-11-29, this machine)
 ANALYSIS_NS_PER_PAIR_ATOM = 19.0
-# one kinisi fit (diffusivity_bayes: its MSD and covariance plus the MCMC, 32 walkers x 600 steps):
-# CPU time 0.40 s (401 samples x 24 atoms) and 0.47 s (401 x 68), median of 4, 2026-11-29 on the
-# shared 2-core machine under load; dominated by the MCMC, nearly independent of the trajectory
-ANALYSIS_S_PER_FIT = 0.45
+# one kinisi fit (diffusivity_bayes), CPU time on this machine (2026-11-30, random walks of 24 and 192
+# atoms, 601 and 1001 samples, fit ends at 100-400 lags: 1.9-7.6 s, law within 18 %): its MSD with
+# the variance of every lag, per (origin, lag) pair and atom (beside our own MSD of the same lags,
+# which diffusivity_bayes compares it with); its covariance matrix, built lag by lag in Python, per lag
+# up to the fit end; and the MCMC, per fit.
+KINISI_NS_PER_PAIR_ATOM = 66.0
+KINISI_S_PER_LAG = 6.6e-3
+ANALYSIS_S_PER_FIT = 0.3
 ANALYSIS_IMPORT_S = 1.2            # importing kinisi (scipp, emcee, statsmodels): 1.15 s CPU, once per process
-ANALYSIS_GB_FACTOR = 3.0           # GB cells: the GB-slab and bulk-region subsets again (quickstart: 3)
+# GB cells: the GB-slab (twice: parallel, perpendicular) and bulk-region subsets again: at most 3x the
+# atoms of the whole-cell fit in all (the slab's atoms counted twice), 4 fits
+ANALYSIS_GB_FACTOR = 3.0
+ANALYSIS_GB_FITS = 4
 
 
 def _pairs(samples: int, max_lag: int) -> float:
@@ -298,15 +305,19 @@ def _pairs(samples: int, max_lag: int) -> float:
 
 def diffusion_s(n_runs: int, samples: int, n_blocks: int, block_max_lag: int, n_mobile: float,
                 gb: bool = False) -> float:
-    """Per run: the all-origins MSD of the ``n_mobile`` diffusing atoms up to the fit end
-    ``block_max_lag`` twice (ours and kinisi's), the ``n_blocks`` blocks' MSDs of the block
-    cross-check, and one kinisi fit (a GB cell: its MSDs ``ANALYSIS_GB_FACTOR`` times, 4 fits).
-    ``analysis.collective`` adds one more fit per run, not counted."""
+    """Per run and fit: kinisi's and our all-origins MSD of the fitted atoms up to the fit end
+    ``block_max_lag``, the ``n_blocks`` blocks' MSDs of the block cross-check, kinisi's covariance
+    (per lag) and its MCMC. A run of a GB cell fits ``ANALYSIS_GB_FITS`` subsets holding
+    ``ANALYSIS_GB_FACTOR`` times its mobile atoms in all. ``analysis.collective`` adds one more fit
+    per run, not counted."""
     block = samples // max(1, n_blocks)
-    pairs = 2 * _pairs(samples, block_max_lag) + n_blocks * _pairs(block, block_max_lag)
-    msd_s = pairs * n_mobile * ANALYSIS_NS_PER_PAIR_ATOM * 1e-9 * (ANALYSIS_GB_FACTOR if gb else 1.0)
-    fits = 4 if gb else 1             # a GB cell: tracer, GB parallel, GB perpendicular, bulk region
-    return max(FLOOR_S, ANALYSIS_IMPORT_S + n_runs * (msd_s + fits * ANALYSIS_S_PER_FIT))
+    per_atom_ns = (_pairs(samples, block_max_lag) * (ANALYSIS_NS_PER_PAIR_ATOM + KINISI_NS_PER_PAIR_ATOM)
+                   + n_blocks * _pairs(block, block_max_lag) * ANALYSIS_NS_PER_PAIR_ATOM)
+    atoms = n_mobile * (ANALYSIS_GB_FACTOR if gb else 1.0)
+    fits = ANALYSIS_GB_FITS if gb else 1
+    lags = max(0, min(int(block_max_lag), int(samples) - 1))
+    per_run = per_atom_ns * atoms * 1e-9 + fits * (lags * KINISI_S_PER_LAG + ANALYSIS_S_PER_FIT)
+    return max(FLOOR_S, ANALYSIS_IMPORT_S + n_runs * per_run)
 
 
 STRUCTURES_S_PER_STRUCTURE = 0.05  # builder + bicrystal overlap removal
