@@ -11,7 +11,7 @@ is typed in here except the papers' values and Shannon's ionic radii, tables bel
   b. Ea of the disordered variant of Li6PS5Cl, Li6PS5Br, Li6PS5I against the halide's ionic radius:
      a weighted straight line, its slope, R^2 and whether Ea increases with the radius; the same for
      the ordered variant (`--ordered-runs`: the archives of the ordered study, default --runs; when
-     given, claim a's ordered D(300 K) comes from there too).
+     given, claim a's ordered D(300 K) and claim d's FE come from there too, where they exist).
   c. GB effect per phase: D(300 K) of the Sigma 5 (310) bicrystal (whole cell, `tracer`; and its GB
      slab along / across the GB) over the bulk D(300 K) of the same phase.
   d. Li6PS5I polycrystal (`fe/<case>`): ln D_eff = a + b/T + c/T^2 per grain size, c in K^2 with its
@@ -303,17 +303,23 @@ def _law_sources(arch, case_task: str) -> dict:
     return {}
 
 
-def claim_d(runs, n_mc: int, seed: int, case: str = "ordered") -> dict:
-    arch = _archive(runs, "I")
+def claim_d(runs, n_mc: int, seed: int, case: str = "ordered", ordered_runs=None) -> dict:
+    """The Li6PS5I polycrystal's curvature from the ``fe/<case>`` task of the archive under
+    ``ordered_runs`` when that task is done there (the ordered study's longer runs feed its bulk and
+    GB laws), else under ``runs``."""
     task = f"fe/{case}"
-    if arch is None or task not in arch.tasks or arch.tasks[task].get("status") != "done":
+    for where in ([ordered_runs] if ordered_runs is not None else []) + [runs]:
+        arch = _archive(where, "I")
+        if arch is not None and task in arch.tasks and arch.tasks[task].get("status") == "done":
+            break
+    else:
         return {"missing": f"runs/validation-LPSI archive or its {task} task"}
     res = arch.result(task)
     T = np.asarray(res.get("temperatures_K"), float)
     sizes = np.asarray(res.get("grain_sizes_nm"), float)
     Dm = np.asarray(res.get("D_eff_mean_m2_per_s"), float)          # (n_T, n_d)
     Db = np.asarray(res.get("D_bulk_m2_per_s"), float)
-    out: dict = {"case": case, "temperatures_K": T.tolist(), "grain_sizes_nm": sizes.tolist(),
+    out: dict = {"case": case, "source": f"{where}: {task}", "temperatures_K": T.tolist(), "grain_sizes_nm": sizes.tolist(),
                  "D_eff_mean_m2_per_s": Dm.tolist(), "D_bulk_m2_per_s": Db.tolist(),
                  "laws": {k: {"D0_m2_per_s": np.asarray(res.get(f"inputs/{k}/D0_m2_per_s"), float).tolist(),
                               "Ea_eV": np.asarray(res.get(f"inputs/{k}/Ea_eV"), float).tolist()}
@@ -381,7 +387,7 @@ def _mc_curvature(arch, task: str, T, sizes, n_mc: int, seed: int):
 def summarise(runs: pathlib.Path, n_mc: int, seed: int, ordered_runs: pathlib.Path | None = None) -> dict:
     a, b, c = claim_a(runs, ordered_runs), claim_b(runs), claim_c(runs)
     b_ordered = claim_b(ordered_runs or runs, "ordered")
-    d = claim_d(runs, n_mc, seed)
+    d = claim_d(runs, n_mc, seed, ordered_runs=ordered_runs)
     archives = {x: arch for x in MATERIAL if (arch := _archive(runs, x)) is not None}
     runs_facts = {MATERIAL[x]: _run_facts(arch) for x, arch in archives.items()}
     refs = [f["reference"] for f in runs_facts.values() if f["reference"]]
