@@ -42,6 +42,7 @@ from argyro_run.analysis.diffusion import (
     is_diffusive,
     msd_at_lag_A2,
 )
+from argyro_run.config.analysis import block_length_ps
 from argyro_run.errors import UserError
 from argyro_run.results import Result
 
@@ -123,7 +124,7 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
             raise ValueError(f"{tid}: time_ps is not uniformly sampled")
         x = np.asarray(r.get("trajectory/positions_A"), float)
         mask = _species_mask(r.get("trajectory/numbers"), an["species"])
-        block_ps = (len(t) // n_blocks - 1) * dt
+        block_ps = block_length_ps(len(t), dt, n_blocks)
         fit_end = an.get("fit_end_ps") or 0.5 * block_ps
         start = an.get("fit_start_ps")
         start = 0.2 * block_ps if start is None else float(start)

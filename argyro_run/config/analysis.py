@@ -10,6 +10,19 @@ from pydantic import Field, model_validator
 from argyro_run.config.base import Section
 
 
+def production_samples(production_ps: float, dump_interval_fs: float) -> int:
+    """Positions an MD production keeps: one every dump_interval_fs, both ends included."""
+    return int(round(float(production_ps) * 1000.0 / float(dump_interval_fs))) + 1
+
+
+def block_length_ps(samples: int, dt_ps: float, n_blocks: int) -> float:
+    """The longest lag one of ``n_blocks`` contiguous blocks of a run of ``samples`` positions every
+    ``dt_ps`` holds (the cross-check's blocks; the fit window must end within it): (samples //
+    n_blocks - 1) dt_ps, e.g. 299 ps for 600 ps sampled every 1 ps in 2 blocks. The one formula of the
+    input check (config/root.py), the plan's cost and the analysis task."""
+    return (int(samples) // max(1, int(n_blocks)) - 1) * float(dt_ps)
+
+
 class AnalysisSection(Section):
     fit_start_ps: float | None = Field(None, ge=0, le=1e7,
                                        description="Start of the MSD fit window (lag time; default: a fifth of a "

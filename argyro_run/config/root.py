@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, PrivateAttr
 
 from argyro_run.config.active_learning import ActiveLearningSection
-from argyro_run.config.analysis import AnalysisSection
+from argyro_run.config.analysis import AnalysisSection, block_length_ps, production_samples
 from argyro_run.config.base import Section
 from argyro_run.config.fe import FESection
 from argyro_run.config.materials import Material
@@ -186,21 +186,24 @@ def cross_field_problems(cfg: Config) -> list[str]:
     if cfg.md is not None:
         prod, start, end = cfg.md.production_ps, cfg.analysis.fit_start_ps, cfg.analysis.fit_end_ps
         blocks = cfg.analysis.n_blocks
+        dt_ps = cfg.md.dump_interval_fs / 1000.0
+        block = block_length_ps(production_samples(prod, cfg.md.dump_interval_fs), dt_ps, blocks)
+        what = (f"the block length ({block:g} ps: md.production_ps / analysis.n_blocks in samples of "
+                f"md.dump_interval_fs, less one)")
         if start is not None and start >= prod:
             out.append(f"analysis.fit_start_ps ({start}) must be inside md.production_ps ({prod})")
         if end is not None and end > prod:
             out.append(f"analysis.fit_end_ps ({end}) must not exceed md.production_ps ({prod})")
-        if start is not None and start >= prod / blocks:
-            out.append(f"analysis.fit_start_ps ({start}) must be below the block length md.production_ps / "
-                       f"analysis.n_blocks ({prod / blocks:g} ps); allowed: a shorter fit window, fewer blocks "
-                       "or a longer production")
-        elif start is not None and end is None and start >= 0.5 * prod / blocks:
+        if start is not None and start >= block:
+            out.append(f"analysis.fit_start_ps ({start}) must be below {what}; allowed: a shorter fit window, "
+                       "fewer blocks or a longer production")
+        elif start is not None and end is None and start >= 0.5 * block:
             out.append(f"analysis.fit_start_ps ({start}) must be below the default end of the fit window, half a "
-                       f"block ({0.5 * prod / blocks:g} ps = md.production_ps / analysis.n_blocks / 2); allowed: "
-                       "set analysis.fit_end_ps, a smaller fit_start_ps or fewer blocks")
-        if end is not None and end > prod / blocks:
-            out.append(f"analysis.fit_end_ps ({end}) must not exceed the block length md.production_ps / "
-                       f"analysis.n_blocks ({prod / blocks:g} ps)")
+                       f"block ({0.5 * block:g} ps); allowed: set analysis.fit_end_ps, a smaller fit_start_ps or "
+                       "fewer blocks")
+        if end is not None and end > block + 1e-9:
+            out.append(f"analysis.fit_end_ps ({end}) must not exceed {what}; allowed: <= {block:g}, fewer blocks "
+                       "or a longer production")
         if cfg.md.structures:
             known = sorted({s for m in cfg.materials for s in m.structure_names()})
             unknown = [s for s in cfg.md.structures if s not in known]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from argyro_run.analysis.diffusion import ESTIMATOR
+from argyro_run.config.analysis import block_length_ps, production_samples
 from argyro_run.config.md import MDSection
 from argyro_run.learning.check import check_radius_A
 from argyro_run.plan import cost
@@ -320,9 +321,9 @@ def build_plan(cfg) -> Plan:
         analysis = cfg.analysis.model_dump(mode="json")
         md_level = _md_level(cfg)
         dump_ps = cfg.md.dump_interval_fs / 1000.0
-        samples = int(round(cfg.md.production_ps / dump_ps)) + 1
+        samples = production_samples(cfg.md.production_ps, cfg.md.dump_interval_fs)
         n_blocks = cfg.analysis.n_blocks
-        block_ps = (samples // n_blocks - 1) * dump_ps
+        block_ps = block_length_ps(samples, dump_ps, n_blocks)
         fit_end = cfg.analysis.fit_end_ps or 0.5 * block_ps
         block_lag = int(fit_end / dump_ps + 1e-9)
         mobile = {m.name: _unit_cell_stats(cfg, m, cfg.analysis.species or _mobile_ion(cfg, m))[0] for m in cfg.materials}

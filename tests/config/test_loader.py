@@ -181,6 +181,22 @@ def test_fit_start_beyond_default_fit_end():
             '[md]\nproduction_ps = 100.0\n[analysis]\nn_blocks = 5\nfit_start_ps = 10.0\n')
     text = "\n".join(problems_of(base))
     assert "analysis.fit_start_ps (10.0) must be below the default end of the fit window" in text
-    assert "(10 ps" in text
+    assert "(9.95 ps)" in text               # 1001 samples every 0.1 ps: blocks of 200, 19.9 ps of lags
     config_from_text(base + "fit_end_ps = 15.0\n")
     config_from_text(base.replace("fit_start_ps = 10.0", "fit_start_ps = 4.0"))
+
+
+def test_fit_end_within_the_block_the_analysis_cuts():
+    """The input check measures a block as the analysis task does (config.analysis.block_length_ps):
+    600 ps sampled every 1 ps in 2 blocks hold 299 ps of lags, so a window ending at 300 ps is refused
+    before any MD (the seventh validation study found it only in the analysis, after an hour), and
+    one ending at 299 ps passes (the task computes its block with the same function)."""
+    from argyro_run.config.analysis import block_length_ps, production_samples
+
+    base = ('[[materials]]\nname = "L"\n[potential]\nfile = "x.mtp"\n[active_learning]\nenabled = false\n'
+            '[md]\nproduction_ps = 600.0\ndump_interval_fs = 1000.0\n[analysis]\nn_blocks = 2\nfit_start_ps = 30.0\n')
+    text = "\n".join(problems_of(base + "fit_end_ps = 300.0\n"))
+    assert "analysis.fit_end_ps (300.0) must not exceed the block length (299 ps" in text and "<= 299" in text
+    config_from_text(base + "fit_end_ps = 299.0\n")
+    assert production_samples(600.0, 1000.0) == 601 and block_length_ps(601, 1.0, 2) == 299.0
+    assert block_length_ps(production_samples(100.0, 100.0), 0.1, 5) == pytest.approx(19.9)
