@@ -19,13 +19,6 @@ from argyro_run.plan import cost
 CASES = ((1001, 192, 100, 400), (1001, 192, 50, 200), (1001, 192, 25, 100), (1001, 24, 100, 400), (601, 192, 30, 300))
 
 
-def law_s(samples: int, atoms: int, last_lag: int) -> float:
-    """The planner's CPU seconds of one fit (no block cross-check, no import)."""
-    pairs = cost._pairs(samples, last_lag)
-    return (pairs * atoms * (cost.ANALYSIS_NS_PER_PAIR_ATOM + cost.KINISI_NS_PER_PAIR_ATOM) * 1e-9
-            + last_lag * cost.KINISI_S_PER_LAG + cost.ANALYSIS_S_PER_FIT)
-
-
 def main() -> int:
     rng = np.random.default_rng(0)
     walk = np.cumsum(rng.normal(scale=0.1, size=(101, 8, 3)), axis=0)
@@ -36,7 +29,7 @@ def main() -> int:
         t0 = time.process_time()
         diffusivity_bayes(x, 0.1, fit_start_ps=k0 * 0.1, fit_end_ps=k1 * 0.1)
         cpu = time.process_time() - t0
-        law = law_s(samples, atoms, k1)
+        law = cost.kinisi_fit_s(samples, k1, atoms)
         print(f"{samples:>8} {atoms:>6} {k0:>4}-{k1:<4} {cpu:>8.2f} {law:>8.2f} {law / cpu:>8.2f}")
     return 0
 

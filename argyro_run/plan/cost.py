@@ -298,7 +298,8 @@ ANALYSIS_GB_FACTOR = 3.0
 ANALYSIS_GB_FITS = 4
 
 
-def _pairs(samples: int, max_lag: int) -> float:
+def msd_pairs(samples: int, max_lag: int) -> float:
+    """(origin, lag) pairs of an all-origins MSD of ``samples`` positions up to ``max_lag``."""
     k = max(0, min(int(max_lag), int(samples) - 1))
     return k * samples - k * (k + 1) / 2.0
 
@@ -311,13 +312,20 @@ def diffusion_s(n_runs: int, samples: int, n_blocks: int, block_max_lag: int, n_
     ``ANALYSIS_GB_FACTOR`` times its mobile atoms in all. ``analysis.collective`` adds one more fit
     per run, not counted."""
     block = samples // max(1, n_blocks)
-    per_atom_ns = (_pairs(samples, block_max_lag) * (ANALYSIS_NS_PER_PAIR_ATOM + KINISI_NS_PER_PAIR_ATOM)
-                   + n_blocks * _pairs(block, block_max_lag) * ANALYSIS_NS_PER_PAIR_ATOM)
     atoms = n_mobile * (ANALYSIS_GB_FACTOR if gb else 1.0)
     fits = ANALYSIS_GB_FITS if gb else 1
-    lags = max(0, min(int(block_max_lag), int(samples) - 1))
-    per_run = per_atom_ns * atoms * 1e-9 + fits * (lags * KINISI_S_PER_LAG + ANALYSIS_S_PER_FIT)
+    blocks_s = n_blocks * msd_pairs(block, block_max_lag) * ANALYSIS_NS_PER_PAIR_ATOM * atoms * 1e-9
+    per_run = fits * kinisi_fit_s(samples, block_max_lag, atoms / fits) + blocks_s
     return max(FLOOR_S, ANALYSIS_IMPORT_S + n_runs * per_run)
+
+
+def kinisi_fit_s(samples: int, max_lag: int, atoms: float) -> float:
+    """CPU seconds of one ``diffusivity_bayes`` fit of ``atoms`` atoms over lags up to ``max_lag``:
+    our MSD and kinisi's (with its per-lag variances), kinisi's covariance build and the MCMC
+    (benchmarks/analysis_cost.py measures it)."""
+    lags = max(0, min(int(max_lag), int(samples) - 1))
+    return (msd_pairs(samples, max_lag) * atoms * (ANALYSIS_NS_PER_PAIR_ATOM + KINISI_NS_PER_PAIR_ATOM) * 1e-9
+            + lags * KINISI_S_PER_LAG + ANALYSIS_S_PER_FIT)
 
 
 STRUCTURES_S_PER_STRUCTURE = 0.05  # builder + bicrystal overlap removal
