@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from argyro_run.config.base import Section
 
@@ -17,7 +17,12 @@ class MDSection(Section):
         default_factory=lambda: [500.0, 600.0, 700.0], min_length=1, description="MD temperatures.")
     timestep_fs: float = Field(1.0, gt=0, le=10, description="Time step.")
     equilibration_ps: float = Field(10.0, ge=0, le=1e6, description="Equilibration before production (not analysed).")
-    production_ps: float = Field(100.0, gt=0, le=1e7, description="Production length (analysed).")
+    production_ps: Annotated[float, Field(gt=0, le=1e7)] | Annotated[
+        list[Annotated[float, Field(gt=0, le=1e7)]], Field(min_length=1)] = Field(
+        100.0, description="Production length (analysed): one for every temperature, or a list with one per "
+                           "temperature of temperatures_K, in the same order, e.g. [2000, 1000, 600] for "
+                           "[600, 700, 800]: where the ion hops rarely (low temperature, an ordered phase) a run "
+                           "needs to be longer to hold enough hops, the fast runs need not.")
     ensemble: Literal["nvt", "npt", "nve"] = Field(
         "nvt", description="nvt: fixed cell; npt: NPT equilibration at pressure_bar, then NVT production at the "
                            "mean volume of the second half of the equilibration; nve: NVT equilibration, then "
@@ -68,9 +73,31 @@ class MDSection(Section):
                                            description="Fail when the mean production temperature is off by more than "
                                                        "this fraction of the target (0.25 = 25 %).")
 
+    def production_ps_at(self, temperature_K: float) -> float:
+        """Production length of the run at ``temperature_K`` (one of ``temperatures_K``)."""
+        if not isinstance(self.production_ps, list):
+            return float(self.production_ps)
+        for T, ps in zip(self.temperatures_K, self.production_ps):
+            if abs(T - float(temperature_K)) < 1e-9:
+                return float(ps)
+        raise ValueError(f"{temperature_K} K is not one of md.temperatures_K {self.temperatures_K}")
+
+    def production_lengths_ps(self) -> list[float]:
+        """Production length of every temperature, in the order of ``temperatures_K``."""
+        return [self.production_ps_at(T) for T in self.temperatures_K]
+
     def annealing_temperature_K(self) -> float:
         """``anneal_temperature_K``, by default the hottest of ``temperatures_K``."""
         return float(self.anneal_temperature_K or max(self.temperatures_K))
+
+    @field_validator("production_ps")
+    @classmethod
+    def _one_length_per_temperature(cls, v, info):
+        temps = info.data.get("temperatures_K")
+        if isinstance(v, list) and temps is not None and len(v) != len(temps):
+            raise ValueError(f"{len(v)} lengths for {len(temps)} temperatures_K {temps}; allowed: one number for "
+                             "all, or one length per temperature in the same order")
+        return v
 
     @model_validator(mode="after")
     def _check(self):
@@ -85,7 +112,8 @@ class MDSection(Section):
         if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
             raise ValueError(f"dump_interval_fs ({self.dump_interval_fs}) must be a multiple of timestep_fs "
                              f"({self.timestep_fs})")
-        if self.production_ps * 1000.0 < 10 * self.dump_interval_fs:
-            raise ValueError(f"production_ps ({self.production_ps}) must hold at least 10 samples of "
+        short = min(self.production_lengths_ps())
+        if short * 1000.0 < 10 * self.dump_interval_fs:
+            raise ValueError(f"production_ps ({short}) must hold at least 10 samples of "
                              f"dump_interval_fs ({self.dump_interval_fs})")
         return self

@@ -184,16 +184,18 @@ def cross_field_problems(cfg: Config) -> list[str]:
         if top != cfg.potential.level:
             out.append(f"active_learning.levels[-1].level ({top}) must equal potential.level ({cfg.potential.level})")
     if cfg.md is not None:
-        prod, start, end = cfg.md.production_ps, cfg.analysis.fit_start_ps, cfg.analysis.fit_end_ps
+        # the fit window is the same for every run: it must fit in the shortest
+        prod, start, end = min(cfg.md.production_lengths_ps()), cfg.analysis.fit_start_ps, cfg.analysis.fit_end_ps
         blocks = cfg.analysis.n_blocks
         dt_ps = cfg.md.dump_interval_fs / 1000.0
         block = block_length_ps(production_samples(prod, cfg.md.dump_interval_fs), dt_ps, blocks)
-        what = (f"the block length ({block:g} ps: md.production_ps / analysis.n_blocks in samples of "
+        shortest = " (the shortest)" if isinstance(cfg.md.production_ps, list) else ""
+        what = (f"the block length ({block:g} ps: md.production_ps{shortest} / analysis.n_blocks in samples of "
                 f"md.dump_interval_fs, less one)")
         if start is not None and start >= prod:
-            out.append(f"analysis.fit_start_ps ({start}) must be inside md.production_ps ({prod})")
+            out.append(f"analysis.fit_start_ps ({start}) must be inside md.production_ps{shortest} ({prod})")
         if end is not None and end > prod:
-            out.append(f"analysis.fit_end_ps ({end}) must not exceed md.production_ps ({prod})")
+            out.append(f"analysis.fit_end_ps ({end}) must not exceed md.production_ps{shortest} ({prod})")
         if start is not None and start >= block:
             out.append(f"analysis.fit_start_ps ({start}) must be below {what}; allowed: a shorter fit window, "
                        "fewer blocks or a longer production")

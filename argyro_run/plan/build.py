@@ -317,15 +317,18 @@ def build_plan(cfg) -> Plan:
     arrhenius_ids: list[str] = []
     if cfg.md is not None and cfg.materials and potential_id is not None:
         md = cfg.md.model_dump(mode="json")
-        steps = (cfg.md.equilibration_ps + cfg.md.production_ps) * 1000.0 / cfg.md.timestep_fs
         analysis = cfg.analysis.model_dump(mode="json")
         md_level = _md_level(cfg)
         dump_ps = cfg.md.dump_interval_fs / 1000.0
-        samples = production_samples(cfg.md.production_ps, cfg.md.dump_interval_fs)
         n_blocks = cfg.analysis.n_blocks
-        block_ps = block_length_ps(samples, dump_ps, n_blocks)
-        fit_end = cfg.analysis.fit_end_ps or 0.5 * block_ps
-        block_lag = int(fit_end / dump_ps + 1e-9)
+        # per temperature (md.production_ps may differ): MD steps, samples and the fit window's last lag
+        steps, samples, block_lag = {}, {}, {}
+        for T in cfg.md.temperatures_K:
+            prod = cfg.md.production_ps_at(T)
+            steps[T] = (cfg.md.equilibration_ps + prod) * 1000.0 / cfg.md.timestep_fs
+            samples[T] = production_samples(prod, cfg.md.dump_interval_fs)
+            fit_end = cfg.analysis.fit_end_ps or 0.5 * block_length_ps(samples[T], dump_ps, n_blocks)
+            block_lag[T] = int(fit_end / dump_ps + 1e-9)
         mobile = {m.name: _unit_cell_stats(cfg, m, cfg.analysis.species or _mobile_ion(cfg, m))[0] for m in cfg.materials}
         for m in cfg.materials:
             analysis_ids = []
@@ -357,10 +360,11 @@ def build_plan(cfg) -> Plan:
                                                    f"{_fmt(t_anneal)} K and quenched"))
                 for T in cfg.md.temperatures_K:
                     tid = f"md/{m.name}/{s}/T{_fmt(T)}"
-                    md_ids.append(b.add(tid, "md_run", {"md": md_params, "temperature_K": T, "structure": s,
+                    run_params = {**md_params, "production_ps": cfg.md.production_ps_at(T)}
+                    md_ids.append(b.add(tid, "md_run", {"md": run_params, "temperature_K": T, "structure": s,
                                                         "seed": task_seed(seed, tid)},
                                         start, ranks=par.ranks_per_md,
-                                        cost_s=max(cost.FLOOR_S, cost.md_s(sizes[m.name][s], steps, md_level,
+                                        cost_s=max(cost.FLOOR_S, cost.md_s(sizes[m.name][s], steps[T], md_level,
                                                                               par.ranks_per_md)),
                                         n_atoms=sizes[m.name][s],
                                         description=f"{s} of {m.name} at {_fmt(T)} K, {sizes[m.name][s]} atoms"))
@@ -387,7 +391,8 @@ def build_plan(cfg) -> Plan:
                 analysis_ids.append(b.add(aid, "diffusion", {"analysis": m_analysis, "structure": s,
                                                              "material": m.name, "seed": task_seed(seed, aid),
                                                              "estimator": ESTIMATOR}, md_ids,
-                                          cost_s=cost.diffusion_s(len(md_ids), samples, n_blocks, block_lag,
+                                          cost_s=cost.diffusion_s([(samples[T], block_lag[T])
+                                                                   for T in cfg.md.temperatures_K], n_blocks,
                                                                   sizes[m.name][s] * mobile[m.name], gb=gb),
                                           description=f"MSD and diffusivity of {s}"))
             arrhenius_ids.append(b.add(f"arrhenius/{m.name}", "arrhenius", {"material": m.name}, analysis_ids,

@@ -28,6 +28,7 @@ task ends); :func:`schedule` gives from it the wall time of a whole plan on N ra
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from argyro_run.plan.task import group_size
@@ -304,19 +305,19 @@ def msd_pairs(samples: int, max_lag: int) -> float:
     return k * samples - k * (k + 1) / 2.0
 
 
-def diffusion_s(n_runs: int, samples: int, n_blocks: int, block_max_lag: int, n_mobile: float,
-                gb: bool = False) -> float:
-    """Per run and fit: kinisi's and our all-origins MSD of the fitted atoms up to the fit end
-    ``block_max_lag``, the ``n_blocks`` blocks' MSDs of the block cross-check, kinisi's covariance
-    (per lag) and its MCMC. A run of a GB cell fits ``ANALYSIS_GB_FITS`` subsets holding
-    ``ANALYSIS_GB_FACTOR`` times its mobile atoms in all. ``analysis.collective`` adds one more fit
-    per run, not counted."""
-    block = samples // max(1, n_blocks)
+def diffusion_s(runs: Sequence[tuple[int, int]], n_blocks: int, n_mobile: float, gb: bool = False) -> float:
+    """Analysis of MD ``runs``, each given as (samples, the fit end's lag in samples). Per run and
+    fit: kinisi's and our all-origins MSD of the fitted atoms up to the fit end, the ``n_blocks``
+    blocks' MSDs of the block cross-check, kinisi's covariance (per lag) and its MCMC. A run of a GB
+    cell fits ``ANALYSIS_GB_FITS`` subsets holding ``ANALYSIS_GB_FACTOR`` times its mobile atoms in
+    all. ``analysis.collective`` adds one more fit per run, not counted."""
     atoms = n_mobile * (ANALYSIS_GB_FACTOR if gb else 1.0)
     fits = ANALYSIS_GB_FITS if gb else 1
-    blocks_s = n_blocks * msd_pairs(block, block_max_lag) * ANALYSIS_NS_PER_PAIR_ATOM * atoms * 1e-9
-    per_run = fits * kinisi_fit_s(samples, block_max_lag, atoms / fits) + blocks_s
-    return max(FLOOR_S, ANALYSIS_IMPORT_S + n_runs * per_run)
+    total = ANALYSIS_IMPORT_S
+    for samples, max_lag in runs:
+        blocks_s = n_blocks * msd_pairs(samples // max(1, n_blocks), max_lag) * ANALYSIS_NS_PER_PAIR_ATOM * atoms * 1e-9
+        total += fits * kinisi_fit_s(samples, max_lag, atoms / fits) + blocks_s
+    return max(FLOOR_S, total)
 
 
 def kinisi_fit_s(samples: int, max_lag: int, atoms: float) -> float:

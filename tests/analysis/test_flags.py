@@ -180,3 +180,26 @@ def test_an_improper_or_runaway_bayesian_fit_is_refused():
     assert fit_problem(singular, lag, y, 0.15, 2.0) == ""
     assert "misses the MSD" in fit_problem(good, lag, y, 8.4e4, -2.2e6)       # the runaway posterior
     assert "misses the MSD" in fit_problem(good, lag, y, float("nan"), 2.0)
+
+
+def test_runs_of_different_lengths_each_get_their_own_default_window():
+    """md.production_ps per temperature: the analysis cuts each run into its own blocks, so with the
+    default window (a fifth to a half of a block) the long cold run is fitted over longer lags than
+    the short hot one, and both recover the walk's D."""
+    an = {k: v for k, v in ANALYSIS.items() if k not in ("fit_start_ps", "fit_end_ps")}
+    rng = np.random.default_rng(11)
+    md = {}
+    for T, frames in ((600.0, 2 * FRAMES - 1), (800.0, FRAMES)):
+        D_A2_ps = D0 * math.exp(-EA / (KB * T)) * 1e8
+        steps = rng.normal(scale=math.sqrt(2 * D_A2_ps * DT), size=(frames - 1, ATOMS, 3))
+        md[f"md/M/s/T{T:g}"] = _md(T, np.concatenate([np.zeros((1, ATOMS, 3)), np.cumsum(steps, axis=0)]))
+    ana = run_diffusion({"analysis": an, "structure": "s", "material": "M"}, md, None, None)
+    windows = {T: ana.get_attrs(f"msd/T{T:g}") for T in (600.0, 800.0)}
+    # 801 samples / 4 blocks: blocks of 199 lags of 0.25 ps; 401 samples: 99 lags (the window snaps to samples)
+    for T, lags in ((600.0, 199), (800.0, 99)):
+        for key, frac in (("fit_end_ps", 0.5), ("fit_start_ps", 0.2)):
+            assert abs(windows[T][key] - frac * lags * DT) < DT, (T, key, windows[T])
+    D = np.asarray(ana.get("D_m2_per_s"))
+    De = np.asarray(ana.get("D_err_m2_per_s"))
+    truth = D0 * np.exp(-EA / (KB * np.array([600.0, 800.0])))
+    assert np.all(np.abs(D - truth) < 4 * De), (D, De, truth)

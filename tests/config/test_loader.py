@@ -200,3 +200,28 @@ def test_fit_end_within_the_block_the_analysis_cuts():
     config_from_text(base + "fit_end_ps = 299.0\n")
     assert production_samples(600.0, 1000.0) == 601 and block_length_ps(601, 1.0, 2) == 299.0
     assert block_length_ps(production_samples(100.0, 100.0), 0.1, 5) == pytest.approx(19.9)
+
+
+def test_production_length_per_temperature():
+    """md.production_ps takes one length per temperature (in the order of temperatures_K); a list of
+    another length is refused naming the key; the fit window must fit in the shortest run's block."""
+    from argyro_run.config.analysis import block_length_ps, production_samples
+
+    base = ('[[materials]]\nname = "L"\n[potential]\nfile = "x.mtp"\n[active_learning]\nenabled = false\n'
+            '[md]\ntemperatures_K = [600.0, 700.0, 800.0]\ndump_interval_fs = 1000.0\n')
+    cfg = config_from_text(base + "production_ps = [2000.0, 1000.0, 600.0]\n")
+    assert cfg.md.production_lengths_ps() == [2000.0, 1000.0, 600.0]
+    assert cfg.md.production_ps_at(700.0) == 1000.0
+    with pytest.raises(ValueError, match="not one of md.temperatures_K"):
+        cfg.md.production_ps_at(650.0)
+    assert config_from_text(base + "production_ps = 300.0\n").md.production_lengths_ps() == [300.0] * 3
+    text = "\n".join(problems_of(base + "production_ps = [2000.0, 1000.0]\n"))
+    assert "md.production_ps" in text and "2 lengths for 3 temperatures_K" in text and "one length per temperature" in text
+    text = "\n".join(problems_of(base + "production_ps = [2000.0, -1.0, 600.0]\n"))
+    assert "production_ps" in text
+    # the window is checked against the shortest run (600 ps in 2 blocks: 299 ps), not the longest
+    window = "[analysis]\nn_blocks = 2\nfit_start_ps = 30.0\nfit_end_ps = {}\n"
+    text = "\n".join(problems_of(base + "production_ps = [2000.0, 1000.0, 600.0]\n" + window.format(500.0)))
+    assert "analysis.fit_end_ps (500.0) must not exceed the block length (299 ps: md.production_ps (the shortest)" in text
+    config_from_text(base + "production_ps = [2000.0, 1000.0, 600.0]\n" + window.format(299.0))
+    assert block_length_ps(production_samples(600.0, 1000.0), 1.0, 2) == 299.0

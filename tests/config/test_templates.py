@@ -115,7 +115,7 @@ def test_analysis_window_fits_the_md_of_each_template(name):
     task = next(t for t in plan.tasks if t.kind == "diffusion")
     md_id = task.deps[0]
     dt_ps = cfg.md.dump_interval_fs / 1000.0
-    t = np.arange(0.0, cfg.md.production_ps + 0.5 * dt_ps, dt_ps)
+    t = np.arange(0.0, min(cfg.md.production_lengths_ps()) + 0.5 * dt_ps, dt_ps)
     from argyro_run.structures.tasks import unit_cell
 
     cell = unit_cell(cfg.materials[0], base_dir=cfg.base_dir) if cfg.materials else argyrodite("Cl")

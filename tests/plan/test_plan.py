@@ -292,3 +292,26 @@ def test_a_new_diffusion_estimator_reanalyses_without_new_md(monkeypatch):
     differ = {t for t in base if base[t] != changed[t]}
     assert {t for t in base if t.startswith("analysis/")} <= differ
     assert not any(t.startswith(("md/", "learning/", "structures/", "check/")) for t in differ)
+
+
+def test_production_length_per_temperature_reaches_each_run():
+    """md.production_ps as a list: each MD task runs its own length (params and cost), a list of equal
+    lengths plans exactly the tasks (same hashes) of the single number, so archives resume; lengthening
+    one temperature re-runs only that run and the tasks that read it."""
+    def plan_of(prod):
+        doc = {"materials": [{"name": "L"}], "active_learning": {"enabled": False}, "potential": {"file": "x.mtp"},
+               "md": {"temperatures_K": [600.0, 700.0], "production_ps": prod, "dump_interval_fs": 100.0}}
+        return {t.id: t for t in build_plan(config_from_dict(doc)).tasks}
+
+    one, same, longer = plan_of(20.0), plan_of([20.0, 20.0]), plan_of([60.0, 20.0])
+    assert {i: t.hash for i, t in one.items()} == {i: t.hash for i, t in same.items()}
+    runs = sorted(i for i, t in one.items() if t.kind == "md_run")
+    cold, hot = runs  # T600, T700
+    assert longer[cold].params["md"]["production_ps"] == 60.0 and longer[hot].params["md"]["production_ps"] == 20.0
+    changed = {i for i in one if one[i].hash != longer[i].hash}
+    assert cold in changed and hot not in changed
+    assert {one[i].kind for i in changed} <= {"md_run", "diffusion", "arrhenius", "summary", "reference_check"}
+    # MD cost grows with the steps; the analysis cost with the samples
+    assert longer[cold].cost_s > one[cold].cost_s and longer[hot].cost_s == one[hot].cost_s
+    ana = next(i for i, t in one.items() if t.kind == "diffusion")
+    assert longer[ana].cost_s > one[ana].cost_s
