@@ -246,7 +246,8 @@ def _gb_row(res, phase: str, gb: str) -> dict:
     """GB model ``gb`` of one phase against that phase's bulk (fits of an arrhenius/<m> result)."""
     bulk = _fit(res, f"structures/{phase}/tracer")
     row: dict = {"gb_model": gb, "bulk": bulk}
-    for kind in ("tracer", "gb_parallel", "gb_perpendicular", "bulk_region"):
+    for kind in ("tracer", "gb_parallel", "gb_perpendicular", "bulk_region", "gb_perpendicular_layered",
+                 "gb_parallel_layered"):
         row[kind] = _fit(res, f"structures/{gb}/{kind}")
         if bulk is not None and row[kind] is not None:
             row[f"{kind}_over_bulk_300K"], row[f"{kind}_over_bulk_300K_err"] = _ratio(

@@ -49,7 +49,8 @@ CREDIBLE_PERCENTILES = (2.5, 97.5)   # the reported 95 % credible interval
 # What the diffusion task computes D with. Part of its params (plan/build.py), so an archive analysed by
 # an older estimator is re-analysed on resume (from its stored trajectories: no MD is repeated).
 ESTIMATOR = ("kinisi 2.1 Bayesian regression of the all-origins MSD, windows outside kinisi's covariance model "
-             "refused (2026-11-30); cross-check: block means")
+             "refused (2026-11-30); cross-check: block means; GB cells also the layered-medium GB D from all ions "
+             "(2026-11-30)")
 
 
 def msd(positions_A: np.ndarray, max_lag: int | None = None) -> np.ndarray:

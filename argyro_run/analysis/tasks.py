@@ -10,7 +10,10 @@ msd_var_A4}`` (the fitted all-origins MSD of the whole run per Cartesian compone
 attrs: the fit window, ``slope_A2_per_ps``, ``intercept_A2``, ``mcmc_seed``), ``D_blocks/T<T>``,
 ``msd_fit_end_A2`` and ``diffusive`` (honest-MD flag per T, ``MIN_DIFFUSIVE_MSD_A2``); with a GB cell
 also ``gb/D_parallel_m2_per_s``, ``gb/D_perpendicular_m2_per_s``, ``gb/D_bulk_region_m2_per_s``
-(each + ``_err``, ``_ci95``, ``_block_mean``, ``_block_sem``), ``gb/n_gb_atoms``; with
+(each + ``_err``, ``_ci95``, ``_block_mean``, ``_block_sem``), ``gb/n_gb_atoms``, the whole cell's
+``gb/D_cell_normal`` / ``gb/D_cell_inplane`` and from them the layered-medium GB D
+``gb/D_{perpendicular,parallel}_layered_m2_per_s`` (analysis/layered.py) with ``gb/volume_fraction``,
+``gb/ion_fraction``, ``gb/crossing_ratio``; with
 ``collective`` the same set for ``D_collective`` and ``haven_ratio``. MCMC seeds: ``mcmc_seed``.
 
 ``arrhenius/<material>`` result: ``fits/<kind>/{D0_m2_per_s, D0_m2_per_s_err, Ea_eV, Ea_eV_err,
@@ -41,6 +44,12 @@ from argyro_run.analysis.diffusion import (
     gb_membership,
     is_diffusive,
     msd_at_lag_A2,
+)
+from argyro_run.analysis.layered import (
+    MIN_CROSSING_RATIO,
+    crossing_ratio,
+    gb_volume_fraction,
+    layered_gb_with_errors,
 )
 from argyro_run.config.analysis import block_length_ps
 from argyro_run.errors import UserError
@@ -165,6 +174,8 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
             for key, _, comps in _GB_SETS:
                 sel = ~in_gb if key == "bulk_region" else in_gb
                 estimate(key, xs[:, sel], dt, start, fit_end, T, comps)
+            _layered_gb(put, rows, estimate, xs, dt, start, fit_end, T, res, frac, r, float(an["gb_width_A"]),
+                        mcmc_seed(seed, T, "layered"))
 
     def add_set(prefix, key, note):
         out.add(f"{prefix}_m2_per_s", np.array(rows[key]), "m^2/s",
@@ -212,6 +223,25 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
         add_set("gb/D_bulk_region", "bulk_region", "atoms mostly outside the GB slabs")
         out.add("gb/n_gb_atoms", np.array(rows["ngb"]), "1",
                 note=f"{an['species']} atoms at least half of the samples within gb_width_A/2 of a GB plane")
+        add_set("gb/D_cell_normal", "cell_normal", "normal MSD of all the cell's ions (d=1), across the GB planes")
+        add_set("gb/D_cell_inplane", "cell_inplane", "in-plane D of all the cell's ions, along the GB planes, "
+                "(3 D - D_cell_normal) / 2 from the 3-d and the normal fit (error and interval: as if independent, "
+                "an upper bound)")
+        for kind, what in (("perpendicular", "across"), ("parallel", "along")):
+            out.add(f"gb/D_{kind}_layered_m2_per_s", np.array(rows[f"lay_{kind}"]), "m^2/s",
+                    note=f"the GB's own D {what} its plane from the whole cell's D and the bulk region's "
+                         "(analysis/layered.py: Lifson-Jackson / ion-weighted mean of a layered medium); NaN: the data "
+                         "admit no positive value")
+            out.add(f"gb/D_{kind}_layered_err_m2_per_s", np.array(rows[f"lay_{kind}_err"]), "m^2/s",
+                    note="standard deviation over normal draws of the three input diffusivities")
+        out.add("gb/volume_fraction", np.array(rows["lay_phi"]), "1",
+                note="GB slabs' share of the cell (n_planes gb_width_A / period)")
+        out.add("gb/ion_fraction", np.array(rows["lay_a"]), "1",
+                note=f"share of the {an['species']} ions' time within the GB slabs")
+        out.add("gb/crossing_ratio", np.array(rows["lay_cross"]), "1",
+                note=f"normal MSD at the fit start over the period squared: the layered law holds above "
+                     f"{MIN_CROSSING_RATIO:g} (ions cross periods); below it the perpendicular value is biased "
+                     "towards the arithmetic mean")
     vol = float(abs(np.linalg.det(np.asarray(runs[0][2].get("trajectory/cell_A"), float))))
     n_car = int(_species_mask(runs[0][2].get("trajectory/numbers"), an["species"]).sum())
     out.set_attrs("", structure=params["structure"], material=params.get("material", ""), is_gb=is_gb,
@@ -222,6 +252,38 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
     log.info("diffusion %s: D = %s m^2/s at T = %s K", params["structure"],
              ", ".join(f"{d:.3g}" for d in rows["tracer"]), ", ".join(f"{t:g}" for t in rows["T"]))
     return out
+
+
+def _layered_gb(put, rows, estimate, xs, dt, start, fit_end, T, tracer, frac, run, width_A: float, seed: int):
+    """The GB's own diffusivities of one run of a GB cell from all its ions (analysis/layered.py): the
+    cell's normal and in-plane D (kinisi, every ion: no selection by residence), the bulk region's D,
+    the GB volume and ion fractions into ``rows``."""
+    planes = np.asarray(run.get("gb/plane_z_A"), float)
+    period = float(np.asarray(run.get("gb/period_A")))
+    estimate("cell_normal", xs, dt, start, fit_end, T, (2,))
+    # in-plane from the 3-d tracer fit of the same ions, D = (2 D_inplane + D_normal) / 3: one kinisi fit
+    # less; the two are positively correlated, so the error taken as if independent is an upper bound
+    for suffix in ("", "_block_mean"):
+        put(f"cell_inplane{suffix}", 0.5 * (3.0 * rows[f"tracer{suffix}"][-1] - rows[f"cell_normal{suffix}"][-1]))
+    for suffix in ("_err", "_block_sem"):
+        put(f"cell_inplane{suffix}", 0.5 * float(np.hypot(3.0 * rows[f"tracer{suffix}"][-1],
+                                                           rows[f"cell_normal{suffix}"][-1])))
+    lo_hi = 3.0 * np.asarray(rows["tracer_ci95"][-1]) - np.asarray(rows["cell_normal_ci95"][-1])[::-1]
+    put("cell_inplane_ci95", 0.5 * lo_hi)
+    phi, a_g = gb_volume_fraction(planes, period, width_A), float(np.mean(frac))
+    if 0.0 < phi < 1.0 and 0.0 < a_g < 1.0:
+        lay = layered_gb_with_errors(rows["cell_normal"][-1], rows["cell_normal_err"][-1], rows["cell_inplane"][-1],
+                                     rows["cell_inplane_err"][-1], rows["bulk_region"][-1],
+                                     rows["bulk_region_err"][-1], phi, a_g, seed=seed)
+    else:
+        lay = {k: np.nan for k in ("perpendicular", "perpendicular_err", "parallel", "parallel_err")}
+    for kind in ("perpendicular", "parallel"):
+        put(f"lay_{kind}", lay[kind])
+        put(f"lay_{kind}_err", lay[f"{kind}_err"])
+    put("lay_phi", phi)
+    put("lay_a", a_g)
+    msd_z = np.asarray(tracer["msd_A2"], float)[:, 2]
+    put("lay_cross", crossing_ratio(float(np.interp(start, tracer["lag_ps"], msd_z)), period))
 
 
 def _fit_into(out: Result, prefix: str, T, D, De, *, n_carriers: int, volume_A3: float, haven_ratio: float,
@@ -292,6 +354,10 @@ def run_arrhenius(params: dict, deps: dict, comm, workdir: Path) -> Result:
             sets["gb_parallel"] = (r.get("gb/D_parallel_m2_per_s"), r.get("gb/D_parallel_err_m2_per_s"))
             sets["gb_perpendicular"] = (r.get("gb/D_perpendicular_m2_per_s"), r.get("gb/D_perpendicular_err_m2_per_s"))
             sets["bulk_region"] = (r.get("gb/D_bulk_region_m2_per_s"), r.get("gb/D_bulk_region_err_m2_per_s"))
+            for k in ("perpendicular", "parallel"):
+                if f"gb/D_{k}_layered_m2_per_s" in r.datasets:  # archives analysed before have none
+                    sets[f"gb_{k}_layered"] = (r.get(f"gb/D_{k}_layered_m2_per_s"),
+                                               r.get(f"gb/D_{k}_layered_err_m2_per_s"))
         for k, (D, De) in sets.items():
             why = _fit_into(out, f"structures/{name}/{k}", T, D, De, **kw)
             if why:
