@@ -233,6 +233,7 @@ def build_plan(cfg) -> Plan:
     seed = cfg.run.seed
     par = cfg.parallel
     ref = cfg.reference.model_dump(mode="json")
+    ref_cost_key = cost.reference_key(cfg.reference.calculator, cfg.reference.model)  # its cost law
     pot = cfg.potential.model_dump(mode="json")
     pot["file_sha256"] = file_digest(cfg, cfg.potential.file)
     pot["training_set_sha256"] = file_digest(cfg, cfg.potential.training_set)
@@ -268,7 +269,7 @@ def build_plan(cfg) -> Plan:
                                      "timestep_fs": al.initial_md_timestep_fs, "interval": al.initial_md_interval},
                       "seed": task_seed(seed, "learning/initial_data")},
                      list(struct_ids.values()), ranks=r_ref,
-                     cost_s=cost.initial_data_s(cfg.reference.calculator, cell_atoms, al.n_rattled,
+                     cost_s=cost.initial_data_s(ref_cost_key, cell_atoms, al.n_rattled,
                                                 al.initial_md_steps, al.initial_md_interval, r_ref),
                      n_atoms=sum(cell_atoms),
                      description=f"{al.n_rattled} rattled/strained copies of each bulk unit cell "
@@ -293,7 +294,7 @@ def build_plan(cfg) -> Plan:
         for step in al.levels:
             tid = f"learning/level{step.level}"
             r_al = max(par.ranks_per_reference, par.ranks_per_md)
-            al_cost = dict(calculator=cfg.reference.calculator, level=step.level,
+            al_cost = dict(calculator=ref_cost_key, level=step.level,
                            structure_atoms=explored, temperatures=len(step.temperatures_K),
                            exploration_steps=step.exploration_ps * 1000.0 / cost.al_timestep_fs(),
                            max_iterations=al.max_iterations, max_selected=al.max_selected_per_iteration,
@@ -382,7 +383,7 @@ def build_plan(cfg) -> Plan:
                            "cutoff_A": cfg.potential.max_dist_A, "local_mode": al.local_mode,
                            "seed": task_seed(seed, cid)},
                           [struct_ids[m.name], potential_id, *start[2:], *md_ids], ranks=par.ranks_per_reference,
-                          cost_s=max(cost.FLOOR_S, cost.reference_batch_s(cfg.reference.calculator,
+                          cost_s=max(cost.FLOOR_S, cost.reference_batch_s(ref_cost_key,
                                                                           [check_atoms] * n_check,
                                                                           par.ranks_per_reference)),
                           description=f"{cfg.md.reference_check_frames} frame(s) of each MD run of {s} checked "

@@ -50,7 +50,8 @@ FLOOR_S = 1.0                      # every task: start-up, reading deps, writing
 class ReferenceCost:
     """Seconds of one energy+forces(+stress) calculation on one core:
     ``seconds_ref * (N / ref_atoms) ** small_exponent`` up to ``crossover_atoms``, then growing as
-    ``N ** exponent``."""
+    ``N ** exponent``. ``startup_s``: what every batch pays once before its first label, on every
+    rank at the same time (the worker process starting, importing the code and loading its model)."""
 
     seconds_ref: float
     ref_atoms: int
@@ -58,6 +59,7 @@ class ReferenceCost:
     exponent: float
     crossover_atoms: int
     source: str
+    startup_s: float = 0.0
 
     def seconds(self, n_atoms: int) -> float:
         n = max(1, int(n_atoms))
@@ -71,37 +73,49 @@ class ReferenceCost:
 # tblite GFN1-xTB, rattled Li6PS5Cl, one thread, quiet machine: 52 atoms 2.75 s CPU (benchmarks/
 # references.py), 2.9 s per label in the quickstart's initial data; size law from 5.8 / 21.6 / 169 s
 # for 52 / 104 / 208 atoms (issue 19, a slower machine); this law gives 2.9 / 11.6 / 93 s.
-_TBLITE = ReferenceCost(2.9, 52, 2.0, 3.0, 104, "measured: GFN1-xTB, rattled Li6PS5Cl, 1 thread")
+_TBLITE = ReferenceCost(2.9, 52, 2.0, 3.0, 104, "measured: GFN1-xTB, rattled Li6PS5Cl, 1 thread", 0.5)
 # plane-wave / Gaussian DFT (PBE, converged SCF with forces): not measurable on this machine; an
 # order of magnitude for a 52-atom sulfide cell on one core, cubic in the atom count.
-_DFT = ReferenceCost(900.0, 52, 3.0, 3.0, 52, "estimate: DFT single point, not measured here")
+_DFT = ReferenceCost(900.0, 52, 3.0, 3.0, 52, "estimate: DFT single point, not measured here", 1.0)
 # pretrained universal potentials (graph networks with a fixed cutoff: linear in N), CPU seconds per
 # rattled 52-atom Li6PS5Cl label on one thread, median of 5 (benchmarks/references.py, docs/benchmarks.md):
-# CHGNet 0.3.0 0.17 s (r2scan 0.16 s), SevenNet-0 0.40 s (MF-0 0.42 s); model loading (~10 s) not counted.
-_CHGNET = ReferenceCost(0.17, 52, 1.0, 1.0, 52, "measured: CHGNet 0.3.0, rattled Li6PS5Cl, 1 thread")
-_SEVENN = ReferenceCost(0.40, 52, 1.0, 1.0, 52, "measured: SevenNet-0, rattled Li6PS5Cl, 1 thread")
+# CHGNet 0.3.0 0.17 s (r2scan 0.16 s), SevenNet-0 0.40 s (MF-0 0.42 s). Start-up of a batch's worker
+# (python, torch, the model; CPU seconds of the process less its first label, 2026-11-30): SevenNet-l3i5
+# 9.4 s, CHGNet 0.3.0 4.2 s, tblite 0.5 s. It dominated the validation learning's labelling: 10-18 s a
+# round for 4-6 labels a rank, where the labels alone give 1-2 s.
+_CHGNET = ReferenceCost(0.17, 52, 1.0, 1.0, 52, "measured: CHGNet 0.3.0, rattled Li6PS5Cl, 1 thread", 4.2)
+_SEVENN = ReferenceCost(0.40, 52, 1.0, 1.0, 52, "measured: SevenNet-0, rattled Li6PS5Cl, 1 thread", 9.4)
+# SevenNet-l3i5 (the validation inputs' reference: a larger network): 1.1 s (docs/references.md); its
+# initial data in the eighth validation study, 39 labels on one rank under load: 1.5 s each after start-up
+_SEVENN_L3I5 = ReferenceCost(1.1, 52, 1.0, 1.0, 52, "measured: SevenNet-l3i5, rattled Li6PS5Cl, 1 thread", 9.4)
 REFERENCE_COSTS: dict[str, ReferenceCost] = {
-    "tblite": _TBLITE, "chgnet": _CHGNET, "sevenn": _SEVENN,
+    "tblite": _TBLITE, "chgnet": _CHGNET, "sevenn": _SEVENN, "sevenn:7net-l3i5": _SEVENN_L3I5,
     "vasp": _DFT, "espresso": _DFT, "gpaw": _DFT, "cp2k": _DFT,
     # 'package.module:Class': unknown code; planned like DFT (the safe side), see docs/costs.md
     "custom": _DFT,
 }
 
 
+def reference_key(calculator: str, model: str | None = None) -> str:
+    """The key of a reference's cost law: 'calculator:model' where that model has its own law
+    (``REFERENCE_COSTS``), else the calculator."""
+    return f"{calculator}:{model}" if model and f"{calculator}:{model}" in REFERENCE_COSTS else calculator
+
+
 def reference_cost(calculator: str) -> ReferenceCost:
-    """The law of ``reference.calculator`` (a 'package.module:Class' is 'custom')."""
+    """The law of ``reference.calculator`` or a :func:`reference_key` (a 'package.module:Class' is 'custom')."""
     return REFERENCE_COSTS.get(calculator, REFERENCE_COSTS["custom"])
 
 
 def reference_batch_s(calculator: str, n_atoms_each: list[int], ranks: int = 1) -> float:
     """Wall time of labelling cells of ``n_atoms_each`` atoms spread round robin over ``ranks``
-    ranks (one calculation per rank at a time, one thread each)."""
+    ranks (one calculation per rank at a time, one thread each), with the worker's start-up."""
     c = reference_cost(calculator)
     ranks = max(1, int(ranks))
     per_rank = [0.0] * ranks
     for k, n in enumerate(n_atoms_each):
         per_rank[k % ranks] += c.seconds(n)
-    return max(per_rank) if n_atoms_each else 0.0
+    return c.startup_s + max(per_rank) if n_atoms_each else 0.0
 
 
 # --------------------------------------------------------------------------------------------

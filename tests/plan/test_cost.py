@@ -43,10 +43,22 @@ def test_pretrained_references_are_planned_at_their_measured_cost_not_as_dft():
 
 
 def test_reference_batch_is_spread_round_robin():
-    t52 = cost.reference_cost("tblite").seconds(52)
-    assert cost.reference_batch_s("tblite", [52] * 5, ranks=2) == pytest.approx(3 * t52)
-    assert cost.reference_batch_s("tblite", [52] * 5, ranks=8) == pytest.approx(t52)
+    c = cost.reference_cost("tblite")
+    t52, up = c.seconds(52), c.startup_s
+    assert cost.reference_batch_s("tblite", [52] * 5, ranks=2) == pytest.approx(up + 3 * t52)
+    assert cost.reference_batch_s("tblite", [52] * 5, ranks=8) == pytest.approx(up + t52)
     assert cost.reference_batch_s("tblite", [], ranks=2) == 0.0
+
+
+def test_a_batch_pays_the_workers_start_up_once():
+    """Every batch starts its worker (python, torch, the model) on every rank at once: a batch of one
+    SevenNet label costs mostly its start-up, and two batches cost two start-ups where one batch of
+    both labels costs one (the validation learning measured 10-18 s a round for 4-6 labels a rank)."""
+    c = cost.reference_cost("sevenn")
+    assert c.startup_s > 10 * c.seconds(52)
+    one = cost.reference_batch_s("sevenn", [52], ranks=2)
+    assert one == pytest.approx(c.startup_s + c.seconds(52))
+    assert 2 * one > cost.reference_batch_s("sevenn", [52, 52], ranks=1) == pytest.approx(c.startup_s + 2 * c.seconds(52))
 
 
 def test_md_rate_goes_through_the_measured_levels_and_grows():
@@ -93,7 +105,8 @@ def test_initial_data_labels_unit_cells_not_md_supercells():
     assert cells["material"]["supercell"] == [1, 1, 1] and cells["structures"] == ["ordered", "disordered"]
     assert t.params["max_reference_atoms"] == cfg.active_learning.max_reference_atoms
     # 2 x 40 tblite calculations of 52 atoms on 2 ranks
-    assert t.cost_s == pytest.approx(cost.FLOOR_S + 40 * cost.reference_cost("tblite").seconds(52), rel=1e-9)
+    c = cost.reference_cost("tblite")
+    assert t.cost_s == pytest.approx(cost.FLOOR_S + c.startup_s + 40 * c.seconds(52), rel=1e-9)
 
 
 def test_initial_cell_above_max_reference_atoms_is_an_input_error(tmp_path):
@@ -197,3 +210,15 @@ def test_learning_cost_counts_the_check_labels_of_every_exploration_round():
     rounds = cost.al_expected_iterations(10) + kw["converged_rounds"] - 1
     per_round = cost.reference_batch_s("sevenn", [120] * 6 + [300] * 6, 2)
     assert checked - base == pytest.approx(rounds * per_round, rel=1e-9)
+
+
+def test_a_model_with_its_own_cost_law_is_planned_with_it():
+    """SevenNet-l3i5 (the validation inputs' reference) is ~3x SevenNet-0 per label: the plan of an
+    input naming it costs its labels with its own law, other models with the calculator's."""
+    assert cost.reference_key("sevenn", "7net-l3i5") == "sevenn:7net-l3i5"
+    assert cost.reference_key("sevenn", "7net-0") == "sevenn" and cost.reference_key("tblite") == "tblite"
+    assert cost.reference_cost("sevenn:7net-l3i5").seconds(52) > 2 * cost.reference_cost("sevenn").seconds(52)
+    doc = tomllib.loads((REPO / "inputs" / "validation-LPSCl.toml").read_text())
+    slow = build_plan(config_from_dict(doc))["learning/initial_data"].cost_s
+    doc["reference"]["model"] = "7net-0"
+    assert slow > 2 * build_plan(config_from_dict(doc))["learning/initial_data"].cost_s
