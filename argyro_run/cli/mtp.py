@@ -2,7 +2,7 @@
 
 
 def register(sub):
-    p = sub.add_parser("mtp", help="moment tensor potentials: init, eval, train, grade, lammps-plugin")
+    p = sub.add_parser("mtp", help="moment tensor potentials: init, eval, train, grade, export, lammps-plugin")
     g = p.add_subparsers(dest="mtp_verb", metavar="MTP_VERB")
     p.set_defaults(func=lambda a: p.print_help() or 2)
 
@@ -18,6 +18,11 @@ def register(sub):
     q.set_defaults(func=mtp_train.run)
 
     mtp_tools.add_grade(g.add_parser("grade", help="extrapolation grades of configurations against a training set"))
+
+    q = g.add_parser("export", help="a learned potential, its active set and training set out of an archive")
+    from argyro_run.cli import mtp_export
+
+    mtp_export.add_arguments(q)
 
     q = g.add_parser("lammps-plugin", help="print the path of the built LAMMPS pair_style mtp plugin")
     q.add_argument("--rebuild", action="store_true")

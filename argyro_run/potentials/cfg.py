@@ -20,7 +20,10 @@ A file is a sequence of blocks::
 ``type`` is the MTP type index (0-based). With ``species`` (element per type) the atoms get those
 elements; without, they are ``X`` with the type in ``arrays["mtp_type"]`` (how MLIP data without
 element names is used). Energies/forces/stress become a ``SinglePointCalculator``; per-atom
-``nbh_grades`` become ``arrays["grade"]``; ``EnergyWeight``/``Feature`` lines go to ``info``.
+``nbh_grades`` become ``arrays["grade"]``; ``EnergyWeight``/``Feature`` lines go to ``info``. The
+training weights of argyro-run's data travel as features: ``Feature energy_weight w`` (0 for a local
+cut-out) and ``Feature force_weight w_1 ... w_N`` (one per atom: 1 on a cut-out's core, 0 on its rim),
+read back into ``info["energy_weight"]`` and ``arrays["force_weight"]``.
 """
 
 from __future__ import annotations
@@ -136,6 +139,16 @@ def parse_cfg(text: str, species=None, *, source: str = "<text>") -> list:
         if header is None:
             raise ValueError(f"{source}: configuration starting at line {start + 1} has no AtomData")
         atoms, forces = _atoms(n, cell, header, rows, species)
+        try:
+            if "force_weight" in info:
+                fw = np.array([float(x) for x in str(info.pop("force_weight")).split()])
+                if fw.shape != (n,):
+                    raise ValueError(f"Feature force_weight has {fw.size} values for {n} atoms")
+                atoms.arrays["force_weight"] = fw
+            if "energy_weight" in info:
+                info["energy_weight"] = float(info["energy_weight"])
+        except ValueError as e:
+            raise ValueError(f"{source}: configuration starting at line {start + 1}: {e}") from None
         atoms.info.update(info)
         kw = {}
         if energy is not None:
@@ -215,8 +228,14 @@ def format_cfg(images, species=None) -> str:
         for key in ("EnergyWeight", "ForceWeight", "StressWeight"):
             if key in atoms.info:
                 out.append(f" {key}    {float(atoms.info[key]):.15g}")
+        fw = atoms.arrays.get("force_weight")
+        if fw is not None and not np.all(np.asarray(fw) == 1.0):
+            # per-atom force weights (a local cut-out: 1 on its core, 0 on its rim) as one Feature, which
+            # MLIP's own readers keep as an unknown feature and this module reads back
+            out.append(" Feature   force_weight " + " ".join("%.6g" % w for w in np.asarray(fw, float)))
         for key, val in atoms.info.items():
-            if key in ("EnergyWeight", "ForceWeight", "StressWeight") or not isinstance(val, (str, int, float)):
+            if key in ("EnergyWeight", "ForceWeight", "StressWeight", "force_weight") \
+                    or not isinstance(val, (str, int, float)):
                 continue
             text = str(val)
             if "\n" in text or not key or " " in key:

@@ -173,3 +173,75 @@ def test_elements_needed_only_for_formats_without_types(mlip_fixtures, tmp_path)
     assert p.returncode == 0, p.stderr
     np.testing.assert_allclose([a.get_potential_energy() for a in read_cfg(tmp_path / "y.cfg", species=["C", "H"])],
                                [a.get_potential_energy() for a in read_cfg(d / "out.cfg")], rtol=1e-10)
+
+
+def _learning_archive(tmp_path):
+    """An archive holding a finished learning task: the test MTP, an active set line and a training set
+    of a whole cell and a local cut-out (energy weight 0, force weights 1 on its core, 0 on its rim)."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from argyro_run.learning.dataset import training_set_to_result
+    from argyro_run.results import Result
+    from argyro_run.structures import argyrodite
+    from tests._support.archive import write_results
+    from tests._support.inputs import TEST_MTP
+
+    rng = np.random.default_rng(3)
+    images = []
+    for k in range(2):
+        a = argyrodite("Cl")
+        a.rattle(0.05, seed=k)
+        a.calc = SinglePointCalculator(a, energy=-200.0 - k, forces=rng.normal(size=(len(a), 3)),
+                                       stress=rng.normal(size=6) * 1e-3)
+        images.append(a)
+    images[1].info["energy_weight"] = 0.0
+    images[1].arrays["force_weight"] = (np.arange(len(images[1])) < 20).astype(float)
+    r = Result()
+    r.add("mtp/text", TEST_MTP.read_text(), "")
+    r.add("mtp/species", "Li P S Cl", "")
+    r.add("active_set/text", "MTP active set v1 (test)\n", "")
+    training_set_to_result(r, "training_set", images)
+    r.set_attrs("", converged=False)
+    return write_results(tmp_path / "run.h5", "t", [("learning/level8", "active_learning", r)]), images
+
+
+def test_export_writes_the_learned_potential_and_its_weighted_training_set(tmp_path):
+    """`mtp export`: the .mtp, active set and .cfg of the archive's learning task; the .cfg gives back
+    every label and the cut-out's weights (so [potential] training_set keeps its rim out of the fit);
+    a second export into the same folder and an unknown task exit 2 naming the option, nothing
+    overwritten."""
+    from tests._support.inputs import TEST_MTP
+
+    archive, images = _learning_archive(tmp_path)
+    p = _cli("export", archive, "-o", tmp_path / "out")
+    assert p.returncode == 0, p.stderr
+    assert "learning/level8" in p.stdout and "not converged" in p.stdout and "1 local cut-outs" in p.stdout
+    assert (tmp_path / "out" / "level8.mtp").read_text() == TEST_MTP.read_text()
+    assert (tmp_path / "out" / "level8.als").read_text().startswith("MTP active set v1")
+    back = read_cfg(tmp_path / "out" / "level8.cfg", ["Li", "P", "S", "Cl"])
+    assert len(back) == 2
+    for a, b in zip(images, back):
+        np.testing.assert_allclose(b.get_forces(), a.get_forces(), atol=1e-12)
+        assert b.get_potential_energy() == pytest.approx(a.get_potential_energy(), abs=1e-12)
+        np.testing.assert_allclose(b.get_stress(), a.get_stress(), atol=1e-12)
+    assert "force_weight" not in back[0].arrays and back[0].info.get("energy_weight", 1.0) == 1.0
+    np.testing.assert_array_equal(back[1].arrays["force_weight"], images[1].arrays["force_weight"])
+    assert back[1].info["energy_weight"] == 0.0
+    before = (tmp_path / "out" / "level8.cfg").stat().st_mtime_ns
+    again = _cli("export", archive, "-o", tmp_path / "out")
+    assert again.returncode == 2 and "-o/--output" in again.stderr and "Traceback" not in again.stderr
+    assert (tmp_path / "out" / "level8.cfg").stat().st_mtime_ns == before
+    wrong = _cli("export", archive, "--task", "learning/level6", "-o", tmp_path / "other")
+    assert wrong.returncode == 2 and "--task" in wrong.stderr and "learning/level8" in wrong.stderr
+    assert not (tmp_path / "other").exists()
+
+
+def test_force_weights_that_do_not_match_the_atoms_are_an_error(tmp_path):
+    a = bulk("Li", "bcc", a=3.4, cubic=True)
+    a.arrays["force_weight"] = np.array([1.0, 0.0])
+    write_cfg(tmp_path / "w.cfg", [a], species=["Li"])
+    text = (tmp_path / "w.cfg").read_text()
+    assert " Feature   force_weight 1 0" in text
+    (tmp_path / "bad.cfg").write_text(text.replace("force_weight 1 0", "force_weight 1 0 1"))
+    with pytest.raises(ValueError, match="force_weight has 3 values for 2 atoms"):
+        read_cfg(tmp_path / "bad.cfg", species=["Li"])
