@@ -260,14 +260,18 @@ def build_plan(cfg) -> Plan:
         al = cfg.active_learning
         cells, cell_atoms = initial_cells(cfg, sizes)
         r_ref = par.ranks_per_reference
-        init = b.add("learning/initial_data", "initial_data",
-                     {"reference": ref, "n_rattled": al.n_rattled, "rattle_amplitude_A": al.rattle_amplitude_A,
-                      "strain_amplitude": al.strain_amplitude, "training_set": cfg.potential.training_set,
-                      "cells": cells, "max_reference_atoms": al.max_reference_atoms,
-                      "max_force_eV_per_A": al.max_force_eV_per_A,
-                      "initial_md": {"steps": al.initial_md_steps, "temperature_K": al.initial_md_temperature_K,
-                                     "timestep_fs": al.initial_md_timestep_fs, "interval": al.initial_md_interval},
-                      "seed": task_seed(seed, "learning/initial_data")},
+        init_params = {"reference": ref, "n_rattled": al.n_rattled, "rattle_amplitude_A": al.rattle_amplitude_A,
+                       "strain_amplitude": al.strain_amplitude, "training_set": cfg.potential.training_set,
+                       "cells": cells, "max_reference_atoms": al.max_reference_atoms,
+                       "max_force_eV_per_A": al.max_force_eV_per_A,
+                       "initial_md": {"steps": al.initial_md_steps, "temperature_K": al.initial_md_temperature_K,
+                                      "timestep_fs": al.initial_md_timestep_fs, "interval": al.initial_md_interval},
+                       "seed": task_seed(seed, "learning/initial_data")}
+        if cfg.potential.training_set:
+            # the elements of the MTP types: a .cfg training set names its atoms by type index only
+            # (only here, so the task's hash without a training set is what it was)
+            init_params["potential"] = {"species": cfg.potential.species}
+        init = b.add("learning/initial_data", "initial_data", init_params,
                      list(struct_ids.values()), ranks=r_ref,
                      cost_s=cost.initial_data_s(ref_cost_key, cell_atoms, al.n_rattled,
                                                 al.initial_md_steps, al.initial_md_interval, r_ref),

@@ -173,3 +173,36 @@ def test_a_reference_that_fails_on_a_material_is_named(tmp_path):
     assert "LPSCl" not in msg and "'tblite' is not usable" in msg
     worst = float(msg.split("(largest ")[1].split(" eV/A")[0])
     assert worst > 100.0
+
+
+def test_a_cfg_training_set_from_an_export_keeps_elements_and_weights(tmp_path):
+    """[potential] training_set = an MLIP .cfg (e.g. `argyro-run mtp export`), n_rattled = 0: the planned
+    initial-data task gives its images the MTP species' elements (a .cfg names atoms by type only; they
+    came back as 'X' and the learning failed) and keeps a cut-out's energy and force weights."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from argyro_run._stack import MPI
+    from argyro_run.config import config_from_dict
+    from argyro_run.learning.tasks import run_initial_data
+    from argyro_run.plan import build_plan
+    from argyro_run.potentials.cfg import write_cfg
+
+    deps, bulk = _deps()
+    cut = bulk.copy()
+    cut.calc = SinglePointCalculator(cut, energy=-1.0, forces=np.ones((len(cut), 3)))
+    cut.info["energy_weight"] = 0.0
+    cut.arrays["force_weight"] = (np.arange(len(cut)) < 10).astype(float)
+    species = ["Li", "P", "S", "Cl"]
+    write_cfg(tmp_path / "export.cfg", [cut], species=species)
+    cfg = config_from_dict({"materials": [{"name": "LPSCl", "formula": "Li6PS5Cl", "halide": "Cl"}],
+                            "potential": {"species": species, "training_set": str(tmp_path / "export.cfg")},
+                            "active_learning": {"n_rattled": 0}, "reference": REF})
+    task = build_plan(cfg)["learning/initial_data"]
+    res = run_initial_data(task.params, deps, MPI.COMM_SELF, tmp_path / "w")
+    (img,) = training_set_from_result(res, "training_set")
+    assert img.get_chemical_symbols() == bulk.get_chemical_symbols()
+    assert img.info["energy_weight"] == 0.0
+    np.testing.assert_array_equal(img.arrays["force_weight"], cut.arrays["force_weight"])
+    # without a training set the task's params (and so the hash of archives learned before) are unchanged
+    plain = build_plan(config_from_dict({"materials": [{"name": "LPSCl"}], "reference": REF}))["learning/initial_data"]
+    assert "potential" not in plain.params
