@@ -159,7 +159,9 @@ def run_initial_data(params: dict, deps: dict, comm, workdir: Path) -> Result:
         species = (params.get("potential") or {}).get("species")
         from argyro_run.potentials.cfg import read_training_set
 
-        images = read_training_set(path, species) + images
+        from_file = read_training_set(path, species)
+        images = from_file + images
+        log.info("initial data: %d image(s) read from potential.training_set %s", len(from_file), path)
     if not images:
         raise UserError("active_learning: no initial training data (every reference calculation failed, or "
                         "n_rattled = 0 without potential.training_set); see the reference errors in the log")
@@ -180,7 +182,7 @@ def run_initial_data(params: dict, deps: dict, comm, workdir: Path) -> Result:
             result.set_attrs("reference_md/ok", errors="; ".join(errors)[:2000])
     result.set_attrs("", n_images=len(images), n_failed=st.failed, n_structures=len(structs), n_rejected_force=len(rejected),
                      cell_atoms=",".join(f"{mat}/{name}:{len(a)}" for mat, name, a in structs))
-    log.info("initial data: %d image(s) labelled, %d failed, %.1f s", len(images), st.failed, st.wall_s)
+    log.info("initial data: %d image(s), %d failed, labelling %.1f s", len(images), st.failed, st.wall_s)
     return result
 
 
