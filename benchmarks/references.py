@@ -8,7 +8,8 @@ configurations: tblite GFN1-xTB, CHGNet 0.3.0 and r2scan, SevenNet-0 (7net-0) an
 reference worker (``threads=1``). Each repeat evaluates a freshly rattled (0.05 A) copy of the
 ordered 52-atom cubic cell, so nothing is reused from the previous configuration. Prints one line
 per calculator: model load time, then min and median CPU time (``time.process_time``) and wall
-time per configuration. CPU time is what to compare on a shared machine; with one thread it
+time per configuration, and a fresh worker's start-up (CPU seconds of a new process that imports
+the code, loads the model and labels once, less one label: ``ReferenceCost.startup_s``). CPU time is what to compare on a shared machine; with one thread it
 should be close to the wall time of an idle one.
 """
 
@@ -28,7 +29,31 @@ from argyro_run.learning.reference import ReferenceSpec, make_calculator  # noqa
 from argyro_run.structures import argyrodite  # noqa: E402
 
 CASES = [("tblite", None), ("chgnet", "0.3.0"), ("chgnet", "r2scan"), ("sevenn", "7net-0"),
-         ("sevenn", "7net-mf-0-pbe"), ("sevenn", "7net-mf-0-r2scan")]
+         ("sevenn", "7net-mf-0-pbe"), ("sevenn", "7net-mf-0-r2scan"), ("sevenn", "7net-l3i5")]
+
+# what a reference worker pays before its first label (plan/cost.py ReferenceCost.startup_s): a fresh
+# python process importing the code and loading the model, then one label; its CPU seconds less the
+# label's median are the start-up
+_STARTUP = """
+import os, time
+os.environ["OMP_NUM_THREADS"] = "1"
+from argyro_run.learning.reference import ReferenceSpec, make_calculator
+from argyro_run.structures import argyrodite
+a = argyrodite("Cl"); a.rattle(0.05, seed=1)
+a.calc = make_calculator(ReferenceSpec(calculator={name!r}, model={model!r}), ".", threads=1)
+a.get_potential_energy(); a.get_forces(); a.get_stress()
+"""
+
+
+def startup_cpu_s(name: str, model: str | None) -> float:
+    """CPU seconds (user + system) of a fresh process that loads the reference and labels once."""
+    import resource
+    import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-c", _STARTUP.format(name=name, model=model)], check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def one(calc, atoms) -> tuple[float, float]:
@@ -64,8 +89,10 @@ def main(repeats: int) -> None:
         cpu = [t[0] for t in times]
         wall = [t[1] for t in times]
         label = f"{name}:{model}" if model else f"{name}:{spec.method}"
+        startup = startup_cpu_s(name, model) - statistics.median(cpu)
         print(f"{label:24s} load_s={load_s:6.2f}  cpu_s min={min(cpu):6.3f} median={statistics.median(cpu):6.3f}  "
-              f"wall_s min={min(wall):6.3f} median={statistics.median(wall):6.3f}", flush=True)
+              f"wall_s min={min(wall):6.3f} median={statistics.median(wall):6.3f}  worker_startup_cpu_s={startup:6.2f}",
+              flush=True)
 
 
 if __name__ == "__main__":
