@@ -9,8 +9,9 @@ reference worker (``threads=1``). Each repeat evaluates a freshly rattled (0.05 
 ordered 52-atom cubic cell, so nothing is reused from the previous configuration. Prints one line
 per calculator: model load time, then min and median CPU time (``time.process_time``) and wall
 time per configuration, and a fresh worker's start-up (CPU seconds of a new process that imports
-the code, loads the model and labels once, less one label: ``ReferenceCost.startup_s``). CPU time is what to compare on a shared machine; with one thread it
-should be close to the wall time of an idle one.
+the code, loads the model and labels once, less one label: ``ReferenceCost.startup_s``). CPU time
+is what to compare on a shared machine; with one thread it should be close to the wall time of an
+idle one.
 """
 
 from __future__ import annotations

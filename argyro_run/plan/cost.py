@@ -73,21 +73,22 @@ class ReferenceCost:
 # tblite GFN1-xTB, rattled Li6PS5Cl, one thread, quiet machine: 52 atoms 2.75 s CPU (benchmarks/
 # references.py), 2.9 s per label in the quickstart's initial data; size law from 5.8 / 21.6 / 169 s
 # for 52 / 104 / 208 atoms (issue 19, a slower machine); this law gives 2.9 / 11.6 / 93 s.
-_TBLITE = ReferenceCost(2.9, 52, 2.0, 3.0, 104, "measured: GFN1-xTB, rattled Li6PS5Cl, 1 thread", 0.5)
+_TBLITE = ReferenceCost(2.9, 52, 2.0, 3.0, 104, "measured: GFN1-xTB, rattled Li6PS5Cl, 1 thread", 0.7)
 # plane-wave / Gaussian DFT (PBE, converged SCF with forces): not measurable on this machine; an
 # order of magnitude for a 52-atom sulfide cell on one core, cubic in the atom count.
 _DFT = ReferenceCost(900.0, 52, 3.0, 3.0, 52, "estimate: DFT single point, not measured here", 1.0)
 # pretrained universal potentials (graph networks with a fixed cutoff: linear in N), CPU seconds per
 # rattled 52-atom Li6PS5Cl label on one thread, median of 5 (benchmarks/references.py, docs/benchmarks.md):
 # CHGNet 0.3.0 0.17 s (r2scan 0.16 s), SevenNet-0 0.40 s (MF-0 0.42 s). Start-up of a batch's worker
-# (python, torch, the model; CPU seconds of the process less its first label, 2026-11-30): SevenNet-l3i5
-# 9.4 s, CHGNet 0.3.0 4.2 s, tblite 0.5 s. It dominated the validation learning's labelling: 10-18 s a
-# round for 4-6 labels a rank, where the labels alone give 1-2 s.
-_CHGNET = ReferenceCost(0.17, 52, 1.0, 1.0, 52, "measured: CHGNet 0.3.0, rattled Li6PS5Cl, 1 thread", 4.2)
-_SEVENN = ReferenceCost(0.40, 52, 1.0, 1.0, 52, "measured: SevenNet-0, rattled Li6PS5Cl, 1 thread", 9.4)
-# SevenNet-l3i5 (the validation inputs' reference: a larger network): 1.1 s (docs/references.md); its
-# initial data in the eighth validation study, 39 labels on one rank under load: 1.5 s each after start-up
-_SEVENN_L3I5 = ReferenceCost(1.1, 52, 1.0, 1.0, 52, "measured: SevenNet-l3i5, rattled Li6PS5Cl, 1 thread", 9.4)
+# (python, torch, the model: CPU seconds of a fresh process less one label, benchmarks/references.py,
+# 2026-11-30): SevenNet-0 7.6 s, -MF-0 8.0-8.2 s, -l3i5 8.8 s, CHGNet 5.0-5.6 s, tblite 0.7 s. It
+# dominated the validation learning's labelling: 10-18 s a round for 4-6 labels a rank, where the
+# labels alone give 4-6 s.
+_CHGNET = ReferenceCost(0.17, 52, 1.0, 1.0, 52, "measured: CHGNet 0.3.0, rattled Li6PS5Cl, 1 thread", 5.3)
+_SEVENN = ReferenceCost(0.40, 52, 1.0, 1.0, 52, "measured: SevenNet-0, rattled Li6PS5Cl, 1 thread", 8.0)
+# SevenNet-l3i5 (the validation inputs' reference: a larger network): 1.02 s (benchmarks/references.py,
+# 2026-11-30); its initial data in the eighth validation study, 39 labels on one rank under load: 1.5 s
+_SEVENN_L3I5 = ReferenceCost(1.02, 52, 1.0, 1.0, 52, "measured: SevenNet-l3i5, rattled Li6PS5Cl, 1 thread", 8.8)
 REFERENCE_COSTS: dict[str, ReferenceCost] = {
     "tblite": _TBLITE, "chgnet": _CHGNET, "sevenn": _SEVENN, "sevenn:7net-l3i5": _SEVENN_L3I5,
     "vasp": _DFT, "espresso": _DFT, "gpaw": _DFT, "cp2k": _DFT,
