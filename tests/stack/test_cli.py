@@ -41,7 +41,7 @@ def test_mtp_group_has_all_subcommands():
     sub = next(a for a in parser._subparsers._group_actions)
     mtp = sub.choices["mtp"]
     names = set(next(a for a in mtp._subparsers._group_actions).choices)
-    assert names == {"init", "eval", "train", "grade", "lammps-plugin"}
+    assert names == {"init", "eval", "train", "grade", "export", "lammps-plugin"}
 
 
 def test_bare_toml_argument_means_run(tmp_path):
