@@ -69,6 +69,13 @@ class MDSection(Section):
                                      "set's, a warning above 2x. Cells above active_learning.max_reference_atoms are "
                                      "checked on a cut-out around a random host atom. Needs trajectory_atoms = "
                                      "\"all\". 0: no check.")
+    require_converged_learning: bool = Field(
+        False, description="true: an MD run (and an anneal) whose potential is a learned MTP level that stopped "
+                           "unconverged (active_learning.max_iterations reached) fails before it starts, naming the "
+                           "learning's reason; the learning itself is kept, to learn on from it (argyro-run mtp "
+                           "export). false: the MD runs anyway, with a warning (an unconverged potential may "
+                           "extrapolate in runs longer than its explorations). A policy, not an input of the "
+                           "run: it is left out of the tasks' content hashes.")
     temperature_tolerance_fraction: float = Field(0.25, gt=0, le=10,
                                            description="Fail when the mean production temperature is off by more than "
                                                        "this fraction of the target (0.25 = 25 %).")

@@ -70,6 +70,35 @@ def _framework_check(r: Result, run, atoms, md: dict, name: str, T: float) -> No
                     "hole, or a temperature above the material's stability)", name, T, chk.worst_A, chk.limit_A)
 
 
+def unconverged_learning(deps: dict) -> tuple[str, str] | None:
+    """(task id, reason) when the potential dependency is a learned MTP level that stopped
+    unconverged (attr ``converged`` false: ``active_learning.max_iterations`` reached), else None
+    (converged, or a potential read from a file)."""
+    for d in deps:
+        if d.startswith("learning/level"):
+            at = deps[d].get_attrs("")
+            if "converged" in at and not bool(at["converged"]):
+                return d, str(at.get("reason", "not converged"))
+    return None
+
+
+def _check_learning(params: dict, deps: dict, what: str) -> None:
+    """``md.require_converged_learning``: refuse to run ``what`` on an unconverged level, else warn."""
+    from argyro_run.errors import UserError
+
+    bad = unconverged_learning(deps)
+    if bad is None:
+        return
+    tid, reason = bad
+    if params.get("require_converged_learning", False):
+        raise UserError(f"{what}: md.require_converged_learning = true, but {tid} stopped unconverged ({reason}). "
+                        f"Learn on from it (argyro-run mtp export ARCHIVE -o DIR, then potential.training_set = "
+                        f"DIR/{tid.split('/')[-1]}.cfg, docs/learning.md), or set md.require_converged_learning = "
+                        f"false to run the MD with it anyway")
+    log.warning("%s runs with %s, which stopped unconverged (%s): runs longer than its explorations may "
+                "extrapolate (md.require_converged_learning = true refuses them)", what, tid, reason)
+
+
 def _potential_files(deps: dict, workdir: Path, comm) -> tuple[Path, Path | None, list[str], str]:
     """(.mtp path, active-set path or None, species, dependency id): the potential written to ``workdir``."""
     mtp_text, als_text, species, pot_id = potential_of(deps)
@@ -114,6 +143,7 @@ def run_md_anneal(params: dict, deps: dict, comm, workdir: Path) -> Result:
     T = float(params["temperature_K"])         # MDSection.annealing_temperature_K()
     atoms = structure_of(deps, name)
     workdir = Path(workdir)
+    _check_learning(params, deps, f"annealing {name} at {T:g} K")
     mtp_path, als_path, species, pot_id = _potential_files(deps, workdir, comm)
     brk = md.get("gamma_break") or None
     run = run_md(atoms, mtp_path, species, temperature_K=T, timestep_fs=md["timestep_fs"], equilibration_ps=0.0,
@@ -168,6 +198,7 @@ def run_md_run(params: dict, deps: dict, comm, workdir: Path) -> Result:
     name = params["structure"]
     atoms = structure_of(deps, name)
     workdir = Path(workdir)
+    _check_learning(params, deps, f"MD of {name} at {T:g} K")
     mtp_path, als_path, species, pot_id = _potential_files(deps, workdir, comm)
     run = run_md(atoms, mtp_path, species, temperature_K=T, timestep_fs=md["timestep_fs"],
                  equilibration_ps=md["equilibration_ps"], production_ps=md["production_ps"],

@@ -66,8 +66,10 @@ def task_seed(master_seed: int, task_id: str) -> int:
 
 def task_hash(kind: str, params: dict, dep_hashes: dict[str, str]) -> str:
     """A task's content hash: its kind, its (JSON) params less the keys at their
-    :data:`HASH_NEUTRAL_VALUES`, and its dependencies' hashes by id."""
-    hashed = {k: v for k, v in params.items() if not (k in HASH_NEUTRAL_VALUES and v == HASH_NEUTRAL_VALUES[k])}
+    :data:`HASH_NEUTRAL_VALUES` and the policy keys :data:`HASH_EXCLUDED_KEYS`, and its dependencies'
+    hashes by id."""
+    hashed = {k: v for k, v in params.items()
+              if k not in HASH_EXCLUDED_KEYS and not (k in HASH_NEUTRAL_VALUES and v == HASH_NEUTRAL_VALUES[k])}
     return content_hash({"kind": kind, "params": hashed, "deps": dep_hashes})
 
 
@@ -209,9 +211,12 @@ def _fmt(x: float) -> str:
 # key: at that value a key stays out of the task's hash (not its params), so the archives made before
 # the key existed stay valid (a resume reuses them). confirmed_drift_ratio = 0: every drift learned
 HASH_NEUTRAL_VALUES = {"converged_rounds": 1, "confirmed_drift_ratio": 0.0, "check_frames": 0}
+# task params that decide whether a task may run, not what it computes: never hashed, so a result
+# made under either value is reused under the other
+HASH_EXCLUDED_KEYS = ("require_converged_learning",)
 # [md] keys that only the anneal task (md/<material>/<structure>/anneal) reads, and keys no MD run reads
 _ANNEAL_KEYS = ("anneal_ps", "anneal_temperature_K", "anneal_structures", "relax_force_eV_per_A")
-_NOT_MD_RUN_KEYS = _ANNEAL_KEYS + ("reference_check_frames",)
+_NOT_MD_RUN_KEYS = _ANNEAL_KEYS + ("reference_check_frames",) + HASH_EXCLUDED_KEYS
 
 
 def _warn_md_hotter_than_explorations(cfg) -> None:
@@ -355,7 +360,8 @@ def build_plan(cfg) -> Plan:
                     t_anneal = cfg.md.annealing_temperature_K()
                     start.append(b.add(nid, "md_anneal",
                                        {"md": {**md_params, **{k: md[k] for k in _ANNEAL_KEYS}},
-                                        "temperature_K": t_anneal, "structure": s, "seed": task_seed(seed, nid)},
+                                        "temperature_K": t_anneal, "structure": s, "seed": task_seed(seed, nid),
+                                        "require_converged_learning": cfg.md.require_converged_learning},
                                        [struct_ids[m.name], potential_id], ranks=par.ranks_per_md,
                                        cost_s=max(cost.FLOOR_S, cost.anneal_s(
                                            sizes[m.name][s], cfg.md.anneal_ps * 1000.0 / cfg.md.timestep_fs,
@@ -367,7 +373,9 @@ def build_plan(cfg) -> Plan:
                     tid = f"md/{m.name}/{s}/T{_fmt(T)}"
                     run_params = {**md_params, "production_ps": cfg.md.production_ps_at(T)}
                     md_ids.append(b.add(tid, "md_run", {"md": run_params, "temperature_K": T, "structure": s,
-                                                        "seed": task_seed(seed, tid)},
+                                                        "seed": task_seed(seed, tid),
+                                                        "require_converged_learning":
+                                                            cfg.md.require_converged_learning},
                                         start, ranks=par.ranks_per_md,
                                         cost_s=max(cost.FLOOR_S, cost.md_s(sizes[m.name][s], steps[T], md_level,
                                                                               par.ranks_per_md)),
