@@ -353,6 +353,10 @@ def build_plan(cfg) -> Plan:
                 # the atoms kept ("species"); the host is every other. The annealing keys are the anneal task's
                 md_params = {k: v for k, v in md.items() if k != "temperatures_K" and k not in _NOT_MD_RUN_KEYS}
                 md_params["species"] = species
+                # md.structures picks which runs exist, not what one computes: kept at its default, so
+                # a run made under one selection is reused under another (and archives of the default keep
+                # their hashes)
+                md_params["structures"] = None
                 start = [struct_ids[m.name], potential_id]
                 gb = s in {g.name() for g in m.grain_boundaries}
                 if cfg.md.anneal_ps > 0 and (gb or cfg.md.anneal_structures == "all"):

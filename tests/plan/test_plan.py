@@ -315,3 +315,29 @@ def test_production_length_per_temperature_reaches_each_run():
     assert longer[cold].cost_s > one[cold].cost_s and longer[hot].cost_s == one[hot].cost_s
     ana = next(i for i, t in one.items() if t.kind == "diffusion")
     assert longer[ana].cost_s > one[ana].cost_s
+
+
+def test_choosing_md_structures_keeps_the_runs_hashes():
+    """md.structures picks which MD runs exist, not what one computes: a run planned under any
+    selection has the hash it has with the default (every structure), so a subset run first and
+    widened later (or split over archive copies) reuses its runs; the selection still decides which
+    runs are planned. (The quickstart without its FE stage, which needs the GB's runs.)"""
+    def plan(**md):
+        doc = tomllib.loads((REPO / "inputs" / "quickstart.toml").read_text())
+        for k in [k for k in doc if k in ("fe", "microstructure")]:
+            del doc[k]
+        doc["md"].update(md)
+        return hashes(build_plan(config_from_dict(doc)))
+
+    every = plan()
+    runs = {t: h for t, h in every.items() if t.startswith("md/")}
+    structures = sorted({t.split("/")[2] for t in runs})
+    assert len(structures) == 2
+    for pick in ([structures[0]], [structures[1]], structures[::-1]):
+        sub = plan(structures=pick)
+        planned = {t for t in sub if t.startswith("md/")}
+        assert planned == {t for t in runs if t.split("/")[2] in pick}
+        assert all(sub[t] == every[t] for t in planned), pick
+    # a key a run does read still changes its hash
+    longer = plan(structures=[structures[0]], production_ps=2 * DOC["md"]["production_ps"])
+    assert all(longer[t] != every[t] for t in longer if t.startswith("md/"))
