@@ -13,7 +13,8 @@ is typed in here except the papers' values and Shannon's ionic radii, tables bel
      the ordered variant (`--ordered-runs`: the archives of the ordered study, default --runs; when
      given, claim a's ordered D(300 K) and claim d's FE come from there too, where they exist).
   c. GB effect per phase: D(300 K) of the Sigma 5 (310) bicrystal (whole cell, `tracer`; and its GB
-     slab along / across the GB) over the bulk D(300 K) of the same phase.
+     slab along / across the GB) over the bulk D(300 K) of the same phase (the ordered phase's from
+     `--ordered-runs` when that archive has its GB).
   d. Li6PS5I polycrystal (`fe/<case>`): ln D_eff = a + b/T + c/T^2 per grain size, c in K^2 with its
      error: the least-squares error of c on the FE points combined (in quadrature) with the spread of
      c when the MD Arrhenius laws of the bulk and the GB are drawn from their fit covariances and the
@@ -66,6 +67,15 @@ def _fit(res, prefix: str) -> dict | None:
             "used_in_fit": np.asarray(res.get(f"{prefix}/used_in_fit"), bool).tolist(),
             "fit_quality": str(a.get("fit_quality", "")), "fit_quality_reason": str(a.get("fit_quality_reason", "")),
             "chi2_per_dof": (float(a["chi2"]) / int(a["dof"]) if a.get("dof") and a.get("weighted") else None)}
+
+
+def _ln_d300_sd(fit: dict) -> float:
+    """Standard deviation of ln D(300 K) of an Arrhenius fit, exact for its Gaussian (ln D0, Ea):
+    ln D(300 K) = ln D0 - Ea / (k_B 300 K)."""
+    from argyro_run.analysis.diffusion import K_B_EV
+
+    g = np.array([1.0, -1.0 / (K_B_EV * 300.0)])
+    return float(np.sqrt(g @ np.asarray(fit["cov_lnD0_Ea"], float) @ g))
 
 
 def _ratio(a: float, ae: float, b: float, be: float) -> tuple[float, float]:
@@ -191,6 +201,11 @@ def claim_a(runs, ordered_runs=None) -> dict:
         r, re = _ratio(fits["disordered"]["D300_m2_per_s"], fits["disordered"]["D300_m2_per_s_err"],
                        fits["ordered"]["D300_m2_per_s"], fits["ordered"]["D300_m2_per_s_err"])
         out["ratio_disordered_over_ordered"], out["ratio_err"] = r, re
+        # the first-order error above is symmetric; the fits' errors are Gaussian in ln D, so the
+        # ratio's significance is measured in ln: how many sd ln(ratio) lies above ln 10
+        sd_ln = math.hypot(_ln_d300_sd(fits["disordered"]), _ln_d300_sd(fits["ordered"]))
+        out["ratio_log10_err"] = sd_ln / math.log(10.0)
+        out["ratio_sigma_above_10"] = (math.log(r) - math.log(10.0)) / sd_ln
         out["goal_ratio_at_least_10"] = bool(r >= 10.0)
         out["goal_each_within_one_order_of_paper"] = bool(
             all(abs(out[f"D300_{v}_log10_over_paper"]) <= 1.0 for v in fits))
@@ -261,17 +276,23 @@ def _gb_row(res, phase: str, gb: str) -> dict:
     return row
 
 
-def claim_c(runs) -> dict:
-    """Li6PS5Cl per phase (the claim); also Li6PS5I's GB between ordered grains when its run has one
-    (``LPSI_ordered``: the GB of claim d's polycrystal)."""
+def claim_c(runs, ordered_runs=None) -> dict:
+    """Li6PS5Cl per phase (the claim): the ordered phase's GB and bulk from the ordered study's
+    archive under ``ordered_runs`` when that has the GB's fit (its longer runs), else from ``runs``;
+    also Li6PS5I's GB between ordered grains when its run has one (``LPSI_ordered``: the GB of claim
+    d's polycrystal)."""
     out: dict = {}
     res, src = _arrhenius(_archive(runs, "Cl"), "LPSCl")
-    if res is None:
+    res_o, src_o = _arrhenius(_archive(ordered_runs, "Cl"), "LPSCl") if ordered_runs is not None else (None, None)
+    if res is None and res_o is None:
         out["missing"] = "runs/validation-LPSCl archive or a done analysis/LPSCl/* task"
     else:
         out["source"] = src
         for phase, gb in GB_NAMES.items():
-            if f"structures/{gb}/tracer/Ea_eV" in res:
+            key = f"structures/{gb}/tracer/Ea_eV"
+            if phase == "ordered" and res_o is not None and key in res_o:
+                out[phase] = _gb_row(res_o, phase, gb) | {"source": f"{ordered_runs}: {src_o}"}
+            elif res is not None and key in res:
                 out[phase] = _gb_row(res, phase, gb)
             else:
                 out.setdefault("not_run", []).append(f"LPSCl/{gb}")
@@ -386,7 +407,7 @@ def _mc_curvature(arch, task: str, T, sizes, n_mc: int, seed: int):
 
 
 def summarise(runs: pathlib.Path, n_mc: int, seed: int, ordered_runs: pathlib.Path | None = None) -> dict:
-    a, b, c = claim_a(runs, ordered_runs), claim_b(runs), claim_c(runs)
+    a, b, c = claim_a(runs, ordered_runs), claim_b(runs), claim_c(runs, ordered_runs)
     b_ordered = claim_b(ordered_runs or runs, "ordered")
     d = claim_d(runs, n_mc, seed, ordered_runs=ordered_runs)
     archives = {x: arch for x in MATERIAL if (arch := _archive(runs, x)) is not None}

@@ -35,6 +35,22 @@ def test_ratio_error_is_the_relative_errors_in_quadrature():
     assert r == 3.0 and e == pytest.approx(3.0 * np.hypot(0.1, 0.2), rel=1e-12)
 
 
+def test_ln_d300_sd_propagates_the_arrhenius_covariance():
+    """sd of ln D(300 K) = ln D0 - Ea/(k 300 K) from the fit's (ln D0, Ea) covariance: exact for
+    uncorrelated parameters, and checked against sampling for correlated ones (the correlation of
+    an Arrhenius fit is strong and positive, so it shrinks the extrapolation's error)."""
+    vs = _module()
+    from argyro_run.analysis.diffusion import K_B_EV
+
+    x = 1.0 / (K_B_EV * 300.0)
+    assert vs._ln_d300_sd({"cov_lnD0_Ea": [[0.04, 0.0], [0.0, 1e-4]]}) == pytest.approx(np.sqrt(0.04 + 1e-4 * x * x))
+    cov = np.array([[2.0, 0.15], [0.15, 0.012]])
+    draws = np.random.default_rng(0).multivariate_normal([0.0, 0.3], cov, 200_000)
+    sampled = np.std(draws[:, 0] - draws[:, 1] * x)
+    assert vs._ln_d300_sd({"cov_lnD0_Ea": cov.tolist()}) == pytest.approx(sampled, rel=0.01)
+    assert vs._ln_d300_sd({"cov_lnD0_Ea": cov.tolist()}) < np.sqrt(cov[0, 0] + cov[1, 1] * x * x)
+
+
 def test_claim_b_line_exact_and_weighted():
     vs = _module()
     r = np.array([1.81, 1.96, 2.20])
