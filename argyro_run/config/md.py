@@ -38,7 +38,9 @@ class MDSection(Section):
         "species", description="Atoms whose unwrapped positions are kept (archive /md/.../trajectory): 'species' "
                                "= the diffusing species of [analysis] (what the MSD needs), 'all' = every atom "
                                "(e.g. to visualise). Stored in single precision (~1e-5 A at 100 A).")
-    structures: list[str] | None = Field(None, description="Structures to run (names as in `argyro-run plan`); default all.")
+    structures: list[str] | None = Field(
+        None, description="Structures to run (names as in `argyro-run plan`); default all. The selection picks runs, "
+                          "it is not an input of one: runs already in the archive are reused when it changes.")
     max_host_displacement_A: float = Field(
         1.0, gt=0, le=100, description="Largest RMS change of the host atoms' (all but the analysed species) mean "
                                        "positions between the first and the last tenth of the production, drift "
