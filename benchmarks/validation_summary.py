@@ -20,6 +20,8 @@ is typed in here except the papers' values and Shannon's ionic radii, tables bel
      c when the MD Arrhenius laws of the bulk and the GB are drawn from their fit covariances and the
      FE re-solved on the archive's own mesh (`--mc` draws; 0: fit error only).
 Missing archives or fits leave their keys null with a `missing` note; the script never invents a value.
+With `--carry earlier.json` a claim its archives cannot complete (a halide's runs, the FE) is taken whole
+from an earlier summary of this script and listed under `carried_from`.
 """
 
 from __future__ import annotations
@@ -452,6 +454,45 @@ def summarise(runs: pathlib.Path, n_mc: int, seed: int, ordered_runs: pathlib.Pa
     return summary
 
 
+# the summary's top-level keys each claim owns (carried with it)
+_CLAIM_KEYS = {"b": ("Ea_eV", "Ea_eV_err", "Ea_linear_fit_R2"),
+               "b_ordered": ("Ea_eV_ordered", "Ea_eV_ordered_err", "Ea_linear_fit_R2_ordered"),
+               "d": ("LPSI_curvature_K2", "LPSI_curvature_K2_err")}
+
+
+def _complete(claim: str, c: dict) -> bool:
+    if claim in ("b", "b_ordered"):
+        return all(c.get("Ea_eV", {}).get(x) is not None for x in MATERIAL)
+    return "curvature_K2" in c
+
+
+def carry(s: dict, old: dict, source: str) -> dict:
+    """``s`` with what its archives lack taken whole from an earlier summary ``old`` (the file
+    ``source``): a claim b / b_ordered / d that misses a halide or its FE, with its top-level keys;
+    claim c's ``LPSI_ordered``; the run facts and framework checks of a material without an archive.
+    Every carried item is listed under ``carried_from`` (never mixed: a claim comes whole from one
+    summary)."""
+    s = json.loads(json.dumps(s))
+    carried = {}
+    for k, keys in _CLAIM_KEYS.items():
+        if not _complete(k, s["claims"][k]) and k in old.get("claims", {}) and _complete(k, old["claims"][k]):
+            s["claims"][k] = old["claims"][k]
+            for key in keys:
+                s[key] = old.get(key)
+            carried[f"claims.{k}"] = source
+    if "LPSI_ordered" not in s["claims"]["c"] and "LPSI_ordered" in old.get("claims", {}).get("c", {}):
+        s["claims"]["c"]["LPSI_ordered"] = old["claims"]["c"]["LPSI_ordered"]
+        carried["claims.c.LPSI_ordered"] = source
+    for part in ("runs", "framework"):
+        for m, v in (old.get(part) or {}).items():
+            if m not in (s.get(part) or {}):
+                s.setdefault(part, {})[m] = v
+                carried[f"{part}.{m}"] = source
+    if carried:
+        s["carried_from"] = carried
+    return s
+
+
 def _e(v, err=None, fmt="{:.3g}") -> str:
     if v is None:
         return "n/a"
@@ -540,9 +581,15 @@ def main(argv=None) -> int:
     ap.add_argument("--mc", type=int, default=12, help="draws of the MD laws for the curvature error (0: none)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--markdown", action="store_true", help="also print the result tables of docs/validation.md")
+    ap.add_argument("--carry", default=None,
+                    help="an earlier summary.json: claims whose archives are absent here (a halide's runs, the FE) "
+                         "are taken whole from it and listed under carried_from")
     args = ap.parse_args(argv)
     s = summarise(pathlib.Path(args.runs), args.mc, args.seed,
                   pathlib.Path(args.ordered_runs) if args.ordered_runs else None)
+    if args.carry:
+        src = pathlib.Path(args.carry)
+        s = carry(s, json.loads(src.read_text()), src.name)
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(s, indent=1, allow_nan=True) + "\n")

@@ -65,3 +65,33 @@ def test_claim_b_line_exact_and_weighted():
     sxx = np.sum(w * (r - np.sum(w * r) / np.sum(w)) ** 2)
     assert loose["slope_err_eV_per_A"] == pytest.approx(1.0 / np.sqrt(sxx), rel=1e-10)
     assert not vs._weighted_line(r, e, np.array([0.0, 0.1, 0.1]))["weighted"]
+
+
+def test_carry_takes_incomplete_claims_whole_from_the_earlier_summary():
+    """--carry: a claim whose halides or FE are missing comes whole from the earlier summary (its
+    Cl entry too: never a mix of two studies), with its top-level keys; a complete new claim stays;
+    a material without an archive gets its run facts back; everything carried is listed."""
+    vs = _module()
+    old = {"claims": {"a": {"x": "old"}, "b": {"Ea_eV": {"Cl": 0.1, "Br": 0.2, "I": 0.3}},
+                      "b_ordered": {"Ea_eV": {"Cl": 0.4, "Br": 0.5, "I": 0.6}}, "c": {"LPSI_ordered": {"r": 1}},
+                      "d": {"curvature_K2": [1.0]}},
+           "Ea_eV": {"Cl": 0.1, "Br": 0.2, "I": 0.3}, "Ea_eV_err": {"Cl": 0.01}, "Ea_linear_fit_R2": 0.5,
+           "Ea_eV_ordered": {"Cl": 0.4}, "Ea_eV_ordered_err": {}, "Ea_linear_fit_R2_ordered": 0.9,
+           "LPSI_curvature_K2": {"20nm": 1.0}, "LPSI_curvature_K2_err": {"20nm": 2.0},
+           "runs": {"LPSCl": "old", "LPSBr": "oldBr"}, "framework": {"LPSI": "oldI"}}
+    new = {"claims": {"a": {"x": "new"}, "b": {"Ea_eV": {"Cl": 0.9}},
+                      "b_ordered": {"Ea_eV": {"Cl": 0.7, "Br": 0.8, "I": 0.85}}, "c": {"ordered": {}},
+                      "d": {"missing": "no FE"}},
+           "Ea_eV": {"Cl": 0.9}, "Ea_eV_err": {"Cl": 0.09}, "Ea_linear_fit_R2": None,
+           "Ea_eV_ordered": {"Cl": 0.7}, "Ea_eV_ordered_err": {}, "Ea_linear_fit_R2_ordered": 0.1,
+           "LPSI_curvature_K2": None, "LPSI_curvature_K2_err": None, "runs": {"LPSCl": "new"}, "framework": {}}
+    s = vs.carry(new, old, "summary_old.json")
+    assert s["claims"]["a"] == {"x": "new"} and s["claims"]["b_ordered"] == new["claims"]["b_ordered"]
+    assert s["claims"]["b"] == old["claims"]["b"] and s["Ea_eV"] == old["Ea_eV"] and s["Ea_linear_fit_R2"] == 0.5
+    assert s["Ea_linear_fit_R2_ordered"] == 0.1
+    assert s["claims"]["d"] == old["claims"]["d"] and s["LPSI_curvature_K2_err"] == {"20nm": 2.0}
+    assert s["claims"]["c"] == {"ordered": {}, "LPSI_ordered": {"r": 1}}
+    assert s["runs"] == {"LPSCl": "new", "LPSBr": "oldBr"} and s["framework"] == {"LPSI": "oldI"}
+    assert s["carried_from"] == {k: "summary_old.json" for k in ("claims.b", "claims.d", "claims.c.LPSI_ordered",
+                                                                 "runs.LPSBr", "framework.LPSI")}
+    assert new["Ea_eV"] == {"Cl": 0.9}                          # the input is not changed
