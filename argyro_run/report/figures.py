@@ -14,7 +14,8 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-K_B_eV_per_K = 8.617333262e-5
+from argyro_run.analysis.diffusion import K_B_EV as K_B_eV_per_K  # the analysis owns the constants
+
 M2_PER_S_TO_A2_PER_PS = 1e8       # 1 m^2/s = 1e20 A^2 / 1e12 ps
 KIND_COLORS = {"bulk": "C0", "gb_parallel": "C1", "gb_perpendicular": "C2", "tracer": "C0", "bulk_region": "C4"}
 KIND_LABELS = {"bulk": "bulk", "gb_parallel": "GB parallel", "gb_perpendicular": "GB perpendicular"}
