@@ -14,7 +14,7 @@ as its own 1-rank job and all of them would write the same archive.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 
 # Set it to 1 to skip the check (a site MPICH-ABI library built with PMIx support, e.g.).
 SKIP_VARIABLE = "ARGYRO_RUN_SKIP_LAUNCHER_CHECK"
@@ -91,3 +91,23 @@ def check_launcher(env: Mapping[str, str] | None = None) -> None:
         if rank:  # every task stops; one explanation (rank 0's) is enough
             raise UserError(f"launcher not supported (task {rank}; see the message of task 0)")
         raise UserError(msg + f"\n(set {SKIP_VARIABLE}=1 to skip this check if the site's MPI library does speak PMIx)")
+
+
+# Every rank is one core: the planner costs a task's ranks as cores, and the Slurm script binds
+# them so (``slurm.cpus_per_rank`` -> OMP_NUM_THREADS). BLAS and OpenMP libraries read these
+# variables once, when they load; left unset, OpenBLAS starts one thread per core in every rank,
+# and two ranks on two cores spin four threads: the learning loop's refits (numpy QR and matrix
+# products) ran 3-5x slower than on one pinned rank (docs/costs.md, "Threads per rank").
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def pin_rank_threads(env: MutableMapping[str, str] | None = None) -> str:
+    """Give every thread variable of ``env`` (``os.environ`` by default) that is unset the value of
+    OMP_NUM_THREADS, or 1: one core per rank unless the user or the batch script says otherwise.
+    Must run before numpy (OpenBLAS) is imported to take effect in this process; returns the count."""
+    env = os.environ if env is None else env
+    n = env.get("OMP_NUM_THREADS", "").strip() or "1"
+    for key in THREAD_VARIABLES:
+        if not env.get(key, "").strip():
+            env[key] = n
+    return n

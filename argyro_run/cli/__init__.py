@@ -12,6 +12,7 @@ import sys
 
 from argyro_run import __version__
 from argyro_run.errors import UserError
+from argyro_run.launcher import pin_rank_threads
 
 # verb name -> module in argyro_run.cli (order = order in --help)
 VERBS = {
@@ -65,6 +66,7 @@ def _world_rank() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    pin_rank_threads()                   # before any verb imports numpy: one core per rank (launcher.py)
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(_normalise_argv(argv))

@@ -36,6 +36,47 @@ def loaded_mpi_libraries(maps: str = "/proc/self/maps") -> list[str]:
     return found
 
 
+def blas_threads(maps: str = "/proc/self/maps") -> list[tuple[str, int]]:
+    """(library file name, threads) of every OpenBLAS mapped into this process (numpy's and
+    scipy's each bundle one), asked through its own ``*openblas*get_num_threads*`` symbol."""
+    import ctypes
+    import os
+
+    found: list[tuple[str, int]] = []
+    try:
+        with open(maps, encoding="utf-8", errors="replace") as fh:
+            paths = sorted({line.split(maxsplit=5)[5].strip() for line in fh
+                            if len(line.split(maxsplit=5)) == 6 and "openblas" in line.lower() and ".so" in line})
+    except OSError:
+        return []
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for symbol in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
+                       "openblas_get_num_threads64_", "openblas_get_num_threads"):
+            fn = getattr(lib, symbol, None)
+            if fn is not None:
+                found.append((os.path.basename(path), int(fn())))
+                break
+    return found
+
+
+def threads_row() -> str:
+    """Threads per rank: the variables ``launcher.pin_rank_threads`` set and what OpenBLAS uses."""
+    import os
+
+    import numpy  # noqa: F401  (load the BLAS libraries to ask them)
+    import scipy.linalg  # noqa: F401
+
+    from argyro_run.launcher import THREAD_VARIABLES
+
+    env = ", ".join(f"{k}={os.environ.get(k, 'unset')}" for k in THREAD_VARIABLES)
+    libs = ", ".join(f"{name}: {n}" for name, n in blas_threads()) or "no OpenBLAS found"
+    return f"{env}; OpenBLAS threads {libs}"
+
+
 def collect() -> tuple[list[tuple[str, str]], list[str]]:
     rows: list[tuple[str, str]] = []
     problems: list[str] = []
@@ -45,6 +86,8 @@ def collect() -> tuple[list[tuple[str, str]], list[str]]:
         problems.append("python: 3.12 or newer is required. Fix: " + reinstall)
 
     from argyro_run.launcher import launcher_of, launcher_problem
+
+    rows.append(("threads per rank", threads_row()))
 
     launch = launcher_of()
     bad_launch = launcher_problem()

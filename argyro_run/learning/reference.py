@@ -273,10 +273,12 @@ LAUNCHER_VARIABLE_PREFIXES = (
 
 def launch_environment(environ: dict[str, str]) -> dict[str, str]:
     """``environ`` without the per-process variables of the MPI launcher and the Slurm job step
-    (``LAUNCHER_VARIABLE_PREFIXES``), with ``OMP_NUM_THREADS`` 1 unless set: the environment of a
-    reference worker and of every code it launches."""
+    (``LAUNCHER_VARIABLE_PREFIXES``), its thread variables pinned as a rank's (``launcher.pin_rank_threads``:
+    1 unless set): the environment of a reference worker and of every code it launches."""
+    from argyro_run.launcher import pin_rank_threads
+
     env = {k: v for k, v in environ.items() if not k.startswith(LAUNCHER_VARIABLE_PREFIXES)}
-    env.setdefault("OMP_NUM_THREADS", "1")
+    pin_rank_threads(env)
     return env
 
 

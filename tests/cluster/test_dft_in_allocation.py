@@ -37,8 +37,8 @@ def test_launch_environment_filter():
     assert launch_environment(env) == {
         "OMPI_MCA_btl": "^openib", "OMPI_ALLOW_RUN_AS_ROOT": "1", "I_MPI_PMI_LIBRARY": "/usr/lib/libpmi2.so",
         "MPICH_ASYNC_PROGRESS": "1", "SLURM_JOB_ID": "42", "SLURM_NTASKS": "18", "SLURM_CPUS_PER_TASK": "1",
-        "PATH": "/usr/bin", "OMP_NUM_THREADS": "4"}
-    assert launch_environment({})["OMP_NUM_THREADS"] == "1"
+        "PATH": "/usr/bin", "OMP_NUM_THREADS": "4", "OPENBLAS_NUM_THREADS": "4", "MKL_NUM_THREADS": "4"}
+    assert launch_environment({}) == {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 @pytest.mark.mpi
