@@ -190,21 +190,27 @@ def training_s(n_training_atoms: int, level: int, ranks: int = 1) -> float:
 
 
 # the learning loop's refits against training_s, by MTP level: the quickstart loop (level 6, 443 atoms,
-# one rank) is what training_s's level-6 rate was measured on (1.0); the validation Li6PS5Cl loop (level
-# 10, 2 ranks, quiet machine, 2026-11-30 evening; 48-94 images of 52-atom cells, 300-atom bicrystals and
-# cut-outs, 3.7k-15.6k atoms) took 2.7-3.2x (mean 3.0x) per refit. Linear in the level between them, held
-# beyond (no loop measured above level 10). benchmarks/refit_cost.py, one rank, a fresh potential, 40
-# cells + 4 bicrystals (4720 atoms): level 10 57 us CPU per atom and iteration (training_s: 94), level 6
-# 20; the gap between the loop and the benchmark is open (docs/costs.md)
-AL_REFIT_FACTOR = {6: 1.0, 10: 3.0}
+# one rank) is what training_s's level-6 rate was measured on (1.0); the validation Li6PS5Br loop (level
+# 10, 2 ranks, one BLAS thread per rank, 2026-11-30 night; 51-132 images of 52-atom cells and cut-outs,
+# 2.6k-10.9k atoms) took 0.34-0.53x (mean 0.41x) per refit. Linear in the level between them, held beyond
+# (no loop measured above level 10). The 3.0x measured on the Li6PS5Cl loop the evening before was
+# OpenBLAS running a thread per core in each of the 2 ranks (fixed: launcher.pin_rank_threads);
+# benchmarks/refit_cost.py on that loop's own training set and warm start (level 10, 15.6k atoms, 2
+# ranks): 213 us CPU per atom and iteration unpinned, 34 pinned (docs/costs.md, "Threads per rank")
+AL_REFIT_FACTOR = {6: 1.0, 10: 0.4}
+
+
+def _by_level(table: dict[int, float], level: int) -> float:
+    """A two-level table's value at ``level``: linear between its levels, held beyond them."""
+    (l0, f0), (l1, f1) = sorted(table.items())
+    lv = min(max(int(level), l0), l1)
+    return f0 + (f1 - f0) * (lv - l0) / (l1 - l0)
 
 
 def al_refit_s(n_training_atoms: int, level: int, ranks: int = 1) -> float:
     """One refit of the learning loop on ``n_training_atoms`` atoms: :func:`training_s` times
     :data:`AL_REFIT_FACTOR` at ``level``."""
-    (l0, f0), (l1, f1) = sorted(AL_REFIT_FACTOR.items())
-    lv = min(max(int(level), l0), l1)
-    return (f0 + (f1 - f0) * (lv - l0) / (l1 - l0)) * training_s(n_training_atoms, level, ranks)
+    return _by_level(AL_REFIT_FACTOR, level) * training_s(n_training_atoms, level, ranks)
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,10 +228,11 @@ AL_ITERATIONS_PER_LEVEL = 2.25     # this many (capped by max_iterations + 1): m
 AL_PICKS_PER_EXPLORATION = 1.0     # configurations labelled per exploration run and iteration (capped by
                                    # max_selected_per_iteration); quickstart 6-9 of 6 runs before the cap (4 after),
                                    # validation LPSCl 12 of 8 (the cap)
-AL_EXPLORE_FRACTION = 0.5          # mean fraction of exploration_ps an exploration runs before gamma_break
-                                   # in the iterations before the last (quickstart 2026-11-30: 0.02, 0.09, 0.29;
-                                   # validation Li6PS5Cl level 10: mean 0.44 (2026-11-29), 0.86 (2026-11-30
-                                   # evening: the first two rounds break at once, every later one runs in full)
+# mean fraction of exploration_ps an exploration runs before gamma_break in the iterations before the
+# last, by MTP level (linear between, held beyond): quickstart level 6 (2026-11-30): 0.02, 0.09, 0.29;
+# validation level 10: Li6PS5Cl 0.44 (2026-11-29), 0.86 (2026-11-30 evening), Li6PS5Br 0.92 (2026-11-30
+# night): the first rounds break at once, every later one runs in full
+AL_EXPLORE_FRACTION = {6: 0.3, 10: 0.9}
 AL_EXPLORE_SLOWDOWN = 1.0          # grading every few steps and the snapshots vs plain MD (quickstart level 6, quiet
                                    # machine 2026-11-30: 1.06 us per atom and step, the same as plain MD)
 AL_EXPLORE_OVERHEAD_S = 0.1        # per exploration run (LAMMPS instance reused in the task)
@@ -272,7 +279,7 @@ def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int]
                       initial_images_atoms: int, cutout_atoms: int, ranks: int = 1, converged_rounds: int = 1,
                       iterations: int | None = None, check_frames: int = 0, check_cutout_atoms: int = 0) -> float:
     """Expected wall time of one rung of the ladder: :func:`al_expected_iterations` iterations, each
-    exploring every structure at every temperature for :data:`AL_EXPLORE_FRACTION` of its length
+    exploring every structure at every temperature for :data:`AL_EXPLORE_FRACTION` (at ``level``) of its length
     (the last one runs in full), labelling :data:`AL_PICKS_PER_EXPLORATION` picks per exploration
     run, at most ``max_selected`` (spread evenly over the structures: a structure of at most
     ``max_reference_atoms`` whole, a larger one as a cut-out of ``cutout_atoms``) and refitting on
@@ -301,7 +308,7 @@ def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int]
     train_atoms = initial_images_atoms
     for k in range(n_it):
         last = k == n_it - 1
-        t += explore(1.0 if last else AL_EXPLORE_FRACTION)
+        t += explore(1.0 if last else _by_level(AL_EXPLORE_FRACTION, level))
         if last:
             if n_it <= max_iterations:     # expected to converge: the confirming clean rounds
                 t += (max(1, int(converged_rounds)) - 1) * explore(1.0)
