@@ -88,13 +88,18 @@ def starting_point(prev_result, settings: LoopSettings, images: list, comm=None)
                     min_dist_A=settings.min_dist_A, radial_basis_size=settings.radial_basis_size, seed=settings.seed)
 
 
-def fit(mtp, images: list, settings: LoopSettings, comm=None, iteration: int = 0):
-    """Warm-started training on all ``images`` (the training contract); returns the new MTP."""
+def fit(mtp, images: list, settings: LoopSettings, comm=None, iteration: int = 0, record=None):
+    """Warm-started training on all ``images`` (the training contract); returns the new MTP.
+    ``record`` (an :class:`IterationRecord`): its ``train_*`` cost fields are filled in."""
     from argyro_run.potentials.train import train
 
-    new, _report = train(mtp, images, energy_weight=settings.energy_weight, force_weight=settings.force_weight,
-                         stress_weight=settings.stress_weight, max_iterations=settings.train_iterations,
-                         seed=settings.seed + iteration, comm=comm)
+    new, report = train(mtp, images, energy_weight=settings.energy_weight, force_weight=settings.force_weight,
+                        stress_weight=settings.stress_weight, max_iterations=settings.train_iterations,
+                        seed=settings.seed + iteration, comm=comm)
+    if record is not None:
+        record.train_atoms = sum(len(a) for a in images)
+        record.train_lbfgs_iterations = report.iterations
+        record.train_evaluations = report.evaluations
     return new
 
 
@@ -182,6 +187,9 @@ class IterationRecord:
     validation: dict = field(default_factory=dict)   # old MTP on the new data (before retraining)
     train: dict = field(default_factory=dict)        # new MTP on all data (after retraining)
     train_wall_s: float = 0.0
+    train_atoms: int = 0                 # atoms of the training set refitted on (the planner's al_refit_s law)
+    train_lbfgs_iterations: int = 0      # L-BFGS iterations of the refit (at most LoopSettings.train_iterations)
+    train_evaluations: int = 0           # loss-and-gradient evaluations of the refit (line searches included)
     max_grade_training: float = float("nan")         # of the training neighbourhoods vs the new active set
     wall_s: float = 0.0
 
@@ -448,7 +456,7 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
         rec.validation = metrics(mtp, new, comm=comm)
         images += new
         t0 = time.perf_counter()
-        mtp = fit(mtp, images, settings, comm, iteration=k)
+        mtp = fit(mtp, images, settings, comm, iteration=k, record=rec)
         rec.train_wall_s = time.perf_counter() - t0
         if comm.rank == 0:
             active = build_active_set(mtp, images)

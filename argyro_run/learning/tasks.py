@@ -310,6 +310,11 @@ def active_learning_result(out, settings=None) -> Result:
         r.add(f"{p}/full_cell_atoms", rec.full_cell_atoms, "1", note="reference atoms had whole cells been labelled")
         r.add(f"{p}/explore_wall_s", rec.explore_wall_s, "s")
         r.add(f"{p}/train_wall_s", rec.train_wall_s, "s")
+        r.add(f"{p}/train_atoms", rec.train_atoms, "1", note="atoms of the training set the round refitted on (0: no refit)")
+        r.add(f"{p}/train_lbfgs_iterations", rec.train_lbfgs_iterations, "1",
+              note="L-BFGS iterations of the refit (at most the loop's train_iterations)")
+        r.add(f"{p}/train_evaluations", rec.train_evaluations, "1",
+              note="loss-and-gradient evaluations of the refit, line searches included")
         r.add(f"{p}/wall_s", rec.wall_s, "s")
         r.add(f"{p}/max_grade_training", rec.max_grade_training, "1")
         _add_metrics(r, f"{p}/validation", rec.validation)

@@ -93,6 +93,16 @@ def test_loop_li6ps5cl_tblite(tmp_path):
     # the potential trained on rattled data only (fresh tblite labels of held-out snapshots)
     images = training_set_from_result(res, "training_set")
     assert len(images) == 6 + sum(int(res.get(f"iterations/{k}/n_added")) for k in range(n_it))
+    # every refit's cost record: the atoms it fitted (the initial data and every round's additions so
+    # far), its L-BFGS iterations within the loop's limit, at least one evaluation each; none without a refit
+    n_images = 6
+    for k in range(n_it):
+        p = f"iterations/{k}"
+        n_images += int(res.get(f"{p}/n_added"))
+        refitted = float(res.get(f"{p}/train_wall_s")) > 0
+        assert int(res.get(f"{p}/train_atoms")) == (sum(len(a) for a in images[:n_images]) if refitted else 0)
+        its, evals = int(res.get(f"{p}/train_lbfgs_iterations")), int(res.get(f"{p}/train_evaluations"))
+        assert (1 <= its <= 100 and evals >= its) if refitted else its == evals == 0, (k, its, evals)
     added = images[6:]
     final = parse_mtp(str(res.get("mtp/text").item() if res.get("mtp/text").shape == () else res.get("mtp/text")))
     first = _first_fit(params, init)
