@@ -15,13 +15,13 @@ def _check(name, fn, rows, problems, fix):
         problems.append(f"{name}: {exc}. Fix: {fix}")
 
 
-def loaded_mpi_libraries(maps: str = "/proc/self/maps") -> list[str]:
-    """Real paths of the MPI libraries mapped into this process (``libmpi*.so*``, ``libmpich.so*``,
-    ``libimpi``), from ``/proc/self/maps``: which library is *actually* in use."""
+def _mapped_libraries(pattern: str, maps: str = "/proc/self/maps") -> list[str]:
+    """Paths (symlinks resolved, in order of first mapping) of the shared libraries mapped into
+    this process whose path matches the regular expression ``pattern``, from ``/proc/self/maps``."""
     import os
     import re
 
-    pat = re.compile(r"/lib(mpi|mpich|impi)(_abi)?\.so[.\d]*$")
+    pat = re.compile(pattern)
     found: list[str] = []
     try:
         with open(maps, encoding="utf-8", errors="replace") as fh:
@@ -36,6 +36,12 @@ def loaded_mpi_libraries(maps: str = "/proc/self/maps") -> list[str]:
     return found
 
 
+def loaded_mpi_libraries(maps: str = "/proc/self/maps") -> list[str]:
+    """Real paths of the MPI libraries mapped into this process (``libmpi*.so*``, ``libmpich.so*``,
+    ``libimpi``), from ``/proc/self/maps``: which library is *actually* in use."""
+    return _mapped_libraries(r"/lib(mpi|mpich|impi)(_abi)?\.so[.\d]*$", maps)
+
+
 def blas_threads(maps: str = "/proc/self/maps") -> list[tuple[str, int]]:
     """(library file name, threads) of every OpenBLAS mapped into this process (numpy's and
     scipy's each bundle one), asked through its own ``*openblas*get_num_threads*`` symbol."""
@@ -43,13 +49,7 @@ def blas_threads(maps: str = "/proc/self/maps") -> list[tuple[str, int]]:
     import os
 
     found: list[tuple[str, int]] = []
-    try:
-        with open(maps, encoding="utf-8", errors="replace") as fh:
-            paths = sorted({line.split(maxsplit=5)[5].strip() for line in fh
-                            if len(line.split(maxsplit=5)) == 6 and "openblas" in line.lower() and ".so" in line})
-    except OSError:
-        return []
-    for path in paths:
+    for path in _mapped_libraries(r"(?i)openblas[^/]*\.so", maps):
         try:
             lib = ctypes.CDLL(path)
         except OSError:
