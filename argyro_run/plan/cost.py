@@ -195,7 +195,7 @@ def training_s(n_training_atoms: int, level: int, ranks: int = 1) -> float:
 # 2.6k-10.9k atoms) took 0.34-0.53x (mean 0.41x) per refit. Linear in the level between them, held beyond
 # (no loop measured above level 10). The 3.0x measured on the Li6PS5Cl loop the evening before was
 # OpenBLAS running a thread per core in each of the 2 ranks (fixed: launcher.pin_rank_threads);
-# benchmarks/refit_cost.py on that loop's own training set and warm start (level 10, 15.6k atoms, 2
+# a refit benchmark (what benchmarks/refit_cost.py --export does) on that loop's own set and warm start (level 10, 15.6k atoms, 2
 # ranks): 213 us CPU per atom and iteration unpinned, 34 pinned (docs/costs.md, "Threads per rank")
 AL_REFIT_FACTOR = {6: 1.0, 10: 0.4}
 
