@@ -10,12 +10,19 @@ for the few hundred samples a run keeps). d = number of components summed (3 tot
 1 normal).
 
 Reported D (``diffusivity_bayes``): kinisi 2.1 (McCluskey et al., J. Chem. Theory Comput. 2024,
-doi:10.1021/acs.jctc.4c01249) fits the all-origins MSD of the whole run in the lag window
-[fit_start, fit_end] with a straight line, with the MSD's covariance between lags (random-walk model,
-n_i = N (T - 1) / k_i independent samples at lag k_i) in a Gaussian likelihood sampled by MCMC; D is
-the posterior mean of slope / (2 d), its error the posterior standard deviation and the 95 % credible
-interval the 2.5-97.5 percentiles of the samples. The fitted line (posterior-mean slope and
-intercept) is returned with the MSD so a figure draws exactly the fit that gives D.
+doi:10.1021/acs.jctc.4c01249) gives the all-origins MSD of the whole run and its covariance between
+the lags of the window [fit_start, fit_end] (random-walk model, n_i = N (T - 1) / k_i independent
+samples at lag k_i, reconditioned and pseudo-inverted as kinisi does). Its likelihood for a straight
+line (Gaussian, constant covariance) with a flat prior on slope >= 0 and intercept has an exact
+posterior: the generalised-least-squares normal of (slope, intercept), truncated at slope 0. It is
+sampled exactly (``posterior_samples``), not by kinisi's emcee ensemble: that starts every walker at
+the ordinary least-squares slope and an intercept of 1e-20 with a spread of 1e-3 relative, and when
+the MSD's intercept is many posterior widths from zero (a cage and vibration offset, over windows of
+hundreds of lags) its default-length chains have not converged (measured: ordered Li6PS5Br at 700 K,
+100-590 ps: emcee 1.62 +- 0.93e-10 m^2/s with our former 600 steps, 0.80 +- 0.10e-10 with kinisi's default 1500
+and with 5000, exact 0.80 +- 0.10e-10). D is the posterior mean of slope / (2 d), its error the posterior standard deviation and
+the 95 % credible interval the 2.5-97.5 percentiles of the samples. The fitted line (posterior-mean
+slope and intercept) is returned with the MSD so a figure draws exactly the fit that gives D.
 
 Cross-check (``diffusivity``, the former estimator): the run is cut into ``n_blocks`` contiguous
 segments; D is the mean of the blocks' ordinary least-squares D and its error the standard error of
@@ -38,18 +45,15 @@ E_C = 1.602176634e-19            # C
 MIN_DIFFUSIVE_MSD_A2 = 10.0
 MIN_DIFFUSIVE_TEMPERATURES = 3
 
-# kinisi's MCMC (emcee): 32 walkers, burn-in and kept steps, thinning; 32 * 400 / 4 = 3200 posterior
-# samples per D. Fewer steps than kinisi's defaults (500 + 1000, thin 10) for the same number of
-# samples: the posterior of a straight line is a 2-d Gaussian (truncated at slope 0) and mixes fast;
-# tests/analysis/test_kinisi.py checks the samples against the analytic GLS posterior and the 95 %
-# coverage on random walks with these settings.
-MCMC = {"n_walkers": 32, "n_burn": 200, "n_samples": 400, "n_thin": 4}
+# Exact draws from the posterior of the MSD line (posterior_samples), per D. 3200, as kinisi's emcee run
+# with 32 walkers gave before (its chains did not converge on long windows, see the module doc).
+N_POSTERIOR_SAMPLES = 3200
 CREDIBLE_PERCENTILES = (2.5, 97.5)   # the reported 95 % credible interval
 
 # What the diffusion task computes D with. Part of its params (plan/build.py), so an archive analysed by
 # an older estimator is re-analysed on resume (from its stored trajectories: no MD is repeated).
-ESTIMATOR = ("kinisi 2.1 Bayesian regression of the all-origins MSD, windows outside kinisi's covariance model "
-             "refused (2026-11-30); cross-check: block means; GB cells also the layered-medium GB D from all ions "
+ESTIMATOR = ("kinisi 2.1 MSD, covariance and likelihood, its posterior sampled exactly (2026-12-01), windows "
+             "outside kinisi's covariance model refused (2026-11-30); cross-check: block means; GB cells also the layered-medium GB D from all ions "
              "(2026-11-30)")
 
 
@@ -145,7 +149,7 @@ def diffusivity_bayes(positions_A: np.ndarray, dt_ps: float, *, fit_start_ps: fl
     ``intercept_A2``: posterior means, slope / (2 d) = D; ``fit_cov_A4``: the covariance matrix of the
     fitted MSD points that the likelihood uses) and the window actually used
     (``fit_start_ps``, ``fit_end_ps``: the lags of the first and last fitted point). ``seed`` makes the
-    MCMC reproducible; numpy's global random state is restored afterwards.
+    posterior draws reproducible; numpy's global random state is not used.
 
     ``covariance_problem`` says when kinisi's covariance model does not describe the window (a
     cage-dominated, sub-diffusive MSD: ``covariance_model_problem``). With ``refuse_improper`` (the
@@ -196,19 +200,18 @@ def diffusivity_bayes(positions_A: np.ndarray, dt_ps: float, *, fit_start_ps: fl
                                              np.asarray(da.coords["n_samples"].values, float)[k0 - 1:],
                                              np.arange(k0, K + 1) * dt_ps)
     diff = Diffusion(dg=sc.DataGroup({"da": da, "dimensionality": dg["dimensionality"]}))
-    state = np.random.get_state()
+    cov = _kinisi_covariance(diff, k0 * dt_fs)
+    lag = np.arange(K + 1) * dt_ps
+    y = np.asarray(da.values, float)[k0 - 1:]
     try:
-        diff.bayesian_regression(start_dt=sc.scalar(k0 * dt_fs, unit="fs"), fit_intercept=True, progress=False,
-                                 random_state=np.random.RandomState(int(seed) % 2 ** 32), **MCMC)
-    finally:
-        np.random.set_state(state)
-    slope = sc.to_unit(diff.gradient, "angstrom**2/ps").values            # A^2/ps samples
+        draws, improper = posterior_samples(lag[k0:], y, cov, N_POSTERIOR_SAMPLES, seed), ""
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        draws, improper = np.full((N_POSTERIOR_SAMPLES, 2), np.nan), f"the posterior of the MSD line is improper: {exc}"
+    slope = draws[:, 0]                                                   # A^2/ps samples
     Ds = slope / (2 * dim) * A2_PER_PS
     var = np.r_[np.nan, np.asarray(da.variances, float)]
-    cov = np.asarray(diff.covariance_matrix.values, float)
-    intercept = float(sc.to_unit(diff.intercept, "angstrom**2").values.mean())
-    lag = np.arange(K + 1) * dt_ps
-    problem = (model_problem if refuse_improper else "") or fit_problem(
+    intercept = float(draws[:, 1].mean())
+    problem = (model_problem if refuse_improper else "") or improper or fit_problem(
         cov, lag[k0:], full[k0:, list(comps)].sum(axis=1), float(slope.mean()), intercept)
     D, De, ci = (float(Ds.mean()), float(Ds.std(ddof=1)), np.percentile(Ds, CREDIBLE_PERCENTILES))
     if problem:
@@ -218,6 +221,55 @@ def diffusivity_bayes(positions_A: np.ndarray, dt_ps: float, *, fit_start_ps: fl
             "slope_A2_per_ps": float(slope.mean()), "intercept_A2": intercept, "fit_cov_A4": cov,
             "fit_problem": problem, "covariance_problem": model_problem,
             "fit_start_ps": k0 * dt_ps, "fit_end_ps": K * dt_ps, "components": comps}
+
+
+def _kinisi_covariance(diff, start_dt_fs: float) -> np.ndarray:
+    """kinisi's covariance matrix of the MSD lags from ``start_dt_fs`` on, built by its own
+    ``Diffusion.compute_covariance_matrix`` with the settings its ``bayesian_regression`` uses by
+    default (condition number 1e16, minimum-eigenvalue reconditioning, no Marchenko-Pastur clipping),
+    without its sampler. tests/analysis/test_kinisi.py checks it equals the matrix of a full
+    ``bayesian_regression`` (kinisi is pinned to 2.1.x)."""
+    import scipp as sc
+
+    unit = diff.dg["da"].coords["time interval"].unit
+    diff._start_dt = sc.to_unit(sc.scalar(float(start_dt_fs), unit="fs"), unit)
+    diff._cond_max = 1e16
+    diff._recondition = False
+    diff.diff_regime = int(np.argwhere(diff.dg["da"].coords["time interval"] >= diff._start_dt)[0][0])
+    diff._covariance_matrix = diff.compute_covariance_matrix()
+    return np.asarray(diff._covariance_matrix.values, float)
+
+
+def posterior_samples(lag_ps: np.ndarray, msd_A2: np.ndarray, cov_A4: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """(n, 2) exact draws of (slope in A^2/ps, intercept in A^2) from kinisi's posterior of the line
+    msd = slope lag + intercept: Gaussian likelihood with the covariance ``cov_A4`` of the MSD points,
+    pseudo-inverted as kinisi does (``scipy.linalg.pinvh``: the directions of a covariance singular to
+    round-off carry no information), flat prior on intercept and on slope >= 0. The posterior is the
+    generalised-least-squares normal N(beta, (X^T C^+ X)^-1) truncated at slope 0: the slope is drawn
+    from its truncated marginal, the intercept from its normal conditional on the slope. Raises
+    ValueError (or numpy's LinAlgError) when the data define no proper posterior."""
+    from scipy.linalg import pinvh
+    from scipy.stats import truncnorm
+
+    lag = np.asarray(lag_ps, dtype=float)
+    y = np.asarray(msd_A2, dtype=float)
+    C = np.asarray(cov_A4, dtype=float)
+    if not (np.all(np.isfinite(C)) and np.all(np.isfinite(y))):
+        raise ValueError("the MSD or its covariance is not finite")
+    X = np.column_stack([lag, np.ones_like(lag)])
+    P = pinvh(C)
+    Sigma = np.linalg.inv(X.T @ P @ X)
+    beta = Sigma @ (X.T @ P @ y)
+    if not (np.all(np.isfinite(Sigma)) and np.all(np.isfinite(beta)) and Sigma[0, 0] > 0
+            and Sigma[1, 1] * Sigma[0, 0] > Sigma[0, 1] ** 2 * (1 - 1e-12)):
+        raise ValueError("the data fix no slope and intercept (singular normal equations)")
+    s_slope = float(np.sqrt(Sigma[0, 0]))
+    rng = np.random.default_rng(int(seed) % 2 ** 63)
+    slope = truncnorm.rvs(-beta[0] / s_slope, np.inf, loc=beta[0], scale=s_slope, size=int(n), random_state=rng)
+    gain = Sigma[0, 1] / Sigma[0, 0]
+    s_cond = float(np.sqrt(max(Sigma[1, 1] - gain * Sigma[0, 1], 0.0)))
+    intercept = beta[1] + gain * (slope - beta[0]) + s_cond * rng.standard_normal(int(n))
+    return np.column_stack([slope, intercept])
 
 
 # How far var_k n_k^2 (see covariance_model_problem) may fall below its running maximum before the
