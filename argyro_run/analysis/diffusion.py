@@ -53,8 +53,8 @@ CREDIBLE_PERCENTILES = (2.5, 97.5)   # the reported 95 % credible interval
 # What the diffusion task computes D with. Part of its params (plan/build.py), so an archive analysed by
 # an older estimator is re-analysed on resume (from its stored trajectories: no MD is repeated).
 ESTIMATOR = ("kinisi 2.1 MSD, covariance and likelihood, its posterior sampled exactly (2026-12-01), windows "
-             "outside kinisi's covariance model refused (2026-11-30); cross-check: block means; GB cells also the layered-medium GB D from all ions "
-             "(2026-11-30)")
+             "outside kinisi's covariance model refused (2026-11-30); cross-check: block means; GB cells also the "
+             "layered-medium GB D from all ions (2026-11-30)")
 
 
 def msd(positions_A: np.ndarray, max_lag: int | None = None) -> np.ndarray:
