@@ -7,14 +7,14 @@ posterior mean and standard deviation, ``diffusivity_bayes``), ``D_ci95_m2_per_s
 interval), ``D_block_mean_m2_per_s`` / ``D_block_sem_m2_per_s`` (cross-check: the block estimate
 ``diffusivity``), ``sigma_mS_per_cm`` (Nernst-Einstein at each T), ``msd/T<T>/{lag_ps, msd_A2,
 msd_var_A4}`` (the fitted all-origins MSD of the whole run per Cartesian component, lags 0 .. fit end;
-attrs: the fit window, ``slope_A2_per_ps``, ``intercept_A2``, ``mcmc_seed``), ``D_blocks/T<T>``,
+attrs: the fit window, ``slope_A2_per_ps``, ``intercept_A2``, ``posterior_seed``), ``D_blocks/T<T>``,
 ``msd_fit_end_A2`` and ``diffusive`` (honest-MD flag per T, ``MIN_DIFFUSIVE_MSD_A2``); with a GB cell
 also ``gb/D_parallel_m2_per_s``, ``gb/D_perpendicular_m2_per_s``, ``gb/D_bulk_region_m2_per_s``
 (each + ``_err``, ``_ci95``, ``_block_mean``, ``_block_sem``), ``gb/n_gb_atoms``, the whole cell's
 ``gb/D_cell_normal`` / ``gb/D_cell_inplane`` and from them the layered-medium GB D
 ``gb/D_{perpendicular,parallel}_layered_m2_per_s`` (analysis/layered.py) with ``gb/volume_fraction``,
 ``gb/ion_fraction``, ``gb/crossing_ratio``; with
-``collective`` the same set for ``D_collective`` and ``haven_ratio``. MCMC seeds: ``mcmc_seed``.
+``collective`` the same set for ``D_collective`` and ``haven_ratio``. Seeds of the posterior draws: ``posterior_seed``.
 
 ``arrhenius/<material>`` result: ``fits/<kind>/{D0_m2_per_s, D0_m2_per_s_err, Ea_eV, Ea_eV_err,
 D_300K_m2_per_s, D_300K_m2_per_s_err, sigma_300K_mS_per_cm, temperatures_K, D_m2_per_s,
@@ -71,8 +71,8 @@ def _species_mask(numbers: np.ndarray, species: str) -> np.ndarray:
     return mask
 
 
-def mcmc_seed(seed: int, temperature_K: float, subset: str) -> int:
-    """Seed of kinisi's MCMC for one temperature and atom subset ('tracer', 'collective',
+def posterior_seed(seed: int, temperature_K: float, subset: str) -> int:
+    """Seed of the posterior draws of D for one temperature and atom subset ('tracer', 'collective',
     'gb_parallel', 'gb_perpendicular', 'bulk_region') of an analysis task with task seed ``seed``."""
     return (int(seed) + zlib.crc32(f"T{temperature_K:g}/{subset}".encode())) % 2 ** 32
 
@@ -110,7 +110,7 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
         # Their D is kept as before and the problem reported; whole-cell and bulk D are refused instead.
         confined = key in _GB_SLAB_KEYS
         res = diffusivity_bayes(xk, dt, fit_start_ps=start, fit_end_ps=end, components=comps,
-                                seed=mcmc_seed(seed, T, key), refuse_improper=not confined)
+                                seed=posterior_seed(seed, T, key), refuse_improper=not confined)
         if confined and res["covariance_problem"]:
             put(key + "_covariance_problem", f"{T:g} K: {res['covariance_problem']}")
         if res["fit_problem"]:
@@ -153,7 +153,7 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
                 note="kinisi's variance of the x+y+z MSD (NaN at lag 0); its covariance model weights the fit")
         out.set_attrs(p, fit_start_ps=res["fit_start_ps"], fit_end_ps=res["fit_end_ps"], temperature_K=T,
                       slope_A2_per_ps=res["slope_A2_per_ps"], intercept_A2=res["intercept_A2"], dimensionality=3,
-                      D_m2_per_s=res["D_m2_per_s"], mcmc_seed=mcmc_seed(seed, T, "tracer"),
+                      D_m2_per_s=res["D_m2_per_s"], posterior_seed=posterior_seed(seed, T, "tracer"),
                       note="fit: MSD = intercept_A2 + slope_A2_per_ps * lag over [fit_start_ps, fit_end_ps]; "
                            "D = slope / (2 dimensionality) (posterior means, kinisi)")
         out.add(f"D_blocks/T{T:g}", blk["D_blocks_m2_per_s"], "m^2/s",
@@ -175,7 +175,7 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
                 sel = ~in_gb if key == "bulk_region" else in_gb
                 estimate(key, xs[:, sel], dt, start, fit_end, T, comps)
             _layered_gb(put, rows, estimate, xs, dt, start, fit_end, T, res, frac, r, float(an["gb_width_A"]),
-                        mcmc_seed(seed, T, "layered"))
+                        posterior_seed(seed, T, "layered"))
 
     def add_set(prefix, key, note):
         out.add(f"{prefix}_m2_per_s", np.array(rows[key]), "m^2/s",

@@ -27,7 +27,7 @@ from argyro_run.analysis.diffusion import (
     fit_lags,
     msd,
 )
-from argyro_run.analysis.tasks import mcmc_seed, run_arrhenius, run_diffusion
+from argyro_run.analysis.tasks import posterior_seed, run_arrhenius, run_diffusion
 from argyro_run.results import Result
 
 
@@ -305,7 +305,7 @@ def test_task_stores_the_fit_that_gives_D_and_the_block_cross_check():
     out = run_diffusion({"analysis": an, "structure": "s", "material": "m", "seed": 17}, deps, None, None)
     for k, T in enumerate(laws):
         x = np.asarray(deps[f"md/m/s/T{T:g}"].get("trajectory/positions_A"), float)
-        ref = diffusivity_bayes(x, dt, fit_start_ps=1.0, fit_end_ps=4.0, seed=mcmc_seed(17, T, "tracer"))
+        ref = diffusivity_bayes(x, dt, fit_start_ps=1.0, fit_end_ps=4.0, seed=posterior_seed(17, T, "tracer"))
         assert out.get("D_m2_per_s")[k] == ref["D_m2_per_s"]
         assert out.get("D_err_m2_per_s")[k] == ref["D_err_m2_per_s"]
         np.testing.assert_array_equal(out.get("D_ci95_m2_per_s")[k], ref["D_ci95_m2_per_s"])

@@ -3,7 +3,7 @@ trained test potential on the ordered 52-atom cell and the 148-atom Sigma5 bicry
 
 Asserted: every task finishes; every MD run carries the framework check (host displacement,
 stable here) and the analysis passes it on; the archived diffusivities equal an independent recomputation from
-the archived trajectories (Li selection, fit window, MCMC seed and blocks passed through correctly); the
+the archived trajectories (Li selection, fit window, posterior seed and blocks passed through correctly); the
 archived Arrhenius fits equal an independent weighted fit (scipy) of the archived D(T); sigma(300 K)
 is Nernst-Einstein of D(300 K); GB-resolved diffusivities exist for the bicrystal only and feed
 ``fits/gb_parallel`` / ``fits/gb_perpendicular``; rerunning reuses everything; an extrapolation
@@ -21,7 +21,7 @@ import pytest
 from scipy.optimize import curve_fit
 
 from argyro_run.analysis.diffusion import conductivity_mS_per_cm, diffusivity, diffusivity_bayes, gb_membership
-from argyro_run.analysis.tasks import mcmc_seed
+from argyro_run.analysis.tasks import posterior_seed
 from argyro_run.archive import open_archive
 from tests._support.inputs import LPSCL, SIGMA5_310, TEST_POTENTIAL, run_input
 
@@ -92,7 +92,7 @@ def test_all_tasks_done_and_d_recomputed(done):
             assert res.get("framework_stable")[k] == fw["framework_stable"]
             # reported D: kinisi with the task's seed; the block estimate is kept as a cross-check
             ref = diffusivity_bayes(x[:, li], 0.02, fit_start_ps=0.4, fit_end_ps=1.5,
-                                    seed=mcmc_seed(res.attrs[""]["seed"], T, "tracer"))
+                                    seed=posterior_seed(res.attrs[""]["seed"], T, "tracer"))
             assert res.get("D_m2_per_s")[k] == pytest.approx(ref["D_m2_per_s"], rel=1e-12)
             assert res.get("D_err_m2_per_s")[k] == pytest.approx(ref["D_err_m2_per_s"], rel=1e-12)
             blk = diffusivity(x[:, li], 0.02, fit_start_ps=0.4, fit_end_ps=1.5, n_blocks=4)
@@ -108,7 +108,7 @@ def test_all_tasks_done_and_d_recomputed(done):
                 gb = li.copy()
                 gb[li] = frac >= 0.5
                 par = diffusivity_bayes(x[:, gb], 0.02, fit_start_ps=0.4, fit_end_ps=1.5, components=(0, 1),
-                                        seed=mcmc_seed(res.attrs[""]["seed"], T, "gb_parallel"))
+                                        seed=posterior_seed(res.attrs[""]["seed"], T, "gb_parallel"))
                 assert res.get("gb/D_parallel_m2_per_s")[k] == pytest.approx(par["D_m2_per_s"], rel=1e-12)
         if name == "ordered":
             assert "gb/D_parallel_m2_per_s" not in res

@@ -341,3 +341,24 @@ def test_choosing_md_structures_keeps_the_runs_hashes():
     # a key a run does read still changes its hash
     longer = plan(structures=[structures[0]], production_ps=2 * DOC["md"]["production_ps"])
     assert all(longer[t] != every[t] for t in longer if t.startswith("md/"))
+
+
+def test_a_fit_window_ending_past_half_the_run_is_warned_about(caplog):
+    """analysis.fit_end_ps past half of a run's block (where kinisi's D is biased low, docs/md.md)
+    gets a warning naming the key and the temperatures whose runs are too short; a window ending at a
+    quarter of every run gets none."""
+    import logging
+
+    doc = tomllib.loads((REPO / "inputs" / "quickstart.toml").read_text())
+    doc["analysis"].update(n_blocks=1, fit_start_ps=1.0)
+    temps = doc["md"]["temperatures_K"][:2]
+    doc["md"]["temperatures_K"], doc["md"]["production_ps"] = temps, [40.0, 20.0]
+    doc["analysis"]["fit_end_ps"] = 5.0
+    with caplog.at_level(logging.WARNING, logger="argyro_run.plan"):
+        build_plan(config_from_dict(doc))
+    assert not [r for r in caplog.records if "analysis.fit_end_ps" in r.getMessage()]
+    doc["analysis"]["fit_end_ps"] = 15.0                       # 3/8 of the 40 ps run, 3/4 of the 20 ps one
+    with caplog.at_level(logging.WARNING, logger="argyro_run.plan"):
+        build_plan(config_from_dict(doc))
+    msg = [r.getMessage() for r in caplog.records if "analysis.fit_end_ps" in r.getMessage()]
+    assert len(msg) == 1 and f"{temps[1]:g} K" in msg[0] and f"{temps[0]:g} K" not in msg[0]
