@@ -383,11 +383,22 @@ def gb_membership(positions_A: np.ndarray, plane_z_A, period_A: float, width_A: 
     return np.mean(d <= 0.5 * width_A, axis=0)
 
 
+# How the Arrhenius task fits. Part of its params (plan/build.py), so an archive fitted the older way
+# is re-fitted on resume.
+ARRHENIUS_METHOD = "weighted ln D, covariance scaled by chi2/dof where that exceeds 1 (2026-12-01)"
+
+
 def arrhenius_fit(temperature_K, D_m2_per_s, D_err_m2_per_s=None) -> dict:
     """Weighted least squares of ln D = ln D0 - Ea / (k_B T). Weights 1/sigma(ln D)^2 with
     sigma(ln D) = D_err / D (unweighted when errors are missing). Returns Ea_eV, Ea_eV_err,
-    D0_m2_per_s, D0_m2_per_s_err (from the error of ln D0), cov (of ln D0, Ea_eV) and a function
-    ``predict(T) -> (D, D_err)`` with the propagated error."""
+    D0_m2_per_s, D0_m2_per_s_err (from the error of ln D0), cov (of ln D0, Ea_eV), ``chi2`` and
+    ``dof``, ``error_scale`` and a function ``predict(T) -> (D, D_err)`` with the propagated error.
+
+    When the points scatter about the line more than their errors allow (chi2 / dof > 1) the
+    covariance is multiplied by chi2 / dof (the Birge ratio squared; ``error_scale`` is its square
+    root, 1 otherwise): the D errors then miss part of the scatter (kinisi's errors on real MD were
+    measured 1.8x smaller than the scatter of independent segments, docs/md.md) or ln D is not
+    straight in 1/T, and Ea's error says so. Without errors the covariance comes from the residuals."""
     T = np.asarray(temperature_K, dtype=float)
     D = np.asarray(D_m2_per_s, dtype=float)
     if len(T) < 2:
@@ -407,12 +418,17 @@ def arrhenius_fit(temperature_K, D_m2_per_s, D_err_m2_per_s=None) -> dict:
     p = cov @ (A.T @ (W * y))
     resid = y - A @ p
     dof = len(T) - 2
+    chi2 = float(np.sum(W * resid ** 2)) if weighted else float("nan")
+    scale = 1.0
     if not weighted:   # errors unknown: estimate the scatter from the residuals
         cov = cov * (float(resid @ resid) / dof if dof > 0 else np.nan)
+    elif dof > 0 and chi2 / dof > 1.0:
+        scale = float(np.sqrt(chi2 / dof))
+        cov = cov * scale ** 2
     lnD0, Ea = p
     out = {"Ea_eV": float(Ea), "Ea_eV_err": float(np.sqrt(cov[1, 1])), "D0_m2_per_s": float(np.exp(lnD0)),
            "D0_m2_per_s_err": float(np.exp(lnD0) * np.sqrt(cov[0, 0])), "cov": cov, "weighted": weighted,
-           "chi2": float(np.sum(W * resid ** 2)) if weighted else float("nan"), "dof": dof}
+           "chi2": chi2, "dof": dof, "error_scale": scale}
 
     def predict(temperature):
         t = np.asarray(temperature, dtype=float)

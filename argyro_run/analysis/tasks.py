@@ -332,7 +332,8 @@ def _fit_into(out: Result, prefix: str, T, D, De, *, n_carriers: int, volume_A3:
     out.add(f"{prefix}/D_300K_m2_per_s_err", float(d300e), "m^2/s")
     out.add(f"{prefix}/sigma_300K_mS_per_cm",
             float(conductivity_mS_per_cm(d300, 300.0, n_carriers, volume_A3, haven_ratio, charge=charge_e)), "mS/cm")
-    out.set_attrs(prefix, weighted=bool(f["weighted"]), chi2=f["chi2"], dof=f["dof"], n_temperatures=int(ok.sum()))
+    out.set_attrs(prefix, weighted=bool(f["weighted"]), chi2=f["chi2"], dof=f["dof"], error_scale=f["error_scale"],
+                  n_temperatures=int(ok.sum()))
     return ""
 
 

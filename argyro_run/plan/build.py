@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from argyro_run.analysis.diffusion import ESTIMATOR
+from argyro_run.analysis.diffusion import ARRHENIUS_METHOD, ESTIMATOR
 from argyro_run.config.analysis import block_length_ps, production_samples
 from argyro_run.config.md import MDSection
 from argyro_run.learning.check import check_radius_A
@@ -438,7 +438,8 @@ def build_plan(cfg) -> Plan:
                                                                    for T in cfg.md.temperatures_K], n_blocks,
                                                                   sizes[m.name][s] * mobile[m.name], gb=gb),
                                           description=f"MSD and diffusivity of {s}"))
-            arrhenius_ids.append(b.add(f"arrhenius/{m.name}", "arrhenius", {"material": m.name}, analysis_ids,
+            arrhenius_ids.append(b.add(f"arrhenius/{m.name}", "arrhenius", {"material": m.name, "method": ARRHENIUS_METHOD},
+                                       analysis_ids,
                                        cost_s=cost.SMALL_TASK_S,
                                        description=f"Arrhenius fits of {m.name}"))
 

@@ -127,11 +127,38 @@ def test_arrhenius_error_bars_are_calibrated():
         f = arrhenius_fit(T, D, rel * D)
         pulls.append((f["Ea_eV"] - Ea) / f["Ea_eV_err"])
     pulls = np.array(pulls)
+    # errors that are right: scaling by the Birge ratio where chi2/dof > 1 (about half the fits) makes
+    # the intervals a little conservative, never optimistic
     assert abs(pulls.mean()) < 0.2
-    assert 0.85 < pulls.std() < 1.15
+    assert 0.75 < pulls.std() < 1.05
+    assert np.mean(np.abs(pulls) <= 1.96) >= 0.95
     # without errors: residual-scaled covariance, same order of magnitude
     f = arrhenius_fit(T, Dtrue * np.exp(rng.normal(0, rel, len(T))))
     assert not f["weighted"] and 0 < f["Ea_eV_err"] < 0.2
+
+
+def test_arrhenius_error_grows_with_a_scatter_the_errors_do_not_explain():
+    """Points scattering 5x beyond their stated errors (the errors 5x too small): chi2/dof ~ 25, and
+    Ea's error is the unscaled one times sqrt(chi2/dof) exactly, so the pulls are calibrated again.
+    With chi2/dof <= 1 nothing is scaled (exact data: chi2 = 0)."""
+    rng = np.random.default_rng(4)
+    Ea, D0 = 0.3, 1e-7
+    T = np.array([450.0, 550.0, 650.0, 750.0, 850.0])
+    Dtrue = D0 * np.exp(-Ea / (K_B_EV * T))
+    pulls = []
+    for _ in range(300):
+        D = Dtrue * np.exp(rng.normal(0, 0.1, len(T)))
+        f = arrhenius_fit(T, D, 0.02 * D)
+        A = np.column_stack([np.ones_like(T), -1.0 / (K_B_EV * T)])
+        raw = np.linalg.inv(A.T @ A / 0.02 ** 2)                      # the unscaled covariance
+        if f["chi2"] / f["dof"] > 1:
+            assert f["error_scale"] == pytest.approx(np.sqrt(f["chi2"] / f["dof"]), rel=1e-12)
+            assert f["Ea_eV_err"] == pytest.approx(np.sqrt(raw[1, 1]) * f["error_scale"], rel=1e-9)
+        pulls.append((f["Ea_eV"] - Ea) / f["Ea_eV_err"])
+    pulls = np.array(pulls)
+    assert np.mean(np.abs(pulls) <= 1.96) >= 0.85                      # unscaled: ~0.3 (errors 5x small)
+    exact = arrhenius_fit(T, Dtrue, 0.05 * Dtrue)
+    assert exact["error_scale"] == 1.0
 
 
 def test_arrhenius_rejects_bad_input():
