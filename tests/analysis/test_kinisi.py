@@ -113,11 +113,11 @@ def _kinisi_emcee(x, dt_ps, start_ps, end_ps, seed, **mcmc):
 
 
 def test_long_window_with_an_offset_matches_kinisis_converged_sampler():
-    """A window of 240 lags over an MSD with a vibrational offset of ~13 A^2 (many posterior widths
+    """A window of 240 lags over an MSD with a vibrational offset of ~14 A^2 (many posterior widths
     from the zero intercept where kinisi starts its walkers). Our exact posterior uses kinisi's own
     covariance matrix (equal to the one its regression builds) and agrees with kinisi's emcee run
     long enough to converge (2000 burn-in steps); the 600-step chains used before had not converged
-    on such windows (measured here: 7.1 +- 1.9e-10 against 5.9 +- 1.0e-10 m^2/s, truth 5e-10)."""
+    on such windows (measured on this walk: 6.6 +- 2.3e-10 against 5.0 +- 1.0e-10 m^2/s, truth 5e-10)."""
     rng = np.random.default_rng(7)
     x = vibrating_walk(0.05, 1.0, 300, 16, 1.5, rng)
     r = diffusivity_bayes(x, 1.0, fit_start_ps=50.0, fit_end_ps=290.0, seed=2)
