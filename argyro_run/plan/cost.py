@@ -327,14 +327,16 @@ def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int]
 # all-origins MSD (argyro_run.analysis.diffusion.msd): per (origin, lag) pair and mobile atom, CPU
 # time 18.5-19 ns for 401x24, 401x148 and 2001x192 trajectories (2026-11-29, this machine)
 ANALYSIS_NS_PER_PAIR_ATOM = 19.0
-# one kinisi fit (diffusivity_bayes), CPU time on this machine (2026-11-30, random walks of 24 and 192
-# atoms, 601 and 1001 samples, fit ends at 100-400 lags: 1.9-7.6 s, law within 18 %): its MSD with
-# the variance of every lag, per (origin, lag) pair and atom (beside our own MSD of the same lags,
-# which diffusivity_bayes compares it with); its covariance matrix, built lag by lag in Python, per lag
-# up to the fit end; and the MCMC, per fit.
+# one kinisi fit (diffusivity_bayes), CPU time on this machine (2026-12-01 02:13 UTC, quiet, random walks
+# of 24 and 192 atoms, 601 and 1001 samples, fit ends at 100-400 lags: 1.6-6.5 s; least squares of the
+# five cases: 85.7 ns per pair and atom, 2.6 ms per lag, law within 14 %, benchmarks/analysis_cost.py):
+# its MSD with the variance of every lag, per (origin, lag) pair and atom (beside our own MSD of the same
+# lags, which diffusivity_bayes compares it with); its covariance matrix, built lag by lag in Python, per
+# lag up to the fit end; and the exact posterior draws, per fit (0.02-0.12 s for 300-500 lags). Before
+# 2026-12-01 an emcee run took the place of the draws: 6.6 ms per lag and 0.3 s per fit.
 KINISI_NS_PER_PAIR_ATOM = 66.0
-KINISI_S_PER_LAG = 6.6e-3
-ANALYSIS_S_PER_FIT = 0.3
+KINISI_S_PER_LAG = 2.6e-3
+ANALYSIS_S_PER_FIT = 0.05
 ANALYSIS_IMPORT_S = 1.2            # importing kinisi (scipp, emcee, statsmodels): 1.15 s CPU, once per process
 # GB cells: the GB-slab (twice: parallel, perpendicular) and bulk-region subsets, and the whole cell's
 # normal component (the layered GB D): at most 4x the atoms of the whole-cell fit in all (the slab's
@@ -352,7 +354,7 @@ def msd_pairs(samples: int, max_lag: int) -> float:
 def diffusion_s(runs: Sequence[tuple[int, int]], n_blocks: int, n_mobile: float, gb: bool = False) -> float:
     """Analysis of MD ``runs``, each given as (samples, the fit end's lag in samples). Per run and
     fit: kinisi's and our all-origins MSD of the fitted atoms up to the fit end, the ``n_blocks``
-    blocks' MSDs of the block cross-check, kinisi's covariance (per lag) and its MCMC. A run of a GB
+    blocks' MSDs of the block cross-check, kinisi's covariance (per lag) and the posterior draws. A run of a GB
     cell fits ``ANALYSIS_GB_FITS`` subsets holding ``ANALYSIS_GB_FACTOR`` times its mobile atoms in
     all. ``analysis.collective`` adds one more fit per run, not counted."""
     atoms = n_mobile * (ANALYSIS_GB_FACTOR if gb else 1.0)
@@ -366,7 +368,7 @@ def diffusion_s(runs: Sequence[tuple[int, int]], n_blocks: int, n_mobile: float,
 
 def kinisi_fit_s(samples: int, max_lag: int, atoms: float) -> float:
     """CPU seconds of one ``diffusivity_bayes`` fit of ``atoms`` atoms over lags up to ``max_lag``:
-    our MSD and kinisi's (with its per-lag variances), kinisi's covariance build and the MCMC
+    our MSD and kinisi's (with its per-lag variances), kinisi's covariance build and the posterior draws
     (benchmarks/analysis_cost.py measures it)."""
     lags = max(0, min(int(max_lag), int(samples) - 1))
     return (msd_pairs(samples, max_lag) * atoms * (ANALYSIS_NS_PER_PAIR_ATOM + KINISI_NS_PER_PAIR_ATOM) * 1e-9
