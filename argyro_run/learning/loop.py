@@ -187,6 +187,12 @@ class IterationRecord:
     validation: dict = field(default_factory=dict)   # old MTP on the new data (before retraining)
     train: dict = field(default_factory=dict)        # new MTP on all data (after retraining)
     train_wall_s: float = 0.0
+    # the rest of the round, phase by phase (wall_s - the phases = writing the potential files, broadcasts)
+    select_wall_s: float = 0.0           # grading the candidates, the checks' and the selection's picks (rank 0)
+    check_wall_s: float = 0.0            # reference checks of clean and drifted explorations (labels included)
+    label_wall_s: float = 0.0            # cutting the picks' neighbourhoods and labelling them
+    active_set_wall_s: float = 0.0       # the new active set and the training set's grades against it
+    metrics_wall_s: float = 0.0          # errors of the old MTP on the new data and of the new one on all data
     train_atoms: int = 0                 # atoms of the training set refitted on (the planner's al_refit_s law)
     train_lbfgs_iterations: int = 0      # L-BFGS iterations of the refit (at most LoopSettings.train_iterations)
     train_evaluations: int = 0           # loss-and-gradient evaluations of the refit (line searches included)
@@ -365,6 +371,7 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
         exps = explore(mtp_path, als_path, structures, settings, comm, itdir, k, mtp=mtp, active=active)
         rec.explore_wall_s = time.perf_counter() - t0
         picks = to_confirm = to_check = None
+        t0 = time.perf_counter()
         if comm.rank == 0:
             grade_candidates(mtp, active, exps, settings)
             rec.n_unphysical = sum(e.n_unphysical for e in exps)
@@ -398,7 +405,9 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
         picks = _bcast(comm, picks)
         to_confirm = _bcast(comm, to_confirm)
         to_check = _bcast(comm, to_check)
+        rec.select_wall_s = time.perf_counter() - t0
         train_rmse = train_now["rmse_force_eV_per_A"]
+        t0 = time.perf_counter()
         if to_confirm:      # every run that needs selection only drifted: does the reference confirm the drift?
             rec.drift_force_limit = settings.confirmed_drift_ratio * train_rmse
             rec.drift_force_rmse, stats = reference_rmse(mtp, [[p] for p in to_confirm], settings, k, workdir, comm)
@@ -424,6 +433,7 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
                      "%.3g (active_learning.check_force_ratio x the training RMSE); %d failed", settings.level, k,
                      len(to_check), ", ".join(f"{r:.3g}" for r in rec.check_force_rmse), rec.check_force_limit,
                      rec.n_check_failed)
+        rec.check_wall_s = time.perf_counter() - t0
         clean = clean + 1 if is_clean(rec, settings) else 0
         converged, reason = stop_reason(rec, settings, n_refits, picks, clean_rounds=clean)
         if reason or clean:
@@ -435,6 +445,7 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
                      settings.level, k, clean, settings.converged_rounds)
             k += 1
             continue
+        t0 = time.perf_counter()
         jobs, full = _bcast(comm, reference_jobs(picks, settings, k) if comm.rank == 0 else None)
         rec.n_selected = len(picks)
         rec.n_local = sum(p.center is not None for p in picks)
@@ -448,23 +459,30 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
             log.warning("level %d iteration %d: %d labelled configuration(s) kept out of the training set: a reference "
                         "force above %g eV/A", settings.level, k, len(rejected), settings.max_force_eV_per_A)
         rec.n_added = len(new)
+        rec.label_wall_s = time.perf_counter() - t0
         converged, reason = stop_reason(rec, settings, n_refits, picks, new)
         if reason:
             rec.wall_s = time.perf_counter() - t_it
             records.append(rec)
             break
+        t0 = time.perf_counter()
         rec.validation = metrics(mtp, new, comm=comm)
+        rec.metrics_wall_s = time.perf_counter() - t0
         images += new
         t0 = time.perf_counter()
         mtp = fit(mtp, images, settings, comm, iteration=k, record=rec)
         rec.train_wall_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
         if comm.rank == 0:
             active = build_active_set(mtp, images)
             rows, _ = training_rows(mtp, images)
             rec.max_grade_training = float(active.grades(rows).max())
         active = _bcast(comm, active)
         rec.max_grade_training = _bcast(comm, rec.max_grade_training)
+        rec.active_set_wall_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
         rec.train = train_now = metrics(mtp, images, comm=comm)
+        rec.metrics_wall_s += time.perf_counter() - t0
         rec.wall_s = time.perf_counter() - t_it
         records.append(rec)
         log.info("level %d iteration %d: %d need selection, %d added (%d local); RMSE of the old MTP on them: %s; "

@@ -57,6 +57,17 @@ _LABEL_UNITS = {"calls": "1", "computed": "1", "failed": "1", "atoms": "1", "ato
 _PER_ITERATION_LABELS = ("calls", "failed", "atoms", "atoms_computed", "wall_s")
 
 
+# The phases of a round beside exploring and refitting, timed so the planner's per-round rest can be
+# calibrated from any archive (wall_s minus every phase: writing the potential files, broadcasts).
+_ROUND_PHASES = (
+    ("select", "grading the candidates and choosing the checks' and the selection's picks (rank 0)"),
+    ("check", "reference checks of clean and of drifted explorations, their labels included"),
+    ("label", "cutting the picks' neighbourhoods and labelling them (reference_wall_s is their sum with the checks')"),
+    ("active_set", "building the new active set and grading the training set against it"),
+    ("metrics", "errors of the old MTP on the new data and of the new MTP on the whole training set"),
+)
+
+
 def _add_label_stats(result: Result, prefix: str, st, which=tuple(_LABEL_UNITS)) -> None:
     for key in which:
         result.add(f"{prefix}/reference_{key}", getattr(st, key), _LABEL_UNITS[key])
@@ -310,6 +321,8 @@ def active_learning_result(out, settings=None) -> Result:
         r.add(f"{p}/full_cell_atoms", rec.full_cell_atoms, "1", note="reference atoms had whole cells been labelled")
         r.add(f"{p}/explore_wall_s", rec.explore_wall_s, "s")
         r.add(f"{p}/train_wall_s", rec.train_wall_s, "s")
+        for phase, note in _ROUND_PHASES:
+            r.add(f"{p}/{phase}_wall_s", getattr(rec, f"{phase}_wall_s"), "s", note=note)
         r.add(f"{p}/train_atoms", rec.train_atoms, "1", note="atoms of the training set the round refitted on (0: no refit)")
         r.add(f"{p}/train_lbfgs_iterations", rec.train_lbfgs_iterations, "1",
               note="L-BFGS iterations of the refit (at most the loop's train_iterations)")

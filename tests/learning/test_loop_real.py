@@ -103,6 +103,14 @@ def test_loop_li6ps5cl_tblite(tmp_path):
         assert int(res.get(f"{p}/train_atoms")) == (sum(len(a) for a in images[:n_images]) if refitted else 0)
         its, evals = int(res.get(f"{p}/train_lbfgs_iterations")), int(res.get(f"{p}/train_evaluations"))
         assert (1 <= its <= 100 and evals >= its) if refitted else its == evals == 0, (k, its, evals)
+        # the round's phases are timed apart and add up to no more than the round; a refitted round
+        # labelled, refitted, rebuilt its active set and measured its errors
+        phases = {ph: float(res.get(f"{p}/{ph}_wall_s")) for ph in ("select", "check", "label", "active_set", "metrics")}
+        assert all(v >= 0 for v in phases.values()) and phases["select"] > 0, phases
+        spent = sum(phases.values()) + float(res.get(f"{p}/explore_wall_s")) + float(res.get(f"{p}/train_wall_s"))
+        assert spent <= float(res.get(f"{p}/wall_s")) + 1e-6, (k, phases)
+        if refitted:
+            assert min(phases["label"], phases["active_set"], phases["metrics"]) > 0, (k, phases)
     added = images[6:]
     final = parse_mtp(str(res.get("mtp/text").item() if res.get("mtp/text").shape == () else res.get("mtp/text")))
     first = _first_fit(params, init)
