@@ -18,11 +18,12 @@ posterior: the generalised-least-squares normal of (slope, intercept), truncated
 sampled exactly (``posterior_samples``), not by kinisi's emcee ensemble: that starts every walker at
 the ordinary least-squares slope and an intercept of 1e-20 with a spread of 1e-3 relative, and when
 the MSD's intercept is many posterior widths from zero (a cage and vibration offset, over windows of
-hundreds of lags) its default-length chains have not converged (measured: ordered Li6PS5Br at 700 K,
-100-590 ps: emcee 1.62 +- 0.93e-10 m^2/s with our former 600 steps, 0.80 +- 0.10e-10 with kinisi's default 1500
-and with 5000, exact 0.80 +- 0.10e-10). D is the posterior mean of slope / (2 d), its error the posterior standard deviation and
-the 95 % credible interval the 2.5-97.5 percentiles of the samples. The fitted line (posterior-mean
-slope and intercept) is returned with the MSD so a figure draws exactly the fit that gives D.
+hundreds of lags) short chains have not converged (measured: ordered Li6PS5Br at 700 K, 100-590 ps
+of 600 ps: emcee 1.62 +- 0.93e-10 m^2/s with the 600 steps argyro-run used until 2026-12-01,
+0.80 +- 0.10e-10 with kinisi's default 1500 steps and with 5000; the exact draws 0.80 +- 0.10e-10).
+D is the posterior mean of slope / (2 d), its error the posterior standard deviation and the 95 %
+credible interval the 2.5-97.5 percentiles of the samples. The fitted line (posterior-mean slope and
+intercept) is returned with the MSD so a figure draws exactly the fit that gives D.
 
 Cross-check (``diffusivity``, the former estimator): the run is cut into ``n_blocks`` contiguous
 segments; D is the mean of the blocks' ordinary least-squares D and its error the standard error of
