@@ -14,7 +14,8 @@ is typed in here except the papers' values and Shannon's ionic radii, tables bel
      given, claim a's ordered D(300 K) and claim d's FE come from there too, where they exist).
   c. GB effect per phase: D(300 K) of the Sigma 5 (310) bicrystal (whole cell, `tracer`; and its GB
      slab along / across the GB) over the bulk D(300 K) of the same phase (the ordered phase's from
-     `--ordered-runs` when that archive has its GB).
+     `--ordered-gb-runs`, default `--ordered-runs`, when that archive has its GB: GB and bulk from one
+     archive).
   d. Li6PS5I polycrystal (`fe/<case>`): ln D_eff = a + b/T + c/T^2 per grain size, c in K^2 with its
      error: the least-squares error of c on the FE points combined (in quadrature) with the spread of
      c when the MD Arrhenius laws of the bulk and the GB are drawn from their fit covariances and the
@@ -408,8 +409,12 @@ def _mc_curvature(arch, task: str, T, sizes, n_mc: int, seed: int):
     return out
 
 
-def summarise(runs: pathlib.Path, n_mc: int, seed: int, ordered_runs: pathlib.Path | None = None) -> dict:
-    a, b, c = claim_a(runs, ordered_runs), claim_b(runs), claim_c(runs, ordered_runs)
+def summarise(runs: pathlib.Path, n_mc: int, seed: int, ordered_runs: pathlib.Path | None = None,
+              ordered_gb_runs: pathlib.Path | None = None) -> dict:
+    """Every claim from the archives under ``runs`` (``ordered_runs``: the ordered study's, for claims
+    a, b (ordered) and d; ``ordered_gb_runs``: the archive of the ordered GB and its bulk for claim c,
+    default ``ordered_runs``)."""
+    a, b, c = claim_a(runs, ordered_runs), claim_b(runs), claim_c(runs, ordered_gb_runs or ordered_runs)
     b_ordered = claim_b(ordered_runs or runs, "ordered")
     d = claim_d(runs, n_mc, seed, ordered_runs=ordered_runs)
     archives = {x: arch for x in MATERIAL if (arch := _archive(runs, x)) is not None}
@@ -578,6 +583,9 @@ def main(argv=None) -> int:
     ap.add_argument("--ordered-runs", default=None,
                     help="folder of the ordered-variant study's archives (validation-<X>/) for claim b in the ordered "
                          "variant; default --runs")
+    ap.add_argument("--ordered-gb-runs", default=None,
+                    help="folder whose validation-LPSCl archive gives claim c's ordered GB and its bulk (when the "
+                         "ordered study's longest runs were made without the GB cell); default --ordered-runs")
     ap.add_argument("--mc", type=int, default=12, help="draws of the MD laws for the curvature error (0: none)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--markdown", action="store_true", help="also print the result tables of docs/validation.md")
@@ -586,7 +594,8 @@ def main(argv=None) -> int:
                          "are taken whole from it and listed under carried_from")
     args = ap.parse_args(argv)
     s = summarise(pathlib.Path(args.runs), args.mc, args.seed,
-                  pathlib.Path(args.ordered_runs) if args.ordered_runs else None)
+                  pathlib.Path(args.ordered_runs) if args.ordered_runs else None,
+                  pathlib.Path(args.ordered_gb_runs) if args.ordered_gb_runs else None)
     if args.carry:
         src = pathlib.Path(args.carry)
         s = carry(s, json.loads(src.read_text()), src.name)

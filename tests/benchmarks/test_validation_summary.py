@@ -95,3 +95,21 @@ def test_carry_takes_incomplete_claims_whole_from_the_earlier_summary():
     assert s["carried_from"] == {k: "summary_old.json" for k in ("claims.b", "claims.d", "claims.c.LPSI_ordered",
                                                                  "runs.LPSBr", "framework.LPSI")}
     assert new["Ea_eV"] == {"Cl": 0.9}                          # the input is not changed
+
+
+def test_claim_c_takes_the_ordered_gb_and_its_bulk_from_one_archive(monkeypatch, tmp_path):
+    """claim_c's ordered row comes from the folder it is given for the ordered GB (GB and bulk of that
+    one archive, its source named), the disordered row from --runs; without a GB there the ordered
+    GB is listed as not run."""
+    mod = _module()
+    gb_key = f"structures/{mod.GB_NAMES['ordered']}/tracer/Ea_eV"
+    dis_key = f"structures/{mod.GB_NAMES['disordered']}/tracer/Ea_eV"
+    keys = {"runs": {dis_key}, "with_gb": {gb_key}, "without_gb": set()}
+    monkeypatch.setattr(mod, "_archive", lambda folder, x: (folder.name, x))
+    monkeypatch.setattr(mod, "_arrhenius", lambda arch, m: (keys[arch[0]], f"arrhenius/{m}@{arch[0]}"))
+    monkeypatch.setattr(mod, "_gb_row", lambda res, phase, gb: {"row_of": sorted(res), "phase": phase})
+    c = mod.claim_c(tmp_path / "runs", tmp_path / "with_gb")
+    assert c["ordered"]["row_of"] == [gb_key] and c["ordered"]["source"].endswith("with_gb: arrhenius/LPSCl@with_gb")
+    assert c["disordered"]["row_of"] == [dis_key]
+    c = mod.claim_c(tmp_path / "runs", tmp_path / "without_gb")
+    assert "ordered" not in c and c["not_run"] == [f"LPSCl/{mod.GB_NAMES['ordered']}"]
