@@ -165,11 +165,9 @@ def diffusivity_bayes(positions_A: np.ndarray, dt_ps: float, *, fit_start_ps: fl
     dropped before the fit."""
     import scipp as sc
     from kinisi.diffusion import Diffusion
-    from kinisi.displacement import calculate_msd
-    from kinisi.parser import Parser
 
     x = np.asarray(positions_A, dtype=float)
-    T, N = x.shape[0], x.shape[1]
+    T = x.shape[0]
     comps = tuple(int(c) for c in components)
     dim = len(comps)
     k0, K = fit_lags(dt_ps, fit_start_ps, fit_end_ps)
@@ -179,17 +177,7 @@ def diffusivity_bayes(positions_A: np.ndarray, dt_ps: float, *, fit_start_ps: fl
     if K >= T - 1:
         raise ValueError(f"fit_end_ps ({fit_end_ps}) must be below the run length ({(T - 1) * dt_ps:g} ps)")
     dt_fs = round(float(dt_ps) * 1000.0, 9)
-    box = 2.0 * float(np.ptp(x)) + 1.0
-    lags = np.r_[np.arange(1, K + 1), T - 1]
-    parser = Parser(coords=sc.array(dims=["time", "particle", "dimension"], values=x / box),
-                    latt=sc.array(dims=["time", "row", "column"], values=np.broadcast_to(np.eye(3) * box, (T, 3, 3)),
-                                  unit="angstrom"),
-                    time_step=sc.scalar(dt_fs, unit="fs"), step_skip=sc.scalar(1, unit=sc.units.dimensionless),
-                    dt=sc.array(dims=["time interval"], values=lags * dt_fs, unit="fs"),
-                    specie_indices=sc.arange("particle", N), dimension="".join(_AXES[c] for c in comps))
-    if not np.array_equal(parser.dt_index.values, lags):
-        raise ValueError(f"kinisi's lag indices {parser.dt_index.values[:5]}... differ from 1..{K}, {T - 1}")
-    dg = calculate_msd(parser, progress=False)
+    dg = kinisi_msd(x, dt_ps, K, comps)
     da = dg["da"]["time interval", :K]
     full = msd(x, K)
     if not np.allclose(da.values, full[1:, list(comps)].sum(axis=1), rtol=1e-9, atol=1e-12):
@@ -222,6 +210,33 @@ def diffusivity_bayes(positions_A: np.ndarray, dt_ps: float, *, fit_start_ps: fl
             "slope_A2_per_ps": float(slope.mean()), "intercept_A2": intercept, "fit_cov_A4": cov,
             "fit_problem": problem, "covariance_problem": model_problem,
             "fit_start_ps": k0 * dt_ps, "fit_end_ps": K * dt_ps, "components": comps}
+
+
+def kinisi_msd(positions_A: np.ndarray, dt_ps: float, max_lag: int, components=(0, 1, 2)):
+    """kinisi's MSD with per-lag variances and sample counts (its ``calculate_msd`` DataGroup) of the
+    unwrapped ``positions_A`` (T, N, 3) sampled every ``dt_ps``, for lags 1..``max_lag`` plus the run's
+    last lag (so its counts of independent samples refer to the whole run), fed as
+    ``diffusivity_bayes`` describes: exact lag indices (time step = the sampling interval in fs), a box
+    wider than the positions' span. Raises ValueError when kinisi's lag indices are not those."""
+    import scipp as sc
+    from kinisi.displacement import calculate_msd
+    from kinisi.parser import Parser
+
+    x = np.asarray(positions_A, dtype=float)
+    T, N = x.shape[0], x.shape[1]
+    K = int(max_lag)
+    dt_fs = round(float(dt_ps) * 1000.0, 9)
+    box = 2.0 * float(np.ptp(x)) + 1.0
+    lags = np.r_[np.arange(1, K + 1), T - 1]
+    parser = Parser(coords=sc.array(dims=["time", "particle", "dimension"], values=x / box),
+                    latt=sc.array(dims=["time", "row", "column"], values=np.broadcast_to(np.eye(3) * box, (T, 3, 3)),
+                                  unit="angstrom"),
+                    time_step=sc.scalar(dt_fs, unit="fs"), step_skip=sc.scalar(1, unit=sc.units.dimensionless),
+                    dt=sc.array(dims=["time interval"], values=lags * dt_fs, unit="fs"),
+                    specie_indices=sc.arange("particle", N), dimension="".join(_AXES[int(c)] for c in components))
+    if not np.array_equal(parser.dt_index.values, lags):
+        raise ValueError(f"kinisi's lag indices {parser.dt_index.values[:5]}... differ from 1..{K}, {T - 1}")
+    return calculate_msd(parser, progress=False)
 
 
 def _kinisi_covariance(diff, start_dt_fs: float) -> np.ndarray:

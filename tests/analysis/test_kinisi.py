@@ -25,6 +25,7 @@ from argyro_run.analysis.diffusion import (
     covariance_model_problem,
     diffusivity_bayes,
     fit_lags,
+    kinisi_msd,
     msd,
 )
 from argyro_run.analysis.tasks import posterior_seed, run_arrhenius, run_diffusion
@@ -87,25 +88,14 @@ def vibrating_walk(D_A2_per_ps, dt_ps, n_steps, n_atoms, jitter_A, rng):
 
 
 def _kinisi_emcee(x, dt_ps, start_ps, end_ps, seed, **mcmc):
-    """kinisi's own pipeline end to end: its Parser, MSD and emcee regression (slope samples in m^2/s,
-    covariance matrix)."""
+    """kinisi's MSD (fed as diffusivity_bayes feeds it) and kinisi's own emcee regression on it (slope
+    samples in m^2/s, covariance matrix)."""
     import scipp as sc
     from kinisi.diffusion import Diffusion
-    from kinisi.displacement import calculate_msd
-    from kinisi.parser import Parser
 
-    T, N = x.shape[:2]
     k0, K = fit_lags(dt_ps, start_ps, end_ps)
-    box = 2.0 * float(np.ptp(x)) + 1.0
     dt_fs = dt_ps * 1000.0
-    lags = np.r_[np.arange(1, K + 1), T - 1]
-    p = Parser(coords=sc.array(dims=["time", "particle", "dimension"], values=x / box),
-               latt=sc.array(dims=["time", "row", "column"], values=np.broadcast_to(np.eye(3) * box, (T, 3, 3)),
-                             unit="angstrom"),
-               time_step=sc.scalar(dt_fs, unit="fs"), step_skip=sc.scalar(1, unit=sc.units.dimensionless),
-               dt=sc.array(dims=["time interval"], values=lags * dt_fs, unit="fs"),
-               specie_indices=sc.arange("particle", N), dimension="xyz")
-    dg = calculate_msd(p, progress=False)
+    dg = kinisi_msd(x, dt_ps, K)
     diff = Diffusion(dg=sc.DataGroup({"da": dg["da"]["time interval", :K], "dimensionality": dg["dimensionality"]}))
     diff.bayesian_regression(start_dt=sc.scalar(k0 * dt_fs, unit="fs"), progress=False,
                              random_state=np.random.RandomState(seed), **mcmc)
