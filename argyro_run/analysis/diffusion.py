@@ -176,7 +176,6 @@ def diffusivity_bayes(positions_A: np.ndarray, dt_ps: float, *, fit_start_ps: fl
                          f"{dt_ps:g} ps; need >= 2")
     if K >= T - 1:
         raise ValueError(f"fit_end_ps ({fit_end_ps}) must be below the run length ({(T - 1) * dt_ps:g} ps)")
-    dt_fs = round(float(dt_ps) * 1000.0, 9)
     dg = kinisi_msd(x, dt_ps, K, comps)
     da = dg["da"]["time interval", :K]
     full = msd(x, K)
@@ -189,7 +188,7 @@ def diffusivity_bayes(positions_A: np.ndarray, dt_ps: float, *, fit_start_ps: fl
                                              np.asarray(da.coords["n_samples"].values, float)[k0 - 1:],
                                              np.arange(k0, K + 1) * dt_ps)
     diff = Diffusion(dg=sc.DataGroup({"da": da, "dimensionality": dg["dimensionality"]}))
-    cov = _kinisi_covariance(diff, k0 * dt_fs)
+    cov = _kinisi_covariance(diff, k0 - 1)
     lag = np.arange(K + 1) * dt_ps
     y = np.asarray(da.values, float)[k0 - 1:]
     try:
@@ -239,19 +238,16 @@ def kinisi_msd(positions_A: np.ndarray, dt_ps: float, max_lag: int, components=(
     return calculate_msd(parser, progress=False)
 
 
-def _kinisi_covariance(diff, start_dt_fs: float) -> np.ndarray:
-    """kinisi's covariance matrix of the MSD lags from ``start_dt_fs`` on, built by its own
+def _kinisi_covariance(diff, first: int) -> np.ndarray:
+    """kinisi's covariance matrix of the MSD lags from index ``first`` of its lag list on, built by its own
     ``Diffusion.compute_covariance_matrix`` with the settings its ``bayesian_regression`` uses by
     default (condition number 1e16, minimum-eigenvalue reconditioning, no Marchenko-Pastur clipping),
     without its sampler. tests/analysis/test_kinisi.py checks it equals the matrix of a full
     ``bayesian_regression`` (kinisi is pinned to 2.1.x)."""
-    import scipp as sc
-
-    unit = diff.dg["da"].coords["time interval"].unit
-    diff._start_dt = sc.to_unit(sc.scalar(float(start_dt_fs), unit="fs"), unit)
+    diff._start_dt = diff.dg["da"].coords["time interval"][int(first)]
     diff._cond_max = 1e16
     diff._recondition = False
-    diff.diff_regime = int(np.argwhere(diff.dg["da"].coords["time interval"] >= diff._start_dt)[0][0])
+    diff.diff_regime = int(first)
     diff._covariance_matrix = diff.compute_covariance_matrix()
     return np.asarray(diff._covariance_matrix.values, float)
 
