@@ -8,6 +8,7 @@ Usage (WORK is a scratch folder; every step resumes from what is already there):
     python benchmarks/reference_accuracy.py label WORK all-cheap   # tblite, CHGNet, SevenNet
     python benchmarks/reference_accuracy.py compare WORK docs/references/accuracy.json  # + markdown tables
     python benchmarks/reference_accuracy.py neb WORK          # intercage Li hop, cheap references
+    python benchmarks/reference_accuracy.py band-pbe WORK sevenn:7net-l3i5   # PBE along that band
 
 ``--halide Br`` (or ``I``) anywhere builds the same set, and runs the NEB, for Li6PS5Br / Li6PS5I
 (its MD frames from SevenNet-l3i5, since GFN1-xTB fails there); give each halide its own WORK.
@@ -29,6 +30,7 @@ cutoff, Gamma point, orbital transformation SCF to 1e-5 (:data:`CP2K_KWARGS`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -411,6 +413,7 @@ def neb(work: Path, which: str, images: int = 5, halide: str = "Cl") -> dict:
     nebo.interpolate(mic=True)
     converged = FIRE(nebo, logfile=None).run(fmax=0.1, steps=400)
     energies = np.array([im.get_potential_energy() for im in band])
+    write_band(work / band_file(which), band, energies)
     rec = {"images": images, "jump_distance_A": dist, "converged": bool(converged),
            "barrier_eV": float(energies.max() - energies[0]),
            "reverse_barrier_eV": float(energies.max() - energies[-1]),
@@ -420,6 +423,89 @@ def neb(work: Path, which: str, images: int = 5, halide: str = "Cl") -> dict:
     done[which] = rec
     out_path.write_text(json.dumps(done, indent=1))
     print(which, json.dumps(rec), flush=True)
+    return rec
+
+
+def band_file(which: str) -> str:
+    """The file :func:`neb` keeps a reference's converged band in (inside WORK)."""
+    return f"band_{which.replace(':', '_')}.extxyz"
+
+
+def write_band(path: Path, band: list, energies: np.ndarray) -> None:
+    """The band's images in order, each with the reference's energy (``info['energy_eV']``)."""
+    from ase import Atoms
+    from ase.io import write
+
+    frames = []
+    for k, (im, e) in enumerate(zip(band, energies)):
+        a = Atoms(numbers=im.numbers, positions=im.positions, cell=im.cell, pbc=True)
+        a.info.update(image=k, energy_eV=float(e))
+        frames.append(a)
+    write(path, frames, format="extxyz")
+
+
+def pbe_order(energies: np.ndarray) -> list[int]:
+    """The order in which to label a band's images with PBE: the end states and the reference's
+    highest image first (so a stopped run still has a barrier), then the saddle's neighbours,
+    then the rest."""
+    n = len(energies)
+    top = int(np.argmax(energies))
+    first = [0, top, n - 1, top - 1, top + 1]
+    order = [k for k in dict.fromkeys(first) if 0 <= k < n]
+    return order + [k for k in range(n) if k not in order]
+
+
+def band_profile(energies: dict[int, float], n_images: int) -> dict:
+    """Energies along a band (image -> eV) as a profile relative to the initial state; barriers
+    from the highest labelled image. Needs the initial state (image 0); images not labelled are
+    None in the profile."""
+    if 0 not in energies:
+        raise ValueError("the initial state (image 0) is not labelled")
+    e0 = energies[0]
+    top = max(energies, key=energies.get)
+    rec = {"labelled_images": sorted(energies),
+           "energy_profile_eV": [round(energies[k] - e0, 4) if k in energies else None for k in range(n_images)],
+           "highest_image": top, "barrier_eV": float(energies[top] - e0)}
+    if n_images - 1 in energies:
+        rec["reverse_barrier_eV"] = float(energies[top] - energies[n_images - 1])
+    return rec
+
+
+def band_pbe(work: Path, which: str, ranks: int = 2, charge: int = -1) -> dict:
+    """PBE single points along ``which``'s converged band (:func:`neb`), so that the cheap
+    reference's barrier can be read against PBE's energies on the same path.
+
+    The hop cell lacks one Li; ``charge = -1`` removes a Li+ ion (a closed-shell V_Li', CP2K's
+    neutralising background), as the cheap references see it; 0 would leave an odd electron
+    count. The end states are the cheap reference's minima, not PBE's, and the path is not
+    PBE's, so this is an estimate of PBE's barrier on the cheap reference's path; each image's
+    largest PBE force says how far from PBE's band it is."""
+    from ase.io import read
+
+    from argyro_run.learning.reference import label_structures
+
+    band = read(work / band_file(which), ":")
+    e_ref = np.array([a.info["energy_eV"] for a in band])
+    spec = cp2k_spec(ranks)
+    spec = dataclasses.replace(spec, kwargs={**spec.kwargs, "charge": charge})
+    energies: dict[int, float] = {}
+    fmax: dict[int, float] = {}
+    for k in pbe_order(e_ref):
+        a = band[k].copy()
+        a.info = {}
+        t0 = time.perf_counter()
+        out = label_structures([a], spec, work / "jobs" / "band_pbe", cache_dir=work / "cache")[0]
+        if not out.ok:
+            raise SystemExit(f"PBE label of image {k} failed: {out.error}")
+        energies[k] = out.energy_eV
+        fmax[k] = float(np.linalg.norm(out.forces_eV_per_A, axis=1).max())
+        rec = band_profile(energies, len(band))
+        rec.update(reference=which, reference_profile_eV=(e_ref - e_ref[0]).round(4).tolist(),
+                   reference_barrier_eV=float(e_ref.max() - e_ref[0]), charge=charge,
+                   pbe_max_force_eV_per_A=[round(fmax[i], 3) if i in fmax else None for i in range(len(band))])
+        (work / "band_pbe.json").write_text(json.dumps(rec, indent=1))
+        print(f"image {k}: PBE {energies[k] - energies[0]:+.3f} eV, max |F| {fmax[k]:.2f} eV/A "
+              f"({'cached' if out.cached else f'{time.perf_counter() - t0:.0f} s'})", flush=True)
     return rec
 
 
@@ -473,6 +559,8 @@ def main(argv: list[str]) -> None:
     elif cmd == "neb":
         for which in (argv[2:] or NEB_REFERENCES):
             neb(work, which, halide=halide)
+    elif cmd == "band-pbe":
+        band_pbe(work, argv[2], ranks=int(argv[3]) if len(argv) > 3 else 2)
     elif cmd == "compare":
         print(markdown(compare(work, Path(argv[2]), truth=argv[3] if len(argv) > 3 else "pbe")))
     else:
