@@ -9,6 +9,8 @@ Usage (WORK is a scratch folder; every step resumes from what is already there):
     python benchmarks/reference_accuracy.py compare WORK docs/references/accuracy.json  # + markdown tables
     python benchmarks/reference_accuracy.py neb WORK          # intercage Li hop, cheap references
     python benchmarks/reference_accuracy.py band-pbe WORK sevenn:7net-l3i5   # PBE along that band
+    python benchmarks/reference_accuracy.py neb WORK mtp:FILE.mtp    # the same hop with a learned MTP
+    python benchmarks/reference_accuracy.py band-energies WORK sevenn:7net-l3i5 mtp:FILE.mtp
 
 ``--halide Br`` (or ``I``) anywhere builds the same set, and runs the NEB, for Li6PS5Br / Li6PS5I
 (its MD frames from SevenNet-l3i5, since GFN1-xTB fails there); give each halide its own WORK.
@@ -386,19 +388,17 @@ def vacancy_hop_endpoints(kind: str = "intercage", halide: str = "Cl"):
 
 
 def neb(work: Path, which: str, images: int = 5, halide: str = "Cl") -> dict:
-    """Climbing-image NEB of :func:`vacancy_hop_endpoints` with a cheap reference (endpoints relaxed
-    at fixed cell to 0.05 eV/A, band to 0.1 eV/A, FIRE); the calculator is the reference worker's
-    (``make_calculator``), evaluated in this process."""
+    """Climbing-image NEB of :func:`vacancy_hop_endpoints` with a cheap reference or a learned MTP
+    (:func:`_calculator`; endpoints relaxed at fixed cell to 0.05 eV/A, band to 0.1 eV/A, FIRE),
+    evaluated in this process. The converged band is kept in WORK (:func:`band_file`)."""
     from ase.mep import NEB
     from ase.optimize import FIRE
 
-    from argyro_run.learning.reference import ReferenceSpec, make_calculator
-
     out_path = work / "neb.json"
     done = json.loads(out_path.read_text()) if out_path.exists() else {}
-    if which in done:
-        return done[which]
-    calc = make_calculator(ReferenceSpec(**CHEAP[which]), work, threads=1)
+    if _label(which) in done:
+        return done[_label(which)]
+    calc = _calculator(which, work)
     initial, final, (li, dist) = vacancy_hop_endpoints(halide=halide)
     c0, t0 = time.process_time(), time.perf_counter()
     ends = []
@@ -413,16 +413,77 @@ def neb(work: Path, which: str, images: int = 5, halide: str = "Cl") -> dict:
     nebo.interpolate(mic=True)
     converged = FIRE(nebo, logfile=None).run(fmax=0.1, steps=400)
     energies = np.array([im.get_potential_energy() for im in band])
-    write_band(work / band_file(which), band, energies)
+    write_band(work / band_file(_label(which)), band, energies)
     rec = {"images": images, "jump_distance_A": dist, "converged": bool(converged),
            "barrier_eV": float(energies.max() - energies[0]),
            "reverse_barrier_eV": float(energies.max() - energies[-1]),
            "energy_profile_eV": (energies - energies[0]).round(4).tolist(),
            "cpu_s": round(time.process_time() - c0, 1), "wall_s": round(time.perf_counter() - t0, 1)}
+    if which.startswith("mtp:"):
+        rec["max_grade_along_band"] = _max_grades(band, calc)
     done = json.loads(out_path.read_text()) if out_path.exists() else {}
-    done[which] = rec
+    done[_label(which)] = rec
     out_path.write_text(json.dumps(done, indent=1))
-    print(which, json.dumps(rec), flush=True)
+    print(_label(which), json.dumps(rec), flush=True)
+    return rec
+
+
+def _label(which: str) -> str:
+    """The name a calculator's results go under: ``mtp:PATH`` by its file name."""
+    return f"mtp:{Path(which[4:]).name}" if which.startswith("mtp:") else which
+
+
+def _calculator(which: str, work: Path):
+    """A cheap reference (a key of :data:`CHEAP`, through the reference worker's
+    ``make_calculator``, one thread) or ``mtp:PATH`` (a learned MTP, e.g. from ``argyro-run mtp
+    export``, with its active set PATH.als where there is one, for extrapolation grades)."""
+    if which.startswith("mtp:"):
+        from argyro_run.potentials.calculator import MTPCalculator
+
+        path = Path(which[4:])
+        als = path.with_suffix(".als")
+        return MTPCalculator(path, active_set=als if als.exists() else None)
+    from argyro_run.learning.reference import ReferenceSpec, make_calculator
+
+    return make_calculator(ReferenceSpec(**CHEAP[which]), work, threads=1)
+
+
+def _max_grades(images: list, calc) -> list[float] | None:
+    """The MTP's largest extrapolation grade on each image (None without an active set)."""
+    if getattr(calc, "active_set", None) is None:
+        return None
+    out = []
+    for im in images:
+        a = im.copy()
+        a.calc = calc
+        a.get_potential_energy()
+        out.append(round(float(calc.results["max_grade"]), 3))
+    return out
+
+
+def band_energies(work: Path, band_which: str, which: str) -> dict:
+    """``which``'s energies along ``band_which``'s converged band (same images, no relaxation):
+    how far another potential (e.g. the MTP learned from that reference) follows the reference on
+    the reference's own path. Written to WORK/band_energies.json."""
+    from ase.io import read
+
+    band = read(work / band_file(band_which), ":")
+    calc = _calculator(which, work)
+    e = []
+    for im in band:
+        a = im.copy()
+        a.info = {}
+        a.calc = calc
+        e.append(a.get_potential_energy())
+    rec = band_profile(dict(enumerate(e)), len(band))
+    rec["reference_profile_eV"] = [round(a.info["energy_eV"] - band[0].info["energy_eV"], 4) for a in band]
+    if which.startswith("mtp:"):
+        rec["max_grade_along_band"] = _max_grades(band, calc)
+    path = work / "band_energies.json"
+    done = json.loads(path.read_text()) if path.exists() else {}
+    done.setdefault(band_which, {})[_label(which)] = rec
+    path.write_text(json.dumps(done, indent=1))
+    print(band_which, _label(which), json.dumps(rec), flush=True)
     return rec
 
 
@@ -559,6 +620,8 @@ def main(argv: list[str]) -> None:
     elif cmd == "neb":
         for which in (argv[2:] or NEB_REFERENCES):
             neb(work, which, halide=halide)
+    elif cmd == "band-energies":
+        band_energies(work, argv[2], argv[3])
     elif cmd == "band-pbe":
         band_pbe(work, argv[2], ranks=int(argv[3]) if len(argv) > 3 else 2)
     elif cmd == "compare":

@@ -65,3 +65,29 @@ def test_band_profile_barriers_from_the_labelled_images():
     assert "reverse_barrier_eV" not in ra.band_profile({0: -5.0, 2: -4.0}, 7)
     with pytest.raises(ValueError, match="image 0"):
         ra.band_profile({3: -4.4}, 7)
+
+
+def test_band_energies_of_the_band_s_own_potential_give_back_its_profile(tmp_path):
+    """An MTP evaluated along a band whose stored energies it produced reproduces them exactly,
+    with its extrapolation grades per image."""
+    ra = _module()
+    mtp = REPO / "tests" / "data" / "mtp" / "Li6PS5Cl-l08.mtp"
+    calc = ra._calculator(f"mtp:{mtp}", tmp_path)
+    assert calc.active_set is not None                   # Li6PS5Cl-l08.als found beside it
+    initial, final, _ = ra.vacancy_hop_endpoints()
+    band = [initial.copy() for _ in range(5)]
+    for k, im in enumerate(band):
+        im.positions = initial.positions + k / 4 * (final.positions - initial.positions)
+    energies = []
+    for im in band:
+        a = im.copy()
+        a.calc = calc
+        energies.append(a.get_potential_energy())
+    ra.write_band(tmp_path / ra.band_file("sevenn:7net-l3i5"), band, np.array(energies))
+    rec = ra.band_energies(tmp_path, "sevenn:7net-l3i5", f"mtp:{mtp}")
+    np.testing.assert_allclose(rec["energy_profile_eV"], rec["reference_profile_eV"], atol=1e-4)
+    assert rec["barrier_eV"] == pytest.approx(max(energies) - energies[0], abs=1e-9)
+    assert len(rec["max_grade_along_band"]) == 5 and min(rec["max_grade_along_band"]) > 0
+    import json
+    saved = json.loads((tmp_path / "band_energies.json").read_text())
+    assert list(saved["sevenn:7net-l3i5"]) == ["mtp:Li6PS5Cl-l08.mtp"]      # keyed by the file's name
