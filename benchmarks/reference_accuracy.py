@@ -66,6 +66,25 @@ _CP2K_INP = """&FORCE_EVAL
 &END FORCE_EVAL
 """
 
+# The same PBE by diagonalisation with Broyden density mixing (no smearing): a second, independent
+# SCF path for a label OT may have converged to a local minimum of (band-pbe --scf diag).
+_CP2K_INP_DIAG = """&FORCE_EVAL
+  &DFT
+    &SCF
+      EPS_SCF 1.0E-5
+      &DIAGONALIZATION
+        ALGORITHM STANDARD
+      &END DIAGONALIZATION
+      &MIXING
+        METHOD BROYDEN_MIXING
+        ALPHA 0.2
+        NBROYDEN 8
+      &END MIXING
+    &END SCF
+  &END DFT
+&END FORCE_EVAL
+"""
+
 CP2K_KWARGS = {"xc": "PBE", "basis_set": "DZVP-MOLOPT-SR-GTH", "basis_set_file": "BASIS_MOLOPT",
                "pseudo_potential": "GTH-PBE", "potential_file": "GTH_POTENTIALS",
                "cutoff": 400.0 * RY_eV, "max_scf": 15, "inp": _CP2K_INP, "label": "pbe"}
@@ -532,7 +551,23 @@ def band_profile(energies: dict[int, float], n_images: int) -> dict:
     return rec
 
 
-def band_pbe(work: Path, which: str, ranks: int = 2, charge: int = -1) -> dict:
+def lowest_profile(*profiles: list) -> dict:
+    """Per image the lowest of several PBE profiles of one band (relative to the same, converged
+    initial state; None where an SCF did not label that image): a variational SCF that stops in a
+    local minimum can only be too high. Also which profile gave each image, and the barrier."""
+    n = len(profiles[0])
+    best, source = [], []
+    for k in range(n):
+        vals = [(p[k], i) for i, p in enumerate(profiles) if p[k] is not None]
+        e, i = min(vals) if vals else (None, None)
+        best.append(e)
+        source.append(i)
+    top = max((k for k in range(n) if best[k] is not None), key=lambda k: best[k])
+    return {"energy_profile_eV": best, "from_profile": source, "highest_image": top, "barrier_eV": best[top]}
+
+
+def band_pbe(work: Path, which: str, ranks: int = 2, charge: int = -1, scf: str = "ot",
+             images: list[int] | None = None) -> dict:
     """PBE single points along ``which``'s converged band (:func:`neb`), so that the cheap
     reference's barrier can be read against PBE's energies on the same path.
 
@@ -540,7 +575,11 @@ def band_pbe(work: Path, which: str, ranks: int = 2, charge: int = -1) -> dict:
     neutralising background), as the cheap references see it; 0 would leave an odd electron
     count. The end states are the cheap reference's minima, not PBE's, and the path is not
     PBE's, so this is an estimate of PBE's barrier on the cheap reference's path; each image's
-    largest PBE force says how far from PBE's band it is."""
+    largest PBE force says how far from PBE's band it is.
+
+    ``scf = "diag"`` labels by diagonalisation and Broyden mixing instead of OT (a check of a label
+    OT may have converged to a local minimum: the lower energy is the ground state), written to
+    WORK/band_pbe_diag.json; ``images`` limits the labels to those images."""
     from ase.io import read
 
     from argyro_run.learning.reference import label_structures
@@ -548,10 +587,16 @@ def band_pbe(work: Path, which: str, ranks: int = 2, charge: int = -1) -> dict:
     band = read(work / band_file(which), ":")
     e_ref = np.array([a.info["energy_eV"] for a in band])
     spec = cp2k_spec(ranks)
-    spec = dataclasses.replace(spec, kwargs={**spec.kwargs, "charge": charge})
+    kwargs = {**spec.kwargs, "charge": charge}
+    if scf == "diag":
+        kwargs.update(inp=_CP2K_INP_DIAG, max_scf=200)
+    elif scf != "ot":
+        raise SystemExit(f"--scf: {scf!r}; allowed: ot, diag")
+    spec = dataclasses.replace(spec, kwargs=kwargs)
+    out_json = work / ("band_pbe.json" if scf == "ot" else f"band_pbe_{scf}.json")
     energies: dict[int, float] = {}
     fmax: dict[int, float] = {}
-    for k in pbe_order(e_ref):
+    for k in [k for k in pbe_order(e_ref) if images is None or k in images]:
         a = band[k].copy()
         a.info = {}
         t0 = time.perf_counter()
@@ -560,12 +605,20 @@ def band_pbe(work: Path, which: str, ranks: int = 2, charge: int = -1) -> dict:
             raise SystemExit(f"PBE label of image {k} failed: {out.error}")
         energies[k] = out.energy_eV
         fmax[k] = float(np.linalg.norm(out.forces_eV_per_A, axis=1).max())
-        rec = band_profile(energies, len(band))
-        rec.update(reference=which, reference_profile_eV=(e_ref - e_ref[0]).round(4).tolist(),
+        rec = band_profile(energies, len(band)) if 0 in energies else {"energies_eV": energies}
+        rec.update(reference=which, scf=scf, reference_profile_eV=(e_ref - e_ref[0]).round(4).tolist(),
                    reference_barrier_eV=float(e_ref.max() - e_ref[0]), charge=charge,
                    pbe_max_force_eV_per_A=[round(fmax[i], 3) if i in fmax else None for i in range(len(band))])
-        (work / "band_pbe.json").write_text(json.dumps(rec, indent=1))
-        print(f"image {k}: PBE {energies[k] - energies[0]:+.3f} eV, max |F| {fmax[k]:.2f} eV/A "
+        other = work / ("band_pbe_diag.json" if scf == "ot" else "band_pbe.json")
+        if other.exists() and 0 in energies:
+            o = json.loads(other.read_text())
+            if "energy_profile_eV" in o:
+                pair = (rec["energy_profile_eV"], o["energy_profile_eV"]) if scf == "ot" else \
+                    (o["energy_profile_eV"], rec["energy_profile_eV"])
+                rec["lowest_of_ot_and_diag"] = lowest_profile(*pair)
+        out_json.write_text(json.dumps(rec, indent=1))
+        rel = f"{energies[k] - energies[0]:+.3f} eV" if 0 in energies else f"{energies[k]:.4f} eV (absolute)"
+        print(f"image {k}: PBE {rel}, max |F| {fmax[k]:.2f} eV/A "
               f"({'cached' if out.cached else f'{time.perf_counter() - t0:.0f} s'})", flush=True)
     return rec
 
@@ -622,8 +675,14 @@ def main(argv: list[str]) -> None:
             neb(work, which, halide=halide)
     elif cmd == "band-energies":
         band_energies(work, argv[2], argv[3])
-    elif cmd == "band-pbe":
-        band_pbe(work, argv[2], ranks=int(argv[3]) if len(argv) > 3 else 2)
+    elif cmd == "band-pbe":             # band-pbe WORK WHICH [RANKS] [--scf ot|diag] [--images 4,5]
+        opts = {}
+        for flag in ("--scf", "--images"):
+            if flag in argv:
+                k = argv.index(flag)
+                opts[flag[2:]], argv = argv[k + 1], argv[:k] + argv[k + 2:]
+        band_pbe(work, argv[2], ranks=int(argv[3]) if len(argv) > 3 else 2, scf=opts.get("scf", "ot"),
+                 images=[int(i) for i in opts["images"].split(",")] if "images" in opts else None)
     elif cmd == "compare":
         print(markdown(compare(work, Path(argv[2]), truth=argv[3] if len(argv) > 3 else "pbe")))
     else:

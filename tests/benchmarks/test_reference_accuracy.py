@@ -91,3 +91,16 @@ def test_band_energies_of_the_band_s_own_potential_give_back_its_profile(tmp_pat
     import json
     saved = json.loads((tmp_path / "band_energies.json").read_text())
     assert list(saved["sevenn:7net-l3i5"]) == ["mtp:Li6PS5Cl-l08.mtp"]      # keyed by the file's name
+
+
+def test_lowest_profile_takes_the_variational_minimum_per_image():
+    """An SCF stuck in a local minimum (OT's image 5 of the Li6PS5Cl band, 4.75 eV too high) is
+    replaced by the other SCF's lower energy; images only one SCF labelled keep theirs."""
+    ra = _module()
+    ot = [0.0, 0.06, 0.12, 0.24, 0.62, 4.75, 0.04]
+    diag = [0.0, None, None, None, 0.6201, 0.25, None]
+    rec = ra.lowest_profile(ot, diag)
+    assert rec["energy_profile_eV"] == [0.0, 0.06, 0.12, 0.24, 0.62, 0.25, 0.04]
+    assert rec["from_profile"] == [0, 0, 0, 0, 0, 1, 0]
+    assert rec["highest_image"] == 4 and rec["barrier_eV"] == 0.62
+    assert ra.lowest_profile(ot)["highest_image"] == 5            # without the check, the spurious top
