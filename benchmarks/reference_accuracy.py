@@ -488,16 +488,17 @@ def band_energies(work: Path, band_which: str, which: str) -> dict:
 
     band = read(work / band_file(band_which), ":")
     calc = _calculator(which, work)
-    e = []
+    e, grades = [], []
     for im in band:
         a = im.copy()
         a.info = {}
         a.calc = calc
         e.append(a.get_potential_energy())
+        grades.append(round(float(calc.results["max_grade"]), 3) if "max_grade" in calc.results else None)
     rec = band_profile(dict(enumerate(e)), len(band))
     rec["reference_profile_eV"] = [round(a.info["energy_eV"] - band[0].info["energy_eV"], 4) for a in band]
     if which.startswith("mtp:"):
-        rec["max_grade_along_band"] = _max_grades(band, calc)
+        rec["max_grade_along_band"] = grades if None not in grades else None
     path = work / "band_energies.json"
     done = json.loads(path.read_text()) if path.exists() else {}
     done.setdefault(band_which, {})[_label(which)] = rec
