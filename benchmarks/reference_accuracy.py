@@ -413,6 +413,7 @@ def neb(work: Path, which: str, images: int = 5, halide: str = "Cl") -> dict:
     from ase.mep import NEB
     from ase.optimize import FIRE
 
+    work.mkdir(parents=True, exist_ok=True)
     out_path = work / "neb.json"
     done = json.loads(out_path.read_text()) if out_path.exists() else {}
     if _label(which) in done:
@@ -433,10 +434,9 @@ def neb(work: Path, which: str, images: int = 5, halide: str = "Cl") -> dict:
     converged = FIRE(nebo, logfile=None).run(fmax=0.1, steps=400)
     energies = np.array([im.get_potential_energy() for im in band])
     write_band(work / band_file(_label(which)), band, energies)
+    prof = band_profile(dict(enumerate(energies.tolist())), len(band))
     rec = {"images": images, "jump_distance_A": dist, "converged": bool(converged),
-           "barrier_eV": float(energies.max() - energies[0]),
-           "reverse_barrier_eV": float(energies.max() - energies[-1]),
-           "energy_profile_eV": (energies - energies[0]).round(4).tolist(),
+           **{k: prof[k] for k in ("barrier_eV", "reverse_barrier_eV", "energy_profile_eV")},
            "cpu_s": round(time.process_time() - c0, 1), "wall_s": round(time.perf_counter() - t0, 1)}
     if which.startswith("mtp:"):
         rec["max_grade_along_band"] = _max_grades(band, calc)
