@@ -20,7 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from argyro_run.learning.reference import LabelOutcome, ReferenceSpec, label_distributed, label_structures
+from argyro_run.config.reference import RECHECK_ENERGY_MEV_PER_ATOM
+from argyro_run.learning.reference import (
+    LabelOutcome,
+    ReferenceSpec,
+    label_distributed,
+    label_structures,
+    recheck_labels,
+    recheck_skipped_because,
+)
 from argyro_run.results import as_text
 
 log = logging.getLogger(__name__)
@@ -37,7 +45,8 @@ def spec_from_params(ref: dict) -> ReferenceSpec:
                          electronic_temperature_K=float(ref.get("electronic_temperature_K", 300.0)),
                          kwargs=dict(ref.get("kwargs") or {}), command=ref.get("command"),
                          timeout_s=float(ref.get("timeout_s", 1800.0)), max_retries=int(ref.get("max_retries", 1)),
-                         fallback=fallback)
+                         fallback=fallback, recheck_energy_meV_per_atom=float(
+                             ref.get("recheck_energy_meV_per_atom", RECHECK_ENERGY_MEV_PER_ATOM)))
 
 
 def labelled(atoms, outcome: LabelOutcome):
@@ -64,19 +73,25 @@ class LabelStats:
     wall_s: float = 0.0       # wall time of the batch
     cpu_s: float = 0.0        # sum of per-calculation wall times (as recorded by the workers)
     errors: list = field(default_factory=list)   # (origin, message) of failures
+    rechecked: int = 0        # converged labels computed again with the fallback (reference.recheck_labels)
+    relabelled: int = 0       # of those, replaced by the fallback's lower energy
 
     def __add__(self, other: "LabelStats") -> "LabelStats":
         """Two batches as one (counts, atoms and times summed, failures joined)."""
         return LabelStats(**{f: getattr(self, f) + getattr(other, f) for f in
-                             ("calls", "computed", "failed", "atoms", "atoms_computed", "wall_s", "cpu_s", "errors")})
+                             ("calls", "computed", "failed", "atoms", "atoms_computed", "wall_s", "cpu_s", "errors",
+                              "rechecked", "relabelled")})
 
 
 def label_images(structures: list, spec: ReferenceSpec, workdir: Path, comm=None,
-                 cache_dir: Path | None = None) -> tuple[list, LabelStats]:
+                 cache_dir: Path | None = None, predict=None) -> tuple[list, LabelStats]:
     """Label ``structures`` with the reference (distributed over ``comm`` when given).
 
     Returns the successfully labelled images (input order, failures dropped and recorded in the
     stats; never raises for a failed calculation) and the cost. Every rank gets the same answer.
+    ``predict``: the learning potential's energy (eV) of an ``Atoms``; with it, the labels of whole
+    cells (``info['energy_weight']`` 1) far from their prediction are rechecked with the fallback
+    settings (:func:`~argyro_run.learning.reference.recheck_labels`, ``reference.recheck_energy_meV_per_atom``).
     """
     t0 = time.perf_counter()
     workdir = Path(workdir)
@@ -86,6 +101,24 @@ def label_images(structures: list, spec: ReferenceSpec, workdir: Path, comm=None
     else:
         outs = label_structures(structures, spec, workdir, cache_dir=cache_dir)
     st = LabelStats(calls=len(structures))
+    if predict is not None and not recheck_skipped_because(spec):
+        predicted = [float(predict(a)) if o.ok and float(a.info.get("energy_weight", 1.0)) == 1.0 else None
+                     for a, o in zip(structures, outs)]
+        outs, rechecks = recheck_labels(structures, outs, predicted, spec, workdir / "recheck", cache_dir=cache_dir,
+                                        comm=comm)
+        st.rechecked = len(rechecks)
+        st.relabelled = sum(r.replaced for r in rechecks)
+        for r in rechecks:
+            a = structures[r.index]
+            fb = (f"{r.fallback_energy_eV:.4f} eV" if r.fallback_energy_eV is not None
+                  else f"failed ({r.error.splitlines()[0] if r.error else 'no message'})")
+            what = ("kept the fallback's lower energy: the first SCF had converged to a state above the ground state"
+                    if r.replaced else "kept the first label")
+            log.log(logging.WARNING if r.replaced else logging.INFO,
+                    "reference label of %s (%d atoms) lies %.0f meV/atom from the potential's energy "
+                    "(reference.recheck_energy_meV_per_atom = %g): %.4f eV, with reference.fallback %s; %s",
+                    a.info.get("origin", "?"), r.n_atoms, 1e3 * abs(r.energy_eV - r.predicted_eV) / r.n_atoms,
+                    spec.recheck_energy_meV_per_atom, r.energy_eV, fb, what)
     images = []
     for a, o in zip(structures, outs):
         st.atoms += len(a)

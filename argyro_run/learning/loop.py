@@ -53,6 +53,7 @@ import numpy as np
 from argyro_run.errors import UserError
 from argyro_run.learning.dataset import LabelStats, label_images
 from argyro_run.learning.explore import explore
+from argyro_run.learning.reference import recheck_skipped_because
 from argyro_run.learning.select import (
     check_picks,
     grade_candidates,
@@ -275,6 +276,14 @@ def compared_force_rmse(mtp, images: list, radius_A: float) -> float:
     return float(errors(mtp, out)["rmse_force_eV_per_A"]) if out else float("nan")
 
 
+def energy_predictor(mtp):
+    """The energy (eV) ``mtp`` gives an ``Atoms``: what a new label is rechecked against
+    (``dataset.label_images``'s ``predict``, ``reference.recheck_energy_meV_per_atom``)."""
+    from argyro_run.potentials.train import predict
+
+    return lambda atoms: predict(mtp, atoms)["energy_eV"]
+
+
 def reference_rmse(mtp, groups: list[list], settings: LoopSettings, iteration: int, workdir: Path, comm
                    ) -> tuple[np.ndarray, LabelStats]:
     """Label the picks of each group (``select.Pick``; the same lists on every rank: a drift snapshot,
@@ -288,7 +297,7 @@ def reference_rmse(mtp, groups: list[list], settings: LoopSettings, iteration: i
             jobs.append(j)
             by_origin[j.info["origin"]] = n
     new, stats = label_images(jobs, settings.reference, workdir / "reference" / f"level{settings.level}_it{iteration:03d}",
-                              comm=comm, cache_dir=workdir / "reference_cache")
+                              comm=comm, cache_dir=workdir / "reference_cache", predict=energy_predictor(mtp))
     mine: list[list] = [[] for _ in groups]
     for img in new:
         n = by_origin.get(img.info.get("origin"))
@@ -359,6 +368,8 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
     active = _bcast(comm, build_active_set(mtp, images) if comm.rank == 0 else None)
     initial_train = train_now = metrics(mtp, images, comm=comm)
     log.info("level %d: start from %d image(s), train RMSE %s", settings.level, len(images), errors_text(initial_train))
+    if why := recheck_skipped_because(settings.reference):
+        log.info("level %d: labels far from the MTP's energy are not rechecked: %s", settings.level, why)
     records: list[IterationRecord] = []
     converged, reason = False, ""
     n_refits = clean = k = 0
@@ -451,7 +462,7 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
         rec.n_local = sum(p.center is not None for p in picks)
         rec.full_cell_atoms = full
         new, stats = label_images(jobs, settings.reference, workdir / "reference" / f"level{settings.level}_it{k:03d}",
-                                  comm=comm, cache_dir=workdir / "reference_cache")
+                                  comm=comm, cache_dir=workdir / "reference_cache", predict=energy_predictor(mtp))
         rec.label = rec.label + stats
         new, rejected = within_force_limit(new, settings.max_force_eV_per_A)
         rec.n_rejected_force = len(rejected)

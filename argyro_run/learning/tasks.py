@@ -53,8 +53,8 @@ def resolve_input_file(path: str, params: dict, key: str) -> Path:
 
 # LabelStats attribute -> units; archived as ``<prefix>/reference_<attribute>``
 _LABEL_UNITS = {"calls": "1", "computed": "1", "failed": "1", "atoms": "1", "atoms_computed": "1", "wall_s": "s",
-                "cpu_s": "s"}
-_PER_ITERATION_LABELS = ("calls", "failed", "atoms", "atoms_computed", "wall_s")
+                "cpu_s": "s", "rechecked": "1", "relabelled": "1"}
+_PER_ITERATION_LABELS = ("calls", "failed", "atoms", "atoms_computed", "wall_s", "rechecked", "relabelled")
 
 
 # The phases of a round beside exploring and refitting, timed so the planner's per-round rest can be
@@ -68,7 +68,8 @@ _ROUND_PHASES = (
 )
 
 
-def _add_label_stats(result: Result, prefix: str, st, which=tuple(_LABEL_UNITS)) -> None:
+def _add_label_stats(result: Result, prefix: str, st,
+                     which=("calls", "computed", "failed", "atoms", "atoms_computed", "wall_s", "cpu_s")) -> None:
     for key in which:
         result.add(f"{prefix}/reference_{key}", getattr(st, key), _LABEL_UNITS[key])
 
@@ -336,7 +337,13 @@ def active_learning_result(out, settings=None) -> Result:
         total.atoms += rec.label.atoms
         total.failed += rec.label.failed
         total.wall_s += rec.label.wall_s
+        total.rechecked += rec.label.rechecked
+        total.relabelled += rec.label.relabelled
     r.add("reference_calls", total.calls, "1")
+    r.add("reference_rechecked", total.rechecked, "1",
+          note="labels far from the MTP's energy computed again with reference.fallback (reference.recheck_labels)")
+    r.add("reference_relabelled", total.relabelled, "1",
+          note="of them, replaced by the fallback's lower energy: the first SCF had stopped above the ground state")
     r.add("reference_atoms", total.atoms, "1")
     r.add("full_cell_atoms", sum(x.full_cell_atoms for x in out.iterations), "1")
     r.add("reference_wall_s", total.wall_s, "s")
@@ -371,6 +378,7 @@ def run_reference_check(params: dict, deps: dict, comm, workdir: Path) -> Result
     from argyro_run.config.active_learning import CHECK_WARN_RATIO
     from argyro_run.learning.check import check_images, frame_errors
     from argyro_run.learning.dataset import label_images, spec_from_params
+    from argyro_run.learning.loop import energy_predictor
     from argyro_run.md.tasks import potential_of, structure_of
     from argyro_run.potentials.mtp import parse_mtp
     from argyro_run.potentials.train import errors
@@ -397,7 +405,8 @@ def run_reference_check(params: dict, deps: dict, comm, workdir: Path) -> Result
             a.info["origin"] = f"{tid}/sample{a.info['sample']}"
         jobs += imgs
         owner += [i] * len(imgs)
-    labelled, stats = label_images(jobs, spec_from_params(params["reference"]), Path(workdir) / "reference", comm=comm)
+    labelled, stats = label_images(jobs, spec_from_params(params["reference"]), Path(workdir) / "reference", comm=comm,
+                                   predict=energy_predictor(mtp))
     f_all, e_all, n_all = frame_errors(mtp, labelled)
     by_origin = {img.info["origin"]: (f, e, k) for img, f, e, k in zip(labelled, f_all, e_all, n_all)}
     width = max(1, max(owner.count(i) for i in range(len(runs))) if owner else 1)
@@ -425,7 +434,8 @@ def run_reference_check(params: dict, deps: dict, comm, workdir: Path) -> Result
     r.add("n_atoms_compared", A, "1", note="atoms whose forces each frame's RMSE is over (a cut-out: its core)")
     r.add("run_force_rmse_eV_per_A", per_run, "eV/A", note="per MD run: the RMSE over every compared atom of its frames")
     r.set_attrs("", structure=name, potential=pot_id, frames_per_run=n, n_labelled=len(labelled),
-                n_failed=stats.failed, train_force_rmse_eV_per_A=train, worst_force_ratio=worst,
+                n_failed=stats.failed, n_rechecked=stats.rechecked, n_relabelled=stats.relabelled,
+                train_force_rmse_eV_per_A=train, worst_force_ratio=worst,
                 reference_wall_s=stats.wall_s)
     for (T, tid, _), row, pooled, n_at in zip(runs, F, per_run, A):
         ratio = pooled / train if np.isfinite(train) else float("nan")

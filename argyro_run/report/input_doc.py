@@ -20,7 +20,8 @@ from argyro_run.config.base import Section
 BEGIN, END = "<!-- keys:begin -->", "<!-- keys:end -->"
 
 # key suffix -> unit (longest suffixes first)
-UNITS = [("_m2_per_s", "m²/s"), ("_mS_per_cm", "mS/cm"), ("_per_nm3", "1/nm³"), ("_meV", "meV"), ("_eV", "eV"),
+UNITS = [("_meV_per_atom", "meV/atom"), ("_m2_per_s", "m²/s"), ("_mS_per_cm", "mS/cm"), ("_per_nm3", "1/nm³"),
+         ("_meV", "meV"), ("_eV", "eV"),
          ("_GPa", "GPa"), ("_bar", "bar"), ("_fs", "fs"), ("_ps", "ps"), ("_nm", "nm"), ("_A", "Å"), ("_K", "K"),
          ("_deg", "degrees"), ("_s", "s")]
 

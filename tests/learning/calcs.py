@@ -11,13 +11,18 @@ from ase.calculators.calculator import Calculator, all_changes
 
 
 class PairCalc(Calculator):
-    """E = sum_{i<j} (r_ij - 2)^2 (non-periodic); ``fail`` raises, ``sleep_s`` hangs first."""
+    """E = sum_{i<j} (r_ij - 2)^2 (non-periodic); ``fail`` raises, ``sleep_s`` hangs first.
+
+    ``stuck_eV`` stands in for an SCF that reports convergence in a state above the ground state:
+    on structures whose largest interatomic distance exceeds ``stuck_beyond_A`` the energy comes out
+    ``stuck_eV`` too high (and the forces are those of the ground state)."""
 
     implemented_properties = ["energy", "forces"]
 
-    def __init__(self, fail=False, sleep_s=0.0, **kw):
+    def __init__(self, fail=False, sleep_s=0.0, stuck_eV=0.0, stuck_beyond_A=float("inf"), **kw):
         super().__init__(**kw)
         self.fail, self.sleep_s = fail, sleep_s
+        self.stuck_eV, self.stuck_beyond_A = stuck_eV, stuck_beyond_A
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
@@ -35,4 +40,6 @@ class PairCalc(Calculator):
                 g = 2 * (r - 2.0) * d / r
                 f[i] -= g
                 f[j] += g
+        if len(x) > 1 and np.max(np.linalg.norm(x[:, None] - x[None], axis=-1)) > self.stuck_beyond_A:
+            e += self.stuck_eV
         self.results = {"energy": e, "forces": f}

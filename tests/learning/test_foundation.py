@@ -188,7 +188,8 @@ def test_config_records_the_default_model():
     assert config_from_text(work + "[reference]\n", source="x.toml").reference.model is None
     from argyro_run.errors import UserError
 
-    for key in ('method = "GFN2-xTB"', "electronic_temperature_K = 300.0", "fallback.electronic_temperature_K = 3000.0"):
+    for key in ('method = "GFN2-xTB"', "electronic_temperature_K = 300.0", "fallback.electronic_temperature_K = 3000.0",
+                "recheck_energy_meV_per_atom = 50.0"):
         with pytest.raises(UserError) as exc:   # a value given is used or rejected, never ignored
             config_from_text(work + f'[reference]\ncalculator = "sevenn"\n{key}\n', source="x.toml")
         assert [p for p in exc.value.problems if f"reference.{key.split(' ')[0]} does not apply" in p] == exc.value.problems

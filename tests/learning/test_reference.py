@@ -97,3 +97,154 @@ def test_label_images_reports_each_failure_once_with_its_origin(tmp_path, calcs_
     msgs = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(msgs) == 1 and msgs[0].startswith("reference calculation of bulk/T900/step120 (2 atoms) failed after "
                                                  "2 attempt(s): ") and "SCF did not converge" in msgs[0], msgs
+
+
+# --- the recheck of labels far from the potential's energy (reference.recheck_energy_meV_per_atom) ---
+
+def _pair_energy(atoms) -> float:
+    from tests.learning.calcs import PairCalc
+
+    a = atoms.copy()
+    a.calc = PairCalc()
+    return a.get_potential_energy()
+
+
+def _triangles():
+    """Three H3 molecules; the last is stretched (largest distance 3.2 A)."""
+    return [Atoms("H3", positions=[[0, 0, 0], [2.1, 0, 0], [0, 1.9, 0]]),
+            Atoms("H3", positions=[[0, 0, 0], [1.8, 0, 0], [0, 2.2, 0]]),
+            Atoms("H3", positions=[[0, 0, 0], [3.2, 0, 0], [0, 2.0, 0]])]
+
+
+def stuck_spec(**kw) -> ReferenceSpec:
+    """An SCF that converges 5 eV above the ground state on the stretched molecule; the fallback does not."""
+    return ReferenceSpec(calculator="calcs:PairCalc", kwargs={"stuck_eV": 5.0, "stuck_beyond_A": 3.0},
+                         fallback={"stuck_eV": 0.0}, max_retries=1, **kw)
+
+
+def test_a_label_stuck_above_the_ground_state_is_replaced_by_the_fallbacks(tmp_path, calcs_on_path):
+    from argyro_run.learning.reference import recheck_labels
+    from tests.learning.calcs import PairCalc
+
+    structs = _triangles()
+    truth = [_pair_energy(a) for a in structs]
+    spec = stuck_spec()
+    first = label_structures(structs, spec, tmp_path / "w", cache_dir=tmp_path / "cache")
+    assert all(o.ok and o.attempts == 1 for o in first)  # converged: no retry ever sees it
+    assert first[2].energy_eV == pytest.approx(truth[2] + 5.0)
+    # the potential's energies: right within 10 meV/atom, so only the stuck label is far from them
+    predicted = [t + 0.01 * 3 * s for t, s in zip(truth, (1, -1, 1))]
+    outs, recs = recheck_labels(structs, first, predicted, spec, tmp_path / "r", cache_dir=tmp_path / "cache")
+    assert [r.index for r in recs] == [2]
+    r = recs[0]
+    assert r.replaced and r.energy_eV == pytest.approx(truth[2] + 5.0) and r.fallback_energy_eV == pytest.approx(truth[2])
+    assert [o.energy_eV for o in outs] == pytest.approx(truth)
+    assert outs[2].attempts == 2
+    assert outs[:2] == first[:2]
+    ref = structs[2].copy()
+    ref.calc = PairCalc()
+    np.testing.assert_allclose(outs[2].forces_eV_per_A, ref.get_forces(), atol=1e-12)
+    # the fallback labelled the suspect only: one more cache entry than the three first labels
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 4
+
+
+def test_a_right_label_the_potential_gets_wrong_stands(tmp_path, calcs_on_path):
+    """The potential 1 eV/atom off on a label the fallback confirms: the label stays (that is what
+    active learning learns from); a fallback higher by more than the threshold never replaces it."""
+    from argyro_run.learning.reference import recheck_labels
+
+    structs = _triangles()[:2]
+    truth = [_pair_energy(a) for a in structs]
+    spec = ReferenceSpec(calculator="calcs:PairCalc", fallback={"stuck_eV": 2.0, "stuck_beyond_A": 0.1})
+    first = label_structures(structs, spec, tmp_path / "w", cache_dir=tmp_path / "cache")
+    outs, recs = recheck_labels(structs, first, [truth[0] + 3.0, truth[1]], spec, tmp_path / "r",
+                                cache_dir=tmp_path / "cache")
+    assert [r.index for r in recs] == [0] and not recs[0].replaced
+    assert recs[0].fallback_energy_eV == pytest.approx(truth[0] + 2.0)  # the fallback ran, higher
+    assert outs == first
+
+
+def test_a_failed_fallback_keeps_the_first_label(tmp_path, calcs_on_path):
+    from argyro_run.learning.reference import recheck_labels
+
+    structs = _triangles()[2:]
+    spec = ReferenceSpec(calculator="calcs:PairCalc", kwargs={"stuck_eV": 5.0, "stuck_beyond_A": 3.0},
+                         fallback={"fail": True}, max_retries=3)
+    first = label_structures(structs, spec, tmp_path / "w")
+    outs, recs = recheck_labels(structs, first, [_pair_energy(structs[0])], spec, tmp_path / "r")
+    assert len(recs) == 1 and not recs[0].replaced and recs[0].fallback_energy_eV is None
+    assert "SCF did not converge" in recs[0].error
+    assert outs == first
+
+
+def test_nothing_is_rechecked_without_an_scf_to_redo(tmp_path, calcs_on_path):
+    from argyro_run.learning.reference import recheck_labels, recheck_skipped_because
+
+    structs = _triangles()[2:]
+    wrong = [-100.0]
+    for spec, why in [(ReferenceSpec(calculator="calcs:PairCalc"), "reference.fallback changes nothing"),
+                      (ReferenceSpec(calculator="calcs:PairCalc", fallback={"stuck_eV": 0.0},
+                                     recheck_energy_meV_per_atom=0.0), "= 0"),
+                      (ReferenceSpec(calculator="sevenn", fallback={"device": "cpu"}), "pretrained potential")]:
+        assert why in recheck_skipped_because(spec)
+        first = label_structures(structs, stuck_spec(), tmp_path / "w", cache_dir=tmp_path / "c")
+        assert recheck_labels(structs, first, wrong, spec, tmp_path / "r") == (first, [])
+        assert not (tmp_path / "r").exists()
+    assert recheck_skipped_because(stuck_spec()) == ""
+    assert recheck_skipped_because(ReferenceSpec(fallback={"electronic_temperature_K": 1000.0})) == ""
+
+
+def test_label_images_rechecks_whole_cells_against_the_potential(tmp_path, calcs_on_path, caplog):
+    """Through label_images (the learning's path): the stuck whole cell is relabelled and counted, with a
+    warning naming it; a stuck cut-out (energy_weight 0: its energy is not learned) is not rechecked."""
+    import logging
+
+    from argyro_run.learning.dataset import label_images
+
+    structs = _triangles()
+    for k, a in enumerate(structs):
+        a.info["origin"] = f"LPSCl/ordered/T900/step{k}"
+    cut = structs[2].copy()
+    cut.info = {"origin": "cut", "energy_weight": 0.0}
+    structs.append(cut)
+    truth = {id(a): _pair_energy(a) for a in structs}
+    with caplog.at_level(logging.INFO, logger="argyro_run.learning"):
+        images, st = label_images(structs, stuck_spec(), tmp_path, predict=lambda a: _pair_energy(a))
+    assert st.rechecked == 1 and st.relabelled == 1 and st.failed == 0
+    energies = [img.get_potential_energy() for img in images]
+    assert energies[:3] == pytest.approx([truth[id(a)] for a in structs[:3]])
+    assert energies[3] == pytest.approx(truth[id(cut)] + 5.0)  # the cut-out is left as labelled
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and warned[0].startswith("reference label of LPSCl/ordered/T900/step2 (3 atoms) lies 1667 "
+                                                     "meV/atom from the potential's energy"), warned
+    assert "kept the fallback's lower energy" in warned[0]
+    # without a potential (the initial data) nothing is rechecked
+    images, st = label_images(structs, stuck_spec(), tmp_path / "b")
+    assert st.rechecked == 0 and images[2].get_potential_energy() == pytest.approx(truth[id(structs[2])] + 5.0)
+
+
+def test_the_recheck_threshold_reaches_the_spec_from_the_input():
+    from argyro_run.config.loader import config_from_text
+    from argyro_run.config.reference import RECHECK_ENERGY_MEV_PER_ATOM
+    from argyro_run.errors import UserError
+    from argyro_run.learning.dataset import spec_from_params
+
+    work = '[[materials]]\nname = "LPSCl"\n'
+    cfg = config_from_text(work + "[reference]\nrecheck_energy_meV_per_atom = 20.0\n", source="x.toml")
+    assert spec_from_params(cfg.reference.model_dump(mode="json")).recheck_energy_meV_per_atom == 20.0
+    default = RECHECK_ENERGY_MEV_PER_ATOM
+    assert spec_from_params({}).recheck_energy_meV_per_atom == default == ReferenceSpec().recheck_energy_meV_per_atom
+    with pytest.raises(UserError) as exc:
+        config_from_text(work + "[reference]\nrecheck_energy_meV_per_atom = -1\n", source="x.toml")
+    assert any("reference.recheck_energy_meV_per_atom" in p for p in exc.value.problems), exc.value.problems
+
+
+def test_a_relative_workdir_works(tmp_path, calcs_on_path, monkeypatch):
+    """The worker runs inside its job folder: a workdir given relative to the caller's must still reach it."""
+    monkeypatch.chdir(tmp_path)
+    atoms = _triangles()[0]
+    out, = label_structures([atoms], ReferenceSpec(calculator="calcs:PairCalc", max_retries=0), "rel/w",
+                            cache_dir="rel/cache")
+    assert out.ok, out.error
+    assert out.energy_eV == pytest.approx(_pair_energy(atoms))
+    assert len(list((tmp_path / "rel" / "cache").glob("*.npz"))) == 1
