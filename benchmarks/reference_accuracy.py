@@ -11,6 +11,7 @@ Usage (WORK is a scratch folder; every step resumes from what is already there):
     python benchmarks/reference_accuracy.py band-pbe WORK sevenn:7net-l3i5   # PBE along that band
     python benchmarks/reference_accuracy.py neb WORK mtp:FILE.mtp    # the same hop with a learned MTP
     python benchmarks/reference_accuracy.py band-energies WORK sevenn:7net-l3i5 mtp:FILE.mtp
+    python benchmarks/reference_accuracy.py recheck WORK sevenn:7net-l3i5 --images 4,5,6   # the SCF guard
 
 ``--halide Br`` (or ``I``) anywhere builds the same set, and runs the NEB, for Li6PS5Br / Li6PS5I
 (its MD frames from SevenNet-l3i5, since GFN1-xTB fails there); give each halide its own WORK.
@@ -624,6 +625,42 @@ def band_pbe(work: Path, which: str, ranks: int = 2, charge: int = -1, scf: str 
     return rec
 
 
+def band_recheck(work: Path, which: str, ranks: int = 2, charge: int = -1, images: list[int] | None = None) -> dict:
+    """The learning's guard against a wrong SCF state (``reference.recheck_energy_meV_per_atom``) on
+    ``which``'s band: the images labelled with the OT settings through ``dataset.label_images``, the
+    path every learning label takes, with diagonalisation as ``[reference.fallback]`` and, as the
+    potential's prediction, the first image's PBE energy plus ``which``'s energy relative to it (the
+    cheap reference stands in for the MTP trained on it). Writes WORK/band_recheck.json."""
+    from ase.io import read
+
+    from argyro_run.learning.dataset import label_images
+
+    band = read(work / band_file(which), ":")
+    e_ref = np.array([a.info["energy_eV"] for a in band])
+    spec = cp2k_spec(ranks)
+    spec = dataclasses.replace(spec, kwargs={**spec.kwargs, "charge": charge},
+                               fallback={"inp": _CP2K_INP_DIAG, "max_scf": 200})
+    todo = [k for k in (images if images is not None else range(len(band))) if k != 0]
+    cells = []
+    for k in [0, *todo]:
+        a = band[k].copy()
+        a.info = {"origin": f"{which} band image {k}", "predicted_rel_eV": float(e_ref[k] - e_ref[0])}
+        cells.append(a)
+    first, _ = label_images(cells[:1], spec, work / "jobs" / "band_recheck", cache_dir=work / "cache")
+    e0 = first[0].get_potential_energy()
+    t0 = time.perf_counter()
+    labelled, st = label_images(cells[1:], spec, work / "jobs" / "band_recheck", cache_dir=work / "cache",
+                                predict=lambda a: e0 + float(a.info["predicted_rel_eV"]))
+    rec = {"reference": which, "charge": charge, "threshold_meV_per_atom": spec.recheck_energy_meV_per_atom,
+           "images": todo, "rechecked": st.rechecked, "relabelled": st.relabelled, "failed": st.failed,
+           "wall_s": round(time.perf_counter() - t0, 1),
+           "predicted_profile_eV": [round(float(e_ref[k] - e_ref[0]), 4) for k in todo],
+           "final_profile_eV": [round(a.get_potential_energy() - e0, 4) for a in labelled]}
+    (work / "band_recheck.json").write_text(json.dumps(rec, indent=1))
+    print(json.dumps(rec, indent=1), flush=True)
+    return rec
+
+
 def markdown(result: dict) -> str:
     """The tables of docs/references.md from a ``compare`` result."""
     refs = result["references"]
@@ -684,6 +721,12 @@ def main(argv: list[str]) -> None:
                 opts[flag[2:]], argv = argv[k + 1], argv[:k] + argv[k + 2:]
         band_pbe(work, argv[2], ranks=int(argv[3]) if len(argv) > 3 else 2, scf=opts.get("scf", "ot"),
                  images=[int(i) for i in opts["images"].split(",")] if "images" in opts else None)
+    elif cmd == "recheck":              # recheck WORK WHICH [RANKS] [--images 4,5]
+        imgs = None
+        if "--images" in argv:
+            k = argv.index("--images")
+            imgs, argv = [int(i) for i in argv[k + 1].split(",")], argv[:k] + argv[k + 2:]
+        band_recheck(work, argv[2], ranks=int(argv[3]) if len(argv) > 3 else 2, images=imgs)
     elif cmd == "compare":
         print(markdown(compare(work, Path(argv[2]), truth=argv[3] if len(argv) > 3 else "pbe")))
     else:

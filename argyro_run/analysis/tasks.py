@@ -45,6 +45,9 @@ from argyro_run.analysis.diffusion import (
     is_diffusive,
     msd_at_lag_A2,
 )
+from argyro_run.analysis.jumps import CORE_RADIUS_A as JUMP_CORE_RADIUS_A
+from argyro_run.analysis.jumps import KINDS as JUMP_KINDS
+from argyro_run.analysis.jumps import jump_statistics
 from argyro_run.analysis.layered import (
     MIN_CROSSING_RATIO,
     crossing_ratio,
@@ -165,6 +168,9 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
         put("host_disp", float(fw.get("host_displacement_A", np.nan)))
         if an.get("collective"):
             estimate("collective", xs, dt, start, fit_end, T, collective=True)
+        if params.get("li_sites") and "jumps_problem" not in rows:
+            _jumps(put, rows, xs, np.asarray(r.get("trajectory/cell_A"), float), dt, params["li_sites"], T,
+                   params["structure"])
         if "gb/plane_z_A" in r:
             is_gb = True
             frac = gb_membership(xs, np.asarray(r.get("gb/plane_z_A"), float), float(np.asarray(r.get("gb/period_A"))),
@@ -213,6 +219,10 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
             log.warning("diffusion %s at %g K: %s MSD at the fit end %.3g A^2 < %g A^2: not diffusive (the slope is "
                         "vibration and noise; run longer or hotter)", params["structure"], T, an["species"], m,
                         MIN_DIFFUSIVE_MSD_A2)
+    if "jump_counts" in rows:
+        _add_jumps(out, rows)
+    elif "jumps_problem" in rows:
+        out.set_attrs("", jumps_problem=rows["jumps_problem"][0])
     if an.get("collective"):
         add_set("D_collective", "collective", f"collective (charge) diffusivity of {an['species']}")
         out.add("haven_ratio", np.array(rows["tracer"]) / np.array(rows["collective"]), "1",
@@ -252,6 +262,51 @@ def run_diffusion(params: dict, deps: dict, comm, workdir: Path) -> Result:
     log.info("diffusion %s: D = %s m^2/s at T = %s K", params["structure"],
              ", ".join(f"{d:.3g}" for d in rows["tracer"]), ", ".join(f"{t:g}" for t in rows["T"]))
     return out
+
+
+def _jumps(put, rows, xs, cell_A, dt, sites: dict, T: float, structure: str) -> None:
+    """Li jumps of one run on the 48h lattice (analysis/jumps.py) into ``rows``; where the ions are not
+    on that lattice the reason goes to ``rows['jumps_problem']`` and no run of the task gets jumps."""
+    try:
+        st = jump_statistics(xs, cell_A, dt, sites["supercell"], sites.get("halide", "Cl"))
+    except ValueError as exc:
+        log.warning("diffusion %s at %g K: no jump analysis: %s", structure, T, exc)
+        rows["jumps_problem"] = [f"{T:g} K: {exc}"]
+        for key in [k for k in rows if k.startswith("jump_")]:
+            del rows[key]
+        return
+    put("jump_counts", st["counts"])
+    put("jump_rate", st["rate_per_ps"])
+    put("jump_rate_err", st["rate_err_per_ps"])
+    put("jump_D_cage", st["D_cage_m2_per_s"])
+    put("jump_D_cage_err", st["D_cage_err_m2_per_s"])
+    put("jump_on_site", st["fraction_on_site"])
+    rows["jump_cage_distance"] = [st["cage_distance_A"]]
+    log.info("diffusion %s at %g K: Li jumps per ion and ps: %s; D of the cage walk %.3g m^2/s", structure, T,
+             ", ".join(f"{k} {v:.3g}" for k, v in zip(JUMP_KINDS, st["rate_per_ps"])), st["D_cage_m2_per_s"])
+
+
+def _add_jumps(out: Result, rows: dict) -> None:
+    kinds = " ".join(JUMP_KINDS)
+    out.add("jumps/counts", np.array(rows["jump_counts"], dtype=np.int64), "1", columns=kinds,
+            note="Li site changes on the 48h lattice per temperature and kind (analysis/jumps.py)")
+    out.add("jumps/rate_per_ps", np.array(rows["jump_rate"]), "1/ps", columns=kinds,
+            note="jumps per Li ion and ps of production")
+    out.add("jumps/rate_err_per_ps", np.array(rows["jump_rate_err"]), "1/ps", columns=kinds,
+            note="Poisson: sqrt(count) / (ions x time)")
+    out.add("jumps/D_cage_m2_per_s", np.array(rows["jump_D_cage"]), "m^2/s",
+            note="random walk of the cage changes: intercage rate x cage_distance_A^2 / 6 (uncorrelated jumps)")
+    out.add("jumps/D_cage_err_m2_per_s", np.array(rows["jump_D_cage_err"]), "m^2/s", note="from the Poisson error")
+    d_cage = np.array(rows["jump_D_cage"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(d_cage > 0, np.array(rows["tracer"]) / d_cage, np.nan)
+    out.add("jumps/D_over_D_cage", ratio, "1",
+            note="tracer D (kinisi) / D_cage: 1 where uncorrelated intercage jumps carry the diffusion, below 1 with "
+                 "back jumps; NaN: no intercage jump")
+    out.add("jumps/fraction_on_site", np.array(rows["jump_on_site"]), "1",
+            note=f"share of Li ion-frames within {JUMP_CORE_RADIUS_A:g} A of a 48h site")
+    out.set_attrs("jumps", kinds=kinds, core_radius_A=JUMP_CORE_RADIUS_A,
+                  cage_distance_A=float(rows["jump_cage_distance"][0]))
 
 
 def _layered_gb(put, rows, estimate, xs, dt, start, fit_end, T, tracer, frac, run, width_A: float, seed: int):
@@ -337,6 +392,30 @@ def _fit_into(out: Result, prefix: str, T, D, De, *, n_carriers: int, volume_A3:
     return ""
 
 
+def _jump_rate_fits(out: Result, prefix: str, r: Result, framework_stable) -> None:
+    """Arrhenius fits of the jump rates of one analysis (``jumps/rate_per_ps``, per kind) below
+    ``prefix``/<kind>: ``Ea_eV`` (+ ``_err``), ``rate0_per_ps``, the points and ``used_in_fit`` (a
+    temperature with no jump of the kind, or whose framework was not stable, is left out)."""
+    T = np.asarray(r.get("temperatures_K"), float)
+    rate, err = np.asarray(r.get("jumps/rate_per_ps"), float), np.asarray(r.get("jumps/rate_err_per_ps"), float)
+    stable = np.ones(len(T), bool) if framework_stable is None else np.asarray(framework_stable, bool)
+    for k, kind in enumerate(JUMP_KINDS):
+        p = f"{prefix}/{kind}"
+        ok = stable & (rate[:, k] > 0)
+        out.add(f"{p}/temperatures_K", T, "K")
+        out.add(f"{p}/rate_per_ps", rate[:, k], "1/ps", note="jumps per Li ion and ps (analysis jumps/rate_per_ps)")
+        out.add(f"{p}/rate_err_per_ps", err[:, k], "1/ps")
+        out.add(f"{p}/used_in_fit", ok, "1", note="a jump counted and the framework stable")
+        if ok.sum() < 2:
+            out.set_attrs(p, no_fit=f"{int(ok.sum())} temperature(s) with a {kind} jump; an Arrhenius fit needs 2")
+            continue
+        f = arrhenius_fit(T[ok], rate[ok, k], err[ok, k])
+        out.add(f"{p}/Ea_eV", f["Ea_eV"], "eV", note=f"Arrhenius energy of the {kind} jump rate")
+        out.add(f"{p}/Ea_eV_err", f["Ea_eV_err"], "eV")
+        out.add(f"{p}/rate0_per_ps", f["D0_m2_per_s"], "1/ps", note="prefactor of the rate")
+        out.set_attrs(p, chi2=f["chi2"], dof=f["dof"], error_scale=f["error_scale"], n_temperatures=int(ok.sum()))
+
+
 def run_arrhenius(params: dict, deps: dict, comm, workdir: Path) -> Result:
     out = Result()
     analyses = sorted((tid, r) for tid, r in deps.items() if tid.startswith("analysis/"))
@@ -363,6 +442,8 @@ def run_arrhenius(params: dict, deps: dict, comm, workdir: Path) -> Result:
             why = _fit_into(out, f"structures/{name}/{k}", T, D, De, **kw)
             if why:
                 notes.append(f"{name} {k}: {why}")
+        if "jumps/rate_per_ps" in r.datasets:
+            _jump_rate_fits(out, f"structures/{name}/jumps", r, kw["framework_stable"])
         if bool(a.get("is_gb")):
             for k in ("gb_parallel", "gb_perpendicular"):
                 chosen.setdefault(k, (name, k, T, *sets[k], kw))

@@ -431,9 +431,11 @@ def build_plan(cfg) -> Plan:
                           description=f"{cfg.md.reference_check_frames} frame(s) of each MD run of {s} checked "
                                       "against the reference")
                 aid = f"analysis/{m.name}/{s}"
-                analysis_ids.append(b.add(aid, "diffusion", {"analysis": m_analysis, "structure": s,
-                                                             "material": m.name, "seed": task_seed(seed, aid),
-                                                             "estimator": ESTIMATOR}, md_ids,
+                d_params = {"analysis": m_analysis, "structure": s, "material": m.name, "seed": task_seed(seed, aid),
+                            "estimator": ESTIMATOR}
+                if species == "Li" and not gb and m.structure_file is None:   # a built argyrodite cell: 48h jumps
+                    d_params["li_sites"] = {"supercell": list(m.supercell), "halide": m.builder_halide()}
+                analysis_ids.append(b.add(aid, "diffusion", d_params, md_ids,
                                           cost_s=cost.diffusion_s([(samples[T], block_lag[T])
                                                                    for T in cfg.md.temperatures_K], n_blocks,
                                                                   sizes[m.name][s] * mobile[m.name], gb=gb),

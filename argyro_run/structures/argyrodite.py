@@ -91,6 +91,19 @@ def _orbit(frac: np.ndarray) -> np.ndarray:
     return out[np.sort(idx)]
 
 
+def li_sites_48h(halide: str = "Cl") -> np.ndarray:
+    """Fractional coordinates (48, 3) of every 48h Li site of the conventional cell (half of them
+    occupied in a physical cell: one per close pair)."""
+    x, z = LI48H_XZ[halide]
+    return _orbit(np.array([[x, x, z]]))
+
+
+def cage_centres_4c() -> np.ndarray:
+    """Fractional coordinates (4, 3) of the 4c sites: the free S2- of the ordered cell, each the centre
+    of a cage of 12 48h sites (6 close pairs) at ~2.4 Angstrom."""
+    return _orbit(np.array([[0.25, 0.25, 0.25]]))
+
+
 def _li_pairs(frac_li: np.ndarray, cell: np.ndarray) -> np.ndarray:
     """Indices (24, 2) of the close 48h pairs (each site's nearest Li site)."""
     d = frac_li[:, None, :] - frac_li[None, :, :]

@@ -21,6 +21,7 @@ import pytest
 from scipy.optimize import curve_fit
 
 from argyro_run.analysis.diffusion import conductivity_mS_per_cm, diffusivity, diffusivity_bayes, gb_membership
+from argyro_run.analysis.jumps import jump_statistics
 from argyro_run.analysis.tasks import posterior_seed
 from argyro_run.archive import open_archive
 from tests._support.inputs import LPSCL, SIGMA5_310, TEST_POTENTIAL, run_input
@@ -110,8 +111,16 @@ def test_all_tasks_done_and_d_recomputed(done):
                 par = diffusivity_bayes(x[:, gb], 0.02, fit_start_ps=0.4, fit_end_ps=1.5, components=(0, 1),
                                         seed=posterior_seed(res.attrs[""]["seed"], T, "gb_parallel"))
                 assert res.get("gb/D_parallel_m2_per_s")[k] == pytest.approx(par["D_m2_per_s"], rel=1e-12)
+            if name == "ordered":   # a built argyrodite cell: Li jumps on the 48h lattice, recomputed
+                st = jump_statistics(x[:, li], md.get("trajectory/cell_A"), 0.02, [1, 1, 1], "Cl")
+                np.testing.assert_array_equal(res.get("jumps/counts")[k], st["counts"])
+                assert res.get("jumps/D_cage_m2_per_s")[k] == pytest.approx(st["D_cage_m2_per_s"], rel=1e-12)
+                assert res.get("jumps/fraction_on_site")[k] == st["fraction_on_site"] > 0.3
         if name == "ordered":
             assert "gb/D_parallel_m2_per_s" not in res
+            assert res.get("jumps/counts").shape == (2, 3) and res.attrs["jumps"]["kinds"] == "doublet intracage intercage"
+        else:                       # a bicrystal has no 48h lattice
+            assert "jumps/counts" not in res and "jumps_problem" not in res.attrs[""]
 
 
 def _fit(T, D, err):
@@ -141,6 +150,14 @@ def test_arrhenius_fits_match_independent_fit(done):
     sig = conductivity_mS_per_cm(float(arr.get("fits/bulk/D_300K_m2_per_s")), 300.0, 24, vol)
     assert float(arr.get("fits/bulk/sigma_300K_mS_per_cm")) == pytest.approx(sig, rel=1e-6)
     assert a.units("/arrhenius/LPSCl/fits/bulk/Ea_eV") == "eV"
+    # the jump rates' Arrhenius energies: through both temperatures' rates (two points)
+    rates = a.result("analysis/LPSCl/ordered").get("jumps/rate_per_ps")
+    for k, kind in enumerate(("doublet", "intracage", "intercage")):
+        r650, r800 = rates[:, k]
+        assert r650 > 0 and r800 > 0
+        Ea = K_B_EV * np.log(r800 / r650) / (1 / 650.0 - 1 / 800.0)
+        assert float(arr.get(f"structures/ordered/jumps/{kind}/Ea_eV")) == pytest.approx(Ea, rel=1e-9)
+    assert "structures/gb_sigma5_310/jumps/intercage/Ea_eV" not in arr
 
 
 def test_rerun_reuses_and_extrapolation_break_fails_cleanly(done):
