@@ -232,6 +232,10 @@ def claim_b(runs, variant: str = "disordered") -> dict:
             continue
         out["Ea_eV"][x], out["Ea_eV_err"][x] = f["Ea_eV"], f["Ea_eV_err"]
         out.setdefault("fits", {})[x] = f
+        jp = f"structures/{variant}/jumps/intercage"      # archives analysed since 2026-12-01
+        if f"{jp}/Ea_eV" in res:
+            out.setdefault("Ea_intercage_eV", {})[x] = float(np.asarray(res.get(f"{jp}/Ea_eV")))
+            out.setdefault("Ea_intercage_eV_err", {})[x] = float(np.asarray(res.get(f"{jp}/Ea_eV_err")))
     xs = [x for x in MATERIAL if x in out["Ea_eV"]]
     out["fit_reliable"] = {x: out["fits"][x]["fit_quality"] == "ok" for x in xs}
     if len(xs) < 3:   # a line through two points has R^2 = 1 whatever they are
@@ -242,6 +246,11 @@ def claim_b(runs, variant: str = "disordered") -> dict:
         out["linear_fit"] = _weighted_line(r, e, np.array([out["Ea_eV_err"][x] for x in xs])) | {"halides": xs}
         order = np.argsort(r)
         out["Ea_increases_with_radius"] = bool(np.all(np.diff(e[order]) > 0))
+    inter = out.get("Ea_intercage_eV", {})
+    if all(x in inter for x in MATERIAL):   # the barrier of the jumps that carry D, per halide
+        r = np.array([SHANNON_RADIUS_A[x] for x in MATERIAL])
+        out["linear_fit_intercage"] = _weighted_line(r, np.array([inter[x] for x in MATERIAL]),
+                                                     np.array([out["Ea_intercage_eV_err"][x] for x in MATERIAL]))
     return out
 
 
@@ -446,7 +455,8 @@ def summarise(runs: pathlib.Path, n_mc: int, seed: int, ordered_runs: pathlib.Pa
         "definitions": {
             "D300": "Arrhenius extrapolation to 300 K of the tracer D of Li (kinisi) of the bulk variant",
             "Ea_eV": "claim b in the 50 %-disordered variant; Ea_eV_ordered: the same in the ordered variant "
-                     "(claims.b_ordered, from --ordered-runs when given)",
+                     "(claims.b_ordered, from --ordered-runs when given); claims.b*.Ea_intercage_eV: the Arrhenius "
+                     "energy of the intercage jump rate (analysis/jumps.py) where the archive has it",
             "framework": "per MD run: RMS change of the host units' window-mean positions against the first tenth "
                          "of the run (md/framework.py; the largest window since 2026-11-30, the last one before), "
                          "and the 4a/4c anions whose nearest anion site changed (all-atom runs)",
@@ -542,6 +552,11 @@ def markdown(s: dict) -> str:
                          f"{bv['Ea_increases_with_radius']}.")
         else:
             lines.append(f"\nNo linear fit ({bv['variant']}): {'; '.join(bv.get('missing', []))}.")
+        if bv.get("Ea_intercage_eV"):
+            inter = ", ".join(f"{x} {_e(v, bv['Ea_intercage_eV_err'][x], '{:.3f}')}" for x, v in bv["Ea_intercage_eV"].items())
+            lines.append(f"\nArrhenius energy of the intercage jump rate ({bv['variant']}, eV): {inter}" + (
+                f"; linear in r with R² = {_e(bv['linear_fit_intercage']['R2'], fmt='{:.3f}')}."
+                if "linear_fit_intercage" in bv else "."))
     lines += ["", "| phase | GB model | D(300 K) bulk [cm²/s] | whole GB cell / bulk | GB slab ∥ / bulk | GB slab ⊥ / bulk |",
               "|---|---|---|---|---|---|"]
     for phase in [*GB_NAMES, "LPSI_ordered"]:

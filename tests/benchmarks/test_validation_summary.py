@@ -113,3 +113,34 @@ def test_claim_c_takes_the_ordered_gb_and_its_bulk_from_one_archive(monkeypatch,
     assert c["disordered"]["row_of"] == [dis_key]
     c = mod.claim_c(tmp_path / "runs", tmp_path / "without_gb")
     assert "ordered" not in c and c["not_run"] == [f"LPSCl/{mod.GB_NAMES['ordered']}"]
+
+
+def test_claim_b_takes_the_intercage_barrier_of_each_halide(monkeypatch, tmp_path):
+    """Where the arrhenius results carry the jump-rate fits (analysis/tasks.py), claim b lists each
+    halide's intercage Ea and the line through them: exact on rates built with Ea = 0.1 + 0.5 r."""
+    from argyro_run.analysis.diffusion import K_B_EV
+    from argyro_run.analysis.tasks import _fit_into, _jump_rate_fits
+    from argyro_run.results import Result
+
+    mod = _module()
+    T = np.array([600.0, 700.0, 800.0, 900.0])
+    results = {}
+    for x, r in mod.SHANNON_RADIUS_A.items():
+        ea = 0.1 + 0.5 * r
+        res, analysis = Result(), Result()
+        D = 1e-7 * np.exp(-0.3 / (K_B_EV * T))
+        _fit_into(res, "structures/ordered/tracer", T, D, 0.05 * D, n_carriers=24, volume_A3=958.6, haven_ratio=1.0)
+        rate = 50.0 * np.exp(-ea / (K_B_EV * T))
+        analysis.add("temperatures_K", T, "K")
+        analysis.add("jumps/rate_per_ps", np.column_stack([rate, rate, rate]), "1/ps")
+        analysis.add("jumps/rate_err_per_ps", np.column_stack([0.1 * rate] * 3), "1/ps")
+        _jump_rate_fits(res, "structures/ordered/jumps", analysis, None)
+        results[mod.MATERIAL[x]] = res
+    monkeypatch.setattr(mod, "_archive", lambda folder, x: x)
+    monkeypatch.setattr(mod, "_arrhenius", lambda arch, m: (results[m], f"arrhenius/{m}"))
+    b = mod.claim_b(tmp_path, "ordered")
+    for x, r in mod.SHANNON_RADIUS_A.items():
+        assert b["Ea_intercage_eV"][x] == pytest.approx(0.1 + 0.5 * r, rel=1e-9)
+        assert b["Ea_eV"][x] == pytest.approx(0.3, rel=1e-9)
+    assert b["linear_fit_intercage"]["slope_eV_per_A"] == pytest.approx(0.5, rel=1e-8)
+    assert b["linear_fit_intercage"]["R2"] == pytest.approx(1.0, abs=1e-10)
