@@ -178,6 +178,9 @@ def _diffusion(a) -> list[dict]:
              "gb": {}, "msd": []}
         for k in ("D_ci95_m2_per_s", "D_block_mean_m2_per_s", "D_block_sem_m2_per_s"):   # kinisi analyses
             d[k] = np.asarray(r.get(k), float) if k in r else None
+        d["jumps"] = ({k: np.asarray(r.get(f"jumps/{k}"), float) for k in
+                       ("rate_per_ps", "rate_err_per_ps", "D_cage_m2_per_s", "D_over_D_cage")}
+                      if "jumps/rate_per_ps" in r else None)
         for k in ("D_parallel", "D_perpendicular", "D_bulk_region"):
             if f"gb/{k}_m2_per_s" in r:
                 d["gb"][k] = (np.asarray(r.get(f"gb/{k}_m2_per_s"), float),

@@ -168,6 +168,26 @@ def _diffusion_section(data: ReportData) -> list[str]:
         "σ: Nernst-Einstein conductivity.", ""]
 
 
+def _jumps_section(data: ReportData) -> list[str]:
+    rows = []
+    for d in data.diffusion:
+        j = d.get("jumps")
+        if j is None:
+            continue
+        for i, T in enumerate(d["temperatures_K"]):
+            rows.append([d["material"], d["structure"], fmt(T, "g"),
+                         *(pm(j["rate_per_ps"][i, k], j["rate_err_per_ps"][i, k]) for k in range(3)),
+                         fmt(j["D_cage_m2_per_s"][i]), fmt(j["D_over_D_cage"][i], ".3g")])
+    if not rows:
+        return []
+    head = ["material", "structure", "T [K]", "doublet [1/ps]", "intracage [1/ps]", "intercage [1/ps]",
+            "D cage walk [m²/s]", "D / D cage"]
+    return ["## Li jumps between 48h sites", ""] + table(head, rows) + [
+        "Jumps per Li ion and ps (Poisson error) within a 48h pair, between pairs of one cage and between "
+        "cages (analysis/jumps.py); D cage walk: intercage rate x (4c-4c distance)² / 6. D / D cage near 1: "
+        "uncorrelated intercage jumps carry the diffusion; below 1: back jumps.", ""]
+
+
 def _fit_rows(label_cols: list, f: dict) -> list:
     return [*label_cols, fmt(f["Ea_eV"]), fmt(f["Ea_eV_err"]), fmt(f["D0_m2_per_s"]), fmt(f["D0_m2_per_s_err"]),
             fmt(f["D_300K_m2_per_s"]), fmt(f["D_300K_m2_per_s_err"]), fmt(f["sigma_300K_mS_per_cm"]),
@@ -262,7 +282,7 @@ def _micro_section(data: ReportData) -> list[str]:
 def render_summary(data: ReportData, rep) -> str:
     lines = _run_section(data)
     lines += _figures_section(rep)
-    for sec in (_task_section, _structures_section, _learning_section, _md_section, _diffusion_section,
+    for sec in (_task_section, _structures_section, _learning_section, _md_section, _diffusion_section, _jumps_section,
                 _arrhenius_section, _fe_section, _micro_section):
         lines += sec(data)
     toml = data.provenance.get("input_toml")

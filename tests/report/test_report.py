@@ -105,6 +105,12 @@ def test_md_run_report(md_archive, tmp_path):
                     ("bulk-region D [m²/s]", "D_bulk_region")):
         np.testing.assert_allclose([num(r[col]) for r in rows], a[f"/analysis/LPSCl/gb_sigma5_310/gb/{ds}_m2_per_s"],
                                    rtol=1e-3)
+    jrows = t["Li jumps between 48h sites"][0]          # the bulk cell only: a bicrystal has no 48h lattice
+    assert [(r["structure"], float(r["T [K]"])) for r in jrows] == [("ordered", 700.0), ("ordered", 800.0)]
+    np.testing.assert_allclose([num(r["D cage walk [m²/s]"]) for r in jrows],
+                               a["/analysis/LPSCl/ordered/jumps/D_cage_m2_per_s"], rtol=1e-3)
+    rates = a["/analysis/LPSCl/ordered/jumps/rate_per_ps"]
+    np.testing.assert_allclose([num(r["intercage [1/ps]"].split("±")[0]) for r in jrows], rates[:, 2], rtol=1e-3)
     mdrows = t["MD runs"][0]
     assert sorted((int(r["atoms"]), float(r["T target [K]"])) for r in mdrows) == [
         (52, 700.0), (52, 800.0), (148, 700.0), (148, 800.0)]
