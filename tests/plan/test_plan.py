@@ -240,6 +240,30 @@ def test_md_hotter_than_the_explorations_is_warned_about(caplog):
     assert f"up to {explored + 100.0:g} K" in msg[0]
 
 
+def test_a_fit_window_ending_past_half_the_run_is_warned_about(caplog):
+    """kinisi fits the whole run (all origins): the warning compares analysis.fit_end_ps with the run's
+    length, not with the cross-check's blocks. The validation templates (40 ps of 100 ps runs in two
+    blocks of 50 ps) get none; 60 ps of the same runs, or 60 ps of a 100-ps run of the list, do."""
+    import logging
+
+    doc = tomllib.loads((REPO / "inputs" / "validation-LPSCl.toml").read_text())
+
+    def warned(**analysis):
+        doc["analysis"].update(analysis)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="argyro_run.plan"):
+            build_plan(config_from_dict(doc))
+        return [r.getMessage() for r in caplog.records if "analysis.fit_end_ps" in r.getMessage()]
+
+    assert doc["analysis"]["fit_end_ps"] == 40.0 and doc["md"]["production_ps"] == 100.0
+    assert warned() == []
+    msg = warned(fit_end_ps=60.0, n_blocks=1)
+    assert len(msg) == 1 and "ends past 0.5 of the run it is fitted in at 500 K (100 ps)" in msg[0]
+    doc["md"]["production_ps"] = [400.0, 400.0, 400.0, 400.0, 100.0]
+    msg = warned(fit_end_ps=60.0, n_blocks=1)
+    assert len(msg) == 1 and "at 900 K (100 ps):" in msg[0] and "500 K" not in msg[0]
+
+
 def test_planning_builds_the_structures_quietly(caplog):
     """The planner builds the bicrystals for their sizes without the builder's report (the
     structures task prints it once, when it builds them)."""
