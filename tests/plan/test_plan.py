@@ -240,7 +240,7 @@ def test_md_hotter_than_the_explorations_is_warned_about(caplog):
     assert f"up to {explored + 100.0:g} K" in msg[0]
 
 
-def test_a_fit_window_ending_past_half_the_run_is_warned_about(caplog):
+def test_the_fit_window_warning_measures_the_run_not_the_blocks(caplog):
     """kinisi fits the whole run (all origins): the warning compares analysis.fit_end_ps with the run's
     length, not with the cross-check's blocks. The validation templates (40 ps of 100 ps runs in two
     blocks of 50 ps) get none; 60 ps of the same runs, or 60 ps of a 100-ps run of the list, do."""
