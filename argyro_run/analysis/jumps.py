@@ -70,20 +70,34 @@ def argyrodite_sites(cell_A: np.ndarray, supercell, halide: str = "Cl") -> dict[
             "cage_distance_A": float(dcc.min())}
 
 
-def _nearest(points_A: np.ndarray, sites_A: np.ndarray, cell_A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(index, distance) of the nearest site (minimum image) of each point (..., 3)."""
-    inv = np.linalg.inv(cell_A)
-    flat = points_A.reshape(-1, 3)
+def _two_nearest(points_A: np.ndarray, sites_A: np.ndarray, cell_A: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(index of the nearest site, its distance, the second-nearest distance), minimum image, of each
+    point (..., 3)."""
+    cell = np.asarray(cell_A, dtype=float)
+    inv = np.linalg.inv(cell)
+    flat = np.asarray(points_A, dtype=float).reshape(-1, 3)
+    fs = np.asarray(sites_A, dtype=float) @ inv
     idx = np.empty(len(flat), dtype=np.int64)
-    dist = np.empty(len(flat))
-    fs = sites_A @ inv
+    two = np.empty((len(flat), 2))
     for lo in range(0, len(flat), 4096):      # bounded memory: 4096 points x sites at a time
         d = (flat[lo:lo + 4096] @ inv)[:, None, :] - fs[None, :, :]
         d -= np.round(d)
-        r = np.linalg.norm(d @ cell_A, axis=-1)
+        r = np.linalg.norm(d @ cell, axis=-1)
         idx[lo:lo + 4096] = np.argmin(r, axis=1)
-        dist[lo:lo + 4096] = r[np.arange(len(r)), idx[lo:lo + 4096]]
-    return idx.reshape(points_A.shape[:-1]), dist.reshape(points_A.shape[:-1])
+        two[lo:lo + 4096] = np.partition(r, 1, axis=1)[:, :2]
+    shape = np.shape(points_A)[:-1]
+    return idx.reshape(shape), two[:, 0].reshape(shape), two[:, 1].reshape(shape)
+
+
+def _site_assignment(positions_A, cell_A, sites_A, core_radius_A: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`assign_sites` and the distance of every ion-frame from its nearest site."""
+    idx, dist, _ = _two_nearest(positions_A, sites_A, cell_A)
+    median0 = float(np.median(dist[0]))
+    if median0 > MAX_MEDIAN_OFFSET_A:
+        raise ValueError(f"the ions lie {median0:.2f} A (median) from the nearest 48h site in the first frame: not "
+                         f"this site lattice (limit {MAX_MEDIAN_OFFSET_A} A)")
+    return _hold(idx, dist <= core_radius_A), dist
 
 
 def assign_sites(positions_A: np.ndarray, cell_A: np.ndarray, sites_A: np.ndarray,
@@ -92,13 +106,7 @@ def assign_sites(positions_A: np.ndarray, cell_A: np.ndarray, sites_A: np.ndarra
     or not): the nearest site where the ion is within ``core_radius_A`` of it, else the site it was
     last on (the nearest site in the first frame). ``ValueError`` when the first frame's median distance
     from the sites exceeds :data:`MAX_MEDIAN_OFFSET_A` (the ions are not on this lattice)."""
-    cell = np.asarray(cell_A, dtype=float)
-    idx, dist = _nearest(np.asarray(positions_A, dtype=float), np.asarray(sites_A, dtype=float), cell)
-    median0 = float(np.median(dist[0]))
-    if median0 > MAX_MEDIAN_OFFSET_A:
-        raise ValueError(f"the ions lie {median0:.2f} A (median) from the nearest 48h site in the first frame: not "
-                         f"this site lattice (limit {MAX_MEDIAN_OFFSET_A} A)")
-    return _hold(idx, dist <= core_radius_A)
+    return _site_assignment(positions_A, cell_A, sites_A, core_radius_A)[0]
 
 
 def assign_cages(positions_A: np.ndarray, cell_A: np.ndarray, centres_A: np.ndarray,
@@ -106,21 +114,8 @@ def assign_cages(positions_A: np.ndarray, cell_A: np.ndarray, centres_A: np.ndar
     """Cage of each ion in each frame (frames x ions): the nearest cage centre where it is nearer than
     the second nearest by more than ``margin_A``, else the cage it was last in (an ion on the way between
     two cages changes cage once it is clearly in the new one)."""
-    cell = np.asarray(cell_A, dtype=float)
-    x = np.asarray(positions_A, dtype=float)
-    inv = np.linalg.inv(cell)
-    fc = np.asarray(centres_A, dtype=float) @ inv
-    flat = x.reshape(-1, 3)
-    idx = np.empty(len(flat), dtype=np.int64)
-    clear = np.empty(len(flat), dtype=bool)
-    for lo in range(0, len(flat), 4096):
-        d = (flat[lo:lo + 4096] @ inv)[:, None, :] - fc[None, :, :]
-        d -= np.round(d)
-        r = np.linalg.norm(d @ cell, axis=-1)
-        two = np.partition(r, 1, axis=1)[:, :2]
-        idx[lo:lo + 4096] = np.argmin(r, axis=1)
-        clear[lo:lo + 4096] = two[:, 1] - two[:, 0] > margin_A
-    return _hold(idx.reshape(x.shape[:-1]), clear.reshape(x.shape[:-1]))
+    idx, first, second = _two_nearest(positions_A, centres_A, cell_A)
+    return _hold(idx, second - first > margin_A)
 
 
 def _hold(nearest: np.ndarray, sure: np.ndarray) -> np.ndarray:
@@ -155,9 +150,8 @@ def jump_statistics(positions_A: np.ndarray, cell_A: np.ndarray, dt_ps: float, s
     cell = np.asarray(cell_A, dtype=float)
     lat = argyrodite_sites(cell, supercell, halide)
     x = np.asarray(positions_A, dtype=float)
-    site_of = assign_sites(x, cell, lat["positions_A"], core_radius_A)
+    site_of, dist = _site_assignment(x, cell, lat["positions_A"], core_radius_A)
     cage_of = assign_cages(x, cell, lat["cage_centres_A"])
-    _, dist = _nearest(x, lat["positions_A"], cell)
     c = count_jumps(site_of, cage_of, lat["pair"], lat["cage"])
     n_ions, duration = x.shape[1], dt_ps * (len(x) - 1)
     exposure = n_ions * duration
