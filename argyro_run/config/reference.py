@@ -31,8 +31,9 @@ FOUNDATION_DEFAULT_MODEL = {"chgnet": "0.3.0", "sevenn": "7net-0"}
 # A converged label further than this (per atom) from the learning potential's energy is computed again with
 # [reference.fallback] and the lower energy kept when it is lower by more than this (learning.reference.recheck_labels).
 # Measured (docs/references.md): CP2K's OT SCF stopped 4.7 eV (90 meV/atom) above the ground state on 2 of 11
-# charged 51-atom Li6PS5Cl/I cells while reporting convergence; the cheap references lie within 20 meV/atom of
-# PBE, and a learning potential's error on its new picks is of that order, so 50 meV/atom rarely rechecks a good label.
+# charged 51-atom Li6PS5Cl/I cells while reporting convergence. A good label further off than this is rechecked in
+# vain (one more calculation, the label kept): rare for a learned potential, every label of a poor early one (the
+# quickstart's level-6 MTP was 0.7-1.2 eV/atom off its first rounds' labels; docs/learning.md).
 RECHECK_ENERGY_MEV_PER_ATOM = 50.0
 _MODELS_DOC = "; ".join(f"{c}: {', '.join(repr(m) for m in ms)} (default {FOUNDATION_DEFAULT_MODEL[c]!r})"
                         for c, ms in FOUNDATION_MODELS.items())
@@ -125,6 +126,12 @@ class ReferenceSection(Section):
                 raise ValueError("; ".join(problems))
             if self.model is None:  # recorded in the provenance's configuration as the model used
                 self.model = FOUNDATION_DEFAULT_MODEL[self.calculator]
+        fb = self.fallback
+        if ("recheck_energy_meV_per_atom" in self.model_fields_set and self.recheck_energy_meV_per_atom > 0
+                and self.calculator not in FOUNDATION_MODELS and not fb.kwargs and fb.electronic_temperature_K is None):
+            raise ValueError("reference.recheck_energy_meV_per_atom recomputes a label with the [reference.fallback] "
+                             "settings, and none are given: set reference.fallback.kwargs (e.g. another SCF "
+                             "algorithm) or fallback.electronic_temperature_K, or remove the key")
         if self.calculator in FOUNDATION_MODELS:  # a value given is used or rejected, never ignored
             unused = [f"reference.{k}" for k in ("method", "electronic_temperature_K", "command", "recheck_energy_meV_per_atom")
                       if k in self.model_fields_set]

@@ -230,13 +230,22 @@ def test_the_recheck_threshold_reaches_the_spec_from_the_input():
     from argyro_run.learning.dataset import spec_from_params
 
     work = '[[materials]]\nname = "LPSCl"\n'
-    cfg = config_from_text(work + "[reference]\nrecheck_energy_meV_per_atom = 20.0\n", source="x.toml")
+    cfg = config_from_text(work + "[reference]\nrecheck_energy_meV_per_atom = 20.0\n[reference.fallback]\n"
+                           "electronic_temperature_K = 1000.0\n", source="x.toml")
     assert spec_from_params(cfg.reference.model_dump(mode="json")).recheck_energy_meV_per_atom == 20.0
     default = RECHECK_ENERGY_MEV_PER_ATOM
     assert spec_from_params({}).recheck_energy_meV_per_atom == default == ReferenceSpec().recheck_energy_meV_per_atom
     with pytest.raises(UserError) as exc:
         config_from_text(work + "[reference]\nrecheck_energy_meV_per_atom = -1\n", source="x.toml")
     assert any("reference.recheck_energy_meV_per_atom" in p for p in exc.value.problems), exc.value.problems
+    # given without fallback settings it could recheck nothing: rejected, not silently unused
+    with pytest.raises(UserError) as exc:
+        config_from_text(work + "[reference]\nrecheck_energy_meV_per_atom = 30.0\n", source="x.toml")
+    assert any("reference.recheck_energy_meV_per_atom" in p and "[reference.fallback]" in p
+               for p in exc.value.problems), exc.value.problems
+    for ok in ("recheck_energy_meV_per_atom = 0.0\n",
+               "recheck_energy_meV_per_atom = 30.0\n[reference.fallback]\nelectronic_temperature_K = 1000.0\n"):
+        assert config_from_text(work + "[reference]\n" + ok, source="x.toml").reference is not None
 
 
 def test_a_relative_workdir_works(tmp_path, calcs_on_path, monkeypatch):
