@@ -55,6 +55,8 @@ def resolve_input_file(path: str, params: dict, key: str) -> Path:
 _LABEL_UNITS = {"calls": "1", "computed": "1", "failed": "1", "atoms": "1", "atoms_computed": "1", "wall_s": "s",
                 "cpu_s": "s", "rechecked": "1", "relabelled": "1"}
 _PER_ITERATION_LABELS = ("calls", "failed", "atoms", "atoms_computed", "wall_s", "rechecked", "relabelled")
+# the initial data's labels: no potential yet to recheck them against
+_BATCH_LABELS = tuple(k for k in _LABEL_UNITS if k not in ("rechecked", "relabelled"))
 
 
 # The phases of a round beside exploring and refitting, timed so the planner's per-round rest can be
@@ -68,8 +70,7 @@ _ROUND_PHASES = (
 )
 
 
-def _add_label_stats(result: Result, prefix: str, st,
-                     which=("calls", "computed", "failed", "atoms", "atoms_computed", "wall_s", "cpu_s")) -> None:
+def _add_label_stats(result: Result, prefix: str, st, which=_BATCH_LABELS) -> None:
     for key in which:
         result.add(f"{prefix}/reference_{key}", getattr(st, key), _LABEL_UNITS[key])
 
