@@ -115,9 +115,10 @@ def label_images(structures: list, spec: ReferenceSpec, workdir: Path, comm=None
             what = ("kept the fallback's lower energy: the first SCF had converged to a state above the ground state"
                     if r.replaced else "kept the first label")
             log.log(logging.WARNING if r.replaced else logging.INFO,
-                    "reference label of %s (%d atoms) lies %.0f meV/atom from the potential's energy "
-                    "(reference.recheck_energy_meV_per_atom = %g): %.4f eV, with reference.fallback %s; %s",
-                    a.info.get("origin", "?"), r.n_atoms, 1e3 * abs(r.energy_eV - r.predicted_eV) / r.n_atoms,
+                    "reference label of %s (%d atoms) lies %.0f meV/atom above the potential's energy "
+                    "(reference.recheck_energy_meV_per_atom = %g, from the potential's error on the rest of the "
+                    "batch): %.4f eV, with reference.fallback %s; %s",
+                    a.info.get("origin", "?"), r.n_atoms, 1e3 * (r.energy_eV - r.predicted_eV) / r.n_atoms,
                     spec.recheck_energy_meV_per_atom, r.energy_eV, fb, what)
     images = []
     for a, o in zip(structures, outs):

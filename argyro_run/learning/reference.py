@@ -32,6 +32,8 @@ from argyro_run.config.reference import (
     BUILTIN_CALCULATORS,
     FOUNDATION_MODELS,
     RECHECK_ENERGY_MEV_PER_ATOM,
+    RECHECK_MIN_OTHERS,
+    RECHECK_SPREAD_FACTOR,
     calculator_problems,
     foundation_model_name,
 )
@@ -475,13 +477,48 @@ def recheck_skipped_because(spec: ReferenceSpec) -> str:
     return ""
 
 
+def residuals_meV_per_atom(structures: list, outcomes: list[LabelOutcome], predicted_eV: list) -> list[float | None]:
+    """(label - prediction) per atom in meV of each converged label with a finite prediction, else None."""
+    return [1e3 * (o.energy_eV - p) / len(a) if o.ok and p is not None and np.isfinite(p) else None
+            for a, o, p in zip(structures, outcomes, predicted_eV)]
+
+
+def recheck_bar_meV_per_atom(others: list[float], threshold_meV_per_atom: float) -> tuple[float, float]:
+    """``(offset, bar)``: a label whose residual (meV/atom, label above prediction) exceeds ``offset + bar``
+    is a suspect, given the residuals of the batch's ``others``.
+
+    With at least :data:`RECHECK_MIN_OTHERS` others, ``offset`` is their median (the potential's common
+    error on this batch, e.g. the per-atom shift of an early MTP) and ``bar`` the larger of the threshold
+    and :data:`RECHECK_SPREAD_FACTOR` robust standard deviations of theirs (a potential whose own scatter
+    is wider than the threshold cannot single out a wrong label below that scatter; rechecking every label
+    it misses would double the reference's cost without finding one). With fewer, ``(0, threshold)``."""
+    if len(others) < RECHECK_MIN_OTHERS:
+        return 0.0, float(threshold_meV_per_atom)
+    x = np.asarray(others, float)
+    med = float(np.median(x))
+    sigma = 1.4826 * float(np.median(np.abs(x - med)))
+    return med, max(float(threshold_meV_per_atom), RECHECK_SPREAD_FACTOR * sigma)
+
+
 def recheck_suspects(structures: list, outcomes: list[LabelOutcome], predicted_eV: list, threshold_meV_per_atom: float
                      ) -> list[int]:
-    """Indices of the converged labels whose energy lies further than ``threshold_meV_per_atom`` per atom
-    from ``predicted_eV`` (None or NaN: no prediction, e.g. a cut-out whose energy is not learned)."""
+    """Indices of the converged labels that lie too far *above* the potential's energy ``predicted_eV``
+    (None or NaN: no prediction, e.g. a cut-out whose energy is not learned).
+
+    An SCF stuck in the wrong state gives an energy above the ground state's, so only labels above their
+    prediction are suspects. Each label's residual per atom is judged against the other labels of the
+    batch (:func:`recheck_bar_meV_per_atom`, leave-one-out so a wrong label does not hide itself): it is a
+    suspect when it exceeds their median by more than ``threshold_meV_per_atom`` and by more than their
+    own scatter allows; in a batch with fewer than :data:`RECHECK_MIN_OTHERS` other predictions, when it
+    exceeds the threshold itself."""
+    res = residuals_meV_per_atom(structures, outcomes, predicted_eV)
     out = []
-    for i, (a, o, p) in enumerate(zip(structures, outcomes, predicted_eV)):
-        if o.ok and p is not None and np.isfinite(p) and abs(o.energy_eV - p) > 1e-3 * threshold_meV_per_atom * len(a):
+    for i, r in enumerate(res):
+        if r is None:
+            continue
+        offset, bar = recheck_bar_meV_per_atom([x for j, x in enumerate(res) if j != i and x is not None],
+                                               threshold_meV_per_atom)
+        if r - offset > bar:
             out.append(i)
     return out
 
@@ -493,11 +530,13 @@ def recheck_labels(structures: list, outcomes: list[LabelOutcome], predicted_eV:
 
     An SCF code can report convergence in a local minimum of its energy functional above the ground
     state (CP2K's OT did, 4.7 eV up, on 2 of 11 charged 51-atom argyrodite cells: docs/references.md).
-    Every converged label whose energy lies further than ``spec.recheck_energy_meV_per_atom`` per atom
-    from ``predicted_eV`` (the learning potential's energy of that structure; None where there is none)
-    is computed again with ``spec.fallback`` (no retries). The fallback's label replaces the first when
-    its energy is lower by more than the same threshold: of two self-consistent solutions the lower is
-    nearer the ground state. Otherwise the first label stands (the potential was wrong, not the label).
+    Every converged label that lies above ``predicted_eV`` (the learning potential's energy of that
+    structure; None where there is none) by more than ``spec.recheck_energy_meV_per_atom`` per atom,
+    measured from the potential's common error on the rest of the batch and beyond its scatter there
+    (:func:`recheck_suspects`), is computed again with ``spec.fallback`` (no retries). The fallback's
+    label replaces the first when its energy is lower by more than the same threshold: of two
+    self-consistent solutions the lower is nearer the ground state. Otherwise the first label stands
+    (the potential was wrong, not the label).
 
     Returns the outcomes (replaced ones carry both calculations' attempts and wall time) and a
     :class:`Recheck` per recomputed label. With ``comm``, every rank passes and gets the same lists.

@@ -149,7 +149,7 @@ def test_a_label_stuck_above_the_ground_state_is_replaced_by_the_fallbacks(tmp_p
 
 
 def test_a_right_label_the_potential_gets_wrong_stands(tmp_path, calcs_on_path):
-    """The potential 1 eV/atom off on a label the fallback confirms: the label stays (that is what
+    """The potential 1 eV/atom too low on a label the fallback confirms: the label stays (that is what
     active learning learns from); a fallback higher by more than the threshold never replaces it."""
     from argyro_run.learning.reference import recheck_labels
 
@@ -157,7 +157,7 @@ def test_a_right_label_the_potential_gets_wrong_stands(tmp_path, calcs_on_path):
     truth = [_pair_energy(a) for a in structs]
     spec = ReferenceSpec(calculator="calcs:PairCalc", fallback={"stuck_eV": 2.0, "stuck_beyond_A": 0.1})
     first = label_structures(structs, spec, tmp_path / "w", cache_dir=tmp_path / "cache")
-    outs, recs = recheck_labels(structs, first, [truth[0] + 3.0, truth[1]], spec, tmp_path / "r",
+    outs, recs = recheck_labels(structs, first, [truth[0] - 3.0, truth[1]], spec, tmp_path / "r",
                                 cache_dir=tmp_path / "cache")
     assert [r.index for r in recs] == [0] and not recs[0].replaced
     assert recs[0].fallback_energy_eV == pytest.approx(truth[0] + 2.0)  # the fallback ran, higher
@@ -175,6 +175,85 @@ def test_a_failed_fallback_keeps_the_first_label(tmp_path, calcs_on_path):
     assert len(recs) == 1 and not recs[0].replaced and recs[0].fallback_energy_eV is None
     assert "SCF did not converge" in recs[0].error
     assert outs == first
+
+
+def _outcomes(energies_eV):
+    from argyro_run.learning.reference import LabelOutcome
+
+    return [LabelOutcome(ok=True, energy_eV=e) for e in energies_eV]
+
+
+def test_the_recheck_measures_a_label_from_the_potentials_error_on_the_rest_of_the_batch():
+    """recheck_suspects on 8 labels of 52-atom cells (meV/atom residuals = label - prediction)."""
+    from argyro_run.learning.reference import recheck_suspects
+
+    n = 52
+    cells = [Atoms(f"H{n}")] * 8
+    truth = np.linspace(-200.0, -190.0, 8)
+    rng = np.random.default_rng(3)
+    # a good potential, 5 meV/atom scatter: one label stuck 90 meV/atom up (CP2K's OT) is the only suspect
+    pred = truth + 1e-3 * n * rng.normal(0.0, 5.0, 8)
+    labels = truth.copy()
+    labels[4] += 1e-3 * n * 90.0
+    assert recheck_suspects(cells, _outcomes(labels), list(pred), 50.0) == [4]
+    # an early potential 1 eV/atom too low on every cell (its per-atom offset not learned yet): the old
+    # absolute criterion rechecked all 8 labels; measured from the other labels only the stuck one is left
+    assert recheck_suspects(cells, _outcomes(labels), list(pred - 1e-3 * n * 1000.0), 50.0) == [4]
+    # ... and with its error the other way, too
+    assert recheck_suspects(cells, _outcomes(labels), list(pred + 1e-3 * n * 1000.0), 50.0) == [4]
+    # a label *below* its prediction is never a suspect: a wrong SCF state lies above the ground state
+    low = truth.copy()
+    low[4] -= 1e-3 * n * 500.0
+    assert recheck_suspects(cells, _outcomes(low), list(pred), 50.0) == []
+    # a potential whose own scatter (200 meV/atom) hides a 90 meV/atom shift does not recheck all of its
+    # misses; a shift beyond 3 sigma of its scatter (1.5 eV/atom) is still caught
+    wide = truth + 1e-3 * n * np.array([150.0, -250.0, 30.0, 0.0, -120.0, 210.0, -40.0, 90.0])
+    assert recheck_suspects(cells, _outcomes(labels), list(wide), 50.0) == []
+    far = truth.copy()
+    far[4] += 1e-3 * n * 1500.0
+    assert recheck_suspects(cells, _outcomes(far), list(wide), 50.0) == [4]
+    # with the old criterion (|residual| > 50 meV/atom) 5 of these 8 labels would have been rechecked
+    assert sum(abs(x) > 50.0 for x in (labels - wide) / (1e-3 * n)) == 5
+
+
+def test_the_recheck_of_a_small_batch_is_absolute():
+    """Fewer than RECHECK_MIN_OTHERS other predictions: the threshold alone (one-sided); cut-outs (no
+    prediction) and failed labels are neither judged nor counted among the others."""
+    from argyro_run.learning.reference import RECHECK_MIN_OTHERS, LabelOutcome, recheck_suspects
+
+    assert RECHECK_MIN_OTHERS == 3
+    cells = [Atoms("H10")] * 4
+    e = [-10.0, -10.0, -10.0, -10.0]
+    # two labels 0.6 eV/atom above a potential that is 0.6 eV/atom too low everywhere: both rechecked
+    # (with only one other label there is no batch to measure the potential's error from)
+    assert recheck_suspects(cells[:2], _outcomes(e[:2]), [-16.0, -16.0], 50.0) == [0, 1]
+    # one label, 49 vs 51 meV/atom above its prediction
+    assert recheck_suspects(cells[:1], _outcomes(e[:1]), [-10.49], 50.0) == []
+    assert recheck_suspects(cells[:1], _outcomes(e[:1]), [-10.51], 50.0) == [0]
+    # 4 labels, but two without a prediction (cut-outs) and one failed: the one left is judged alone
+    outs = _outcomes(e)
+    outs[3] = LabelOutcome(ok=False, error="SCF")
+    assert recheck_suspects(cells, outs, [None, float("nan"), -11.0, -11.0], 50.0) == [2]
+    # the same with three predicted others that agree with their labels: measured from them
+    assert recheck_suspects(cells, _outcomes(e), [-11.0, -10.0, -10.0, -10.0], 50.0) == [0]
+    assert recheck_suspects(cells, _outcomes(e), [-10.0, -11.0, -11.0, -11.0], 50.0) == []
+
+
+def test_a_stuck_label_among_labels_the_potential_is_off_on_is_the_one_rechecked(tmp_path, calcs_on_path):
+    """Through the real worker: six molecules, the potential 1 eV/atom too low on all of them, one label
+    stuck 5 eV up. Only that one is computed again (the absolute criterion computed all six again)."""
+    from argyro_run.learning.reference import recheck_labels
+
+    structs = [Atoms("H3", positions=[[0, 0, 0], [1.8 + 0.05 * k, 0, 0], [0, 2.0, 0]]) for k in range(5)]
+    structs.insert(3, _triangles()[2])  # stretched: stuck
+    truth = [_pair_energy(a) for a in structs]
+    spec = stuck_spec()
+    first = label_structures(structs, spec, tmp_path / "w", cache_dir=tmp_path / "cache")
+    predicted = [t - 3.0 for t in truth]
+    outs, recs = recheck_labels(structs, first, predicted, spec, tmp_path / "r", cache_dir=tmp_path / "cache")
+    assert [r.index for r in recs] == [3] and recs[0].replaced
+    assert [o.energy_eV for o in outs] == pytest.approx(truth)
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 7
 
 
 def test_nothing_is_rechecked_without_an_scf_to_redo(tmp_path, calcs_on_path):
@@ -216,7 +295,7 @@ def test_label_images_rechecks_whole_cells_against_the_potential(tmp_path, calcs
     assert energies[3] == pytest.approx(truth[id(cut)] + 5.0)  # the cut-out is left as labelled
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1 and warned[0].startswith("reference label of LPSCl/ordered/T900/step2 (3 atoms) lies 1667 "
-                                                     "meV/atom from the potential's energy"), warned
+                                                     "meV/atom above the potential's energy"), warned
     assert "kept the fallback's lower energy" in warned[0]
     # without a potential (the initial data) nothing is rechecked
     images, st = label_images(structs, stuck_spec(), tmp_path / "b")
