@@ -2,7 +2,8 @@
 
 Asserted: the site lattice of a 2x1x1 supercell (96 sites in 8 cages of 12, each site's doublet partner
 1.88 A away at a = 9.86 A, cage centres a/sqrt 2 apart); scripted jumps of a few ions through their
-transition paths are counted once each and classified; ions off the lattice are refused; and on a random
+transition paths are counted once each and classified; ions off the lattice are refused, ions spread over
+their cages (off every site) are not and their cage changes count; and on a random
 walk that relocates each ion within its cage before every possible intercage jump (so successive cage
 changes are uncorrelated) the long-time MSD gives the diffusivity of the cage walk, D_cage = Gamma d_cc^2 / 6.
 """
@@ -81,13 +82,57 @@ def test_scripted_jumps_are_counted_once_and_classified():
     assert KINDS == ("doublet", "intracage", "intercage")
 
 
-def test_ions_off_the_lattice_are_refused():
-    cell = _cell([1, 1, 1])
-    lat = argyrodite_sites(cell, [1, 1, 1])
+def _on_cage_shells(lat, n_ions, rng):
+    """One ion in each of ``n_ions`` cages, at a random direction on the shell through the cage's sites
+    (spread over the cage, not on a site)."""
+    r0 = np.linalg.norm(lat["positions_A"][0] - lat["cage_centres_A"][lat["cage"][0]])
+    u = rng.normal(size=(n_ions, 3))
+    u /= np.linalg.norm(u, axis=1)[:, None]
+    return lat["cage_centres_A"][np.arange(n_ions) % len(lat["cage_centres_A"])] + r0 * u
+
+
+def test_ions_off_the_lattice_are_refused_and_ions_spread_over_their_cages_are_not():
+    reps = [2, 2, 2]
+    cell = _cell(reps)
+    lat = argyrodite_sites(cell, reps)
     rng = np.random.default_rng(5)
-    shifted = rng.random((1, 24, 3)) @ cell                                 # anywhere: 1.4 A from a site (median)
+    anywhere = rng.random((1, 64, 3)) @ cell
     with pytest.raises(ValueError, match="not this site lattice"):
-        assign_sites(np.repeat(shifted, 3, axis=0), cell, lat["positions_A"])
+        jump_statistics(np.repeat(anywhere, 3, axis=0), cell, 0.1, reps)
+    spread = _on_cage_shells(lat, 64, rng)
+    # most of them off every site (beyond the core radius) ...
+    from argyro_run.analysis.jumps import CORE_RADIUS_A, cage_shell_offset_A
+    d = spread[:, None, :] - lat["positions_A"][None]
+    d -= np.round(d / np.diag(cell)) * np.diag(cell)
+    assert np.median(np.linalg.norm(d, axis=-1).min(axis=1)) > CORE_RADIUS_A
+    assert cage_shell_offset_A(spread, cell, lat) == pytest.approx(0.0, abs=1e-12)
+    st = jump_statistics(np.repeat(spread[None], 3, axis=0), cell, 0.1, reps)   # ... but on their lattice
+    assert st["counts"].tolist() == [0, 0, 0] and st["fraction_on_site"] < 0.5
+    for shift in ([A / 4, 0, 0], [A / 2, 0, 0], [A / 8, 0, 0]):      # the same ions, the lattice shifted
+        with pytest.raises(ValueError, match="off the shells"):
+            jump_statistics(np.repeat(spread[None] + np.array(shift), 3, axis=0), cell, 0.1, reps)
+
+
+def test_ions_spread_over_their_cages_count_their_cage_changes():
+    """Ions off every site (on their cage's shell) that move to a neighbouring cage's shell and back: two
+    intercage jumps each, whatever their site assignment does."""
+    reps = [2, 2, 2]
+    cell = _cell(reps)
+    lat = argyrodite_sites(cell, reps)
+    rng = np.random.default_rng(11)
+    start = _on_cage_shells(lat, 8, rng)
+    centres = lat["cage_centres_A"]
+    cage0 = assign_cages(start[None], cell, centres)[0]
+    d = centres[None, :, :] - centres[cage0][:, None, :]
+    d -= np.round(d / np.diag(cell)) * np.diag(cell)
+    r = np.linalg.norm(d, axis=-1)
+    r[r < 1e-9] = np.inf
+    nxt = d[np.arange(8), np.argmin(r, axis=1)]                           # to the nearest other cage centre
+    x = np.repeat(start[None], 60, axis=0)
+    x[20:40] += nxt[None]
+    st = jump_statistics(x, cell, 0.1, reps)
+    assert st["counts"][2] == 16
+    np.testing.assert_allclose(st["rate_per_ps"][2], 16 / (8 * 5.9))
 
 
 def test_an_uncorrelated_cage_walk_has_the_diffusivity_of_its_jump_rate():
