@@ -37,7 +37,7 @@ CAGE_MARGIN_A = 1.0
 #: Largest median distance (Angstrom) of the first frame's ions from the shell of their cage (the sphere
 #: through the cage's 48h sites around its 4c centre, 2.43 A at a = 9.86 A) for the lattice to be taken
 #: as theirs; a guard against a shifted or foreign frame. Measured on the ordered Li6PS5Cl MD of the
-#: fifteenth validation study at 600-900 K: 0.22-0.24 A, while those ions lay 1.2-1.3 A (median) from
+#: fourteenth validation study at 600, 700 and 900 K: 0.22-0.24 A, while those ions lay 1.2-1.3 A (median) from
 #: their nearest 48h site (spread over their cage, not on its sites; random points: 1.4 A, so a test on
 #: the sites cannot tell them from a wrong lattice). The same frames shifted by a/8 or a/4 along x or by
 #: a/2: 0.58-1.05 A; random points: 0.77 A. A shift by a/4 along (1, 1, 1) maps the 4c lattice onto the
