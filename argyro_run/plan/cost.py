@@ -218,21 +218,26 @@ def al_refit_s(n_training_atoms: int, level: int, ranks: int = 1) -> float:
 # --------------------------------------------------------------------------------------------
 
 AL_ITERATIONS_L6 = 4               # iterations a level-6 rung takes; each level more adds
-AL_ITERATIONS_PER_LEVEL = 2.25     # this many (capped by max_iterations + 1): more basis functions, more
+AL_ITERATIONS_PER_LEVEL = 3.0      # this many (capped by max_iterations + 1): more basis functions, more
                                    # configurations to learn. With the collapse and framework checks: quickstart
                                    # level 6: 5 (2026-11-29), 4 (2026-11-30, three runs); validation level 10
                                    # (rounds, refits and clean confirming rounds): Li6PS5Cl 9 (max_iterations 8, not
                                    # converged), 15 (max_iterations 14, not converged), 16 (converged, 2026-11-30
-                                   # evening), Li6PS5Br 18, Li6PS5I 12 (converged). Before them: quickstart 2,
-                                   # Li6PS5Cl level 8: 6. Level 10 is expected at 13, level 6 at 4
+                                   # evening), 22 (converged, ordered only, 20-ps explorations, 2026-12-01), 11
+                                   # (converged, ordered only, 100-ps explorations, 2026-12-02), Li6PS5Br 18, Li6PS5I
+                                   # 12 (converged): mean of the converged 15.8. Before them: quickstart 2, Li6PS5Cl
+                                   # level 8: 6. Level 10 is expected at 16, level 6 at 4
 AL_PICKS_PER_EXPLORATION = 1.0     # configurations labelled per exploration run and iteration (capped by
                                    # max_selected_per_iteration); quickstart 6-9 of 6 runs before the cap (4 after),
                                    # validation LPSCl 12 of 8 (the cap)
-# mean fraction of exploration_ps an exploration runs before gamma_break in the iterations before the
-# last, by MTP level (linear between, held beyond): quickstart level 6 (2026-11-30): 0.02, 0.09, 0.29;
-# validation level 10: Li6PS5Cl 0.44 (2026-11-29), 0.86 (2026-11-30 evening), Li6PS5Br 0.92 (2026-11-30
-# night): the first rounds break at once, every later one runs in full
-AL_EXPLORE_FRACTION = {6: 0.3, 10: 0.9}
+# How long an exploration runs before gamma_break in the iterations before the last: as if its break came
+# after an exponentially distributed time of this mean (ps, by MTP level, linear between, held beyond), cut at
+# exploration_ps L, so it runs tau (1 - exp(-L / tau)) on average (al_explore_fraction). Measured fractions of L:
+# quickstart level 6, L = 20 ps (2026-11-30): 0.02, 0.09, 0.29 (tau 6: 0.29); validation level 10, L = 20 ps:
+# Li6PS5Cl 0.44 (2026-11-29), 0.86 (2026-11-30 evening), Li6PS5Br 0.92 (2026-11-30 night) (tau 30: 0.73);
+# L = 100 ps: ordered Li6PS5Cl 0.107 (11 ps, 2026-12-02; tau 30: 0.29). Until 2026-12-02 a fixed fraction of L
+# (0.9 at level 10) planned 36 min for that 100-ps loop, which took 14 min.
+AL_EXPLORE_TAU_PS = {6: 6.0, 10: 30.0}
 AL_EXPLORE_SLOWDOWN = 1.0          # grading every few steps and the snapshots vs plain MD (quickstart level 6, quiet
                                    # machine 2026-11-30: 1.06 us per atom and step, the same as plain MD)
 AL_EXPLORE_OVERHEAD_S = 0.1        # per exploration run (LAMMPS instance reused in the task)
@@ -269,6 +274,13 @@ def initial_data_s(calculator: str, cell_atoms: list[int], n_rattled: int, md_st
     return FLOOR_S + t
 
 
+def al_explore_fraction(level: int, exploration_ps: float) -> float:
+    """Mean fraction of ``exploration_ps`` an exploration of MTP ``level`` runs before it breaks, in the
+    iterations before the last (:data:`AL_EXPLORE_TAU_PS`)."""
+    x = float(exploration_ps) / _by_level(AL_EXPLORE_TAU_PS, level)
+    return 1.0 if x <= 0 else float(-math.expm1(-x) / x)
+
+
 def al_expected_iterations(level: int) -> int:
     """Iterations one rung of MTP ``level`` is expected to take before it converges."""
     return max(2, int(round(AL_ITERATIONS_L6 + AL_ITERATIONS_PER_LEVEL * (int(level) - 6))))
@@ -279,7 +291,7 @@ def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int]
                       initial_images_atoms: int, cutout_atoms: int, ranks: int = 1, converged_rounds: int = 1,
                       iterations: int | None = None, check_frames: int = 0, check_cutout_atoms: int = 0) -> float:
     """Expected wall time of one rung of the ladder: :func:`al_expected_iterations` iterations, each
-    exploring every structure at every temperature for :data:`AL_EXPLORE_FRACTION` (at ``level``) of its length
+    exploring every structure at every temperature for :func:`al_explore_fraction` of its length
     (the last one runs in full), labelling :data:`AL_PICKS_PER_EXPLORATION` picks per exploration
     run, at most ``max_selected`` (spread evenly over the structures: a structure of at most
     ``max_reference_atoms`` whole, a larger one as a cut-out of ``cutout_atoms``) and refitting on
@@ -308,7 +320,7 @@ def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int]
     train_atoms = initial_images_atoms
     for k in range(n_it):
         last = k == n_it - 1
-        t += explore(1.0 if last else _by_level(AL_EXPLORE_FRACTION, level))
+        t += explore(1.0 if last else al_explore_fraction(level, exploration_steps * al_timestep_fs() / 1000.0))
         if last:
             if n_it <= max_iterations:     # expected to converge: the confirming clean rounds
                 t += (max(1, int(converged_rounds)) - 1) * explore(1.0)

@@ -3,6 +3,7 @@ use of them (initial data on unit cells, never above max_reference_atoms)."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import tomllib
@@ -181,21 +182,22 @@ def test_learning_cost_says_what_it_takes_when_it_does_not_converge():
         doc["active_learning"]["max_iterations"] = max_iterations
         return build_plan(config_from_dict(doc))["learning/level10"]
 
-    t14, t20 = learning(14), learning(20)
-    assert t14.cost_s == pytest.approx(t20.cost_s, rel=1e-12)
+    t20, t30 = learning(20), learning(30)
+    assert cost.al_expected_iterations(10) < 20
+    assert t20.cost_s == pytest.approx(t30.cost_s, rel=1e-12)
     worst = []
-    for t, n in ((t14, 14), (t20, 20)):
+    for t, n in ((t20, 20), (t30, 30)):
         m = re.search(r"~(\d+) iterations expected, up to (\d+) \(~(\d+(?:\.\d+)?) (s|min|h) then\)", t.description)
         assert m and int(m.group(2)) == n and int(m.group(1)) == cost.al_expected_iterations(10), t.description
         worst.append(float(m.group(3)) * {"s": 1, "min": 60, "h": 3600}[m.group(4)])
-    assert t14.cost_s < worst[0] < worst[1]
+    assert t20.cost_s < worst[0] < worst[1]
     # the worst case is the same law run for max_iterations + 1 rounds; more rounds than that are capped
     kw = dict(calculator="sevenn", level=10, structure_atoms=[416, 416, 300, 300], temperatures=2,
-              exploration_steps=20000, max_iterations=14, max_selected=12, max_reference_atoms=300,
+              exploration_steps=20000, max_iterations=20, max_selected=12, max_reference_atoms=300,
               initial_images_atoms=2080, cutout_atoms=150, ranks=2, converged_rounds=2)
     assert cost.active_learning_s(**kw) == cost.active_learning_s(**kw, iterations=cost.al_expected_iterations(10))
-    assert cost.active_learning_s(**kw, iterations=15) > cost.active_learning_s(**kw)
-    assert cost.active_learning_s(**kw, iterations=15) == cost.active_learning_s(**kw, iterations=40)
+    assert cost.active_learning_s(**kw, iterations=21) > cost.active_learning_s(**kw)
+    assert cost.active_learning_s(**kw, iterations=21) == cost.active_learning_s(**kw, iterations=40)
 
 
 def test_learning_cost_counts_the_check_labels_of_every_exploration_round():
@@ -203,7 +205,7 @@ def test_learning_cost_counts_the_check_labels_of_every_exploration_round():
     confirming clean rounds) labels that many frames per run: whole cells up to max_reference_atoms,
     cut-outs of check_cutout_atoms above."""
     kw = dict(calculator="sevenn", level=10, structure_atoms=[416, 300], temperatures=2, exploration_steps=20000,
-              max_iterations=14, max_selected=12, max_reference_atoms=300, initial_images_atoms=2080,
+              max_iterations=20, max_selected=12, max_reference_atoms=300, initial_images_atoms=2080,
               cutout_atoms=60, ranks=2, converged_rounds=2)
     base = cost.active_learning_s(**kw)
     checked = cost.active_learning_s(**kw, check_frames=3, check_cutout_atoms=120)
@@ -222,3 +224,24 @@ def test_a_model_with_its_own_cost_law_is_planned_with_it():
     slow = build_plan(config_from_dict(doc))["learning/initial_data"].cost_s
     doc["reference"]["model"] = "7net-0"
     assert slow > 2 * build_plan(config_from_dict(doc))["learning/initial_data"].cost_s
+
+
+def test_explorations_are_planned_to_break_after_a_mean_time_not_a_fixed_fraction():
+    """al_explore_fraction: an exploration of L ps whose break comes after an exponential time of mean tau
+    runs tau (1 - exp(-L/tau)) on average: all of a short one, about tau of a long one, never more than
+    either (the fourteenth validation study's 100-ps explorations ran 11 ps on average)."""
+    tau10 = cost.AL_EXPLORE_TAU_PS[10]
+    assert cost.al_explore_fraction(10, 1e-6) == pytest.approx(1.0, rel=1e-6)
+    assert cost.al_explore_fraction(10, 1e5) * 1e5 == pytest.approx(tau10, rel=1e-9)
+    assert cost.al_explore_fraction(10, tau10) == pytest.approx(1 - math.exp(-1.0), rel=1e-12)
+    mean_ps = [L * cost.al_explore_fraction(10, L) for L in (5.0, 20.0, 100.0, 1000.0)]
+    assert all(a < b < tau10 for a, b in zip(mean_ps, mean_ps[1:])) and all(m <= L for m, L in zip(mean_ps, (5.0, 20.0)))
+    # the level-6 rung breaks sooner (linear in tau between the table's levels)
+    assert cost.al_explore_fraction(6, 20.0) < cost.al_explore_fraction(8, 20.0) < cost.al_explore_fraction(10, 20.0)
+    # the loop's cost: five times longer explorations cost far less than five times the explorations
+    kw = dict(calculator="sevenn", level=10, structure_atoms=[416], temperatures=3, max_iterations=40,
+              max_selected=12, max_reference_atoms=300, initial_images_atoms=1040, cutout_atoms=40, ranks=2,
+              converged_rounds=2)
+    short = cost.active_learning_s(**kw, exploration_steps=20000)
+    long_ = cost.active_learning_s(**kw, exploration_steps=100000)
+    assert short < long_ < 5 * short
