@@ -477,13 +477,13 @@ def recheck_skipped_because(spec: ReferenceSpec) -> str:
     return ""
 
 
-def residuals_meV_per_atom(structures: list, outcomes: list[LabelOutcome], predicted_eV: list) -> list[float | None]:
+def _residuals_meV_per_atom(structures: list, outcomes: list[LabelOutcome], predicted_eV: list) -> list[float | None]:
     """(label - prediction) per atom in meV of each converged label with a finite prediction, else None."""
     return [1e3 * (o.energy_eV - p) / len(a) if o.ok and p is not None and np.isfinite(p) else None
             for a, o, p in zip(structures, outcomes, predicted_eV)]
 
 
-def recheck_bar_meV_per_atom(others: list[float], threshold_meV_per_atom: float) -> tuple[float, float]:
+def _recheck_bar_meV_per_atom(others: list[float], threshold_meV_per_atom: float) -> tuple[float, float]:
     """``(offset, bar)``: a label whose residual (meV/atom, label above prediction) exceeds ``offset + bar``
     is a suspect, given the residuals of the batch's ``others``.
 
@@ -507,16 +507,16 @@ def recheck_suspects(structures: list, outcomes: list[LabelOutcome], predicted_e
 
     An SCF stuck in the wrong state gives an energy above the ground state's, so only labels above their
     prediction are suspects. Each label's residual per atom is judged against the other labels of the
-    batch (:func:`recheck_bar_meV_per_atom`, leave-one-out so a wrong label does not hide itself): it is a
+    batch (:func:`_recheck_bar_meV_per_atom`, leave-one-out so a wrong label does not hide itself): it is a
     suspect when it exceeds their median by more than ``threshold_meV_per_atom`` and by more than their
     own scatter allows; in a batch with fewer than :data:`RECHECK_MIN_OTHERS` other predictions, when it
     exceeds the threshold itself."""
-    res = residuals_meV_per_atom(structures, outcomes, predicted_eV)
+    res = _residuals_meV_per_atom(structures, outcomes, predicted_eV)
     out = []
     for i, r in enumerate(res):
         if r is None:
             continue
-        offset, bar = recheck_bar_meV_per_atom([x for j, x in enumerate(res) if j != i and x is not None],
+        offset, bar = _recheck_bar_meV_per_atom([x for j, x in enumerate(res) if j != i and x is not None],
                                                threshold_meV_per_atom)
         if r - offset > bar:
             out.append(i)
