@@ -11,6 +11,9 @@ from argyro_run.config.base import Section
 # a reference check (md.reference_check_frames warns, active_learning.check_frames fails) above this many
 # times the training set's force RMSE; learning/check.py reads it from here
 CHECK_WARN_RATIO = 2.0
+# one-sided confidence at which active_learning.check_frames' sample must show the MTP above that limit
+# (learning/check.py significant_force_bar)
+CHECK_CONFIDENCE = 0.95
 
 
 class LevelStep(Section):
@@ -97,7 +100,16 @@ class ActiveLearningSection(Section):
         CHECK_WARN_RATIO, gt=0, le=100, description="With check_frames: an exploration fails its reference check when "
                                                     "the MTP's force RMSE on its labelled snapshots is above this times "
                                                     "the training set's force RMSE (the default is the threshold at "
-                                                    "which md.reference_check_frames warns).")
+                                                    "which md.reference_check_frames warns), by more than its "
+                                                    "sampling noise allows (check_confidence).")
+    check_confidence: float = Field(
+        CHECK_CONFIDENCE, ge=0.5, lt=1.0, description="With check_frames: an exploration fails its reference check "
+                                                      "only when its force RMSE shows, at this one-sided confidence, "
+                                                      "that the MTP's error there is above the limit (chi-square "
+                                                      "test on the compared force components: the bar is 1.18x the "
+                                                      "limit for 42 components, two cut-outs of 7 core atoms, and "
+                                                      "1.07x for 300). 0.5: the limit itself, whatever the number "
+                                                      "of frames.")
     max_force_eV_per_A: float = Field(
         30.0, ge=0, le=1e6, description="Labelled configurations with a reference force above this (eV/Angstrom; "
                                         "0: no limit) are kept out of the training set: collapsed geometries whose "

@@ -13,6 +13,11 @@ core only; :func:`check_radius_A`). The learning loop checks its explorations th
 (``active_learning.check_frames``, ``loop.reference_rmse``). :func:`frame_errors` compares the MTP with
 the labels: force RMSE on the weighted atoms and, for whole cells, the energy error per atom
 (``potentials.train.errors`` of a run's images together makes one number of the run).
+
+A check on a few frames is a sample: :func:`significant_force_bar` is the RMSE above which the
+sample shows, at ``active_learning.check_confidence``, that the MTP's error there exceeds the limit
+(a one-sided chi-square test on the compared force components), so that a run is not failed by
+the noise of two or three cut-outs near the limit (issue 16, the template's Li6PS5Br learning).
 """
 
 from __future__ import annotations
@@ -27,6 +32,27 @@ def check_radius_A(local_radius_A: float, cutoff_A: float) -> float:
     """Radius of a check's cut-out: the learning's own (``local_radius_A``) or, where that leaves a core
     of one atom, :data:`CHECK_CORE_RADIUS_A` beyond the potential's cutoff."""
     return max(float(local_radius_A), float(cutoff_A) + CHECK_CORE_RADIUS_A)
+
+
+def significant_force_bar(limit_eV_per_A: float, n_components: int, confidence: float) -> float:
+    """The force RMSE (eV/A) above which a reference check on ``n_components`` force components fails:
+    the sample then shows, with one-sided ``confidence``, that the MTP's force error there has an RMS
+    above ``limit_eV_per_A``.
+
+    Under the hypothesis that the errors are normal with mean 0 and standard deviation ``limit``,
+    n * RMSE^2 / limit^2 follows chi-square with n degrees of freedom; the bar is where that
+    statistic reaches its ``confidence`` quantile, limit * sqrt(chi2.ppf(confidence, n) / n). It
+    falls towards the limit as n grows (1.18x at n = 42, two cut-outs of 7 core atoms; 1.02x at
+    n = 3000); at confidence 0.5 it is the limit to within 1/n. The components count as
+    independent: errors correlated between neighbouring atoms make the true spread larger, so the bar
+    is, if anything, too close to the limit (a good MTP fails a little more often than 1 - confidence,
+    a bad one is not let through). NaN when nothing was compared or the limit is not finite."""
+    from scipy.stats import chi2
+
+    n = int(n_components)
+    if n < 1 or not np.isfinite(limit_eV_per_A):
+        return float("nan")
+    return float(limit_eV_per_A) * float(np.sqrt(chi2.ppf(float(confidence), n) / n))
 
 
 def frame_indices(n_samples: int, n: int) -> np.ndarray:

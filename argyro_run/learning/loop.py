@@ -14,8 +14,9 @@ Each iteration::
              good as on its training set) counts as clean, a reconstruction and not a hole.
              With ``active_learning.check_frames`` the runs the grades call clean are checked
              against the reference on a few of their snapshots (``select.check_picks``); a run
-             whose force RMSE there exceeds ``check_force_ratio`` x the training RMSE needs
-             selection, and those labels are learned
+             whose force RMSE there exceeds ``check_force_ratio`` x the training RMSE, by more
+             than the few frames' noise allows (``check_confidence``,
+             ``check.significant_force_bar``), needs selection, and those labels are learned
     select   greedy D-optimal choice against the current active set (neighbourhood mode):
              repeatedly take the candidate neighbourhood of highest grade, add its configuration
              (or, for cells above ``max_reference_atoms``, the core of its cut-out) to a trial
@@ -51,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from argyro_run.errors import UserError
+from argyro_run.learning.check import significant_force_bar
 from argyro_run.learning.dataset import LabelStats, label_images
 from argyro_run.learning.explore import explore
 from argyro_run.learning.reference import recheck_skipped_because
@@ -180,6 +182,8 @@ class IterationRecord:
     n_check_picks: int = 0               # the failed checks' labelled frames, learned
     check_force_rmse: np.ndarray = field(default_factory=lambda: np.zeros(0))  # eV/A, per exploration checked
     check_force_limit: float = float("nan")        # eV/A: check_force_ratio x the training force RMSE
+    check_force_components: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per check
+    check_force_bar: np.ndarray = field(default_factory=lambda: np.zeros(0))  # eV/A, per check: fails above it
     n_local: int = 0
     n_added: int = 0
     n_rejected_force: int = 0            # labelled, kept out: a reference force above max_force_eV_per_A
@@ -254,11 +258,26 @@ def drift_only(ex, settings: LoopSettings) -> bool:
 
 def compared_force_rmse(mtp, images: list, radius_A: float) -> float:
     """Force RMSE (eV/A) of ``mtp`` against the reference labels of ``images`` together, on the atoms a
-    reference check compares: a cut-out's core (``force_weight`` > 0); a drift snapshot labelled whole
-    (``info['drift_center']``), the atoms within ``radius_A`` (minimum image) of the moved host unit;
-    any other whole cell, every atom. NaN without images."""
+    reference check compares (:func:`compared_force_components`). NaN without images."""
     from argyro_run.potentials.train import errors
 
+    out = _compared(images, radius_A)
+    return float(errors(mtp, out)["rmse_force_eV_per_A"]) if out else float("nan")
+
+
+def compared_force_components(images: list, radius_A: float) -> int:
+    """How many force components :func:`compared_force_rmse` is over: 3 per compared atom, a cut-out's
+    core (``force_weight`` > 0); a drift snapshot labelled whole (``info['drift_center']``), the atoms
+    within ``radius_A`` (minimum image) of the moved host unit; any other whole cell, every atom."""
+    n = 0
+    for a in _compared(images, radius_A):
+        w = a.arrays.get("force_weight")
+        n += 3 * (len(a) if w is None else int(np.sum(np.asarray(w) > 0)))
+    return n
+
+
+def _compared(images: list, radius_A: float) -> list:
+    """Copies of ``images`` (with their labels) weighted as a reference check compares them."""
     out = []
     for image in images:
         a = image.copy()
@@ -273,7 +292,7 @@ def compared_force_rmse(mtp, images: list, radius_A: float) -> float:
             a.arrays["force_weight"] = near.astype(float)
         a.info["energy_weight"] = 0.0
         out.append(a)
-    return float(errors(mtp, out)["rmse_force_eV_per_A"]) if out else float("nan")
+    return out
 
 
 def energy_predictor(mtp):
@@ -285,10 +304,11 @@ def energy_predictor(mtp):
 
 
 def reference_rmse(mtp, groups: list[list], settings: LoopSettings, iteration: int, workdir: Path, comm
-                   ) -> tuple[np.ndarray, LabelStats]:
+                   ) -> tuple[np.ndarray, np.ndarray, LabelStats]:
     """Label the picks of each group (``select.Pick``; the same lists on every rank: a drift snapshot,
     an exploration's check frames) and measure the current MTP against them: per group the
-    :func:`compared_force_rmse` of its labels together (NaN: none labelled). Returns (the RMSEs, the
+    :func:`compared_force_rmse` of its labels together (NaN: none labelled) and the number of force
+    components it is over (:func:`compared_force_components`). Returns (the RMSEs, the counts, the
     labelling's cost). The labels land in the reference cache: a pick labelled again for the refit
     (``reference_jobs`` makes the same structure) costs nothing."""
     jobs, by_origin = [], {}
@@ -303,7 +323,8 @@ def reference_rmse(mtp, groups: list[list], settings: LoopSettings, iteration: i
         n = by_origin.get(img.info.get("origin"))
         if n is not None:
             mine[n].append(img)
-    return np.array([compared_force_rmse(mtp, m, settings.local_radius()) for m in mine], dtype=float), stats
+    rmse = np.array([compared_force_rmse(mtp, m, settings.local_radius()) for m in mine], dtype=float)
+    return rmse, np.array([compared_force_components(m, settings.local_radius()) for m in mine], dtype=np.int64), stats
 
 
 def is_clean(rec: IterationRecord, settings: LoopSettings) -> bool:
@@ -421,7 +442,7 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
         t0 = time.perf_counter()
         if to_confirm:      # every run that needs selection only drifted: does the reference confirm the drift?
             rec.drift_force_limit = settings.confirmed_drift_ratio * train_rmse
-            rec.drift_force_rmse, stats = reference_rmse(mtp, [[p] for p in to_confirm], settings, k, workdir, comm)
+            rec.drift_force_rmse, _, stats = reference_rmse(mtp, [[p] for p in to_confirm], settings, k, workdir, comm)
             rec.n_drift_confirmed = int(np.sum(rec.drift_force_rmse <= rec.drift_force_limit))
             rec.n_need_selection -= rec.n_drift_confirmed
             rec.label = rec.label + stats
@@ -431,8 +452,11 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
                      ", ".join(f"{r:.3g}" for r in rec.drift_force_rmse), rec.drift_force_limit)
         if to_check:        # the runs the grades call clean: is the MTP right where they went?
             rec.check_force_limit = settings.check_force_ratio * train_rmse
-            rec.check_force_rmse, stats = reference_rmse(mtp, to_check, settings, k, workdir, comm)
-            failed = rec.check_force_rmse > rec.check_force_limit
+            rec.check_force_rmse, rec.check_force_components, stats = reference_rmse(mtp, to_check, settings, k,
+                                                                                     workdir, comm)
+            rec.check_force_bar = np.array([significant_force_bar(rec.check_force_limit, n, settings.check_confidence)
+                                            for n in rec.check_force_components], dtype=float)
+            failed = rec.check_force_rmse > rec.check_force_bar
             rec.n_checked = len(to_check)
             rec.n_check_failed = int(failed.sum())
             rec.n_need_selection += rec.n_check_failed
@@ -441,8 +465,11 @@ def run_level(mtp, images: list, structures: list, settings: LoopSettings, comm=
                 picks = picks + [p for g, bad in zip(to_check, failed) if bad for p in g]
                 rec.n_check_picks = sum(len(g) for g, bad in zip(to_check, failed) if bad)
             log.info("level %d iteration %d: reference check of %d clean exploration(s): force RMSE %s eV/A, limit "
-                     "%.3g (active_learning.check_force_ratio x the training RMSE); %d failed", settings.level, k,
-                     len(to_check), ", ".join(f"{r:.3g}" for r in rec.check_force_rmse), rec.check_force_limit,
+                     "%.3g (active_learning.check_force_ratio x the training RMSE), failing above %s (the limit "
+                     "exceeded at active_learning.check_confidence = %g on %s force components); %d failed",
+                     settings.level, k, len(to_check), ", ".join(f"{r:.3g}" for r in rec.check_force_rmse),
+                     rec.check_force_limit, ", ".join(f"{b:.3g}" for b in rec.check_force_bar),
+                     settings.check_confidence, ", ".join(str(int(n)) for n in rec.check_force_components),
                      rec.n_check_failed)
         rec.check_wall_s = time.perf_counter() - t0
         clean = clean + 1 if is_clean(rec, settings) else 0

@@ -309,12 +309,17 @@ def active_learning_result(out, settings=None) -> Result:
         r.add(f"{p}/n_checked", rec.n_checked, "1",
               note="explorations the grades called clean, reference-checked on active_learning.check_frames snapshots")
         r.add(f"{p}/n_check_failed", rec.n_check_failed, "1",
-              note="of them, the MTP's force RMSE above the limit: they needed selection")
+              note="of them, the MTP's force RMSE above its check_force_bar: they needed selection")
         r.add(f"{p}/n_check_picks", rec.n_check_picks, "1", note="labelled frames of the failed checks, learned")
         r.add(f"{p}/check_force_rmse", rec.check_force_rmse, "eV/A",
               note="per exploration checked: the MTP's force RMSE against the reference on its check frames")
         r.add(f"{p}/check_force_limit", rec.check_force_limit, "eV/A",
               note="active_learning.check_force_ratio x the training force RMSE (NaN: nothing checked)")
+        r.add(f"{p}/check_force_components", rec.check_force_components, "1",
+              note="per exploration checked: the force components its RMSE is over (3 per compared atom)")
+        r.add(f"{p}/check_force_bar", rec.check_force_bar, "eV/A",
+              note="per exploration checked: the RMSE above which it failed, the limit exceeded at "
+                   "active_learning.check_confidence (learning/check.py significant_force_bar)")
         r.add(f"{p}/n_local", rec.n_local, "1")
         r.add(f"{p}/n_added", rec.n_added, "1")
         r.add(f"{p}/n_rejected_force", rec.n_rejected_force, "1",

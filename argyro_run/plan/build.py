@@ -319,6 +319,7 @@ def build_plan(cfg) -> Plan:
             common.pop("confirmed_drift_ratio", None)       # no drift is checked: the key changes nothing
         if not al.check_frames:
             common.pop("check_force_ratio", None)           # no exploration is checked: likewise
+            common.pop("check_confidence", None)
         explored = [sizes[m.name][s] for m in cfg.materials for s in m.structure_names()]
         radius, density = _cutout_geometry(cfg)
         train_atoms = (al.n_rattled + al.initial_md_steps // max(1, al.initial_md_interval)) * sum(cell_atoms)

@@ -1,5 +1,6 @@
 """A framework drift that the reference confirms (``loop.compared_force_rmse``, ``loop.drift_only``):
-the force error is measured around the moved host unit only, exactly."""
+the force error is measured around the moved host unit only, exactly, and over the components
+``loop.compared_force_components`` counts."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ import pytest
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from argyro_run.learning.explore import Exploration
-from argyro_run.learning.loop import IterationRecord, compared_force_rmse, drift_only, is_clean
+from argyro_run.learning.loop import (
+    IterationRecord,
+    compared_force_components,
+    compared_force_rmse,
+    drift_only,
+    is_clean,
+)
 from argyro_run.learning.settings import LoopSettings
 from argyro_run.potentials.mtp import init_mtp
 from argyro_run.potentials.train import errors, predict
@@ -59,6 +66,14 @@ def test_error_near_the_drift_is_its_component_rms(mtp):
     b = _labelled(mtp, cell, np.where(np.arange(len(cell))[:, None] < 10, v, 10 * v))
     b.arrays["force_weight"] = (np.arange(len(cell)) < 10).astype(float)
     assert compared_force_rmse(mtp, [b], radius) == pytest.approx(np.sqrt(np.sum(v ** 2) / 3), rel=1e-10)
+    # the components it is over: 3 per atom within the radius of the moved unit, 3 per core atom
+    near = int(np.sum(cell.get_distances(centre, range(len(cell)), mic=True) <= radius))
+    assert 1 < near < len(cell)
+    assert compared_force_components([a], radius) == 3 * near
+    assert compared_force_components([b], radius) == 30
+    plain = _labelled(mtp, cell, 0.0)                       # a whole cell without either: every atom
+    assert compared_force_components([a, b, plain], radius) == 3 * near + 30 + 3 * len(cell)
+    assert compared_force_components([], radius) == 0
 
 
 def test_only_a_full_clean_run_that_drifted_is_drift_only():

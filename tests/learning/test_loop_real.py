@@ -268,9 +268,12 @@ def test_loop_reference_check_of_clean_explorations(tmp_path, ratio):
     """active_learning.check_frames: a run the grades call clean is labelled on a snapshot and
     compared with the reference. A generous check_force_ratio passes it (the level converges with
     nothing added); a tiny one fails every check, whose labels are then learned, and the level
-    cannot converge. The limit is the ratio times the training RMSE the round started from."""
+    cannot converge. The limit is the ratio times the training RMSE the round started from, and a
+    check fails above its significance bar (check.significant_force_bar)."""
     _require_stack()
     from argyro_run._stack import MPI
+    from argyro_run.config.active_learning import CHECK_CONFIDENCE
+    from argyro_run.learning.check import significant_force_bar
     from argyro_run.learning.tasks import run_active_learning, run_initial_data
     from argyro_run.structures import argyrodite
 
@@ -293,7 +296,12 @@ def test_loop_reference_check_of_clean_explorations(tmp_path, ratio):
         before = f"iterations/{k - 1}/train" if k else "initial_train"
         assert limit == pytest.approx(ratio * float(res.get(f"{before}/rmse_force_eV_per_A")), rel=1e-12)
         assert 0 < rmse < 10
-        assert int(res.get(f"{p}/n_check_failed")) == int(rmse > limit)
+        # one 52-atom snapshot, every atom compared; it fails above the limit's significance bar
+        n = int(res.get(f"{p}/check_force_components")[0])
+        bar = float(res.get(f"{p}/check_force_bar")[0])
+        assert n == 3 * 52
+        assert bar == pytest.approx(significant_force_bar(limit, n, CHECK_CONFIDENCE), rel=1e-12) and bar > limit
+        assert int(res.get(f"{p}/n_check_failed")) == int(rmse > bar)
         # the snapshot, labelled whole, once: a refit that learns it takes the label from the cache
         assert int(res.get(f"{p}/reference_atoms_computed")) == 52
     if ratio > 1:
