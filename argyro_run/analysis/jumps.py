@@ -118,6 +118,13 @@ def cage_shell_offset_A(positions_A: np.ndarray, cell_A: np.ndarray, lattice: di
     return float(np.median(np.abs(d - shell)))
 
 
+def fraction_on_site(positions_A: np.ndarray, cell_A: np.ndarray, sites_A: np.ndarray,
+                     core_radius_A: float = CORE_RADIUS_A) -> float:
+    """Share of the ion-frames of ``positions_A`` (..., 3) within ``core_radius_A`` of one of ``sites_A``
+    (minimum image): the ``fraction_on_site`` of :func:`jump_statistics`."""
+    return float(np.mean(_two_nearest(positions_A, sites_A, cell_A)[1] <= core_radius_A))
+
+
 def assign_cages(positions_A: np.ndarray, cell_A: np.ndarray, centres_A: np.ndarray,
                  margin_A: float = CAGE_MARGIN_A) -> np.ndarray:
     """Cage of each ion in each frame (frames x ions): the nearest cage centre where it is nearer than

@@ -108,6 +108,11 @@ def test_ions_off_the_lattice_are_refused_and_ions_spread_over_their_cages_are_n
     assert cage_shell_offset_A(spread, cell, lat) == pytest.approx(0.0, abs=1e-12)
     st = jump_statistics(np.repeat(spread[None], 3, axis=0), cell, 0.1, reps)   # ... but on their lattice
     assert st["counts"].tolist() == [0, 0, 0] and st["fraction_on_site"] < 0.5
+    # the share on a site is the one fraction_on_site gives (its brute-force count here)
+    from argyro_run.analysis.jumps import fraction_on_site
+    on = float(np.mean(np.linalg.norm(d, axis=-1).min(axis=1) <= CORE_RADIUS_A))
+    assert fraction_on_site(spread, cell, lat["positions_A"]) == pytest.approx(on, abs=1e-15)
+    assert st["fraction_on_site"] == pytest.approx(on, abs=1e-15)
     for shift in ([A / 4, 0, 0], [A / 2, 0, 0], [A / 8, 0, 0]):      # the same ions, the lattice shifted
         with pytest.raises(ValueError, match="off the shells"):
             jump_statistics(np.repeat(spread[None] + np.array(shift), 3, axis=0), cell, 0.1, reps)
