@@ -259,18 +259,25 @@ def drift_only(ex, settings: LoopSettings) -> bool:
 def compared_force_rmse(mtp, images: list, radius_A: float) -> float:
     """Force RMSE (eV/A) of ``mtp`` against the reference labels of ``images`` together, on the atoms a
     reference check compares (:func:`compared_force_components`). NaN without images."""
-    from argyro_run.potentials.train import errors
-
-    out = _compared(images, radius_A)
-    return float(errors(mtp, out)["rmse_force_eV_per_A"]) if out else float("nan")
+    return _rmse(mtp, _compared(images, radius_A))
 
 
 def compared_force_components(images: list, radius_A: float) -> int:
     """How many force components :func:`compared_force_rmse` is over: 3 per compared atom, a cut-out's
     core (``force_weight`` > 0); a drift snapshot labelled whole (``info['drift_center']``), the atoms
     within ``radius_A`` (minimum image) of the moved host unit; any other whole cell, every atom."""
+    return _components(_compared(images, radius_A))
+
+
+def _rmse(mtp, compared: list) -> float:
+    from argyro_run.potentials.train import errors
+
+    return float(errors(mtp, compared)["rmse_force_eV_per_A"]) if compared else float("nan")
+
+
+def _components(compared: list) -> int:
     n = 0
-    for a in _compared(images, radius_A):
+    for a in compared:
         w = a.arrays.get("force_weight")
         n += 3 * (len(a) if w is None else int(np.sum(np.asarray(w) > 0)))
     return n
@@ -323,8 +330,9 @@ def reference_rmse(mtp, groups: list[list], settings: LoopSettings, iteration: i
         n = by_origin.get(img.info.get("origin"))
         if n is not None:
             mine[n].append(img)
-    rmse = np.array([compared_force_rmse(mtp, m, settings.local_radius()) for m in mine], dtype=float)
-    return rmse, np.array([compared_force_components(m, settings.local_radius()) for m in mine], dtype=np.int64), stats
+    compared = [_compared(m, settings.local_radius()) for m in mine]
+    return (np.array([_rmse(mtp, c) for c in compared], dtype=float),
+            np.array([_components(c) for c in compared], dtype=np.int64), stats)
 
 
 def is_clean(rec: IterationRecord, settings: LoopSettings) -> bool:
