@@ -53,34 +53,64 @@ def closest_pair_A(atoms, r_max_A: float) -> float:
     return _closest(atoms, r_max_A)[0]
 
 
-def drop_unphysical(explorations: list, d_min_A: float) -> int:
-    """Remove the candidates with a pair closer than ``d_min_A`` (collapsed MD: the MTP cannot
-    represent such a pair and their reference forces would swamp the fit; MaxVol would pick them
-    first, as they extrapolate most). Counts them per run (``n_unphysical``); returns the total."""
+def _physical_subset(candidates: list, d_min_A: float, max_kept: int | None) -> tuple[list, int]:
+    """(kept, n_unphysical): at most ``max_kept`` candidates (None: all) with no pair closer than
+    ``d_min_A``, in their dump order. Targets are the first, the last and evenly spaced frames between;
+    an unphysical target is replaced by the nearest physical frame not yet kept (the earlier one on a
+    tie). Only the frames examined on the way are tested, each once (a 20-ps exploration above
+    ``gamma_select`` dumps ~10^4 frames); ``n_unphysical`` counts those found unphysical."""
+    n = len(candidates)
+    if max_kept is None or n <= max_kept:
+        targets = list(range(n))
+    else:
+        targets = [int(t) for t in np.unique(np.round(np.linspace(0, n - 1, max(1, max_kept))).astype(int))]
+    physical: dict[int, bool] = {}
+
+    def ok(i: int) -> bool:
+        if i not in physical:
+            physical[i] = closest_pair_A(candidates[i], d_min_A) >= d_min_A
+        return physical[i]
+
+    taken: set[int] = set()
+    for t in targets:
+        for step in range(n):
+            if t - step < 0 and t + step >= n:
+                break
+            hit = next((i for i in dict.fromkeys((t - step, t + step))
+                        if 0 <= i < n and i not in taken and ok(i)), None)
+            if hit is not None:
+                taken.add(hit)
+                break
+    return [candidates[i] for i in sorted(taken)], sum(1 for v in physical.values() if not v)
+
+
+def drop_unphysical(explorations: list, d_min_A: float, max_kept: int | None = None) -> int:
+    """Keep at most ``max_kept`` (None: all) of each run's candidates, none with a pair closer than
+    ``d_min_A`` (collapsed MD: the MTP cannot represent such a pair and their reference forces would
+    swamp the fit; MaxVol would pick them first, as they extrapolate most). With a cap, only the frames
+    needed to fill it are tested (:func:`_physical_subset`). Counts the unphysical frames found per run
+    (``n_unphysical``); returns the total."""
     total = 0
     for ex in explorations:
-        keep = [a for a in ex.candidates if closest_pair_A(a, d_min_A) >= d_min_A]
-        ex.n_unphysical += len(ex.candidates) - len(keep)
-        total += len(ex.candidates) - len(keep)
-        ex.candidates = keep
+        ex.candidates, bad = _physical_subset(ex.candidates, d_min_A, max_kept)
+        ex.n_unphysical += bad
+        total += bad
     return total
 
 
 def grade_candidates(mtp, active, explorations: list, settings: LoopSettings) -> None:
-    """Per-atom grades (``arrays['grade']``) of every physical candidate against ``active``, then each
-    run's ``max_grade``. Candidates with a pair closer than :func:`min_distance_A` are dropped first
-    (:func:`drop_unphysical`); at most ``max_candidates_per_run`` are kept per run (first, last and
-    evenly spaced between: the earliest extrapolations are the most physical, the last the worst)."""
+    """Per-atom grades (``arrays['grade']``) of at most ``max_candidates_per_run`` physical candidates
+    per run against ``active``, then each run's ``max_grade``. The kept ones are the first, the last
+    and evenly spaced between (the earliest extrapolations are the most physical, the last the worst),
+    each moved to the nearest frame without a pair closer than :func:`min_distance_A` where it has
+    one (:func:`drop_unphysical`)."""
     from argyro_run.potentials.evaluate import site_basis
 
-    n = drop_unphysical(explorations, min_distance_A(settings))
+    n = drop_unphysical(explorations, min_distance_A(settings), settings.max_candidates_per_run)
     if n:
         log.info("%d candidate configuration(s) dropped: a pair closer than %.3g A", n, min_distance_A(settings))
     for ex in explorations:
         c = ex.candidates
-        if len(c) > settings.max_candidates_per_run:
-            keep = np.unique(np.round(np.linspace(0, len(c) - 1, settings.max_candidates_per_run)).astype(int))
-            ex.candidates = c = [c[i] for i in keep]
         for a in c:
             R = np.asarray(site_basis(mtp, a), dtype=float)
             a.arrays["grade"] = active.grades(R)

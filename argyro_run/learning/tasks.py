@@ -293,7 +293,7 @@ def active_learning_result(out, settings=None) -> Result:
         r.add(f"{p}/grade_bin_edges", GRADE_BIN_EDGES, "1")
         r.add(f"{p}/n_candidates", rec.n_candidates, "1")
         r.add(f"{p}/n_unphysical", rec.n_unphysical, "1",
-              note="candidates dropped before selection: a pair closer than active_learning.min_distance_A")
+              note="candidates examined for selection and dropped: a pair closer than active_learning.min_distance_A")
         r.add(f"{p}/n_selected", rec.n_selected, "1")
         r.add(f"{p}/n_drifted", rec.n_drifted, "1",
               note="explorations whose host framework moved beyond md.max_host_displacement_A (md/framework.py)")

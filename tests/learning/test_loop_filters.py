@@ -186,3 +186,31 @@ def test_max_iterations_reason_counts_the_drifting_runs():
     rec = IterationRecord(index=3, n_explorations=8, n_need_selection=4, max_grades=np.zeros(8), n_drifted=4)
     converged, reason = stop_reason(rec, s, 3, picks=["p"])
     assert not converged and "4 of 8 exploration(s) still need selection, 4 with a drifting framework" in reason
+
+
+def test_a_long_dump_is_thinned_to_physical_frames_near_the_evenly_spaced_ones():
+    """A 20-ps exploration above gamma_select dumps ~10^4 frames: only the evenly spaced ones kept
+    (``max_candidates_per_run``) are tested for a collapsed pair, and one that has a pair below the
+    limit gives way to its nearest physical neighbour (the earlier one on a tie)."""
+    good, bad = _lattice(seed=1), _lattice(shift_A=2.2, seed=2)
+    frames = []
+    for k in range(200):
+        a = (bad if k in (0, 5, 21, 199) else good).copy()
+        a.info["origin"] = f"f{k}"
+        frames.append(a)
+    targets = np.unique(np.round(np.linspace(0, 199, 20)).astype(int))
+    assert {0, 21, 199} <= set(targets) and 5 not in targets and 20 not in targets
+    ex = Exploration(name="x", temperature_K=900, steps_target=100, steps_done=100)
+    ex.candidates = list(frames)
+    assert drop_unphysical([ex], 1.6, max_kept=20) == 3       # frames 0, 21, 199 examined; 5 never
+    kept = [int(a.info["origin"][1:]) for a in ex.candidates]
+    expected = sorted({*targets} - {0, 21, 199} | {1, 20, 198})
+    assert kept == expected and ex.n_unphysical == 3
+    # without a cap every frame is tested, as before
+    ex2 = Exploration(name="y", temperature_K=900, steps_target=100, steps_done=100)
+    ex2.candidates = list(frames)
+    assert drop_unphysical([ex2], 1.6) == 4 and len(ex2.candidates) == 196
+    # a run whose frames are all collapsed keeps none
+    ex3 = Exploration(name="z", temperature_K=900, steps_target=100, steps_done=100)
+    ex3.candidates = [bad.copy() for _ in range(30)]
+    assert drop_unphysical([ex3], 1.6, max_kept=20) == 30 and ex3.candidates == []
