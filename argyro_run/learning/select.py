@@ -53,17 +53,23 @@ def closest_pair_A(atoms, r_max_A: float) -> float:
     return _closest(atoms, r_max_A)[0]
 
 
+_PROBE_RADIUS = 5          # frames either side of a thinned target tried in its place
+
+
 def _physical_subset(candidates: list, d_min_A: float, max_kept: int | None) -> tuple[list, int]:
     """(kept, n_unphysical): at most ``max_kept`` candidates (None: all) with no pair closer than
     ``d_min_A``, in their dump order. Targets are the first, the last and evenly spaced frames between;
-    an unphysical target is replaced by the nearest physical frame not yet kept (the earlier one on a
-    tie). Only the frames examined on the way are tested, each once (a 20-ps exploration above
-    ``gamma_select`` dumps ~10^4 frames); ``n_unphysical`` counts those found unphysical."""
+    an unphysical target gives way to the nearest physical frame within its share of the dump, at most
+    ``_PROBE_RADIUS`` frames away (the earlier one on a tie), or to none. Only the frames examined are
+    tested, each once: a 20-ps exploration above ``gamma_select`` dumps ~10^4 frames, thousands of
+    them after a collapse. ``n_unphysical`` counts the examined frames found unphysical."""
     n = len(candidates)
     if max_kept is None or n <= max_kept:
-        targets = list(range(n))
+        targets, radius = list(range(n)), 0
     else:
         targets = [int(t) for t in np.unique(np.round(np.linspace(0, n - 1, max(1, max_kept))).astype(int))]
+        spacing = (n - 1) / max(1, len(targets) - 1)
+        radius = min(_PROBE_RADIUS, max(1, int(spacing // 2)))
     physical: dict[int, bool] = {}
 
     def ok(i: int) -> bool:
@@ -73,9 +79,7 @@ def _physical_subset(candidates: list, d_min_A: float, max_kept: int | None) -> 
 
     taken: set[int] = set()
     for t in targets:
-        for step in range(n):
-            if t - step < 0 and t + step >= n:
-                break
+        for step in range(radius + 1):
             hit = next((i for i in dict.fromkeys((t - step, t + step))
                         if 0 <= i < n and i not in taken and ok(i)), None)
             if hit is not None:
@@ -102,7 +106,7 @@ def grade_candidates(mtp, active, explorations: list, settings: LoopSettings) ->
     """Per-atom grades (``arrays['grade']``) of at most ``max_candidates_per_run`` physical candidates
     per run against ``active``, then each run's ``max_grade``. The kept ones are the first, the last
     and evenly spaced between (the earliest extrapolations are the most physical, the last the worst),
-    each moved to the nearest frame without a pair closer than :func:`min_distance_A` where it has
+    each moved to a nearby frame without a pair closer than :func:`min_distance_A` where there is
     one (:func:`drop_unphysical`)."""
     from argyro_run.potentials.evaluate import site_basis
 

@@ -189,7 +189,9 @@ def pairs_within(atoms, cutoff: float, max_work: int = 4_000_000):
             frac = pos @ np.linalg.inv(cell)
             frac -= np.floor(frac)
             pos = frac @ cell
-            reps = np.ceil(cutoff * np.linalg.norm(recip, axis=1)).astype(int) + 1
+            # wrapped positions differ by less than one cell vector in fractional coordinates, so an
+            # image within the cutoff has |shift_k| < 1 + cutoff / width_k (width_k = 1 / |recip_k|)
+            reps = np.floor(cutoff * np.linalg.norm(recip, axis=1)).astype(int) + 1
         else:
             from ase.neighborlist import neighbor_list
 

@@ -210,6 +210,15 @@ def test_a_long_dump_is_thinned_to_physical_frames_near_the_evenly_spaced_ones()
     ex2 = Exploration(name="y", temperature_K=900, steps_target=100, steps_done=100)
     ex2.candidates = list(frames)
     assert drop_unphysical([ex2], 1.6) == 4 and len(ex2.candidates) == 196
+    # a long collapsed tail is not searched frame by frame: its targets find no physical frame within
+    # their probe radius and are dropped, at a bounded number of closest-pair tests
+    tail = [good if k < 300 else bad for k in range(1000)]
+    ex4 = Exploration(name="t", temperature_K=900, steps_target=100, steps_done=100)
+    ex4.candidates = list(tail)
+    n_bad = drop_unphysical([ex4], 1.6, max_kept=20)
+    t4 = np.unique(np.round(np.linspace(0, 999, 20)).astype(int))
+    assert len(ex4.candidates) == int(np.sum(t4 < 300)) and all(a is good for a in ex4.candidates)
+    assert 14 <= n_bad <= 20 * 11 and ex4.n_unphysical == n_bad
     # a run whose frames are all collapsed keeps none
     ex3 = Exploration(name="z", temperature_K=900, steps_target=100, steps_done=100)
     ex3.candidates = [bad.copy() for _ in range(30)]

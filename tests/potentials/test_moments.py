@@ -80,7 +80,7 @@ def _sorted_pairs(i, j, D):
     return i[key], j[key], D[key]
 
 
-@pytest.mark.parametrize("case", ["skewed", "small", "outside", "cluster", "slab", "big_box", "big_skewed"])
+@pytest.mark.parametrize("case", ["skewed", "small", "thin", "outside", "cluster", "slab", "big_box", "big_skewed"])
 def test_pairs_within_matches_ase(case):
     rng = np.random.default_rng(3)
     if case.startswith("big"):  # 416 atoms: the k-d tree (orthorhombic) or ASE's list (skewed)
@@ -96,6 +96,10 @@ def test_pairs_within_matches_ase(case):
     elif case == "small":      # cell shorter than the cutoff: several images of each atom
         a = Atoms("Li2", cell=[[2.1, 0, 0], [0.4, 2.3, 0], [0.2, 0.3, 2.6]], pbc=True,
                   scaled_positions=[[0, 0, 0], [0.4, 0.5, 0.6]])
+    elif case == "thin":       # widths just below the cutoff, atoms at opposite faces: the farthest images
+        a = Atoms("Li3", cell=[[4.1, 0, 0], [1.3, 4.0, 0], [0.5, -0.9, 4.15]], pbc=True,
+                  scaled_positions=[[0.001, 0.002, 0.999], [0.998, 0.997, 0.003], [0.5, 0.01, 0.99]])
+        assert (4.2 * np.linalg.norm(np.linalg.inv(a.cell[:]).T, axis=1) > 1).all()
     elif case == "cluster":
         a = Atoms("Li4S3", positions=rng.uniform(0, 4, (7, 3)))
     elif case == "slab":     # mixed periodicity (ASE path)
