@@ -53,6 +53,7 @@ def closest_pair_A(atoms, r_max_A: float) -> float:
     return _closest(atoms, r_max_A)[0]
 
 
+_MAX_FAILED_CUTS = 3       # neighbourhoods of one candidate without a cut-out before the candidate is given up
 _PROBE_RADIUS = 5          # frames either side of a thinned target tried in its place
 
 
@@ -129,13 +130,42 @@ def _core_members(atoms, center: int, core_radius_A: float) -> np.ndarray:
     return np.flatnonzero(d[0] <= core_radius_A + 1e-9)
 
 
+def _cut_radius_A(kind: str, settings: LoopSettings) -> float:
+    """Radius of a pick's cut-out: what a reference comparison needs (``check_radius``) for drift and
+    check picks, the learning's ``local_radius`` otherwise."""
+    return settings.check_radius() if kind in ("drift", "check") else settings.local_radius()
+
+
+def _cut(atoms, center: int, kind: str, settings: LoopSettings):
+    """The cut-out :func:`reference_jobs` labels for a pick (raises ValueError where none can be made)."""
+    from argyro_run.learning.local import cut_out
+
+    return cut_out(atoms, center, radius_A=_cut_radius_A(kind, settings), cutoff_A=settings.max_dist_A,
+                   mode=settings.local_mode, vacuum_A=settings.vacuum_A)
+
+
+def can_label(atoms, center: int | None, kind: str, settings: LoopSettings) -> bool:
+    """Whether a pick can be labelled: a whole cell always, a neighbourhood where its cut-out can be made
+    (charge neutral by whole molecular units: a collapsed or torn framework may have none)."""
+    if center is None:
+        return True
+    try:
+        _cut(atoms, center, kind, settings)
+    except ValueError as e:
+        log.info("no cut-out around atom %d of %s: %s", center, atoms.info.get("origin", "?"), e)
+        return False
+    return True
+
+
 def select(active, explorations: list, settings: LoopSettings) -> list[Pick]:
     """Greedy D-optimal selection among the candidates (graded by :func:`grade_candidates`).
 
     Repeatedly: the candidate neighbourhood with the highest grade against a trial copy of
     ``active``; its configuration (small cells) or the core neighbourhoods of its cut-out (cells
     above ``max_reference_atoms``) go into the trial set by MaxVol swaps; stop when no candidate
-    is above ``gamma_select`` or ``max_selected_per_iteration`` picks are made.
+    is above ``gamma_select`` or ``max_selected_per_iteration`` picks are made. A neighbourhood
+    whose cut-out cannot be made (:func:`can_label`) is passed over for the next; after
+    ``_MAX_FAILED_CUTS`` of them its whole configuration is.
     """
     trial = copy.deepcopy(active)
     core_r = settings.local_radius() - settings.max_dist_A
@@ -147,6 +177,7 @@ def select(active, explorations: list, settings: LoopSettings) -> list[Pick]:
     atom = np.concatenate([np.arange(len(a)) for a in cands])
     alive = np.ones(len(rows), dtype=bool)
     picks: list[Pick] = []
+    failed: dict[int, int] = {}
     while len(picks) < settings.max_selected_per_iteration and alive.any():
         g = np.where(alive, trial.grades(rows), 0.0)
         i = int(np.argmax(g))
@@ -157,6 +188,10 @@ def select(active, explorations: list, settings: LoopSettings) -> list[Pick]:
         if len(a) <= settings.max_reference_atoms:
             members = np.flatnonzero(owner == k)
             picks.append(Pick(atoms=a, center=None, grade=float(g[i]), origin=a.info["origin"]))
+        elif not can_label(a, c, "maxvol", settings):      # the next best neighbourhood takes its place
+            failed[k] = failed.get(k, 0) + 1
+            alive[(owner == k) if failed[k] >= _MAX_FAILED_CUTS else i] = False     # a torn configuration: all of it
+            continue
         else:
             core = _core_members(a, c, core_r)
             members = np.flatnonzero(owner == k)[core]
@@ -176,20 +211,28 @@ def physics_picks(explorations: list, settings: LoopSettings) -> list[Pick]:
     * a run whose host framework drifted (``md.max_host_displacement_A``): the snapshot where it
       first did, centred on the atom that moved most.
 
-    Cells above ``max_reference_atoms`` are cut out around the closest pair's atom or the moved atom."""
+    Cells above ``max_reference_atoms`` are cut out around the closest pair's atom or the moved atom;
+    a precursor without a cut-out (:func:`can_label`) gives way to the snapshot before it."""
     d_min = min_distance_A(settings)
     picks: list[Pick] = []
 
-    def add(a, why: str, center: int):
+    def add(a, why: str, center: int) -> bool:
         small = len(a) <= settings.max_reference_atoms
+        if not can_label(a, None if small else center, why, settings):
+            return False
         origin = a.info.get("origin", "?") + f"/{why}" + ("" if small else f"/atom{center}")
         picks.append(Pick(atoms=a, center=None if small else center, grade=float("nan"), origin=origin, kind=why))
+        return True
 
     for ex in explorations:
         if ex.broke or ex.error or ex.n_unphysical:
             physical = [a for a in ex.snapshots if closest_pair_A(a, d_min) >= d_min]
-            for a in physical[-settings.n_precursors:][::-1]:
-                add(a, "precursor", _closest(a, 3.0)[1])
+            # the latest physical snapshots whose neighbourhood can be cut out (a few tries more)
+            n_added = 0
+            for a in physical[::-1][:settings.n_precursors + _MAX_FAILED_CUTS]:
+                if n_added == settings.n_precursors:
+                    break
+                n_added += add(a, "precursor", _closest(a, 3.0)[1])
         if ex.drifted and ex.drift_snapshot is not None:
             add(ex.drift_snapshot, "drift", int(ex.drift_snapshot.info.get("center", 0)))
     return picks
@@ -239,8 +282,6 @@ def within_force_limit(images: list, max_force_eV_per_A: float) -> tuple[list, l
 def reference_jobs(picks: list[Pick], settings: LoopSettings, iteration: int) -> tuple[list, int]:
     """Structures to label for ``picks`` (whole cells or cut-outs with weights) and what
     labelling the parent cells whole would have cost (atoms)."""
-    from argyro_run.learning.local import cut_out
-
     jobs, parents = [], {}
     for p in picks:
         a = p.atoms
@@ -255,11 +296,8 @@ def reference_jobs(picks: list[Pick], settings: LoopSettings, iteration: int) ->
                 b.info["drift_center"] = int(a.info.get("center", 0))
             jobs.append(b)
             continue
-        # what a reference check compares (loop.reference_rmse) needs a core of several atoms
-        radius = settings.check_radius() if p.kind in ("drift", "check") else settings.local_radius()
-        try:
-            b = cut_out(a, p.center, radius_A=radius, cutoff_A=settings.max_dist_A,
-                        mode=settings.local_mode, vacuum_A=settings.vacuum_A)
+        try:       # what a reference check compares (loop.reference_rmse) needs a core of several atoms
+            b = _cut(a, p.center, p.kind, settings)
         except ValueError as e:
             log.warning("no cut-out around %s: %s", p.origin, e)
             continue

@@ -21,7 +21,8 @@ def _active(rng, n_train=200):
 
 def _cand(rows, active, n_atoms, origin, spacing=3.0):
     pos = np.stack([np.arange(n_atoms) * spacing, np.zeros(n_atoms), np.zeros(n_atoms)], axis=1)
-    a = Atoms("Li" * n_atoms, positions=pos, cell=[n_atoms * spacing, 20, 20], pbc=True)
+    # Li+ and Cl- in turn: a large cell's cut-outs can be made charge neutral (select.can_label)
+    a = Atoms((["Li", "Cl"] * n_atoms)[:n_atoms], positions=pos, cell=[n_atoms * spacing, 20, 20], pbc=True)
     a.info["_rows"] = rows
     a.info["origin"] = origin
     a.arrays["grade"] = active.grades(rows)
