@@ -108,14 +108,17 @@ def reference_cost(calculator: str) -> ReferenceCost:
     return REFERENCE_COSTS.get(calculator, REFERENCE_COSTS["custom"])
 
 
-def reference_batch_s(calculator: str, n_atoms_each: list[int], ranks: int = 1) -> float:
+def reference_batch_s(calculator: str, n_atoms_each: list[int], ranks: int = 1, cut_outs: list[bool] | None = None
+                      ) -> float:
     """Wall time of labelling cells of ``n_atoms_each`` atoms spread round robin over ``ranks``
-    ranks (one calculation per rank at a time, one thread each), with the worker's start-up."""
+    ranks (one calculation per rank at a time, one thread each), with the worker's start-up.
+    ``cut_outs``: which of them are cut-outs (:data:`CUTOUT_LABEL_FACTOR` x a bulk cell's cost)."""
     c = reference_cost(calculator)
     ranks = max(1, int(ranks))
     per_rank = [0.0] * ranks
-    for k, n in enumerate(n_atoms_each):
-        per_rank[k % ranks] += c.seconds(n)
+    cut_outs = cut_outs or [False] * len(n_atoms_each)
+    for k, (n, cut) in enumerate(zip(n_atoms_each, cut_outs)):
+        per_rank[k % ranks] += c.seconds(n) * (CUTOUT_LABEL_FACTOR if cut else 1.0)
     return c.startup_s + max(per_rank) if n_atoms_each else 0.0
 
 
@@ -242,6 +245,9 @@ AL_EXPLORE_SLOWDOWN = 1.0          # grading every few steps and the snapshots v
                                    # machine 2026-11-30: 1.06 us per atom and step, the same as plain MD)
 AL_EXPLORE_OVERHEAD_S = 0.1        # per exploration run (LAMMPS instance reused in the task)
 AL_GRADE_US_PER_ATOM = 200.0       # grading and selecting a labelled cell (Python, per atom)
+AL_SELECT_US_PER_ATOM = 250.0      # per atom of a run's kept candidates (LoopSettings.max_candidates_per_run of
+                                   # them): the closest-pair test, the grades, cut-out trials (quickstart
+                                   # 2026-12-02: 3.2-3.9 s a round for 6 runs of 52 and 148 atoms, 20 frames each)
 AL_BOOKKEEPING_S = 6.0             # per refit round: training-set metrics, active set, the training set's grades
                                    # (iteration wall - explorations - labels - refit, quiet machine: validation
                                    # Li6PS5Cl level 10, 48-94 images, 2026-11-30 evening: 4-8 s; quickstart 1.5-6 s)
@@ -253,6 +259,12 @@ AL_BOOKKEEPING_S = 6.0             # per refit round: training-set metrics, acti
 # holds 62 and 96; the picks of real loops at 6 A, sphere 49: quickstart 34 atoms on average
 # (10 cut-outs), validation LPSCl 44 (120), precursor cut-outs are centred off the atom)
 CUTOUT_FILL = 0.75
+# a cut-out costs its reference this many times a bulk cell of as many atoms: its box is mostly vacuum
+# (local_mode = "periodic": a cube of the sphere's diameter plus vacuum). tblite GFN1-xTB, one thread,
+# 2026-12-02 (the same load): a 55-atom cut-out of the quickstart's Sigma5 cell (a 23 A cube) 16.5 s,
+# the 52-atom Li6PS5Cl cell 6.7 s. The quickstart's labels of 2026-12-02 (37-73 atoms, mostly cut-outs)
+# took 2.5-4x the bulk law.
+CUTOUT_LABEL_FACTOR = 2.4
 
 
 def cutout_atoms(radius_A: float, atoms_per_A3: float) -> int:
@@ -306,16 +318,23 @@ def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int]
     us = md_us_per_atom_step(level) * AL_EXPLORE_SLOWDOWN
 
     checks = [n if n <= max_reference_atoms else check_cutout_atoms for n in runs for _ in range(check_frames)]
+    checks_cut = [n > max_reference_atoms for n in runs for _ in range(check_frames)]
 
     def explore(fraction: float) -> float:
         per_group = [0.0] * groups
         for k, n in enumerate(runs):
             per_group[k % groups] += AL_EXPLORE_OVERHEAD_S + n * exploration_steps * fraction * us * 1e-6
-        return max(per_group) + (reference_batch_s(calculator, checks, ranks) if checks else 0.0)
+        return max(per_group) + (reference_batch_s(calculator, checks, ranks, checks_cut) if checks else 0.0)
 
+    from argyro_run.learning.settings import LoopSettings
+
+    candidates = LoopSettings.__dataclass_fields__["max_candidates_per_run"].default
     picks = max(1, min(max_selected, math.ceil(AL_PICKS_PER_EXPLORATION * len(runs))))
     sizes = [n if n <= max_reference_atoms else cutout_atoms for n in structure_atoms] or [cutout_atoms]
+    cut = [n > max_reference_atoms for n in structure_atoms] or [True]
     label_atoms = int(round(sum(sizes) / len(sizes)))
+    labels = [sizes[k % len(sizes)] for k in range(picks)]          # the picks spread over the structures
+    labels_cut = [cut[k % len(cut)] for k in range(picks)]
     t = al_refit_s(initial_images_atoms, level, ranks)
     train_atoms = initial_images_atoms
     for k in range(n_it):
@@ -325,7 +344,8 @@ def active_learning_s(*, calculator: str, level: int, structure_atoms: list[int]
             if n_it <= max_iterations:     # expected to converge: the confirming clean rounds
                 t += (max(1, int(converged_rounds)) - 1) * explore(1.0)
             break
-        t += reference_batch_s(calculator, [label_atoms] * picks, ranks)
+        t += sum(runs) * candidates * AL_SELECT_US_PER_ATOM * 1e-6
+        t += reference_batch_s(calculator, labels, ranks, labels_cut)
         t += picks * label_atoms * AL_GRADE_US_PER_ATOM * 1e-6
         train_atoms += picks * label_atoms
         t += al_refit_s(train_atoms, level, ranks) + AL_BOOKKEEPING_S

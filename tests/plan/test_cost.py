@@ -210,7 +210,10 @@ def test_learning_cost_counts_the_check_labels_of_every_exploration_round():
     base = cost.active_learning_s(**kw)
     checked = cost.active_learning_s(**kw, check_frames=3, check_cutout_atoms=120)
     rounds = cost.al_expected_iterations(10) + kw["converged_rounds"] - 1
-    per_round = cost.reference_batch_s("sevenn", [120] * 6 + [300] * 6, 2)
+    # the 416-atom runs' checks are cut-outs: their box costs the reference CUTOUT_LABEL_FACTOR x a bulk cell
+    per_round = cost.reference_batch_s("sevenn", [120] * 6 + [300] * 6, 2, [True] * 6 + [False] * 6)
+    assert per_round - cost.reference_batch_s("sevenn", [120] * 6 + [300] * 6, 2) == pytest.approx(
+        3 * (cost.CUTOUT_LABEL_FACTOR - 1) * cost.reference_cost("sevenn").seconds(120), rel=1e-9)
     assert checked - base == pytest.approx(rounds * per_round, rel=1e-9)
 
 
