@@ -71,7 +71,7 @@ def test_plan_verb_text_and_json(tmp_path, capsys):
     inp.write_text(template_text("quickstart"))
     assert main(["plan", str(inp)]) == 0
     text = capsys.readouterr().out
-    assert "md/LPSCl/ordered/T600" in text and "[dyn]" in text and "[done]" not in text
+    assert "md/LPSCl/disordered/T600" in text and "[dyn]" in text and "[done]" not in text
     assert main(["plan", "--json", str(inp)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert any(t["kind"] == "active_learning" and t["dynamic"] for t in data["tasks"])

@@ -52,7 +52,7 @@ def test_dag_acyclic_complete_and_topological():
         want = task_hash(t.kind, t.params, {d: plan[d].hash for d in t.deps})
         assert t.hash == want
     kinds = [t.kind for t in plan.tasks]
-    assert kinds.count("md_run") == 2 * 3  # (ordered + one GB) x 3 temperatures
+    assert kinds.count("md_run") == 2 * 3  # (disordered + one GB) x 3 temperatures
     assert kinds.count("mesh") == 1 and kinds.count("fe_sweep") == 1  # one interface mesh, one case
     assert [t.dynamic for t in plan.tasks if t.kind == "active_learning"] == [True]
     # everything reaches the summary
@@ -62,15 +62,15 @@ def test_dag_acyclic_complete_and_topological():
 def test_changing_md_temperature_changes_only_that_branch():
     a, b = hashes(plan_of()), hashes(plan_of(md__temperatures_K=[500.0, 600.0, 750.0]))
     changed = {k for k in a.keys() & b.keys() if a[k] != b[k]}
-    assert set(a) - set(b) == {"md/LPSCl/ordered/T700", "md/LPSCl/gb_sigma5_310/T700"}
-    assert set(b) - set(a) == {"md/LPSCl/ordered/T750", "md/LPSCl/gb_sigma5_310/T750"}
-    assert changed == {"analysis/LPSCl/ordered", "analysis/LPSCl/gb_sigma5_310", "arrhenius/LPSCl",
-                       "fe/LPSCl-ordered", "summary"}
+    assert set(a) - set(b) == {"md/LPSCl/disordered/T700", "md/LPSCl/gb_sigma5_310/T700"}
+    assert set(b) - set(a) == {"md/LPSCl/disordered/T750", "md/LPSCl/gb_sigma5_310/T750"}
+    assert changed == {"analysis/LPSCl/disordered", "analysis/LPSCl/gb_sigma5_310", "arrhenius/LPSCl",
+                       "fe/LPSCl-disordered", "summary"}
 
 
 def test_changing_fe_setting_changes_only_fe_and_summary():
     a, b = hashes(plan_of()), hashes(plan_of(fe__temperatures_K=[300.0, 350.0]))
-    assert {k for k in a if a[k] != b[k]} == {"fe/LPSCl-ordered", "summary"}
+    assert {k for k in a if a[k] != b[k]} == {"fe/LPSCl-disordered", "summary"}
 
 
 def test_ranks_follow_parallel():
