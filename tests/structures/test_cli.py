@@ -14,11 +14,11 @@ def test_structure_verb_with_input(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "gb_sigma5_310" in text and "wrote 2 structure(s)" in text
     files = sorted(p.name for p in (out / "LPSCl").iterdir())
-    assert files == ["gb_sigma5_310.cif", "gb_sigma5_310.extxyz", "ordered.cif", "ordered.extxyz"]
+    assert files == ["disordered.cif", "disordered.extxyz", "gb_sigma5_310.cif", "gb_sigma5_310.extxyz"]
     gb = read(out / "LPSCl" / "gb_sigma5_310.extxyz")
     assert set(gb.arrays["grain_id"]) == {1, 2}
     assert gb.arrays["gb_distance_A"].min() >= 0 and np.allclose(gb.arrays["gb_normal"], [0, 0, 1])
-    assert len(read(out / "LPSCl" / "ordered.cif")) == 52
+    assert len(read(out / "LPSCl" / "disordered.cif")) == 52
 
 
 def test_structure_verb_single(tmp_path, capsys):

@@ -30,10 +30,14 @@ def test_task_from_planned_quickstart(tmp_path):
     assert fn is run_build_structures
     result = fn(task.params, {}, None, tmp_path)
     names = task.params["structures"]
-    assert names == ["ordered", "gb_sigma5_310"]
-    ordered = get_atoms(result, "ordered")
-    assert len(ordered) == 52 and charge(ordered) == 0
-    assert np.array_equal(ordered.arrays["sublattice"], argyrodite("Cl").arrays["sublattice"])
+    assert names == ["disordered", "gb_sigma5_310"]
+    bulk, ordered = get_atoms(result, "disordered"), argyrodite("Cl")
+    assert len(bulk) == 52 and charge(bulk) == 0
+    assert np.array_equal(bulk.arrays["sublattice"], ordered.arrays["sublattice"])
+    # site_disorder 0.5: two of the four 4a Cl exchanged with two free S2-, on the same sites
+    assert np.allclose(bulk.positions, ordered.positions) and bulk.get_chemical_formula() == ordered.get_chemical_formula()
+    moved = np.flatnonzero(bulk.numbers != ordered.numbers)
+    assert len(moved) == 4 and sorted(bulk.get_chemical_symbols()[i] for i in moved) == ["Cl", "Cl", "S", "S"]
     gb = get_atoms(result, "gb_sigma5_310")
     for name in ("grain_id", "gb_distance_A", "gb_normal", "unit_id"):
         assert name in gb.arrays
